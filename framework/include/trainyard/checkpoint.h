@@ -1,0 +1,29 @@
+// Model checkpoints, written atomically: a crash while saving leaves the previous file intact.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "trainyard/plugin_api.h"
+
+namespace trainyard {
+
+struct CheckpointInfo {
+  std::int64_t epoch = 0;
+  double test_accuracy = 0.0;
+  std::vector<std::string> class_names;
+  std::string config_yaml;
+};
+
+/// Saves model parameters and buffers ("model"), optimizer state ("optimizer") and `info` to
+/// `path` through a temporary file in the same folder, flushed and renamed over `path`.
+void save_checkpoint(const std::filesystem::path& path, Model& model,
+                     torch::optim::Optimizer& optimizer, const CheckpointInfo& info);
+
+/// Loads a checkpoint written by save_checkpoint into `model` (and `optimizer` if given).
+CheckpointInfo load_checkpoint(const std::filesystem::path& path, Model& model,
+                               torch::optim::Optimizer* optimizer = nullptr);
+
+}  // namespace trainyard

@@ -1,0 +1,98 @@
+// The experiment file: YAML read with yaml-cpp, overridden from the command line, validated
+// against the framework's sections and each chosen plugin's schema, and resolved (defaults filled
+// in) into typed settings. Everything is checked here, before anything heavy starts.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "trainyard/plugin_api.h"
+
+namespace trainyard {
+
+class PluginRegistry;
+
+/// `model:`, `dataset:` or `optimizer:`: which plugin, with its validated parameters.
+struct PluginSection {
+  std::string plugin;
+  Params params;
+};
+
+struct TrainSettings {
+  std::int64_t epochs = 20;
+  std::int64_t batch_size = 10;
+  std::int64_t threads = 0;           // LibTorch intra-op threads; 0: every core this process may use
+  std::int64_t loader_threads = 0;    // decoding threads; 0: chosen from the core count
+  std::int64_t prefetch_batches = 4;  // batches decoded ahead of the model
+};
+
+struct OutputSettings {
+  std::string db = "results/trainyard.db";
+  std::string checkpoints = "results/checkpoints";
+};
+
+/// A fully validated experiment.
+struct ExperimentConfig {
+  std::string source;   // the experiment file, as given
+  std::string name;
+  std::int64_t seed = 42;
+  std::string device = "auto";   // auto | cpu | cuda | cuda:N
+  std::vector<std::string> plugin_paths;
+  PluginSection model;
+  PluginSection dataset;
+  PluginSection optimizer;
+  TrainSettings train;
+  OutputSettings output;
+
+  /// The resolved configuration as YAML, every default filled in. It is itself a valid
+  /// experiment file; it is what the results store keeps.
+  std::string to_yaml() const;
+};
+
+/// One `--set key=value` from the command line. The value is read as YAML (`1e-4`, `true`, `[a]`).
+struct Override {
+  std::string key;     // dotted path, e.g. optimizer.lr
+  std::string value;
+};
+
+/// Parses "key=value"; throws ConfigError when there is no '=' or no key.
+Override parse_override(const std::string& text);
+
+/// An experiment file as read, with overrides applied, not yet validated against plugins.
+class ExperimentDocument {
+ public:
+  /// Reads and parses `file` and applies `overrides`. Throws ConfigError for a missing or
+  /// unreadable file, malformed YAML (with line and column) or an override that does not fit.
+  static ExperimentDocument load(const std::filesystem::path& file,
+                                 const std::vector<Override>& overrides = {});
+  /// Parses YAML text (for tests and tools); `source` names it in messages.
+  static ExperimentDocument parse(const std::string& yaml_text, const std::string& source,
+                                  const std::vector<Override>& overrides = {});
+
+  /// The `plugin_paths:` list (validated), needed before plugins can be discovered.
+  std::vector<std::filesystem::path> plugin_paths() const;
+
+  /// Validates every key against the framework's sections and the chosen plugins' schemas and
+  /// fills in defaults. Throws ConfigError listing every problem, each with the key, its line and
+  /// column (or the --set that gave it), and what is accepted.
+  ExperimentConfig resolve(const PluginRegistry& registry) const;
+
+  const std::string& source() const { return source_; }
+
+ private:
+  YAML::Node root_;
+  std::string source_;
+  std::set<std::string> overridden_;   // dotted keys set from the command line
+};
+
+/// The framework's own sections, for `--describe` and documentation.
+std::vector<ParamSpec> experiment_top_level_schema();
+std::vector<ParamSpec> train_schema();
+std::vector<ParamSpec> output_schema();
+
+}  // namespace trainyard

@@ -1,0 +1,56 @@
+// Image decoding and encoding shared by dataset plugins, tools and tests: JPEG through
+// libjpeg-turbo's TurboJPEG API (with scaled decoding), PNG through libpng's simplified API.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace trainyard {
+
+/// 8-bit RGB pixels, row-major, height x width x 3.
+struct RgbImage {
+  int width = 0;
+  int height = 0;
+  std::vector<std::uint8_t> pixels;
+};
+
+/// 8-bit single-channel pixels, row-major.
+struct GrayImage {
+  int width = 0;
+  int height = 0;
+  std::vector<std::uint8_t> pixels;
+};
+
+class ImageDecodeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+  ~ImageDecodeError() override;
+};
+
+/// True if the bytes start like a JPEG or a PNG file.
+bool looks_like_jpeg(const std::uint8_t* data, std::size_t size);
+bool looks_like_png(const std::uint8_t* data, std::size_t size);
+
+/// Decodes JPEG or PNG bytes (recognised by their signature, not the file name) to RGB.
+/// Grayscale, palette and alpha images become RGB (alpha is dropped, as PIL's convert("RGB")
+/// does). When `min_side` > 0 and the image is a JPEG much larger than that, it is decoded at a
+/// reduced scale (1/2, 1/4, 1/8) that still keeps both sides >= min_side. Throws ImageDecodeError.
+RgbImage decode_image(const std::uint8_t* data, std::size_t size, int min_side = 0);
+
+/// Reads and decodes a file; errors name the path.
+RgbImage read_image(const std::filesystem::path& path, int min_side = 0);
+
+/// [3, H, W] float tensor in [0, 1], resized to size x size (bilinear with antialiasing, as
+/// torchvision's Resize) when the image has another size.
+torch::Tensor to_float_tensor(const RgbImage& image, std::int64_t size);
+
+void write_png(const std::filesystem::path& path, const RgbImage& image);
+void write_png(const std::filesystem::path& path, const GrayImage& image);
+void write_jpeg(const std::filesystem::path& path, const RgbImage& image, int quality = 90);
+
+}  // namespace trainyard

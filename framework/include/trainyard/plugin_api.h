@@ -1,0 +1,260 @@
+// Trainyard plugin API: the whole contract between the runner and a plugin library.
+//
+// A plugin is a shared library that exports exactly one entry point, declared with
+// TRAINYARD_PLUGIN(fn). The runner loads the library, calls fn(), and reads the PluginInfo it
+// returns: first the layout-stable prefix (API version, build fingerprint, name), and only if
+// both match the host, the rest (kind, schema, factory). One library holds one plugin.
+//
+// A minimal model plugin:
+//
+//   #include <trainyard/plugin_api.h>
+//   namespace {
+//   std::vector<trainyard::ParamSpec> schema() { return {trainyard::int_param("width", 64, "channels")}; }
+//   std::shared_ptr<trainyard::Model> make(const trainyard::Params& p, const trainyard::ModelContext& c) {
+//     return std::make_shared<MyNetImpl>(p.get_int("width"), c.num_classes);
+//   }
+//   const trainyard::PluginInfo* info() {
+//     static const auto i = trainyard::model_plugin("mynet", "1.0.0", "My network", &schema, &make);
+//     return &i;
+//   }
+//   }  // namespace
+//   TRAINYARD_PLUGIN(info)
+//
+// Exceptions thrown from schema() or a factory are caught by the host at the plugin boundary and
+// reported with the plugin's name and file; they never take the runner down.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <boost/dll/alias.hpp>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+namespace trainyard {
+
+/// The plugin API version. Bump it whenever a plugin built against the previous header could
+/// misbehave with the new host: a change to the layout of any struct below, to a virtual function
+/// of Model or Dataset, to a factory signature, or to the meaning of a field. Adding a free
+/// function or a new helper that plugins need not call does not require a bump.
+inline constexpr std::uint32_t kPluginApiVersion = 1;
+
+/// The name of the one symbol every plugin library exports (see TRAINYARD_PLUGIN).
+inline constexpr const char* kPluginEntrySymbol = "trainyard_plugin";
+
+#define TRAINYARD_STRINGIFY_IMPL(x) #x
+#define TRAINYARD_STRINGIFY(x) TRAINYARD_STRINGIFY_IMPL(x)
+#if defined(_GLIBCXX_USE_CXX11_ABI)
+#define TRAINYARD_CXX11_ABI TRAINYARD_STRINGIFY(_GLIBCXX_USE_CXX11_ABI)
+#else
+#define TRAINYARD_CXX11_ABI "n/a"
+#endif
+/// What a plugin was compiled against, captured when *the plugin* is compiled. LibTorch's classes
+/// cross the plugin boundary, so the LibTorch version and the C++ standard library ABI must match
+/// the host's exactly.
+#define TRAINYARD_BUILD_FINGERPRINT                                                      \
+  "libtorch " TRAINYARD_STRINGIFY(TORCH_VERSION_MAJOR) "." TRAINYARD_STRINGIFY(          \
+      TORCH_VERSION_MINOR) "." TRAINYARD_STRINGIFY(TORCH_VERSION_PATCH) ", C++11 ABI " \
+      TRAINYARD_CXX11_ABI
+
+/// The fingerprint of the host (the framework library), for comparison with a plugin's.
+const char* host_build_fingerprint();
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: every plugin declares a schema; the host validates the YAML section against it and
+// hands the plugin typed values with defaults filled in.
+
+enum class PluginKind : std::uint32_t { kModel = 1, kDataset = 2, kOptimizer = 3 };
+
+/// "model", "dataset" or "optimizer": the YAML section and folder name of the kind.
+const char* to_string(PluginKind kind);
+
+enum class ParamType : std::uint32_t { kBool, kInt, kFloat, kString };
+
+/// "bool", "integer", "number" or "string", as error messages name them.
+const char* to_string(ParamType type);
+
+using ParamValue = std::variant<bool, std::int64_t, double, std::string>;
+
+/// One bound of a numeric parameter's accepted range.
+struct Bound {
+  double value = 0.0;
+  bool inclusive = true;
+};
+
+/// One parameter of a plugin (or of a framework section): name, type, default, what it means and
+/// which values are accepted. A parameter without a default is required.
+struct ParamSpec {
+  std::string name;
+  ParamType type = ParamType::kString;
+  std::optional<ParamValue> default_value;
+  std::string description;
+  std::optional<Bound> min;           // kInt and kFloat only
+  std::optional<Bound> max;           // kInt and kFloat only
+  std::vector<std::string> choices;   // kString only; empty accepts any string
+
+  ParamSpec& at_least(double v) { min = Bound{v, true}; return *this; }
+  ParamSpec& greater_than(double v) { min = Bound{v, false}; return *this; }
+  ParamSpec& at_most(double v) { max = Bound{v, true}; return *this; }
+  ParamSpec& less_than(double v) { max = Bound{v, false}; return *this; }
+  ParamSpec& one_of(std::vector<std::string> values) { choices = std::move(values); return *this; }
+};
+
+// Helpers to declare parameters. Pass std::nullopt as the default to make a parameter required.
+ParamSpec bool_param(std::string name, std::optional<bool> default_value, std::string description);
+ParamSpec int_param(std::string name, std::optional<std::int64_t> default_value, std::string description);
+ParamSpec float_param(std::string name, std::optional<double> default_value, std::string description);
+ParamSpec string_param(std::string name, std::optional<std::string> default_value, std::string description);
+
+/// "accepted: a number > 0 and <= 1", "one of: fail, skip": what a spec accepts, for messages.
+std::string describe_accepted(const ParamSpec& spec);
+
+/// Validated parameter values, one per schema entry, defaults filled in.
+class Params {
+ public:
+  Params() = default;
+  explicit Params(std::map<std::string, ParamValue> values);
+
+  bool get_bool(const std::string& name) const;
+  std::int64_t get_int(const std::string& name) const;
+  double get_float(const std::string& name) const;
+  const std::string& get_string(const std::string& name) const;
+  bool contains(const std::string& name) const { return values_.count(name) != 0; }
+  const std::map<std::string, ParamValue>& values() const { return values_; }
+
+ private:
+  const ParamValue& at(const std::string& name) const;
+  std::map<std::string, ParamValue> values_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The three kinds of plugin.
+
+/// What a model is told about the data it will see.
+struct ModelContext {
+  std::int64_t num_classes = 0;
+  std::int64_t in_channels = 3;
+  std::int64_t image_size = 224;   // square inputs of image_size x image_size
+};
+
+/// An image classifier: images [N, C, H, W] in, logits [N, num_classes] out. Implement it as
+/// `class MyNetImpl : public trainyard::Model` with register_module() for every submodule, as
+/// LibTorch's own modules do, so that parameters(), to(), train()/eval() and save() work.
+class Model : public torch::nn::Module {
+ public:
+  ~Model() override;
+  virtual torch::Tensor forward(torch::Tensor images) = 0;
+};
+
+enum class Split : std::uint32_t { kTrain = 0, kTest = 1 };
+
+/// "train" or "test".
+const char* to_string(Split split);
+
+/// One decoded example: a float image [C, H, W], already normalized, and its class index.
+struct Sample {
+  torch::Tensor image;
+  std::int64_t label = 0;
+};
+
+/// Image shape every sample of a dataset has.
+struct ImageShape {
+  std::int64_t channels = 3;
+  std::int64_t height = 0;
+  std::int64_t width = 0;
+};
+
+/// What a dataset is told by the host.
+struct DatasetContext {
+  std::uint64_t seed = 0;   // the experiment's seed: make the train/test split from it
+};
+
+/// Thrown by a dataset for one sample it cannot produce (a corrupt file, say). The message should
+/// name the file. The host fails the run with it.
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+  ~DataError() override;
+};
+
+/// A labelled image dataset, already split into train and test. The host batches, shuffles and
+/// prefetches: get() is called concurrently from several loader threads and must be thread-safe.
+class Dataset {
+ public:
+  virtual ~Dataset();
+  /// Class names, index = label.
+  virtual std::vector<std::string> class_names() const = 0;
+  virtual std::size_t size(Split split) const = 0;
+  virtual ImageShape image_shape() const = 0;
+  /// Decodes sample `index` of `split` (0 <= index < size(split)). Returns std::nullopt for a
+  /// sample the dataset was configured to skip (it reports why itself); throws DataError otherwise.
+  virtual std::optional<Sample> get(Split split, std::size_t index) const = 0;
+  /// One line for the log: what was found, where.
+  virtual std::string summary() const = 0;
+};
+
+/// What an optimizer is told by the host.
+struct OptimizerContext {
+  std::vector<torch::Tensor> parameters;   // the model's trainable parameters
+};
+
+// ---------------------------------------------------------------------------------------------
+// The entry point.
+
+using SchemaFunction = std::vector<ParamSpec> (*)();
+using ModelFactory = std::shared_ptr<Model> (*)(const Params&, const ModelContext&);
+using DatasetFactory = std::shared_ptr<Dataset> (*)(const Params&, const DatasetContext&);
+using OptimizerFactory =
+    std::shared_ptr<torch::optim::Optimizer> (*)(const Params&, const OptimizerContext&);
+
+/// What a plugin library describes itself with. The first three fields are a layout-stable
+/// prefix that never changes across API versions: the host reads them from any plugin, old or
+/// new, to refuse it with a clear message. Everything after them is read only when api_version
+/// and build_fingerprint match the host's.
+struct PluginInfo {
+  std::uint32_t api_version;       // kPluginApiVersion when the plugin was compiled
+  const char* build_fingerprint;   // TRAINYARD_BUILD_FINGERPRINT when the plugin was compiled
+  const char* name;                // the name YAML files use: `model: {plugin: <name>}`
+  // --- valid only when the prefix matches the host ---
+  PluginKind kind;
+  const char* version;             // the plugin's own version, e.g. "1.0.0"
+  const char* description;         // one line
+  SchemaFunction schema;           // the parameters it accepts
+  ModelFactory make_model;         // set for kModel, null otherwise
+  DatasetFactory make_dataset;     // set for kDataset, null otherwise
+  OptimizerFactory make_optimizer; // set for kOptimizer, null otherwise
+};
+
+/// The signature of the function TRAINYARD_PLUGIN exports.
+using PluginEntry = const PluginInfo*();
+
+// Build a PluginInfo of each kind with this header's API version and fingerprint filled in.
+inline PluginInfo model_plugin(const char* name, const char* version, const char* description,
+                               SchemaFunction schema, ModelFactory factory) {
+  return PluginInfo{kPluginApiVersion, TRAINYARD_BUILD_FINGERPRINT, name, PluginKind::kModel,
+                    version, description, schema, factory, nullptr, nullptr};
+}
+inline PluginInfo dataset_plugin(const char* name, const char* version, const char* description,
+                                 SchemaFunction schema, DatasetFactory factory) {
+  return PluginInfo{kPluginApiVersion, TRAINYARD_BUILD_FINGERPRINT, name, PluginKind::kDataset,
+                    version, description, schema, nullptr, factory, nullptr};
+}
+inline PluginInfo optimizer_plugin(const char* name, const char* version, const char* description,
+                                   SchemaFunction schema, OptimizerFactory factory) {
+  return PluginInfo{kPluginApiVersion, TRAINYARD_BUILD_FINGERPRINT, name,
+                    PluginKind::kOptimizer, version, description, schema, nullptr, nullptr,
+                    factory};
+}
+
+}  // namespace trainyard
+
+/// Exports `info_function` (a `const trainyard::PluginInfo* ()`) as the plugin's entry point.
+/// Use it once per plugin library, at namespace scope.
+#define TRAINYARD_PLUGIN(info_function) BOOST_DLL_ALIAS(info_function, trainyard_plugin)

@@ -1,0 +1,95 @@
+// The results database: SQLite in WAL mode, one row per run and one per finished epoch, each
+// epoch committed as it ends so a killed run leaves every finished epoch readable.
+// The schema is versioned (PRAGMA user_version) and migrated forward on open; the file is marked
+// as Trainyard's (PRAGMA application_id) so a foreign database is refused, never modified.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace SQLite {
+class Database;
+}
+
+namespace trainyard {
+
+enum class RunStatus { kRunning, kFinished, kFailed, kInterrupted };
+const char* to_string(RunStatus status);
+
+/// What is known about a run when it starts.
+struct RunRecord {
+  std::string experiment;
+  std::string experiment_file;
+  std::string config_yaml;   // the resolved configuration
+  std::string host;
+  std::string device;
+  std::string torch_version;
+  std::int64_t seed = 0;
+  std::string model_plugin;       // "resnet50 1.0.0"
+  std::string dataset_plugin;
+  std::string optimizer_plugin;
+  std::int64_t num_parameters = 0;
+  std::int64_t num_classes = 0;
+  std::int64_t train_size = 0;
+  std::int64_t test_size = 0;
+};
+
+/// One finished epoch.
+struct EpochRecord {
+  std::int64_t epoch = 0;   // 1-based
+  double train_loss = 0, train_accuracy = 0;
+  double test_loss = 0, test_accuracy = 0;
+  double learning_rate = 0;
+  double epoch_seconds = 0;
+  double train_images_per_second = 0, test_images_per_second = 0;
+  double data_wait_fraction = 0;   // share of the training time spent waiting for batches
+};
+
+/// A run as stored (for tests and tools).
+struct StoredRun {
+  std::int64_t id = 0;
+  std::string experiment, status, config_yaml, started_at, ended_at, device, error, checkpoint_path;
+  std::optional<std::int64_t> best_epoch;
+  std::optional<double> best_test_accuracy;
+};
+
+class ResultsStore {
+ public:
+  /// The schema version this build writes; older files are migrated, newer ones refused.
+  static constexpr int kSchemaVersion = 1;
+  /// PRAGMA application_id of Trainyard databases ("TRYD").
+  static constexpr std::int32_t kApplicationId = 0x54525944;
+
+  /// Opens (creating if needed) the database at `path` and migrates it to kSchemaVersion.
+  /// Throws StoreError if the file is not a Trainyard database, is from a newer Trainyard,
+  /// or cannot be opened or written. A refused file is left untouched.
+  explicit ResultsStore(const std::string& path);
+  ~ResultsStore();
+  ResultsStore(const ResultsStore&) = delete;
+  ResultsStore& operator=(const ResultsStore&) = delete;
+
+  std::int64_t begin_run(const RunRecord& run);
+  /// Inserts the epoch; when `new_best`, also records it as the run's best with its checkpoint.
+  void record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best,
+                    const std::string& checkpoint_path);
+  void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = "");
+
+  int schema_version() const;
+  std::optional<StoredRun> run(std::int64_t run_id) const;
+  std::vector<EpochRecord> epochs(std::int64_t run_id) const;
+  const std::string& path() const { return path_; }
+  SQLite::Database& database() { return *db_; }
+
+ private:
+  void migrate();
+  std::string path_;
+  std::unique_ptr<SQLite::Database> db_;
+};
+
+/// Current UTC time as ISO 8601 with milliseconds ("2026-11-25T21:13:08.123Z").
+std::string utc_timestamp();
+
+}  // namespace trainyard

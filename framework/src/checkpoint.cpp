@@ -1,0 +1,68 @@
+#include "trainyard/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <system_error>
+
+namespace fs = std::filesystem;
+
+namespace trainyard {
+namespace {
+void fsync_path(const fs::path& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+}  // namespace
+
+void save_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer& optimizer,
+                     const CheckpointInfo& info) {
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive model_archive;
+  model.save(model_archive);
+  archive.write("model", model_archive);
+  torch::serialize::OutputArchive optimizer_archive;
+  optimizer.save(optimizer_archive);
+  archive.write("optimizer", optimizer_archive);
+  archive.write("epoch", c10::IValue(info.epoch));
+  archive.write("test_accuracy", c10::IValue(info.test_accuracy));
+  c10::List<std::string> names;
+  for (const auto& name : info.class_names) names.push_back(name);
+  archive.write("class_names", c10::IValue(names));
+  archive.write("config_yaml", c10::IValue(info.config_yaml));
+
+  fs::create_directories(path.parent_path());
+  const fs::path temporary = path.string() + ".tmp";
+  archive.save_to(temporary.string());
+  fsync_path(temporary, O_RDONLY);
+  fs::rename(temporary, path);   // atomic on POSIX: readers see the old or the new file
+  fsync_path(path.parent_path(), O_RDONLY | O_DIRECTORY);
+}
+
+CheckpointInfo load_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer* optimizer) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(path.string());
+  torch::serialize::InputArchive model_archive;
+  archive.read("model", model_archive);
+  model.load(model_archive);
+  if (optimizer) {
+    torch::serialize::InputArchive optimizer_archive;
+    archive.read("optimizer", optimizer_archive);
+    optimizer->load(optimizer_archive);
+  }
+  CheckpointInfo info;
+  c10::IValue value;
+  archive.read("epoch", value);
+  info.epoch = value.toInt();
+  archive.read("test_accuracy", value);
+  info.test_accuracy = value.toDouble();
+  archive.read("class_names", value);
+  for (const c10::IValue& name : value.toList().vec()) info.class_names.push_back(name.toStringRef());
+  archive.read("config_yaml", value);
+  info.config_yaml = value.toStringRef();
+  return info;
+}
+
+}  // namespace trainyard

@@ -1,0 +1,271 @@
+#include "trainyard/results_store.h"
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "trainyard/errors.h"
+
+namespace fs = std::filesystem;
+
+namespace trainyard {
+
+const char* to_string(RunStatus status) {
+  switch (status) {
+    case RunStatus::kRunning: return "running";
+    case RunStatus::kFinished: return "finished";
+    case RunStatus::kFailed: return "failed";
+    case RunStatus::kInterrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+std::string utc_timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+  return buffer;
+}
+
+namespace {
+
+// Migration N takes a database from schema version N-1 to N. Append, never edit: files written
+// by earlier builds replay exactly these steps.
+const char* const kMigrations[] = {
+    // 1: runs and their epochs.
+    R"sql(
+    CREATE TABLE runs (
+      id                 INTEGER PRIMARY KEY,
+      experiment         TEXT NOT NULL,
+      experiment_file    TEXT,
+      config_yaml        TEXT NOT NULL,
+      status             TEXT NOT NULL
+                         CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+      started_at         TEXT NOT NULL,
+      ended_at           TEXT,
+      host               TEXT,
+      device             TEXT,
+      torch_version      TEXT,
+      seed               INTEGER,
+      model_plugin       TEXT,
+      dataset_plugin     TEXT,
+      optimizer_plugin   TEXT,
+      num_parameters     INTEGER,
+      num_classes        INTEGER,
+      train_size         INTEGER,
+      test_size          INTEGER,
+      best_epoch         INTEGER,
+      best_test_accuracy REAL,
+      checkpoint_path    TEXT,
+      error              TEXT
+    );
+    CREATE INDEX runs_by_experiment ON runs (experiment, started_at);
+    CREATE TABLE epochs (
+      run_id                  INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+      epoch                   INTEGER NOT NULL,
+      train_loss              REAL,
+      train_accuracy          REAL,
+      test_loss               REAL,
+      test_accuracy           REAL,
+      learning_rate           REAL,
+      epoch_seconds           REAL,
+      train_images_per_second REAL,
+      test_images_per_second  REAL,
+      data_wait_fraction      REAL,
+      finished_at             TEXT NOT NULL,
+      PRIMARY KEY (run_id, epoch)
+    );
+    )sql",
+};
+constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
+static_assert(kMigrationCount == ResultsStore::kSchemaVersion,
+              "one migration per schema version");
+
+}  // namespace
+
+ResultsStore::ResultsStore(const std::string& path) : path_(path) {
+  std::error_code ec;
+  const fs::path file(path);
+  if (fs::is_directory(file, ec)) {
+    throw StoreError("Results database '" + path + "' is a folder; give a file path (output.db)");
+  }
+  if (file.has_parent_path() && !fs::exists(file.parent_path(), ec)) {
+    fs::create_directories(file.parent_path(), ec);
+    if (ec) {
+      throw StoreError("Cannot create the folder of results database '" + path +
+                       "': " + ec.message());
+    }
+  }
+  try {
+    db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db_->setBusyTimeout(10000);
+    migrate();
+    // WAL lets readers (the results tools) work while a run writes; FULL syncs each commit, which
+    // costs nothing at one commit per epoch and keeps finished epochs through a power loss.
+    db_->exec("PRAGMA journal_mode = WAL");
+    db_->exec("PRAGMA synchronous = FULL");
+    db_->exec("PRAGMA foreign_keys = ON");
+  } catch (const StoreError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw StoreError("Cannot use results database '" + path + "': " + e.what());
+  }
+}
+
+ResultsStore::~ResultsStore() = default;
+
+void ResultsStore::migrate() {
+  // Check identity before writing anything: a foreign or newer file must stay untouched.
+  const int application_id = db_->execAndGet("PRAGMA application_id").getInt();
+  const int version = db_->execAndGet("PRAGMA user_version").getInt();
+  const int tables = db_->execAndGet("SELECT count(*) FROM sqlite_master").getInt();
+  if (application_id != kApplicationId && (application_id != 0 || tables != 0)) {
+    throw StoreError("'" + path_ +
+                     "' is not a Trainyard results database (it has other tables or another "
+                     "application id). Choose another output.db; this file was not modified.");
+  }
+  if (version > kSchemaVersion) {
+    throw StoreError("Results database '" + path_ + "' has schema version " +
+                     std::to_string(version) + ", written by a newer Trainyard; this build reads "
+                     "versions up to " + std::to_string(kSchemaVersion) +
+                     ". Upgrade Trainyard or choose another output.db; the file was not modified.");
+  }
+  if (version == kSchemaVersion) return;
+  SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  // Re-read under the write lock: another process may have migrated meanwhile.
+  const int locked_version = db_->execAndGet("PRAGMA user_version").getInt();
+  for (int v = locked_version; v < kSchemaVersion; ++v) db_->exec(kMigrations[v]);
+  db_->exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+  db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+  transaction.commit();
+}
+
+int ResultsStore::schema_version() const {
+  return db_->execAndGet("PRAGMA user_version").getInt();
+}
+
+std::int64_t ResultsStore::begin_run(const RunRecord& r) {
+  SQLite::Statement insert(*db_, R"sql(
+    INSERT INTO runs (experiment, experiment_file, config_yaml, status, started_at, host, device,
+                      torch_version, seed, model_plugin, dataset_plugin, optimizer_plugin,
+                      num_parameters, num_classes, train_size, test_size)
+    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
+  int i = 1;
+  insert.bind(i++, r.experiment);
+  insert.bind(i++, r.experiment_file);
+  insert.bind(i++, r.config_yaml);
+  insert.bind(i++, utc_timestamp());
+  insert.bind(i++, r.host);
+  insert.bind(i++, r.device);
+  insert.bind(i++, r.torch_version);
+  insert.bind(i++, static_cast<std::int64_t>(r.seed));
+  insert.bind(i++, r.model_plugin);
+  insert.bind(i++, r.dataset_plugin);
+  insert.bind(i++, r.optimizer_plugin);
+  insert.bind(i++, static_cast<std::int64_t>(r.num_parameters));
+  insert.bind(i++, static_cast<std::int64_t>(r.num_classes));
+  insert.bind(i++, static_cast<std::int64_t>(r.train_size));
+  insert.bind(i++, static_cast<std::int64_t>(r.test_size));
+  insert.exec();
+  return db_->getLastInsertRowid();
+}
+
+void ResultsStore::record_epoch(std::int64_t run_id, const EpochRecord& e, bool new_best,
+                                const std::string& checkpoint_path) {
+  SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement insert(*db_, R"sql(
+    INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, test_loss, test_accuracy,
+                        learning_rate, epoch_seconds, train_images_per_second,
+                        test_images_per_second, data_wait_fraction, finished_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
+  int i = 1;
+  insert.bind(i++, static_cast<std::int64_t>(run_id));
+  insert.bind(i++, static_cast<std::int64_t>(e.epoch));
+  for (double v : {e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy, e.learning_rate,
+                   e.epoch_seconds, e.train_images_per_second, e.test_images_per_second,
+                   e.data_wait_fraction}) {
+    insert.bind(i++, v);
+  }
+  insert.bind(i++, utc_timestamp());
+  insert.exec();
+  if (new_best) {
+    SQLite::Statement update(*db_, R"sql(
+      UPDATE runs SET best_epoch = ?, best_test_accuracy = ?, checkpoint_path = ? WHERE id = ?)sql");
+    update.bind(1, static_cast<std::int64_t>(e.epoch));
+    update.bind(2, e.test_accuracy);
+    update.bind(3, checkpoint_path);
+    update.bind(4, static_cast<std::int64_t>(run_id));
+    update.exec();
+  }
+  transaction.commit();
+}
+
+void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::string& error) {
+  SQLite::Statement update(*db_, "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?");
+  update.bind(1, to_string(status));
+  update.bind(2, utc_timestamp());
+  if (error.empty()) {
+    update.bind(3);
+  } else {
+    update.bind(3, error);
+  }
+  update.bind(4, static_cast<std::int64_t>(run_id));
+  update.exec();
+}
+
+std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
+  SQLite::Statement query(*db_, R"sql(
+    SELECT id, experiment, status, config_yaml, started_at, coalesce(ended_at, ''),
+           coalesce(device, ''), coalesce(error, ''), coalesce(checkpoint_path, ''),
+           best_epoch, best_test_accuracy
+    FROM runs WHERE id = ?)sql");
+  query.bind(1, static_cast<std::int64_t>(run_id));
+  if (!query.executeStep()) return std::nullopt;
+  StoredRun r;
+  r.id = query.getColumn(0).getInt64();
+  r.experiment = query.getColumn(1).getString();
+  r.status = query.getColumn(2).getString();
+  r.config_yaml = query.getColumn(3).getString();
+  r.started_at = query.getColumn(4).getString();
+  r.ended_at = query.getColumn(5).getString();
+  r.device = query.getColumn(6).getString();
+  r.error = query.getColumn(7).getString();
+  r.checkpoint_path = query.getColumn(8).getString();
+  if (!query.getColumn(9).isNull()) r.best_epoch = query.getColumn(9).getInt64();
+  if (!query.getColumn(10).isNull()) r.best_test_accuracy = query.getColumn(10).getDouble();
+  return r;
+}
+
+std::vector<EpochRecord> ResultsStore::epochs(std::int64_t run_id) const {
+  SQLite::Statement query(*db_, R"sql(
+    SELECT epoch, train_loss, train_accuracy, test_loss, test_accuracy, learning_rate,
+           epoch_seconds, train_images_per_second, test_images_per_second, data_wait_fraction
+    FROM epochs WHERE run_id = ? ORDER BY epoch)sql");
+  query.bind(1, static_cast<std::int64_t>(run_id));
+  std::vector<EpochRecord> out;
+  while (query.executeStep()) {
+    EpochRecord e;
+    e.epoch = query.getColumn(0).getInt64();
+    e.train_loss = query.getColumn(1).getDouble();
+    e.train_accuracy = query.getColumn(2).getDouble();
+    e.test_loss = query.getColumn(3).getDouble();
+    e.test_accuracy = query.getColumn(4).getDouble();
+    e.learning_rate = query.getColumn(5).getDouble();
+    e.epoch_seconds = query.getColumn(6).getDouble();
+    e.train_images_per_second = query.getColumn(7).getDouble();
+    e.test_images_per_second = query.getColumn(8).getDouble();
+    e.data_wait_fraction = query.getColumn(9).getDouble();
+    out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace trainyard

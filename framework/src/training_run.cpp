@@ -1,0 +1,311 @@
+#include "trainyard/training_run.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+#include <torch/version.h>
+
+#include "trainyard/batch_loader.h"
+#include "trainyard/checkpoint.h"
+#include "trainyard/device.h"
+#include "trainyard/errors.h"
+#include "trainyard/plugin_registry.h"
+#include "trainyard/progress.h"
+
+namespace fs = std::filesystem;
+
+namespace trainyard {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string host_name() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof buffer - 1) != 0) return "unknown";
+  return buffer;
+}
+
+std::string error_text(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const c10::Error& e) {
+    return e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+// Fails early, before any run row exists, when checkpoints could not be written later.
+void check_writable_folder(const fs::path& folder, const std::string& key) {
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec) {
+    throw InputError(key + ": cannot create folder '" + folder.string() + "': " + ec.message());
+  }
+  const fs::path probe = folder / ".trainyard-write-test";
+  {
+    std::ofstream out(probe);
+    if (!(out << "ok")) {
+      throw InputError(key + ": folder '" + folder.string() + "' is not writable");
+    }
+  }
+  fs::remove(probe, ec);
+}
+
+struct EpochTotals {
+  double loss = 0.0;
+  double accuracy = 0.0;
+  std::int64_t samples = 0;
+  double seconds = 0.0;
+  double wait_seconds = 0.0;
+};
+
+class Trainer {
+ public:
+  Trainer(const ExperimentConfig& config, Model& model, const Dataset& dataset,
+          torch::optim::Optimizer& optimizer, torch::Device device, int loader_threads,
+          const RunOptions& options)
+      : config_(config),
+        model_(model),
+        dataset_(dataset),
+        optimizer_(optimizer),
+        device_(device),
+        loader_threads_(loader_threads),
+        options_(options) {}
+
+  bool stop_requested() const {
+    return options_.stop_requested && options_.stop_requested->load(std::memory_order_relaxed);
+  }
+
+  // One pass over a split. Loss and correct counts are accumulated on the device and read once
+  // at the end (or when the progress line redraws), so the loop never waits on the device.
+  // Returns nullopt when a stop was requested.
+  std::optional<EpochTotals> pass(Split split, std::int64_t epoch) {
+    const bool training = split == Split::kTrain;
+    model_.train(training);
+    BatchLoader::Options loader_options;
+    loader_options.batch_size = config_.train.batch_size;
+    loader_options.threads = loader_threads_;
+    loader_options.prefetch = static_cast<int>(config_.train.prefetch_batches);
+    loader_options.pin_memory = device_.is_cuda();
+    BatchLoader loader(dataset_, split,
+                       epoch_order(dataset_.size(split), training,
+                                   static_cast<std::uint64_t>(config_.seed), epoch),
+                       loader_options);
+
+    std::optional<torch::NoGradGuard> no_grad;
+    if (!training) no_grad.emplace();
+    auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+    auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device_));
+    std::int64_t samples = 0, batches = 0;
+    const auto start = Clock::now();
+    const std::string label = std::string(training ? "train" : "test ") + " epoch " +
+                              std::to_string(epoch) + "/" + std::to_string(config_.train.epochs);
+
+    while (auto batch = loader.next()) {
+      if (stop_requested()) return std::nullopt;
+      auto images = batch->images.to(device_, /*non_blocking=*/true);
+      auto labels = batch->labels.to(device_, /*non_blocking=*/true);
+      auto logits = model_.forward(images);
+      auto loss = torch::nn::functional::cross_entropy(logits, labels);
+      if (training) {
+        optimizer_.zero_grad();
+        loss.backward();
+        optimizer_.step();
+      }
+      const auto n = labels.size(0);
+      loss_sum.add_(loss.detach().to(torch::kFloat64) * static_cast<double>(n));
+      correct.add_(logits.detach().argmax(1).eq(labels).sum());
+      samples += n;
+      ++batches;
+      if (progress_.due()) {
+        const double elapsed = seconds_since(start);
+        char detail[128];
+        std::snprintf(detail, sizeof detail, "loss %.4f acc %.1f%% %.1f img/s",
+                      loss_sum.item<double>() / static_cast<double>(samples),
+                      100.0 * static_cast<double>(correct.item<std::int64_t>()) / static_cast<double>(samples),
+                      static_cast<double>(samples) / std::max(elapsed, 1e-9));
+        progress_.draw(label, batches, loader.num_batches(), detail);
+      }
+    }
+    progress_.clear();
+    if (stop_requested()) return std::nullopt;
+    if (samples == 0) {
+      throw DataError(std::string("the ") + to_string(split) +
+                      " split produced no images (every sample was skipped)");
+    }
+    EpochTotals totals;
+    totals.samples = samples;
+    totals.loss = loss_sum.item<double>() / static_cast<double>(samples);
+    totals.accuracy = static_cast<double>(correct.item<std::int64_t>()) / static_cast<double>(samples);
+    totals.seconds = seconds_since(start);
+    totals.wait_seconds = loader.wait_seconds();
+    return totals;
+  }
+
+ private:
+  const ExperimentConfig& config_;
+  Model& model_;
+  const Dataset& dataset_;
+  torch::optim::Optimizer& optimizer_;
+  torch::Device device_;
+  int loader_threads_;
+  const RunOptions& options_;
+  ProgressLine progress_;
+};
+
+double current_learning_rate(torch::optim::Optimizer& optimizer) {
+  if (optimizer.param_groups().empty()) return 0.0;
+  try {
+    return optimizer.param_groups().front().options().get_lr();
+  } catch (const std::exception&) {
+    return 0.0;   // an optimizer whose options do not expose a learning rate
+  }
+}
+
+}  // namespace
+
+RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& registry,
+                          const RunOptions& options) {
+  // Everything that can reject the input happens before the run's row is written.
+  const int threads = configure_cpu_threads(static_cast<int>(config.train.threads));
+  const torch::Device device = resolve_device(config.device);
+  const int loader_threads = config.train.loader_threads > 0
+                                 ? static_cast<int>(config.train.loader_threads)
+                                 : std::clamp(available_cpu_cores() / 2, 1, 8);
+  torch::manual_seed(static_cast<std::uint64_t>(config.seed));
+  if (device.is_cuda()) torch::cuda::manual_seed_all(static_cast<std::uint64_t>(config.seed));
+
+  ResultsStore store(config.output.db);
+  check_writable_folder(config.output.checkpoints, "output.checkpoints");
+
+  DatasetContext dataset_context;
+  dataset_context.seed = static_cast<std::uint64_t>(config.seed);
+  const auto dataset = registry.make_dataset(config.dataset.plugin, config.dataset.params, dataset_context);
+  const auto class_names = dataset->class_names();
+  const ImageShape shape = dataset->image_shape();
+  if (class_names.size() < 2) {
+    throw InputError("dataset: '" + config.dataset.plugin + "' found " +
+                     std::to_string(class_names.size()) + " class(es); classification needs at least 2");
+  }
+  if (dataset->size(Split::kTrain) == 0 || dataset->size(Split::kTest) == 0) {
+    throw InputError("dataset: the split left " + std::to_string(dataset->size(Split::kTrain)) +
+                     " training and " + std::to_string(dataset->size(Split::kTest)) +
+                     " test images; both need at least one (more images, or another train_fraction)");
+  }
+  spdlog::info("dataset: {}", dataset->summary());
+
+  ModelContext model_context;
+  model_context.num_classes = static_cast<std::int64_t>(class_names.size());
+  model_context.in_channels = shape.channels;
+  model_context.image_size = shape.height;
+  const auto model = registry.make_model(config.model.plugin, config.model.params, model_context);
+  model->to(device);
+  std::int64_t num_parameters = 0;
+  for (const auto& p : model->parameters()) num_parameters += p.numel();
+
+  OptimizerContext optimizer_context;
+  optimizer_context.parameters = model->parameters();
+  const auto optimizer =
+      registry.make_optimizer(config.optimizer.plugin, config.optimizer.params, optimizer_context);
+
+  const std::string device_text = describe_device(device, threads);
+  spdlog::info("model: {} ({} parameters), optimizer: {}, device: {}, loader threads: {}",
+               config.model.plugin, num_parameters, config.optimizer.plugin, device_text,
+               loader_threads);
+
+  RunRecord record;
+  record.experiment = config.name;
+  record.experiment_file = config.source;
+  record.config_yaml = config.to_yaml();
+  record.host = host_name();
+  record.device = device_text;
+  record.torch_version = TORCH_VERSION;
+  record.seed = config.seed;
+  record.model_plugin = registry.find(PluginKind::kModel, config.model.plugin).name_and_version();
+  record.dataset_plugin = registry.find(PluginKind::kDataset, config.dataset.plugin).name_and_version();
+  record.optimizer_plugin =
+      registry.find(PluginKind::kOptimizer, config.optimizer.plugin).name_and_version();
+  record.num_parameters = num_parameters;
+  record.num_classes = static_cast<std::int64_t>(class_names.size());
+  record.train_size = static_cast<std::int64_t>(dataset->size(Split::kTrain));
+  record.test_size = static_cast<std::int64_t>(dataset->size(Split::kTest));
+
+  RunOutcome outcome;
+  outcome.db_path = config.output.db;
+  outcome.num_parameters = num_parameters;
+  outcome.run_id = store.begin_run(record);
+  const fs::path checkpoint =
+      fs::path(config.output.checkpoints) / ("run-" + std::to_string(outcome.run_id)) / "best.pt";
+  spdlog::info("run {} started: {} epochs, batch {}, {} train / {} test images", outcome.run_id,
+               config.train.epochs, config.train.batch_size, record.train_size, record.test_size);
+
+  Trainer trainer(config, *model, *dataset, *optimizer, device, loader_threads, options);
+  try {
+    for (std::int64_t epoch = 1; epoch <= config.train.epochs; ++epoch) {
+      const auto epoch_start = Clock::now();
+      const auto train = trainer.pass(Split::kTrain, epoch);
+      if (!train) break;
+      const auto test = trainer.pass(Split::kTest, epoch);
+      if (!test) break;
+
+      EpochRecord e;
+      e.epoch = epoch;
+      e.train_loss = train->loss;
+      e.train_accuracy = train->accuracy;
+      e.test_loss = test->loss;
+      e.test_accuracy = test->accuracy;
+      e.learning_rate = current_learning_rate(*optimizer);
+      e.epoch_seconds = seconds_since(epoch_start);
+      e.train_images_per_second = static_cast<double>(train->samples) / train->seconds;
+      e.test_images_per_second = static_cast<double>(test->samples) / test->seconds;
+      e.data_wait_fraction = train->wait_seconds / train->seconds;
+
+      const bool new_best = !outcome.best || e.test_accuracy > outcome.best->test_accuracy;
+      if (new_best) {
+        CheckpointInfo info{epoch, e.test_accuracy, class_names, record.config_yaml};
+        save_checkpoint(checkpoint, *model, *optimizer, info);
+        outcome.best = e;
+        outcome.checkpoint_path = checkpoint.string();
+      }
+      store.record_epoch(outcome.run_id, e, new_best, checkpoint.string());
+      outcome.epochs.push_back(e);
+      spdlog::info(
+          "epoch {:>3}/{}  train loss {:.4f} acc {:5.1f}%  test loss {:.4f} acc {:5.1f}%  lr {:.2e}  "
+          "{:.1f} s  {:.1f} img/s{}",
+          epoch, config.train.epochs, e.train_loss, 100 * e.train_accuracy, e.test_loss,
+          100 * e.test_accuracy, e.learning_rate, e.epoch_seconds, e.train_images_per_second,
+          new_best ? "  *best" : "");
+    }
+    if (trainer.stop_requested()) {
+      outcome.status = RunStatus::kInterrupted;
+      store.finish_run(outcome.run_id, outcome.status, "interrupted by a signal");
+      spdlog::warn("run {} interrupted after {} finished epoch(s)", outcome.run_id, outcome.epochs.size());
+    } else {
+      outcome.status = RunStatus::kFinished;
+      store.finish_run(outcome.run_id, outcome.status);
+    }
+  } catch (...) {
+    outcome.status = RunStatus::kFailed;
+    outcome.error = error_text(std::current_exception());
+    spdlog::error("run {} failed: {}", outcome.run_id, outcome.error);
+    try {
+      store.finish_run(outcome.run_id, outcome.status, outcome.error);
+    } catch (const std::exception& e) {
+      spdlog::error("could not record the failure in '{}': {}", config.output.db, e.what());
+    }
+  }
+  return outcome;
+}
+
+}  // namespace trainyard

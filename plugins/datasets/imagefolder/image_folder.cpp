@@ -1,0 +1,140 @@
+#include "image_folder.h"
+
+#include <algorithm>
+#include <cctype>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+#include <trainyard/image_io.h>
+
+namespace fs = std::filesystem;
+
+namespace trainyard::datasets {
+namespace {
+
+bool is_hidden(const fs::path& path) {
+  const std::string name = path.filename().string();
+  return !name.empty() && name[0] == '.';
+}
+
+// Every image below `folder`, in sorted order, skipping hidden files and folders.
+std::vector<fs::path> images_below(const fs::path& folder) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  auto it = fs::recursive_directory_iterator(folder, fs::directory_options::follow_directory_symlink |
+                                                         fs::directory_options::skip_permission_denied,
+                                             ec);
+  if (ec) throw std::invalid_argument("cannot list '" + folder.string() + "': " + ec.message());
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) throw std::invalid_argument("cannot list '" + folder.string() + "': " + ec.message());
+    if (is_hidden(it->path())) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file(ec) && has_image_extension(it->path())) files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+bool has_image_extension(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+ImageFolder::ImageFolder(ImageFolderOptions options) : options_(std::move(options)) {
+  std::error_code ec;
+  if (!fs::exists(options_.root, ec)) {
+    throw std::invalid_argument("dataset.root '" + options_.root.string() +
+                                "' does not exist (expected root/<class>/<image> folders)");
+  }
+  if (!fs::is_directory(options_.root, ec)) {
+    throw std::invalid_argument("dataset.root '" + options_.root.string() + "' is not a folder");
+  }
+  std::vector<fs::path> class_folders;
+  for (const auto& entry : fs::directory_iterator(options_.root, ec)) {
+    if (entry.is_directory(ec) && !is_hidden(entry.path())) class_folders.push_back(entry.path());
+  }
+  // Sorted by name, so label i is the i-th class folder in byte order, as torchvision does.
+  std::sort(class_folders.begin(), class_folders.end(),
+            [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
+  if (class_folders.empty()) {
+    throw std::invalid_argument("dataset.root '" + options_.root.string() +
+                                "' has no class folders (expected root/<class>/<image>)");
+  }
+  for (const auto& folder : class_folders) {
+    const auto files = images_below(folder);
+    if (files.empty()) {
+      throw std::invalid_argument("class folder '" + folder.string() +
+                                  "' has no images (.jpg, .jpeg or .png); remove the folder or add images");
+    }
+    const auto label = static_cast<std::int64_t>(classes_.size());
+    classes_.push_back(folder.filename().string());
+    for (const auto& file : files) entries_.push_back({file, label});
+  }
+
+  // A seeded random permutation, then the first train_fraction of it for training.
+  const auto n = static_cast<std::int64_t>(entries_.size());
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
+  const auto permutation = torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64));
+  const auto train_count = static_cast<std::int64_t>(options_.train_fraction * static_cast<double>(n));
+  const auto* p = permutation.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < n; ++i) {
+    (i < train_count ? train_ : test_).push_back(static_cast<std::size_t>(p[i]));
+  }
+
+  // ImageNet statistics, as the reference recipe (and most pretrained models) normalize.
+  mean_ = torch::tensor({0.485f, 0.456f, 0.406f}).view({3, 1, 1});
+  std_ = torch::tensor({0.229f, 0.224f, 0.225f}).view({3, 1, 1});
+}
+
+std::size_t ImageFolder::size(Split split) const {
+  return split == Split::kTrain ? train_.size() : test_.size();
+}
+
+ImageShape ImageFolder::image_shape() const {
+  return ImageShape{3, options_.image_size, options_.image_size};
+}
+
+const ImageFolder::Entry& ImageFolder::entry(Split split, std::size_t index) const {
+  const auto& indices = split == Split::kTrain ? train_ : test_;
+  return entries_.at(indices.at(index));
+}
+
+const fs::path& ImageFolder::path(Split split, std::size_t index) const {
+  return entry(split, index).path;
+}
+
+std::optional<Sample> ImageFolder::get(Split split, std::size_t index) const {
+  const Entry& e = entry(split, index);
+  try {
+    const RgbImage image = read_image(e.path, static_cast<int>(options_.image_size));
+    auto tensor = to_float_tensor(image, options_.image_size);
+    tensor.sub_(mean_).div_(std_);
+    return Sample{tensor, e.label};
+  } catch (const ImageDecodeError& error) {
+    if (!options_.skip_bad_images) {
+      throw DataError(std::string(error.what()) +
+                      " (set dataset.on_bad_image: skip to leave such files out)");
+    }
+    std::lock_guard<std::mutex> lock(warned_mutex_);
+    if (warned_.insert(e.path.string()).second) spdlog::warn("skipping image {}", error.what());
+    return std::nullopt;
+  }
+}
+
+std::string ImageFolder::summary() const {
+  std::ostringstream out;
+  out << "imagefolder '" << options_.root.string() << "': " << entries_.size() << " images in "
+      << classes_.size() << " classes (";
+  for (std::size_t i = 0; i < classes_.size(); ++i) out << (i ? ", " : "") << classes_[i];
+  out << "), " << train_.size() << " train / " << test_.size() << " test, " << options_.image_size
+      << "x" << options_.image_size;
+  return out.str();
+}
+
+}  // namespace trainyard::datasets

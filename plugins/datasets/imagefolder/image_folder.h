@@ -1,0 +1,57 @@
+// An ImageFolder dataset, as torchvision's: root/<class>/**/<image>, classes sorted by name.
+#pragma once
+
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <trainyard/plugin_api.h>
+
+namespace trainyard::datasets {
+
+struct ImageFolderOptions {
+  std::filesystem::path root;
+  std::int64_t image_size = 224;
+  double train_fraction = 0.8;
+  bool skip_bad_images = false;   // false: a file that cannot be decoded fails the run
+  std::uint64_t seed = 0;
+};
+
+class ImageFolder : public trainyard::Dataset {
+ public:
+  /// Scans the folder and splits it. Throws std::invalid_argument for a missing root, a root
+  /// without class folders, or a class folder without images.
+  explicit ImageFolder(ImageFolderOptions options);
+
+  std::vector<std::string> class_names() const override { return classes_; }
+  std::size_t size(Split split) const override;
+  ImageShape image_shape() const override;
+  std::optional<Sample> get(Split split, std::size_t index) const override;
+  std::string summary() const override;
+
+  /// The file behind a sample (for tests and messages).
+  const std::filesystem::path& path(Split split, std::size_t index) const;
+
+ private:
+  struct Entry {
+    std::filesystem::path path;
+    std::int64_t label;
+  };
+  const Entry& entry(Split split, std::size_t index) const;
+
+  ImageFolderOptions options_;
+  std::vector<std::string> classes_;
+  std::vector<Entry> entries_;
+  std::vector<std::size_t> train_;   // indices into entries_
+  std::vector<std::size_t> test_;
+  torch::Tensor mean_, std_;
+  mutable std::mutex warned_mutex_;
+  mutable std::set<std::string> warned_;
+};
+
+/// True for file names ending in .jpg, .jpeg or .png in any case.
+bool has_image_extension(const std::filesystem::path& path);
+
+}  // namespace trainyard::datasets

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Trainyard needs to build, test and run its main job.
+# Idempotent: apt-get skips what is already there. Run as root (or through sudo).
+set -euo pipefail
+
+packages=(
+  # Toolchain
+  build-essential cmake ninja-build pkg-config git
+  # LibTorch 1.13 (CPU). libtorch links libblas.so.3: without OpenBLAS it falls back to the
+  # reference BLAS, which made ResNet-50 training 9x slower (shared/notes/libtorch.md).
+  libtorch-dev libopenblas0-openmp
+  # A caching allocator linked into the runner: glibc malloc re-faults every large activation.
+  libgoogle-perftools-dev
+  # Configuration, plugins, logging, command line
+  libyaml-cpp-dev libboost-dev libboost-filesystem-dev libspdlog-dev libfmt-dev libcli11-dev
+  # Results store
+  libsqlite3-dev sqlite3 libsqlitecpp-dev
+  # Image decoding (TurboJPEG API gives scaled decoding) and PNG
+  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev
+  # Tests
+  googletest libgtest-dev
+  # The default dataset (IDX files under /usr/share/datasets/fashion-mnist)
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all ${#packages[@]} packages present"

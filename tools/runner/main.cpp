@@ -1,0 +1,208 @@
+// runner: trains one experiment described by a YAML file, through plugins loaded at run time,
+// and logs every epoch to SQLite.
+//
+//   runner experiments/resnet50_adam.yaml [--set key=value]... [--dry-run]
+//   runner --list-plugins
+//   runner --describe resnet50
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <trainyard/errors.h>
+#include <trainyard/experiment_config.h>
+#include <trainyard/plugin_registry.h>
+#include <trainyard/suggest.h>
+#include <trainyard/training_run.h>
+
+namespace {
+
+std::atomic<bool> g_stop_requested{false};
+
+// First SIGINT/SIGTERM: finish the current batch, record the run as interrupted, exit 130.
+// Second: the default action, at once.
+extern "C" void on_stop_signal(int signal_number) {
+  if (g_stop_requested.exchange(true)) {
+    std::signal(signal_number, SIG_DFL);
+    std::raise(signal_number);
+    return;
+  }
+  static const char message[] = "\nstopping after the current batch (signal again to exit at once)\n";
+  [[maybe_unused]] auto written = ::write(2, message, sizeof message - 1);
+}
+
+void print_plugins(const trainyard::PluginRegistry& registry) {
+  for (auto kind : {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset,
+                    trainyard::PluginKind::kOptimizer}) {
+    std::cout << trainyard::to_string(kind) << " plugins:\n";
+    const auto plugins = registry.plugins(kind);
+    if (plugins.empty()) std::cout << "  (none)\n";
+    for (const auto* p : plugins) {
+      std::printf("  %-14s %-8s %s\n      %s\n", p->name().c_str(), p->version().c_str(),
+                  p->info->description, p->path.c_str());
+    }
+  }
+  if (!registry.rejected().empty()) {
+    std::cout << "refused plugin files:\n";
+    for (const auto& r : registry.rejected()) std::cout << "  " << r.reason << "\n";
+  }
+  std::cout << "searched: ";
+  bool first = true;
+  for (const auto& folder : trainyard::plugin_search_path()) {
+    std::cout << (first ? "" : ":") << folder.string();
+    first = false;
+  }
+  std::cout << "\n";
+}
+
+std::string format_default(const trainyard::ParamSpec& spec) {
+  if (!spec.default_value) return "(required)";
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::string>) return v.empty() ? "\"\"" : v;
+        else {
+          std::ostringstream out;
+          out << v;
+          return out.str();
+        }
+      },
+      *spec.default_value);
+}
+
+void print_schema(const std::vector<trainyard::ParamSpec>& schema) {
+  if (schema.empty()) std::cout << "  (no parameters)\n";
+  for (const auto& spec : schema) {
+    std::printf("  %-18s %-8s %-14s %s; accepted: %s\n", spec.name.c_str(),
+                trainyard::to_string(spec.type), format_default(spec).c_str(),
+                spec.description.c_str(), trainyard::describe_accepted(spec).c_str());
+  }
+}
+
+int describe(const trainyard::PluginRegistry& registry, const std::string& name) {
+  bool found = false;
+  for (auto kind : {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset,
+                    trainyard::PluginKind::kOptimizer}) {
+    for (const auto* p : registry.plugins(kind)) {
+      if (p->name() != name) continue;
+      found = true;
+      std::cout << trainyard::to_string(kind) << " plugin '" << p->name() << "' " << p->version()
+                << ": " << p->info->description << "\n  file: " << p->path.string()
+                << "\nparameters (name, type, default, meaning):\n";
+      print_schema(p->schema);
+    }
+  }
+  if (!found) {
+    for (auto [section, schema] :
+         {std::pair{"train", trainyard::train_schema()}, std::pair{"output", trainyard::output_schema()},
+          std::pair{"experiment", trainyard::experiment_top_level_schema()}}) {
+      if (name != section) continue;
+      found = true;
+      std::cout << "section '" << section << "' (name, type, default, meaning):\n";
+      print_schema(schema);
+    }
+  }
+  if (!found) {
+    std::vector<std::string> known{"train", "output", "experiment"};
+    for (auto kind : {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset,
+                      trainyard::PluginKind::kOptimizer}) {
+      for (const auto& n : registry.names(kind)) known.push_back(n);
+    }
+    throw trainyard::PluginError("Didn't find a registered implementation for name: '" + name +
+                                 "'. Known plugins and sections: " + trainyard::join_names(known));
+  }
+  return trainyard::kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Trainyard runner: trains the experiment a YAML file describes, logging every "
+               "epoch to SQLite.\nExit codes: 0 finished, 1 the run failed, 2 bad input "
+               "(nothing started), 130 interrupted."};
+  std::string experiment_file;
+  std::vector<std::string> sets;
+  bool dry_run = false, list_plugins = false, verbose = false, quiet = false;
+  std::string describe_name;
+  app.add_option("experiment", experiment_file, "experiment YAML file");
+  app.add_option("--set", sets, "override a key, e.g. --set optimizer.lr=1e-3 (repeatable)");
+  app.add_flag("--dry-run", dry_run, "validate the experiment and print the resolved configuration");
+  app.add_flag("--list-plugins", list_plugins, "list the plugins found, with versions and files");
+  app.add_option("--describe", describe_name, "print a plugin's (or section's) parameters");
+  app.add_flag("-v,--verbose", verbose, "debug logging");
+  app.add_flag("-q,--quiet", quiet, "warnings and errors only");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? trainyard::kExitOk : trainyard::kExitBadInput;
+  }
+
+  auto logger = spdlog::stderr_color_mt("trainyard");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%^[%H:%M:%S %l]%$ %v");
+  spdlog::set_level(verbose ? spdlog::level::debug : quiet ? spdlog::level::warn : spdlog::level::info);
+
+  try {
+    trainyard::PluginRegistry registry;
+    if (list_plugins || !describe_name.empty()) {
+      registry.discover(trainyard::plugin_search_path());
+      if (list_plugins) print_plugins(registry);
+      if (!describe_name.empty()) describe(registry, describe_name);
+      return trainyard::kExitOk;
+    }
+    if (experiment_file.empty()) {
+      std::cerr << "runner: no experiment file given\n" << app.help();
+      return trainyard::kExitBadInput;
+    }
+    std::vector<trainyard::Override> overrides;
+    for (const auto& s : sets) overrides.push_back(trainyard::parse_override(s));
+    const auto document = trainyard::ExperimentDocument::load(experiment_file, overrides);
+    registry.discover(trainyard::plugin_search_path(document.plugin_paths()));
+    const trainyard::ExperimentConfig config = document.resolve(registry);
+    if (dry_run) {
+      std::cout << config.to_yaml();
+      return trainyard::kExitOk;
+    }
+
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    trainyard::RunOptions options;
+    options.stop_requested = &g_stop_requested;
+    const auto outcome = trainyard::run_experiment(config, registry, options);
+
+    spdlog::info("results: run {} in {}", outcome.run_id, outcome.db_path);
+    if (outcome.best) {
+      spdlog::info("best: epoch {} test accuracy {:.2f}% (test loss {:.4f}); checkpoint {}",
+                   outcome.best->epoch, 100 * outcome.best->test_accuracy, outcome.best->test_loss,
+                   outcome.checkpoint_path);
+    }
+    switch (outcome.status) {
+      case trainyard::RunStatus::kFinished:
+        spdlog::info("run {} finished: {} epochs", outcome.run_id, outcome.epochs.size());
+        return trainyard::kExitOk;
+      case trainyard::RunStatus::kInterrupted:
+        return trainyard::kExitInterrupted;
+      default:
+        spdlog::error("run {} failed: {}", outcome.run_id, outcome.error);
+        return trainyard::kExitRunFailed;
+    }
+  } catch (const trainyard::InputError& e) {
+    spdlog::error("{}", e.what());
+    return trainyard::kExitBadInput;
+  } catch (const c10::Error& e) {
+    spdlog::error("{}", e.what_without_backtrace());
+    return trainyard::kExitRunFailed;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return trainyard::kExitRunFailed;
+  }
+}
