@@ -30,6 +30,9 @@ std::vector<ParamSpec> train_schema() {
           .at_least(0),
       int_param("loader_threads", 0, "image decoding threads; 0 picks from the core count").at_least(0),
       int_param("prefetch_batches", 4, "batches decoded ahead of the model").at_least(1),
+      bool_param("drop_last", false,
+                 "leave out the last training batch when it is smaller than batch_size (batch "
+                 "norm cannot train on a batch of one image at low resolution)"),
   };
 }
 
@@ -424,6 +427,7 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
       config.train.threads = params.get_int("threads");
       config.train.loader_threads = params.get_int("loader_threads");
       config.train.prefetch_batches = params.get_int("prefetch_batches");
+      config.train.drop_last = params.get_bool("drop_last");
     } else {
       config.output.db = params.get_string("db");
       config.output.checkpoints = params.get_string("checkpoints");
@@ -464,6 +468,7 @@ std::string ExperimentConfig::to_yaml() const {
   out << YAML::Key << "threads" << YAML::Value << train.threads;
   out << YAML::Key << "loader_threads" << YAML::Value << train.loader_threads;
   out << YAML::Key << "prefetch_batches" << YAML::Value << train.prefetch_batches;
+  out << YAML::Key << "drop_last" << YAML::Value << YAML::TrueFalseBool << train.drop_last;
   out << YAML::EndMap;
   out << YAML::Key << "output" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "db" << YAML::Value;

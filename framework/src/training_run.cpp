@@ -98,10 +98,12 @@ class Trainer {
     loader_options.threads = loader_threads_;
     loader_options.prefetch = static_cast<int>(config_.train.prefetch_batches);
     loader_options.pin_memory = device_.is_cuda();
-    BatchLoader loader(dataset_, split,
-                       epoch_order(dataset_.size(split), training,
-                                   static_cast<std::uint64_t>(config_.seed), epoch),
-                       loader_options);
+    auto order = epoch_order(dataset_.size(split), training,
+                             static_cast<std::uint64_t>(config_.seed), epoch);
+    if (training && config_.train.drop_last && order.size() > static_cast<std::size_t>(config_.train.batch_size)) {
+      order.resize(order.size() - order.size() % static_cast<std::size_t>(config_.train.batch_size));
+    }
+    BatchLoader loader(dataset_, split, std::move(order), loader_options);
 
     std::optional<torch::NoGradGuard> no_grad;
     if (!training) no_grad.emplace();

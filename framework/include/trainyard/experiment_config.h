@@ -29,6 +29,7 @@ struct TrainSettings {
   std::int64_t threads = 0;           // LibTorch intra-op threads; 0: every core this process may use
   std::int64_t loader_threads = 0;    // decoding threads; 0: chosen from the core count
   std::int64_t prefetch_batches = 4;  // batches decoded ahead of the model
+  bool drop_last = false;             // skip a short last training batch
 };
 
 struct OutputSettings {

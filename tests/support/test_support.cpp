@@ -1,0 +1,112 @@
+#include "test_support.h"
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace fs = std::filesystem;
+
+namespace trainyard::testing {
+
+TempDir::TempDir() {
+  std::string pattern = (fs::temp_directory_path() / "trainyard-test-XXXXXX").string();
+  if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+fs::path plugin_dir() { return TRAINYARD_TEST_PLUGIN_DIR; }
+
+fs::path fixture_plugin_dir(const std::string& case_name) {
+  return fs::path(TRAINYARD_TEST_FIXTURE_PLUGIN_DIR) / case_name;
+}
+
+const PluginRegistry& build_registry() {
+  static PluginRegistry* registry = [] {
+    auto* r = new PluginRegistry();
+    r->discover({plugin_dir(), fixture_plugin_dir("tiny_model")});
+    return r;
+  }();
+  return *registry;
+}
+
+RgbImage solid_image(int width, int height, std::uint8_t r, std::uint8_t g, std::uint8_t b) {
+  RgbImage image;
+  image.width = width;
+  image.height = height;
+  image.pixels.resize(static_cast<std::size_t>(width) * height * 3);
+  for (std::size_t p = 0; p < image.pixels.size(); p += 3) {
+    image.pixels[p] = r;
+    image.pixels[p + 1] = g;
+    image.pixels[p + 2] = b;
+  }
+  return image;
+}
+
+void make_image_folder(const fs::path& root, const std::map<std::string, int>& counts, int size) {
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int> noise(0, 40);
+  int class_index = 0;
+  for (const auto& [name, count] : counts) {
+    fs::create_directories(root / name);
+    for (int i = 0; i < count; ++i) {
+      RgbImage image = solid_image(size, size, 20, 20, 20);
+      for (std::size_t p = 0; p < image.pixels.size(); p += 3) {
+        for (int c = 0; c < 3; ++c) image.pixels[p + c] = static_cast<std::uint8_t>(20 + noise(rng));
+        image.pixels[p + class_index % 3] = static_cast<std::uint8_t>(200 + noise(rng));
+      }
+      char file[32];
+      std::snprintf(file, sizeof file, "%03d.png", i);
+      write_png(root / name / file, image);
+    }
+    ++class_index;
+  }
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  if (path.has_parent_path()) fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) throw std::runtime_error("popen failed: " + command);
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe)) result.output += buffer;
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+CommandResult run_runner(const std::string& arguments) {
+  return run_command(shell_quote(TRAINYARD_RUNNER_PATH) + " " + arguments);
+}
+
+}  // namespace trainyard::testing

@@ -1,0 +1,60 @@
+// Helpers shared by the tests: temporary folders, tiny generated images and datasets, plugin
+// folders of the build, and running the runner binary.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <trainyard/image_io.h>
+#include <trainyard/plugin_registry.h>
+
+namespace trainyard::testing {
+
+/// A fresh folder under the system temp folder, removed with everything in it at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// The folder the build puts the real plugins in, and the one with test fixture plugins.
+std::filesystem::path plugin_dir();
+std::filesystem::path fixture_plugin_dir(const std::string& case_name);
+
+/// A registry holding the real plugins of this build (and the tiny test model).
+const PluginRegistry& build_registry();
+
+/// A solid-colour RGB image; `seed` varies the colour so classes differ.
+RgbImage solid_image(int width, int height, std::uint8_t r, std::uint8_t g, std::uint8_t b);
+
+/// Writes an ImageFolder tree: root/<class>/<i>.png for each class and count. Images of class k
+/// are bright in channel k % 3 with a little noise, so a model can learn them in a few steps.
+void make_image_folder(const std::filesystem::path& root, const std::map<std::string, int>& counts,
+                       int size = 16);
+
+std::string read_file(const std::filesystem::path& path);
+void write_file(const std::filesystem::path& path, const std::string& text);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;   // stdout and stderr together
+};
+/// Runs a shell command, capturing its output.
+CommandResult run_command(const std::string& command);
+/// Runs the runner binary with `arguments` (already shell-quoted where needed).
+CommandResult run_runner(const std::string& arguments);
+
+/// Quotes a string for /bin/sh.
+std::string shell_quote(const std::string& text);
+
+}  // namespace trainyard::testing

@@ -1,0 +1,207 @@
+// Experiment files: parsing, overrides, validation against the framework's and the plugins'
+// schemas, and the resolved configuration.
+#include <gtest/gtest.h>
+
+#include <trainyard/errors.h>
+#include <trainyard/experiment_config.h>
+
+#include "test_support.h"
+
+using trainyard::ConfigError;
+using trainyard::ExperimentDocument;
+using trainyard::Override;
+using trainyard::testing::build_registry;
+
+namespace {
+
+const char* kValid = R"(name: unit
+seed: 7
+device: cpu
+model:     {plugin: resnet50}
+dataset:   {plugin: imagefolder, root: data/x, image_size: 64}
+optimizer: {plugin: adam, lr: 1.0e-3}
+train:     {epochs: 2, batch_size: 4}
+output:    {db: out.db, checkpoints: ckpt}
+)";
+
+// The message of the ConfigError `yaml` (with `overrides`) raises; fails the test if none.
+std::string error_of(const std::string& yaml, const std::vector<Override>& overrides = {}) {
+  try {
+    ExperimentDocument::parse(yaml, "exp.yaml", overrides).resolve(build_registry());
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no ConfigError for:\n" << yaml;
+  return "";
+}
+
+}  // namespace
+
+TEST(ExperimentConfig, ValidFileResolvesWithDefaults) {
+  const auto config = ExperimentDocument::parse(kValid, "exp.yaml").resolve(build_registry());
+  EXPECT_EQ(config.name, "unit");
+  EXPECT_EQ(config.seed, 7);
+  EXPECT_EQ(config.device, "cpu");
+  EXPECT_EQ(config.model.plugin, "resnet50");
+  EXPECT_EQ(config.dataset.params.get_string("root"), "data/x");
+  EXPECT_EQ(config.dataset.params.get_int("image_size"), 64);
+  EXPECT_DOUBLE_EQ(config.dataset.params.get_float("train_fraction"), 0.8);   // default
+  EXPECT_DOUBLE_EQ(config.optimizer.params.get_float("lr"), 1e-3);
+  EXPECT_DOUBLE_EQ(config.optimizer.params.get_float("beta2"), 0.999);        // default
+  EXPECT_EQ(config.train.epochs, 2);
+  EXPECT_EQ(config.train.prefetch_batches, 4);                               // default
+  EXPECT_EQ(config.output.db, "out.db");
+}
+
+TEST(ExperimentConfig, ResolvedYamlIsItselfAnEquivalentExperiment) {
+  const auto config = ExperimentDocument::parse(kValid, "exp.yaml").resolve(build_registry());
+  const std::string yaml = config.to_yaml();
+  EXPECT_NE(yaml.find("beta1: 0.9"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("lr: 0.001"), std::string::npos) << yaml;
+  const auto again = ExperimentDocument::parse(yaml, "resolved.yaml").resolve(build_registry());
+  EXPECT_EQ(again.to_yaml(), yaml);
+}
+
+TEST(ExperimentConfig, UnknownKeySuggestsNearestWithLineAndColumn) {
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("lr: 1.0e-3"), 10, "lrr: 1.0e-3");
+  const std::string message = error_of(yaml);
+  EXPECT_NE(message.find("exp.yaml:6:"), std::string::npos) << message;
+  EXPECT_NE(message.find("unknown key 'optimizer.lrr'"), std::string::npos) << message;
+  EXPECT_NE(message.find("did you mean 'optimizer.lr'"), std::string::npos) << message;
+}
+
+TEST(ExperimentConfig, UnknownTopLevelKeySuggests) {
+  const std::string message = error_of(std::string(kValid) + "epoch: 3\n");
+  EXPECT_NE(message.find("exp.yaml:9:1: unknown key 'epoch'"), std::string::npos) << message;
+}
+
+TEST(ExperimentConfig, UnknownTrainKeySuggests) {
+  const std::string message = error_of(kValid, {{"train.batchsize", "3"}});
+  EXPECT_NE(message.find("--set train.batchsize"), std::string::npos) << message;
+  EXPECT_NE(message.find("did you mean 'train.batch_size'"), std::string::npos) << message;
+}
+
+TEST(ExperimentConfig, WrongTypeNamesKeyLineAndAcceptedValues) {
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("batch_size: 4"), 13, "batch_size: four");
+  const std::string message = error_of(yaml);
+  EXPECT_NE(message.find("exp.yaml:7:"), std::string::npos) << message;
+  EXPECT_NE(message.find("train.batch_size: expected an integer, got 'four'"), std::string::npos) << message;
+  EXPECT_NE(message.find("accepted: an integer >= 1"), std::string::npos) << message;
+}
+
+TEST(ExperimentConfig, OutOfRangeValueIsRejected) {
+  const std::string message = error_of(kValid, {{"dataset.train_fraction", "1.5"}});
+  EXPECT_NE(message.find("dataset.train_fraction: 1.5 is out of range"), std::string::npos) << message;
+  EXPECT_NE(message.find("a number > 0 and < 1"), std::string::npos) << message;
+}
+
+TEST(ExperimentConfig, NegativeLearningRateIsRejected) {
+  const std::string message = error_of(kValid, {{"optimizer.lr", "-1"}});
+  EXPECT_NE(message.find("optimizer.lr: -1 is out of range"), std::string::npos) << message;
+}
+
+TEST(ExperimentConfig, ChoiceSuggestsNearest) {
+  const std::string message = error_of(kValid, {{"dataset.on_bad_image", "skp"}});
+  EXPECT_NE(message.find("did you mean 'skip'"), std::string::npos) << message;
+}
+
+TEST(ExperimentConfig, BadDeviceIsRejected) {
+  const std::string message = error_of(kValid, {{"device", "gpu"}});
+  EXPECT_NE(message.find("device: 'gpu' is not a device"), std::string::npos) << message;
+}
+
+TEST(ExperimentConfig, MissingRequiredPluginParameter) {
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("root: data/x, "), 14, "");
+  const std::string message = error_of(yaml);
+  EXPECT_NE(message.find("missing required key 'dataset.root'"), std::string::npos) << message;
+}
+
+TEST(ExperimentConfig, UnknownPluginListsKnownOnes) {
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("plugin: adam"), 12, "plugin: adma");
+  const std::string message = error_of(yaml);
+  EXPECT_NE(message.find("Didn't find a registered implementation for optimizer plugin name: 'adma'"),
+            std::string::npos) << message;
+  EXPECT_NE(message.find("Did you mean 'adam'?"), std::string::npos) << message;
+  EXPECT_NE(message.find("Known optimizer plugins: adam"), std::string::npos) << message;
+}
+
+TEST(ExperimentConfig, MissingSectionIsReported) {
+  std::string yaml = kValid;
+  yaml.erase(yaml.find("model:"), yaml.find("dataset:") - yaml.find("model:"));
+  const std::string message = error_of(yaml);
+  EXPECT_NE(message.find("missing section 'model'"), std::string::npos) << message;
+}
+
+TEST(ExperimentConfig, EveryProblemIsReportedAtOnce) {
+  const std::string message = error_of(kValid, {{"train.epochs", "0"}, {"optimizer.eps", "x"}});
+  EXPECT_NE(message.find("(2 problems)"), std::string::npos) << message;
+}
+
+TEST(ExperimentConfig, MalformedYamlGivesLineAndColumn) {
+  try {
+    ExperimentDocument::parse("name: x\nmodel: {plugin: resnet50\n", "broken.yaml");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("broken.yaml:"), std::string::npos) << message;
+    EXPECT_NE(message.find("malformed YAML"), std::string::npos) << message;
+  }
+}
+
+TEST(ExperimentConfig, NonMappingDocumentIsRejected) {
+  EXPECT_THROW(ExperimentDocument::parse("- a\n- b\n", "list.yaml"), ConfigError);
+}
+
+TEST(ExperimentConfig, MissingFileIsNamed) {
+  try {
+    ExperimentDocument::load("/nonexistent/exp.yaml");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'/nonexistent/exp.yaml' does not exist"), std::string::npos);
+  }
+}
+
+TEST(ExperimentConfig, OverridesReplaceValuesAndAreValidated) {
+  const auto config = ExperimentDocument::parse(kValid, "exp.yaml",
+                                                {{"optimizer.lr", "5e-4"}, {"train.epochs", "1"}})
+                          .resolve(build_registry());
+  EXPECT_DOUBLE_EQ(config.optimizer.params.get_float("lr"), 5e-4);
+  EXPECT_EQ(config.train.epochs, 1);
+}
+
+TEST(ExperimentConfig, OverrideCanCreateASection) {
+  std::string yaml = kValid;
+  yaml.erase(yaml.find("train:"), yaml.find("output:") - yaml.find("train:"));
+  const auto config =
+      ExperimentDocument::parse(yaml, "exp.yaml", {{"train.epochs", "3"}}).resolve(build_registry());
+  EXPECT_EQ(config.train.epochs, 3);
+  EXPECT_EQ(config.train.batch_size, 10);
+}
+
+TEST(ExperimentConfig, OverrideSyntaxIsChecked) {
+  EXPECT_THROW(trainyard::parse_override("no-equals-sign"), ConfigError);
+  EXPECT_THROW(trainyard::parse_override("=value"), ConfigError);
+  const auto o = trainyard::parse_override("dataset.root=a=b");
+  EXPECT_EQ(o.key, "dataset.root");
+  EXPECT_EQ(o.value, "a=b");
+  EXPECT_THROW(ExperimentDocument::parse(kValid, "exp.yaml", {{"seed.x", "1"}}), ConfigError);
+}
+
+TEST(ExperimentConfig, NameDefaultsToFileStem) {
+  std::string yaml = kValid;
+  yaml.erase(0, yaml.find('\n') + 1);
+  const auto config = ExperimentDocument::parse(yaml, "dir/my_exp.yaml").resolve(build_registry());
+  EXPECT_EQ(config.name, "my_exp");
+}
+
+TEST(ExperimentConfig, StringsThatLookLikeNumbersStayQuoted) {
+  const auto config =
+      ExperimentDocument::parse(kValid, "exp.yaml", {{"dataset.root", "'123'"}}).resolve(build_registry());
+  EXPECT_EQ(config.dataset.params.get_string("root"), "123");
+  const auto again = ExperimentDocument::parse(config.to_yaml(), "r.yaml").resolve(build_registry());
+  EXPECT_EQ(again.dataset.params.get_string("root"), "123");
+}

@@ -1,0 +1,146 @@
+// The imagefolder dataset plugin: scanning, class order, split, decoding, bad files.
+#include <gtest/gtest.h>
+
+#include <trainyard/errors.h>
+
+#include "test_support.h"
+
+namespace t = trainyard::testing;
+namespace fs = std::filesystem;
+using trainyard::Split;
+
+namespace {
+std::shared_ptr<trainyard::Dataset> open(const fs::path& root, std::uint64_t seed = 1,
+                                         const std::string& on_bad = "fail", std::int64_t size = 8,
+                                         double train_fraction = 0.8) {
+  return t::build_registry().make_dataset(
+      "imagefolder",
+      trainyard::Params({{"root", root.string()},
+                         {"image_size", size},
+                         {"train_fraction", train_fraction},
+                         {"on_bad_image", on_bad}}),
+      trainyard::DatasetContext{seed});
+}
+
+std::string open_error(const fs::path& root) {
+  try {
+    open(root);
+  } catch (const trainyard::PluginError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "opened " << root;
+  return "";
+}
+
+// The visiting order of a split, as (label, first pixel) pairs: enough to tell orders apart.
+std::vector<std::pair<std::int64_t, float>> fingerprint(const trainyard::Dataset& d, Split split) {
+  std::vector<std::pair<std::int64_t, float>> out;
+  for (std::size_t i = 0; i < d.size(split); ++i) {
+    auto s = d.get(split, i);
+    out.emplace_back(s->label, s->image[0][0][0].item<float>());
+  }
+  return out;
+}
+}  // namespace
+
+TEST(ImageFolder, ClassesAreSortedByNameAndLabelledInThatOrder) {
+  t::TempDir dir;
+  t::make_image_folder(dir.path(), {{"zebra", 2}, {"Apple", 2}, {"mango", 2}});
+  auto d = open(dir.path());
+  EXPECT_EQ(d->class_names(), (std::vector<std::string>{"Apple", "mango", "zebra"}));
+  EXPECT_EQ(d->size(Split::kTrain) + d->size(Split::kTest), 6u);
+}
+
+TEST(ImageFolder, FindsImagesByExtensionInAnyCaseAndInSubfolders) {
+  t::TempDir dir;
+  t::make_image_folder(dir.path(), {{"a", 1}, {"b", 1}});
+  const auto image = t::solid_image(4, 4, 1, 2, 3);
+  trainyard::write_png(dir / "a/UPPER.PNG", image);
+  trainyard::write_jpeg(dir / "a/photo.JpEg", image);
+  fs::create_directories(dir / "b/nested/deeper");
+  trainyard::write_png(dir / "b/nested/deeper/x.png", image);
+  t::write_file(dir / "a/notes.txt", "not an image");
+  t::write_file(dir / "a/.hidden.png", "hidden files are ignored");
+  fs::create_directories(dir / ".git");
+  trainyard::write_png(dir / ".git/not_a_class.png", image);
+  auto d = open(dir.path());
+  EXPECT_EQ(d->class_names(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(d->size(Split::kTrain) + d->size(Split::kTest), 3u + 2u);
+}
+
+TEST(ImageFolder, SplitFollowsTrainFractionAndIsDeterministicPerSeed) {
+  t::TempDir dir;
+  t::make_image_folder(dir.path(), {{"a", 10}, {"b", 10}, {"c", 5}});
+  auto first = open(dir.path(), 42);
+  EXPECT_EQ(first->size(Split::kTrain), 20u);   // floor(0.8 * 25)
+  EXPECT_EQ(first->size(Split::kTest), 5u);
+  auto again = open(dir.path(), 42);
+  EXPECT_EQ(fingerprint(*first, Split::kTrain), fingerprint(*again, Split::kTrain));
+  EXPECT_EQ(fingerprint(*first, Split::kTest), fingerprint(*again, Split::kTest));
+  auto other = open(dir.path(), 43);
+  EXPECT_NE(fingerprint(*first, Split::kTrain), fingerprint(*other, Split::kTrain));
+  auto half = open(dir.path(), 42, "fail", 8, 0.5);
+  EXPECT_EQ(half->size(Split::kTrain), 12u);
+}
+
+TEST(ImageFolder, SamplesAreResizedNormalizedRgb) {
+  t::TempDir dir;
+  fs::create_directories(dir / "white");
+  fs::create_directories(dir / "gray");
+  trainyard::write_png(dir / "white/w.png", t::solid_image(5, 7, 255, 255, 255));
+  trainyard::write_png(dir / "gray/g.png", trainyard::GrayImage{3, 3, std::vector<std::uint8_t>(9, 0)});
+  auto d = open(dir.path(), 1, "fail", 12, 0.5);
+  EXPECT_EQ(d->image_shape().channels, 3);
+  for (Split split : {Split::kTrain, Split::kTest}) {
+    auto s = d->get(split, 0);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->image.sizes(), (std::vector<std::int64_t>{3, 12, 12}));
+    // white: (1 - mean) / std per channel; the grayscale black image: -mean / std.
+    const bool white = d->class_names()[static_cast<std::size_t>(s->label)] == "white";
+    const float v = white ? 1.0f : 0.0f;
+    EXPECT_NEAR(s->image[0][6][6].item<float>(), (v - 0.485f) / 0.229f, 1e-4);
+    EXPECT_NEAR(s->image[1][6][6].item<float>(), (v - 0.456f) / 0.224f, 1e-4);
+    EXPECT_NEAR(s->image[2][6][6].item<float>(), (v - 0.406f) / 0.225f, 1e-4);
+  }
+}
+
+TEST(ImageFolder, CorruptFileFailsWithItsPathOrIsSkipped) {
+  t::TempDir dir;
+  fs::create_directories(dir / "a");
+  fs::create_directories(dir / "b");
+  t::write_file(dir / "a/broken.png", "garbage that is not a png");
+  t::write_file(dir / "b/empty.jpg", "");
+  auto failing = open(dir.path(), 1, "fail", 8, 0.5);
+  for (Split split : {Split::kTrain, Split::kTest}) {
+    try {
+      failing->get(split, 0);
+      ADD_FAILURE() << "decoded a corrupt file";
+    } catch (const trainyard::DataError& e) {
+      const std::string message = e.what();
+      EXPECT_TRUE(message.find("broken.png") != std::string::npos ||
+                  message.find("empty.jpg") != std::string::npos) << message;
+      EXPECT_NE(message.find("on_bad_image: skip"), std::string::npos) << message;
+    }
+  }
+  auto skipping = open(dir.path(), 1, "skip", 8, 0.5);
+  EXPECT_FALSE(skipping->get(Split::kTrain, 0).has_value());
+  EXPECT_FALSE(skipping->get(Split::kTest, 0).has_value());
+}
+
+TEST(ImageFolder, EmptyClassFolderIsAClearError) {
+  t::TempDir dir;
+  t::make_image_folder(dir.path(), {{"full", 2}});
+  fs::create_directories(dir / "empty");
+  t::write_file(dir / "empty/readme.txt", "no images here");
+  const std::string message = open_error(dir.path());
+  EXPECT_NE(message.find("class folder '" + (dir / "empty").string() + "' has no images"),
+            std::string::npos) << message;
+  EXPECT_NE(message.find("dataset plugin 'imagefolder'"), std::string::npos) << message;
+}
+
+TEST(ImageFolder, RootWithoutClassFoldersOrMissingIsAClearError) {
+  t::TempDir dir;
+  trainyard::write_png(dir / "loose.png", t::solid_image(2, 2, 0, 0, 0));
+  EXPECT_NE(open_error(dir.path()).find("has no class folders"), std::string::npos);
+  EXPECT_NE(open_error(dir / "missing").find("does not exist"), std::string::npos);
+}

@@ -1,0 +1,156 @@
+// The SQLite results store: schema creation and migration, round trips, refusal of foreign and
+// newer files without touching them.
+#include <gtest/gtest.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <trainyard/errors.h>
+#include <trainyard/results_store.h>
+
+#include "test_support.h"
+
+namespace t = trainyard::testing;
+using trainyard::EpochRecord;
+using trainyard::ResultsStore;
+using trainyard::RunStatus;
+using trainyard::StoreError;
+
+namespace {
+trainyard::RunRecord sample_run() {
+  trainyard::RunRecord r;
+  r.experiment = "unit";
+  r.experiment_file = "exp.yaml";
+  r.config_yaml = "name: unit\n";
+  r.host = "host";
+  r.device = "cpu (2 threads)";
+  r.torch_version = "1.13.0";
+  r.seed = 42;
+  r.model_plugin = "resnet50 1.0.0";
+  r.num_parameters = 123;
+  r.num_classes = 3;
+  r.train_size = 8;
+  r.test_size = 2;
+  return r;
+}
+
+EpochRecord epoch(std::int64_t n, double test_accuracy) {
+  EpochRecord e;
+  e.epoch = n;
+  e.train_loss = 1.0 / static_cast<double>(n);
+  e.train_accuracy = 0.5;
+  e.test_loss = 0.7;
+  e.test_accuracy = test_accuracy;
+  e.learning_rate = 1e-4;
+  e.epoch_seconds = 2.5;
+  e.train_images_per_second = 10;
+  e.test_images_per_second = 30;
+  e.data_wait_fraction = 0.01;
+  return e;
+}
+}  // namespace
+
+TEST(ResultsStore, CreatesSchemaInANewFileAndAnEmptyOne) {
+  t::TempDir dir;
+  {
+    ResultsStore store((dir / "sub/new.db").string());   // creates the folder too
+    EXPECT_EQ(store.schema_version(), ResultsStore::kSchemaVersion);
+  }
+  t::write_file(dir / "empty.db", "");
+  ResultsStore store((dir / "empty.db").string());
+  EXPECT_EQ(store.schema_version(), ResultsStore::kSchemaVersion);
+  EXPECT_EQ(store.database().execAndGet("PRAGMA journal_mode").getString(), "wal");
+  EXPECT_EQ(store.database().execAndGet("PRAGMA application_id").getInt(), ResultsStore::kApplicationId);
+}
+
+TEST(ResultsStore, RoundTripsARunAndItsEpochs) {
+  t::TempDir dir;
+  ResultsStore store((dir / "r.db").string());
+  const auto id = store.begin_run(sample_run());
+  auto run = store.run(id);
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->status, "running");
+  EXPECT_FALSE(run->best_epoch);
+
+  store.record_epoch(id, epoch(1, 0.6), true, "ckpt/best.pt");
+  store.record_epoch(id, epoch(2, 0.5), false, "ckpt/best.pt");
+  store.finish_run(id, RunStatus::kFinished);
+
+  run = store.run(id);
+  EXPECT_EQ(run->status, "finished");
+  EXPECT_EQ(run->experiment, "unit");
+  EXPECT_EQ(run->best_epoch, 1);
+  EXPECT_DOUBLE_EQ(*run->best_test_accuracy, 0.6);
+  EXPECT_EQ(run->checkpoint_path, "ckpt/best.pt");
+  EXPECT_FALSE(run->ended_at.empty());
+  const auto epochs = store.epochs(id);
+  ASSERT_EQ(epochs.size(), 2u);
+  EXPECT_DOUBLE_EQ(epochs[1].train_loss, 0.5);
+  EXPECT_DOUBLE_EQ(epochs[1].data_wait_fraction, 0.01);
+  EXPECT_FALSE(store.run(id + 100));
+}
+
+TEST(ResultsStore, FinishedEpochsAreVisibleToAnotherConnectionAtOnce) {
+  t::TempDir dir;
+  ResultsStore store((dir / "r.db").string());
+  const auto id = store.begin_run(sample_run());
+  store.record_epoch(id, epoch(1, 0.6), true, "x");
+  SQLite::Database reader((dir / "r.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(reader.execAndGet("SELECT count(*) FROM epochs").getInt(), 1);
+  EXPECT_EQ(reader.execAndGet("SELECT status FROM runs").getString(), "running");
+}
+
+TEST(ResultsStore, FailureTextIsStored) {
+  t::TempDir dir;
+  ResultsStore store((dir / "r.db").string());
+  const auto id = store.begin_run(sample_run());
+  store.finish_run(id, RunStatus::kFailed, "'a.png': corrupt PNG");
+  EXPECT_EQ(store.run(id)->status, "failed");
+  EXPECT_EQ(store.run(id)->error, "'a.png': corrupt PNG");
+}
+
+TEST(ResultsStore, ForeignSqliteDatabaseIsRefusedUntouched) {
+  t::TempDir dir;
+  const auto path = (dir / "other.db").string();
+  {
+    SQLite::Database other(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    other.exec("CREATE TABLE customers (id INTEGER)");
+  }
+  const std::string before = t::read_file(path);
+  try {
+    ResultsStore store(path);
+    FAIL() << "opened a foreign database";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("is not a Trainyard results database"), std::string::npos);
+  }
+  EXPECT_EQ(t::read_file(path), before);
+}
+
+TEST(ResultsStore, NonDatabaseFileIsRefusedUntouched) {
+  t::TempDir dir;
+  t::write_file(dir / "notes.db", "these are my notes, not a database\n");
+  EXPECT_THROW(ResultsStore((dir / "notes.db").string()), StoreError);
+  EXPECT_EQ(t::read_file(dir / "notes.db"), "these are my notes, not a database\n");
+}
+
+TEST(ResultsStore, NewerSchemaIsRefusedUntouched) {
+  t::TempDir dir;
+  const auto path = (dir / "future.db").string();
+  {
+    ResultsStore store(path);
+    store.begin_run(sample_run());
+    store.database().exec("PRAGMA user_version = " + std::to_string(ResultsStore::kSchemaVersion + 1));
+  }
+  try {
+    ResultsStore store(path);
+    FAIL() << "opened a newer database";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("written by a newer Trainyard"), std::string::npos) << e.what();
+  }
+  SQLite::Database reader(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(reader.execAndGet("SELECT count(*) FROM runs").getInt(), 1);
+}
+
+TEST(ResultsStore, FolderPathIsRefused) {
+  t::TempDir dir;
+  EXPECT_THROW(ResultsStore(dir.path().string()), StoreError);
+}

@@ -1,0 +1,160 @@
+// The runner binary on real files: a tiny ImageFolder, the real plugins, two epochs, and the
+// database and checkpoint it leaves; bad input of each kind leaves the database as it was.
+#include <gtest/gtest.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "test_support.h"
+
+namespace t = trainyard::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+class RunnerEndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    t::make_image_folder(dir_ / "data", {{"cat", 6}, {"dog", 6}}, 24);
+    t::write_file(dir_ / "exp.yaml", R"(name: e2e
+seed: 3
+device: cpu
+model:     {plugin: resnet50}
+dataset:   {plugin: imagefolder, root: data, image_size: 64, train_fraction: 0.75}
+optimizer: {plugin: adam, lr: 1.0e-3}
+train:     {epochs: 2, batch_size: 4, threads: 2}
+output:    {db: results/e2e.db, checkpoints: results/checkpoints}
+)");
+  }
+  // Runs the runner in the test's folder, so relative paths resolve there.
+  t::CommandResult runner(const std::string& arguments) {
+    return t::run_command("cd " + t::shell_quote(dir_.path().string()) + " && " +
+                          t::shell_quote(TRAINYARD_RUNNER_PATH) + " " + arguments);
+  }
+  std::string db() const { return (dir_ / "results/e2e.db").string(); }
+
+  t::TempDir dir_;
+};
+
+}  // namespace
+
+TEST_F(RunnerEndToEnd, TrainsTwoEpochsAndRecordsThem) {
+  const auto result = runner("exp.yaml");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("epoch   2/2"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("results: run 1 in results/e2e.db"), std::string::npos) << result.output;
+
+  SQLite::Database database(db(), SQLite::OPEN_READONLY);
+  SQLite::Statement run(database, R"(SELECT experiment, status, best_epoch, best_test_accuracy,
+      checkpoint_path, num_parameters, num_classes, train_size, test_size, model_plugin, config_yaml,
+      ended_at FROM runs)");
+  ASSERT_TRUE(run.executeStep());
+  EXPECT_EQ(run.getColumn(0).getString(), "e2e");
+  EXPECT_EQ(run.getColumn(1).getString(), "finished");
+  EXPECT_GE(run.getColumn(2).getInt(), 1);
+  const double best = run.getColumn(3).getDouble();
+  EXPECT_GE(best, 0.0);
+  EXPECT_LE(best, 1.0);
+  const std::string checkpoint = run.getColumn(4).getString();
+  EXPECT_TRUE(fs::exists(dir_ / checkpoint)) << checkpoint;
+  EXPECT_EQ(run.getColumn(5).getInt64(), 23514176 - 3 * 2048 - 3 + 2 * 2048 + 2 + 3);  // 2 classes
+  EXPECT_EQ(run.getColumn(6).getInt(), 2);
+  EXPECT_EQ(run.getColumn(7).getInt(), 9);
+  EXPECT_EQ(run.getColumn(8).getInt(), 3);
+  EXPECT_EQ(run.getColumn(9).getString(), "resnet50 1.0.0");
+  EXPECT_NE(run.getColumn(10).getString().find("beta1: 0.9"), std::string::npos);   // resolved
+  EXPECT_FALSE(run.getColumn(11).isNull());
+  EXPECT_FALSE(run.executeStep());
+
+  SQLite::Statement epochs(database, R"(SELECT epoch, train_loss, test_accuracy, learning_rate,
+      epoch_seconds, train_images_per_second FROM epochs WHERE run_id = 1 ORDER BY epoch)");
+  int count = 0;
+  while (epochs.executeStep()) {
+    ++count;
+    EXPECT_EQ(epochs.getColumn(0).getInt(), count);
+    EXPECT_GT(epochs.getColumn(1).getDouble(), 0.0);
+    EXPECT_DOUBLE_EQ(epochs.getColumn(3).getDouble(), 1e-3);
+    EXPECT_GT(epochs.getColumn(4).getDouble(), 0.0);
+    EXPECT_GT(epochs.getColumn(5).getDouble(), 0.0);
+  }
+  EXPECT_EQ(count, 2);
+}
+
+TEST_F(RunnerEndToEnd, SetOverridesAndDryRunPrintsTheResolvedConfig) {
+  const auto result = runner("exp.yaml --dry-run --set optimizer.lr=0.5 --set train.epochs=7");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("lr: 0.5"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("epochs: 7"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("amsgrad: false"), std::string::npos) << result.output;
+  EXPECT_FALSE(fs::exists(db()));   // a dry run writes nothing
+}
+
+TEST_F(RunnerEndToEnd, BadInputExitsWithTwoAndLeavesTheDatabaseIntact) {
+  ASSERT_EQ(runner("exp.yaml --set train.epochs=1").exit_code, 0);
+  const std::string before = t::read_file(db());
+  ASSERT_FALSE(before.empty());
+
+  fs::create_directories(dir_ / "data/empty_class");
+  t::write_file(dir_ / "malformed.yaml", "name: [unclosed\n");
+  const std::pair<std::string, std::string> cases[] = {
+      {"exp.yaml --set optimizer.lrr=1", "did you mean 'optimizer.lr'"},
+      {"exp.yaml --set train.batch_size=ten", "expected an integer, got 'ten'"},
+      {"exp.yaml --set model.plugin=resnet5", "Known model plugins: resnet50"},
+      {"missing.yaml", "'missing.yaml' does not exist"},
+      {"malformed.yaml", "malformed.yaml:2:1: malformed YAML"},
+      {"exp.yaml --set dataset.root=nowhere", "'nowhere' does not exist"},
+      {"exp.yaml", "has no images"},   // data/empty_class
+      {"exp.yaml --set device=cuda:7", "cuda"},
+  };
+  for (const auto& [arguments, expected] : cases) {
+    const auto result = runner(arguments);
+    EXPECT_EQ(result.exit_code, 2) << arguments << "\n" << result.output;
+    EXPECT_NE(result.output.find(expected), std::string::npos) << arguments << "\n" << result.output;
+  }
+  fs::remove_all(dir_ / "data/empty_class");
+  SQLite::Database database(db(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(database.execAndGet("SELECT count(*) FROM runs").getInt(), 1);
+  EXPECT_EQ(database.execAndGet("PRAGMA integrity_check").getString(), "ok");
+}
+
+TEST_F(RunnerEndToEnd, ForeignDatabaseIsRefusedUntouched) {
+  t::write_file(dir_ / "notes.db", "not a database");
+  const auto result = runner("exp.yaml --set output.db=notes.db");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_EQ(t::read_file(dir_ / "notes.db"), "not a database");
+}
+
+TEST_F(RunnerEndToEnd, CorruptImageFailsTheRunWithItsPath) {
+  t::write_file(dir_ / "data/cat/zzz_broken.png", "garbage");
+  const auto result = runner("exp.yaml --set train.epochs=1 --set dataset.train_fraction=0.5");
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  SQLite::Database database(db(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(database.execAndGet("SELECT status FROM runs").getString(), "failed");
+  EXPECT_NE(database.execAndGet("SELECT error FROM runs").getString().find("zzz_broken.png"),
+            std::string::npos);
+
+  const auto skipped = runner("exp.yaml --set train.epochs=1 --set dataset.on_bad_image=skip");
+  EXPECT_EQ(skipped.exit_code, 0) << skipped.output;
+  EXPECT_NE(skipped.output.find("skipping image"), std::string::npos) << skipped.output;
+}
+
+TEST_F(RunnerEndToEnd, ListsAndDescribesPlugins) {
+  const auto list = runner("--list-plugins");
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  for (const char* name : {"resnet50", "imagefolder", "adam"}) {
+    EXPECT_NE(list.output.find(name), std::string::npos) << list.output;
+  }
+  const auto describe = runner("--describe adam");
+  ASSERT_EQ(describe.exit_code, 0) << describe.output;
+  EXPECT_NE(describe.output.find("weight_decay"), std::string::npos) << describe.output;
+  EXPECT_EQ(runner("--describe adma").exit_code, 2);
+}
+
+TEST_F(RunnerEndToEnd, PluginPathFromTheEnvironmentIsSearched) {
+  const auto result = t::run_command(
+      "cd " + t::shell_quote(dir_.path().string()) + " && TRAINYARD_PLUGIN_PATH=" +
+      t::shell_quote(t::fixture_plugin_dir("tiny_model").string()) + " " +
+      t::shell_quote(TRAINYARD_RUNNER_PATH) + " exp.yaml --set model.plugin=tiny --set train.epochs=1");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  SQLite::Database database(db(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(database.execAndGet("SELECT model_plugin FROM runs").getString(), "tiny 1.0.0");
+}
