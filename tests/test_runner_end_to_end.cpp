@@ -2,7 +2,14 @@
 // database and checkpoint it leaves; bad input of each kind leaves the database as it was.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
+
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <trainyard/checkpoint.h>
 
 #include "test_support.h"
 
@@ -157,4 +164,54 @@ TEST_F(RunnerEndToEnd, PluginPathFromTheEnvironmentIsSearched) {
   ASSERT_EQ(result.exit_code, 0) << result.output;
   SQLite::Database database(db(), SQLite::OPEN_READONLY);
   EXPECT_EQ(database.execAndGet("SELECT model_plugin FROM runs").getString(), "tiny 1.0.0");
+}
+
+TEST_F(RunnerEndToEnd, BestCheckpointLoadsBackIntoAFreshModel) {
+  ASSERT_EQ(runner("exp.yaml").exit_code, 0);
+  SQLite::Database database(db(), SQLite::OPEN_READONLY);
+  const auto best_epoch = database.execAndGet("SELECT best_epoch FROM runs").getInt();
+  const auto checkpoint = dir_ / database.execAndGet("SELECT checkpoint_path FROM runs").getString();
+
+  auto model = t::build_registry().make_model(
+      "resnet50", trainyard::Params({{"zero_init_residual", false}}), {2, 3, 64});
+  const auto before = model->parameters().front().clone();
+  const auto info = trainyard::load_checkpoint(checkpoint, *model);
+  EXPECT_EQ(info.epoch, best_epoch);
+  EXPECT_EQ(info.class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_NE(info.config_yaml.find("name: e2e"), std::string::npos);
+  EXPECT_FALSE(torch::equal(before, model->parameters().front()));
+  EXPECT_FALSE(fs::exists(checkpoint.string() + ".tmp"));
+}
+
+TEST_F(RunnerEndToEnd, SigintStopsAtTheNextBatchAndMarksTheRunInterrupted) {
+  // Many epochs: the signal comes once the first epoch is in the database.
+  const std::string command = "cd " + t::shell_quote(dir_.path().string()) + " && exec " +
+                              t::shell_quote(TRAINYARD_RUNNER_PATH) +
+                              " exp.yaml --set train.epochs=500 > run.log 2>&1 & echo $!";
+  const auto started = t::run_command(command);
+  const pid_t pid = std::stoi(started.output);
+  bool epoch_done = false;
+  for (int i = 0; i < 600 && !epoch_done; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!fs::exists(db())) continue;
+    try {
+      SQLite::Database database(db(), SQLite::OPEN_READONLY);
+      epoch_done = database.execAndGet("SELECT count(*) FROM epochs").getInt() > 0;
+    } catch (const std::exception&) {
+      // the schema may not exist yet
+    }
+  }
+  ASSERT_TRUE(epoch_done) << t::read_file(dir_ / "run.log");
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status = 0;
+  for (int i = 0; i < 300; ++i) {
+    if (waitpid(pid, &status, WNOHANG) == pid || kill(pid, 0) != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_NE(kill(pid, 0), 0) << "runner still running 30 s after SIGINT";
+  SQLite::Database database(db(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(database.execAndGet("SELECT status FROM runs").getString(), "interrupted");
+  EXPECT_FALSE(database.execAndGet("SELECT ended_at FROM runs").isNull());
+  EXPECT_GE(database.execAndGet("SELECT count(*) FROM epochs").getInt(), 1);
+  EXPECT_NE(t::read_file(dir_ / "run.log").find("interrupted after"), std::string::npos);
 }
