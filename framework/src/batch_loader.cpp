@@ -82,7 +82,9 @@ BatchLoader::Result BatchLoader::build(std::int64_t batch_index) const {
     std::vector<std::int64_t> labels;
     images.reserve(end - begin);
     for (std::size_t i = begin; i < end; ++i) {
-      auto sample = dataset_.get(split_, static_cast<std::size_t>(order_[i]));
+      const auto index = static_cast<std::size_t>(order_[i]);
+      auto sample = options_.cache ? options_.cache->get(dataset_, split_, index)
+                                   : dataset_.get(split_, index);
       if (!sample) {
         ++result.batch.skipped;
         continue;

@@ -33,6 +33,18 @@ std::vector<ParamSpec> train_schema() {
       bool_param("drop_last", false,
                  "leave out the last training batch when it is smaller than batch_size (batch "
                  "norm cannot train on a batch of one image at low resolution)"),
+      bool_param("channels_last", true,
+                 "keep images and conv weights in NHWC order, which oneDNN and cuDNN run faster"),
+      string_param("precision", "auto",
+                   "auto: bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX) and GPUs that "
+                   "support it, fp16 on older GPUs, else fp32")
+          .one_of({"auto", "fp32", "bf16", "fp16"}),
+      bool_param("cudnn_benchmark", true, "let cuDNN time its algorithms for each input shape"),
+      string_param("cache", "auto",
+                   "keep decoded images in memory after the first epoch: auto (when the dataset "
+                   "is deterministic and fits in cache_max_mb), on, off")
+          .one_of({"auto", "on", "off"}),
+      int_param("cache_max_mb", 8192, "largest decoded dataset cache: auto caches up to this").at_least(0),
   };
 }
 
@@ -428,6 +440,11 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
       config.train.loader_threads = params.get_int("loader_threads");
       config.train.prefetch_batches = params.get_int("prefetch_batches");
       config.train.drop_last = params.get_bool("drop_last");
+      config.train.channels_last = params.get_bool("channels_last");
+      config.train.precision = params.get_string("precision");
+      config.train.cudnn_benchmark = params.get_bool("cudnn_benchmark");
+      config.train.cache = params.get_string("cache");
+      config.train.cache_max_mb = params.get_int("cache_max_mb");
     } else {
       config.output.db = params.get_string("db");
       config.output.checkpoints = params.get_string("checkpoints");
@@ -469,6 +486,11 @@ std::string ExperimentConfig::to_yaml() const {
   out << YAML::Key << "loader_threads" << YAML::Value << train.loader_threads;
   out << YAML::Key << "prefetch_batches" << YAML::Value << train.prefetch_batches;
   out << YAML::Key << "drop_last" << YAML::Value << YAML::TrueFalseBool << train.drop_last;
+  out << YAML::Key << "channels_last" << YAML::Value << YAML::TrueFalseBool << train.channels_last;
+  out << YAML::Key << "precision" << YAML::Value << train.precision;
+  out << YAML::Key << "cudnn_benchmark" << YAML::Value << YAML::TrueFalseBool << train.cudnn_benchmark;
+  out << YAML::Key << "cache" << YAML::Value << train.cache;
+  out << YAML::Key << "cache_max_mb" << YAML::Value << train.cache_max_mb;
   out << YAML::EndMap;
   out << YAML::Key << "output" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "db" << YAML::Value;

@@ -8,6 +8,7 @@ namespace trainyard {
 
 Model::~Model() = default;
 Dataset::~Dataset() = default;
+bool Dataset::deterministic(Split) const { return false; }
 DataError::~DataError() = default;
 
 const char* host_build_fingerprint() { return TRAINYARD_BUILD_FINGERPRINT; }

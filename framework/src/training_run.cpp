@@ -14,7 +14,10 @@
 #include "trainyard/device.h"
 #include "trainyard/errors.h"
 #include "trainyard/plugin_registry.h"
+#include "trainyard/mixed_precision.h"
 #include "trainyard/progress.h"
+#include "trainyard/sample_cache.h"
+#include "trainyard/torch_compat.h"
 
 namespace fs = std::filesystem;
 
@@ -73,15 +76,23 @@ struct EpochTotals {
 class Trainer {
  public:
   Trainer(const ExperimentConfig& config, Model& model, const Dataset& dataset,
-          torch::optim::Optimizer& optimizer, torch::Device device, int loader_threads,
-          const RunOptions& options)
+          torch::optim::Optimizer& optimizer, torch::Device device, Precision precision,
+          int loader_threads, bool cache, const RunOptions& options)
       : config_(config),
         model_(model),
         dataset_(dataset),
         optimizer_(optimizer),
         device_(device),
+        precision_(precision),
+        scaler_(precision == Precision::kFp16),
         loader_threads_(loader_threads),
-        options_(options) {}
+        options_(options) {
+    if (cache) {
+      for (Split split : {Split::kTrain, Split::kTest}) {
+        caches_[static_cast<int>(split)] = std::make_unique<SampleCache>(dataset.size(split));
+      }
+    }
+  }
 
   bool stop_requested() const {
     return options_.stop_requested && options_.stop_requested->load(std::memory_order_relaxed);
@@ -98,6 +109,7 @@ class Trainer {
     loader_options.threads = loader_threads_;
     loader_options.prefetch = static_cast<int>(config_.train.prefetch_batches);
     loader_options.pin_memory = device_.is_cuda();
+    loader_options.cache = caches_[static_cast<int>(split)].get();
     auto order = epoch_order(dataset_.size(split), training,
                              static_cast<std::uint64_t>(config_.seed), epoch);
     if (training && config_.train.drop_last && order.size() > static_cast<std::size_t>(config_.train.batch_size)) {
@@ -117,13 +129,22 @@ class Trainer {
     while (auto batch = loader.next()) {
       if (stop_requested()) return std::nullopt;
       auto images = batch->images.to(device_, /*non_blocking=*/true);
+      if (config_.train.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
       auto labels = batch->labels.to(device_, /*non_blocking=*/true);
-      auto logits = model_.forward(images);
+      torch::Tensor logits;
+      {
+        // Autocast covers the forward pass only; backward replays the casts it recorded.
+        compat::AutocastGuard autocast(device_.type(),
+                                       precision_ == Precision::kFp16 ? at::kHalf : at::kBFloat16,
+                                       precision_ != Precision::kFp32);
+        logits = model_.forward(images);
+      }
+      logits = logits.to(torch::kFloat32);   // the loss in full precision, as autocast would
       auto loss = torch::nn::functional::cross_entropy(logits, labels);
       if (training) {
         optimizer_.zero_grad();
-        loss.backward();
-        optimizer_.step();
+        scaler_.scale(loss).backward();
+        scaler_.step(optimizer_);
       }
       const auto n = labels.size(0);
       loss_sum.add_(loss.detach().to(torch::kFloat64) * static_cast<double>(n));
@@ -161,9 +182,12 @@ class Trainer {
   const Dataset& dataset_;
   torch::optim::Optimizer& optimizer_;
   torch::Device device_;
+  Precision precision_;
+  LossScaler scaler_;
   int loader_threads_;
   const RunOptions& options_;
   ProgressLine progress_;
+  std::unique_ptr<SampleCache> caches_[2];
 };
 
 double current_learning_rate(torch::optim::Optimizer& optimizer) {
@@ -182,6 +206,8 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   // Everything that can reject the input happens before the run's row is written.
   const int threads = configure_cpu_threads(static_cast<int>(config.train.threads));
   const torch::Device device = resolve_device(config.device);
+  const Precision precision = resolve_precision(config.train.precision, device);
+  if (device.is_cuda() && config.train.cudnn_benchmark) at::globalContext().setBenchmarkCuDNN(true);
   const int loader_threads = config.train.loader_threads > 0
                                  ? static_cast<int>(config.train.loader_threads)
                                  : std::clamp(available_cpu_cores() / 2, 1, 8);
@@ -206,6 +232,18 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
                      " test images; both need at least one (more images, or another train_fraction)");
   }
   spdlog::info("dataset: {}", dataset->summary());
+  const double cache_mb = static_cast<double>(shape.channels * shape.height * shape.width) *
+                          sizeof(float) *
+                          static_cast<double>(dataset->size(Split::kTrain) + dataset->size(Split::kTest)) /
+                          (1024.0 * 1024.0);
+  const bool deterministic = dataset->deterministic(Split::kTrain) && dataset->deterministic(Split::kTest);
+  const bool cache = config.train.cache == "on" ||
+                     (config.train.cache == "auto" && deterministic &&
+                      cache_mb <= static_cast<double>(config.train.cache_max_mb));
+  if (config.train.cache == "on" && !deterministic) {
+    spdlog::warn("train.cache: on, but the dataset says its samples vary between calls (random "
+                 "augmentation?): every epoch will see the first epoch's samples");
+  }
 
   ModelContext model_context;
   model_context.num_classes = static_cast<std::int64_t>(class_names.size());
@@ -213,6 +251,14 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   model_context.image_size = shape.height;
   const auto model = registry.make_model(config.model.plugin, config.model.params, model_context);
   model->to(device);
+  if (config.train.channels_last) {
+    // Module::to has no memory-format overload: convert the 4-D weights one by one, before the
+    // optimizer takes references to them.
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) {
+      if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+    }
+  }
   std::int64_t num_parameters = 0;
   for (const auto& p : model->parameters()) num_parameters += p.numel();
 
@@ -222,9 +268,11 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
       registry.make_optimizer(config.optimizer.plugin, config.optimizer.params, optimizer_context);
 
   const std::string device_text = describe_device(device, threads);
-  spdlog::info("model: {} ({} parameters), optimizer: {}, device: {}, loader threads: {}",
+  spdlog::info("model: {} ({} parameters), optimizer: {}, device: {}, precision: {}{}, "
+               "loader threads: {}, decoded cache: {}",
                config.model.plugin, num_parameters, config.optimizer.plugin, device_text,
-               loader_threads);
+               to_string(precision), config.train.channels_last ? ", channels-last" : "",
+               loader_threads, cache ? fmt::format("{:.0f} MiB", cache_mb) : std::string("off"));
 
   RunRecord record;
   record.experiment = config.name;
@@ -252,7 +300,8 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   spdlog::info("run {} started: {} epochs, batch {}, {} train / {} test images", outcome.run_id,
                config.train.epochs, config.train.batch_size, record.train_size, record.test_size);
 
-  Trainer trainer(config, *model, *dataset, *optimizer, device, loader_threads, options);
+  Trainer trainer(config, *model, *dataset, *optimizer, device, precision, loader_threads, cache,
+                  options);
   try {
     for (std::int64_t epoch = 1; epoch <= config.train.epochs; ++epoch) {
       const auto epoch_start = Clock::now();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "trainyard/plugin_api.h"
+#include "trainyard/sample_cache.h"
 
 namespace trainyard {
 
@@ -36,6 +37,7 @@ class BatchLoader {
     int threads = 1;        // decoding threads
     int prefetch = 4;       // batches decoded ahead of the consumer
     bool pin_memory = false;   // page-locked batches for asynchronous copies to a GPU
+    SampleCache* cache = nullptr;   // decoded samples of this split, kept across epochs
   };
 
   /// Starts decoding at once. `order` lists sample indices of `split` to visit.

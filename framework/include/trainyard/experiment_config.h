@@ -30,6 +30,11 @@ struct TrainSettings {
   std::int64_t loader_threads = 0;    // decoding threads; 0: chosen from the core count
   std::int64_t prefetch_batches = 4;  // batches decoded ahead of the model
   bool drop_last = false;             // skip a short last training batch
+  bool channels_last = true;          // NHWC images and conv weights
+  std::string precision = "auto";     // auto | fp32 | bf16 | fp16
+  bool cudnn_benchmark = true;
+  std::string cache = "auto";         // auto | on | off: decoded samples kept in memory
+  std::int64_t cache_max_mb = 8192;
 };
 
 struct OutputSettings {

@@ -198,6 +198,9 @@ class Dataset {
   virtual std::optional<Sample> get(Split split, std::size_t index) const = 0;
   /// One line for the log: what was found, where.
   virtual std::string summary() const = 0;
+  /// True when get(split, i) returns the same sample on every call (no random augmentation), so
+  /// the host may keep decoded samples in memory. The default, false, is always safe.
+  virtual bool deterministic(Split split) const;
 };
 
 /// What an optimizer is told by the host.

@@ -30,6 +30,7 @@ class ImageFolder : public trainyard::Dataset {
   ImageShape image_shape() const override;
   std::optional<Sample> get(Split split, std::size_t index) const override;
   std::string summary() const override;
+  bool deterministic(Split) const override { return true; }   // no random augmentation
 
   /// The file behind a sample (for tests and messages).
   const std::filesystem::path& path(Split split, std::size_t index) const;

@@ -1,0 +1,37 @@
+// Keeps decoded samples of a deterministic dataset in memory, so epochs after the first do not
+// decode again (the reference recipe has no random augmentation).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "trainyard/plugin_api.h"
+
+namespace trainyard {
+
+class SampleCache {
+ public:
+  /// Room for `size` samples of one split.
+  explicit SampleCache(std::size_t size);
+
+  /// The sample at `index`, from the cache or from `dataset` (then cached). Safe to call from
+  /// several threads at once, also for the same index (the second decode is wasted, not wrong).
+  std::optional<Sample> get(const Dataset& dataset, Split split, std::size_t index);
+
+  std::size_t cached() const { return cached_.load(std::memory_order_relaxed); }
+
+ private:
+  enum : int { kEmpty = 0, kWriting = 1, kSample = 2, kSkipped = 3 };
+  struct Slot {
+    std::atomic<int> state{kEmpty};
+    Sample sample;
+  };
+  std::unique_ptr<Slot[]> slots_;
+  std::size_t size_;
+  std::atomic<std::size_t> cached_{0};
+};
+
+}  // namespace trainyard
