@@ -111,6 +111,7 @@ TEST_F(RunnerEndToEnd, BadInputExitsWithTwoAndLeavesTheDatabaseIntact) {
       {"exp.yaml --set dataset.root=nowhere", "'nowhere' does not exist"},
       {"exp.yaml", "has no images"},   // data/empty_class
       {"exp.yaml --set device=cuda:7", "cuda"},
+      {"exp.yaml --set train.precision=fp16", "fp16 needs a CUDA device"},
   };
   for (const auto& [arguments, expected] : cases) {
     const auto result = runner(arguments);
@@ -214,4 +215,16 @@ TEST_F(RunnerEndToEnd, SigintStopsAtTheNextBatchAndMarksTheRunInterrupted) {
   EXPECT_FALSE(database.execAndGet("SELECT ended_at FROM runs").isNull());
   EXPECT_GE(database.execAndGet("SELECT count(*) FROM epochs").getInt(), 1);
   EXPECT_NE(t::read_file(dir_ / "run.log").find("interrupted after"), std::string::npos);
+}
+
+TEST_F(RunnerEndToEnd, EveryPrecisionAndLayoutTrains) {
+  for (const char* options : {"--set train.precision=bf16 --set train.channels_last=true",
+                              "--set train.precision=fp32 --set train.channels_last=false --set train.cache=off",
+                              "--set train.precision=fp32 --set train.cache=on"}) {
+    const auto result = runner(std::string("exp.yaml --set train.epochs=1 ") + options);
+    EXPECT_EQ(result.exit_code, 0) << options << "\n" << result.output;
+  }
+  SQLite::Database database(db(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(database.execAndGet("SELECT count(*) FROM runs WHERE status = 'finished'").getInt(), 3);
+  EXPECT_EQ(database.execAndGet("SELECT count(*) FROM runs WHERE config_yaml LIKE '%precision: bf16%'").getInt(), 1);
 }
