@@ -67,6 +67,18 @@ TEST(BatchLoader, DeliversEverySampleOnceInOrderDespiteThreads) {
   EXPECT_FALSE(loader.next().has_value());
 }
 
+TEST(BatchLoader, WithoutWorkerThreadsBuildsBatchesInNext) {
+  CountingDataset dataset(11);
+  const auto order = trainyard::epoch_order(11, true, 3, 1);
+  BatchLoader loader(dataset, Split::kTrain, order, {4, 0, 2, false});
+  std::vector<std::int64_t> expected;
+  for (auto i : order) {
+    if (i != 5) expected.push_back(i);
+  }
+  EXPECT_EQ(visit(loader), expected);
+  EXPECT_GT(loader.wait_seconds(), 0.0);
+}
+
 TEST(BatchLoader, RethrowsADecodingError) {
   CountingDataset dataset(10, /*fail_on_seven=*/true);
   BatchLoader loader(dataset, Split::kTrain, trainyard::epoch_order(10, false, 0, 0), {4, 2, 4, false});

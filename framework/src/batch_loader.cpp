@@ -38,8 +38,7 @@ BatchLoader::BatchLoader(const Dataset& dataset, Split split, std::vector<std::i
     : dataset_(dataset), split_(split), order_(std::move(order)), options_(options) {
   const auto n = static_cast<std::int64_t>(order_.size());
   num_batches_ = (n + options_.batch_size - 1) / options_.batch_size;
-  const int threads = std::max(1, options_.threads);
-  for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { work(); });
 }
 
 BatchLoader::~BatchLoader() {
@@ -110,7 +109,12 @@ std::optional<Batch> BatchLoader::next() {
   while (true) {
     if (next_to_return_ >= num_batches_) return std::nullopt;
     Result result;
-    {
+    if (workers_.empty()) {
+      // Built here, so the time counts as waiting for data.
+      const auto start = std::chrono::steady_clock::now();
+      result = build(next_to_return_++);
+      wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    } else {
       std::unique_lock<std::mutex> lock(mutex_);
       if (ready_.count(next_to_return_) == 0) {
         const auto start = std::chrono::steady_clock::now();
@@ -121,8 +125,9 @@ std::optional<Batch> BatchLoader::next() {
       result = std::move(it->second);
       ready_.erase(it);
       ++next_to_return_;
+      lock.unlock();
+      space_cv_.notify_all();
     }
-    space_cv_.notify_all();
     if (result.error) std::rethrow_exception(result.error);
     if (result.batch.images.defined()) return std::move(result.batch);
     // Every sample of this batch was skipped: go on to the next one.

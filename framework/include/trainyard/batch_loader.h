@@ -34,7 +34,7 @@ class BatchLoader {
  public:
   struct Options {
     std::int64_t batch_size = 10;
-    int threads = 1;        // decoding threads
+    int threads = 1;        // decoding threads; 0 builds each batch inside next()
     int prefetch = 4;       // batches decoded ahead of the consumer
     bool pin_memory = false;   // page-locked batches for asynchronous copies to a GPU
     SampleCache* cache = nullptr;   // decoded samples of this split, kept across epochs
@@ -50,7 +50,8 @@ class BatchLoader {
   std::optional<Batch> next();
 
   std::int64_t num_batches() const { return num_batches_; }
-  /// Seconds next() spent waiting for a batch that was not ready yet.
+  /// Seconds next() spent waiting for a batch that was not ready yet (or building it, without
+  /// worker threads).
   double wait_seconds() const { return wait_seconds_; }
 
  private:

@@ -22,6 +22,8 @@ class SampleCache {
   std::optional<Sample> get(const Dataset& dataset, Split split, std::size_t index);
 
   std::size_t cached() const { return cached_.load(std::memory_order_relaxed); }
+  /// Every sample is in memory: reading a batch costs a copy, no decoding.
+  bool complete() const { return cached() == size_; }
 
  private:
   enum : int { kEmpty = 0, kWriting = 1, kSample = 2, kSkipped = 3 };
