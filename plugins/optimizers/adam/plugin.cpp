@@ -2,6 +2,8 @@
 // (Reddi et al., 2018) and L2 weight decay as LibTorch implements them.
 #include <trainyard/plugin_api.h>
 
+#include "fused_adam.h"
+
 namespace {
 
 std::vector<trainyard::ParamSpec> schema() {
@@ -12,6 +14,9 @@ std::vector<trainyard::ParamSpec> schema() {
       trainyard::float_param("eps", 1e-8, "term added to the denominator for stability").greater_than(0),
       trainyard::float_param("weight_decay", 0.0, "L2 penalty added to the gradient").at_least(0),
       trainyard::bool_param("amsgrad", false, "use the AMSGrad variant"),
+      trainyard::bool_param("fused", true,
+                            "update each float32 parameter in one pass over memory instead of "
+                            "LibTorch's kernel-per-operation step (same results to rounding)"),
   };
 }
 
@@ -22,6 +27,9 @@ std::shared_ptr<torch::optim::Optimizer> make(const trainyard::Params& params,
                      .eps(params.get_float("eps"))
                      .weight_decay(params.get_float("weight_decay"))
                      .amsgrad(params.get_bool("amsgrad"));
+  if (params.get_bool("fused")) {
+    return std::make_shared<trainyard::optimizers::FusedAdam>(context.parameters, options);
+  }
   return std::make_shared<torch::optim::Adam>(context.parameters, options);
 }
 
