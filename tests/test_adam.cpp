@@ -1,6 +1,8 @@
 // The adam optimizer plugin: the fused step matches LibTorch's Adam, in every option and layout.
 #include <gtest/gtest.h>
 
+#include <trainyard/torch_compat.h>
+
 #include "test_support.h"
 
 namespace t = trainyard::testing;
@@ -83,7 +85,7 @@ TEST(AdamPlugin, FusedStateSavesAndLoadsLikeAdam) {
   in.load_from(stream);
   plain.load(in);
   auto& state = static_cast<torch::optim::AdamParamState&>(
-      *plain.state().at(c10::guts::to_string(params2[0].unsafeGetTensorImpl())));
+      *plain.state().at(trainyard::compat::optimizer_state_key(plain.state(), params2[0])));
   EXPECT_EQ(state.step(), 1);
   EXPECT_GT(state.exp_avg().abs().sum().item<float>(), 0.0f);
 }

@@ -154,3 +154,46 @@ TEST(ResultsStore, FolderPathIsRefused) {
   t::TempDir dir;
   EXPECT_THROW(ResultsStore(dir.path().string()), StoreError);
 }
+
+TEST(ResultsStore, MigratesAVersionOneFileKeepingItsRuns) {
+  t::TempDir dir;
+  const auto path = (dir / "v1.db").string();
+  {
+    // A database as the first release wrote it (schema version 1), with one finished run.
+    SQLite::Database v1(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    v1.exec(R"(
+      CREATE TABLE runs (id INTEGER PRIMARY KEY, experiment TEXT NOT NULL, experiment_file TEXT,
+        config_yaml TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,
+        host TEXT, device TEXT, torch_version TEXT, seed INTEGER, model_plugin TEXT,
+        dataset_plugin TEXT, optimizer_plugin TEXT, num_parameters INTEGER, num_classes INTEGER,
+        train_size INTEGER, test_size INTEGER, best_epoch INTEGER, best_test_accuracy REAL,
+        checkpoint_path TEXT, error TEXT);
+      CREATE TABLE epochs (run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        epoch INTEGER NOT NULL, train_loss REAL, train_accuracy REAL, test_loss REAL,
+        test_accuracy REAL, learning_rate REAL, epoch_seconds REAL, train_images_per_second REAL,
+        test_images_per_second REAL, data_wait_fraction REAL, finished_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, epoch));
+      INSERT INTO runs (experiment, config_yaml, status, started_at, best_epoch, best_test_accuracy)
+        VALUES ('old', 'name: old', 'finished', '2026-01-01T00:00:00.000Z', 3, 0.75);
+      INSERT INTO epochs (run_id, epoch, test_accuracy, finished_at) VALUES (1, 3, 0.75, 'x');
+      PRAGMA user_version = 1;
+    )");
+    v1.exec("PRAGMA application_id = " + std::to_string(ResultsStore::kApplicationId));
+  }
+  ResultsStore store(path);
+  EXPECT_EQ(store.schema_version(), 2);
+  const auto old = store.run(1);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->experiment, "old");
+  EXPECT_EQ(old->best_epoch, 3);
+  EXPECT_EQ(old->precision, "");
+  EXPECT_EQ(store.epochs(1).size(), 1u);
+
+  auto record = sample_run();
+  record.precision = "bf16";
+  const auto id = store.begin_run(record);
+  store.finish_run(id, RunStatus::kFinished);
+  EXPECT_EQ(store.run(id)->precision, "bf16");
+  ASSERT_TRUE(store.run(id)->peak_memory_mib);
+  EXPECT_GT(*store.run(id)->peak_memory_mib, 1.0);
+}

@@ -48,7 +48,8 @@ TEST_F(RunnerEndToEnd, TrainsTwoEpochsAndRecordsThem) {
   const auto result = runner("exp.yaml");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("epoch   2/2"), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("results: run 1 in results/e2e.db"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("results: run 1 in results/e2e.db (peak memory"), std::string::npos)
+      << result.output;
 
   SQLite::Database database(db(), SQLite::OPEN_READONLY);
   SQLite::Statement run(database, R"(SELECT experiment, status, best_epoch, best_test_accuracy,

@@ -1,5 +1,7 @@
 #include "trainyard/results_store.h"
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -20,6 +22,12 @@ const char* to_string(RunStatus status) {
     case RunStatus::kInterrupted: return "interrupted";
   }
   return "unknown";
+}
+
+double peak_memory_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;   // Linux reports KiB
 }
 
 std::string utc_timestamp() {
@@ -83,6 +91,11 @@ const char* const kMigrations[] = {
       finished_at             TEXT NOT NULL,
       PRIMARY KEY (run_id, epoch)
     );
+    )sql",
+    // 2: what precision actually ran ("auto" in the config resolves per machine), and peak memory.
+    R"sql(
+    ALTER TABLE runs ADD COLUMN precision TEXT;
+    ALTER TABLE runs ADD COLUMN peak_memory_mib REAL;
     )sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -156,8 +169,8 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
   SQLite::Statement insert(*db_, R"sql(
     INSERT INTO runs (experiment, experiment_file, config_yaml, status, started_at, host, device,
                       torch_version, seed, model_plugin, dataset_plugin, optimizer_plugin,
-                      num_parameters, num_classes, train_size, test_size)
-    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
+                      num_parameters, num_classes, train_size, test_size, precision)
+    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
   int i = 1;
   insert.bind(i++, r.experiment);
   insert.bind(i++, r.experiment_file);
@@ -174,6 +187,7 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
   insert.bind(i++, static_cast<std::int64_t>(r.num_classes));
   insert.bind(i++, static_cast<std::int64_t>(r.train_size));
   insert.bind(i++, static_cast<std::int64_t>(r.test_size));
+  insert.bind(i++, r.precision);
   insert.exec();
   return db_->getLastInsertRowid();
 }
@@ -209,7 +223,8 @@ void ResultsStore::record_epoch(std::int64_t run_id, const EpochRecord& e, bool 
 }
 
 void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::string& error) {
-  SQLite::Statement update(*db_, "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?");
+  SQLite::Statement update(
+      *db_, "UPDATE runs SET status = ?, ended_at = ?, error = ?, peak_memory_mib = ? WHERE id = ?");
   update.bind(1, to_string(status));
   update.bind(2, utc_timestamp());
   if (error.empty()) {
@@ -217,7 +232,8 @@ void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::
   } else {
     update.bind(3, error);
   }
-  update.bind(4, static_cast<std::int64_t>(run_id));
+  update.bind(4, peak_memory_mib());
+  update.bind(5, static_cast<std::int64_t>(run_id));
   update.exec();
 }
 
@@ -225,7 +241,7 @@ std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
   SQLite::Statement query(*db_, R"sql(
     SELECT id, experiment, status, config_yaml, started_at, coalesce(ended_at, ''),
            coalesce(device, ''), coalesce(error, ''), coalesce(checkpoint_path, ''),
-           best_epoch, best_test_accuracy
+           best_epoch, best_test_accuracy, coalesce(precision, ''), peak_memory_mib
     FROM runs WHERE id = ?)sql");
   query.bind(1, static_cast<std::int64_t>(run_id));
   if (!query.executeStep()) return std::nullopt;
@@ -241,6 +257,8 @@ std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
   r.checkpoint_path = query.getColumn(8).getString();
   if (!query.getColumn(9).isNull()) r.best_epoch = query.getColumn(9).getInt64();
   if (!query.getColumn(10).isNull()) r.best_test_accuracy = query.getColumn(10).getDouble();
+  r.precision = query.getColumn(11).getString();
+  if (!query.getColumn(12).isNull()) r.peak_memory_mib = query.getColumn(12).getDouble();
   return r;
 }
 

@@ -303,6 +303,7 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   record.num_classes = static_cast<std::int64_t>(class_names.size());
   record.train_size = static_cast<std::int64_t>(dataset->size(Split::kTrain));
   record.test_size = static_cast<std::int64_t>(dataset->size(Split::kTest));
+  record.precision = to_string(precision);
 
   RunOutcome outcome;
   outcome.db_path = config.output.db;

@@ -58,14 +58,11 @@ def run_trainyard(args, workdir):
     if code != 0:
         sys.exit(f"benchmark: the runner failed ({code}):\n{err}")
     with sqlite3.connect(db) as connection:
-        device = connection.execute("SELECT device FROM runs").fetchone()[0]
-        config = connection.execute("SELECT config_yaml FROM runs").fetchone()[0]
+        device, precision = connection.execute("SELECT device, precision FROM runs").fetchone()
         rows = connection.execute(
             "SELECT train_images_per_second, test_images_per_second, epoch_seconds, "
             "data_wait_fraction, test_accuracy FROM epochs ORDER BY epoch").fetchall()
     threads = int(device.split("(")[1].split()[0]) if device.startswith("cpu (") else 0
-    precision = next((line.split(":")[1].strip() for line in config.splitlines()
-                      if line.strip().startswith("precision:")), "?")
     return {"name": f"trainyard ({device}, precision {precision})", "threads": threads,
             "train": [r[0] for r in rows], "test": [r[1] for r in rows],
             "seconds": [r[2] for r in rows], "wait": [r[3] for r in rows],

@@ -19,6 +19,7 @@
 #include <trainyard/errors.h>
 #include <trainyard/experiment_config.h>
 #include <trainyard/plugin_registry.h>
+#include <trainyard/results_store.h>
 #include <trainyard/suggest.h>
 #include <trainyard/training_run.h>
 
@@ -179,7 +180,8 @@ int main(int argc, char** argv) {
     options.stop_requested = &g_stop_requested;
     const auto outcome = trainyard::run_experiment(config, registry, options);
 
-    spdlog::info("results: run {} in {}", outcome.run_id, outcome.db_path);
+    spdlog::info("results: run {} in {} (peak memory {:.0f} MiB)", outcome.run_id, outcome.db_path,
+                 trainyard::peak_memory_mib());
     if (outcome.best) {
       spdlog::info("best: epoch {} test accuracy {:.2f}% (test loss {:.4f}); checkpoint {}",
                    outcome.best->epoch, 100 * outcome.best->test_accuracy, outcome.best->test_loss,

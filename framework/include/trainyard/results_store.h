@@ -35,6 +35,7 @@ struct RunRecord {
   std::int64_t num_classes = 0;
   std::int64_t train_size = 0;
   std::int64_t test_size = 0;
+  std::string precision;   // resolved: fp32, bf16 or fp16
 };
 
 /// One finished epoch.
@@ -54,12 +55,14 @@ struct StoredRun {
   std::string experiment, status, config_yaml, started_at, ended_at, device, error, checkpoint_path;
   std::optional<std::int64_t> best_epoch;
   std::optional<double> best_test_accuracy;
+  std::string precision;
+  std::optional<double> peak_memory_mib;
 };
 
 class ResultsStore {
  public:
   /// The schema version this build writes; older files are migrated, newer ones refused.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   /// PRAGMA application_id of Trainyard databases ("TRYD").
   static constexpr std::int32_t kApplicationId = 0x54525944;
 
@@ -88,6 +91,9 @@ class ResultsStore {
   std::string path_;
   std::unique_ptr<SQLite::Database> db_;
 };
+
+/// Peak resident memory of this process so far, in MiB.
+double peak_memory_mib();
 
 /// Current UTC time as ISO 8601 with milliseconds ("2026-11-25T21:13:08.123Z").
 std::string utc_timestamp();

@@ -1,7 +1,12 @@
 // The few places where LibTorch 1.13 (Debian's) and 2.x (CUDA wheels) differ, kept in one header.
 #pragma once
 
+#include <sstream>
+#include <string>
+#include <type_traits>
+
 #include <ATen/autocast_mode.h>
+#include <torch/torch.h>
 #include <torch/version.h>
 
 namespace trainyard::compat {
@@ -60,5 +65,20 @@ class AutocastGuard {
   bool previous_enabled_ = false;
   at::ScalarType previous_dtype_ = at::kFloat;
 };
+
+/// The key a torch::optim::Optimizer files a parameter's state under: the TensorImpl's address as
+/// text in LibTorch 1.x, the address itself in later versions. `StateMap` is the optimizer's
+/// state() map type, so the right form is chosen at compile time.
+template <typename StateMap>
+typename StateMap::key_type optimizer_state_key(const StateMap&, const torch::Tensor& parameter) {
+  using Key = typename StateMap::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream key;   // what c10::guts::to_string(impl) writes
+    key << parameter.unsafeGetTensorImpl();
+    return key.str();
+  } else {
+    return static_cast<Key>(parameter.unsafeGetTensorImpl());
+  }
+}
 
 }  // namespace trainyard::compat

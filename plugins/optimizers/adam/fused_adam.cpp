@@ -1,6 +1,7 @@
 #include "fused_adam.h"
 
 #include <ATen/Parallel.h>
+#include <trainyard/torch_compat.h>
 
 #include <cmath>
 
@@ -92,7 +93,7 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
     auto& options = static_cast<torch::optim::AdamOptions&>(group.options());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const auto key = compat::optimizer_state_key(state_, p);
       auto found = state_.find(key);
       if (found == state_.end()) {
         auto state = std::make_unique<torch::optim::AdamParamState>();
