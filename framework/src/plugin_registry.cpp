@@ -45,18 +45,6 @@ std::shared_ptr<T> holding_library(std::shared_ptr<T> object,
   return std::shared_ptr<T>(holder, object.get());
 }
 
-std::string exception_text(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "an exception that is not a std::exception";
-  }
-}
-
 // Calls into plugin code, turning any exception into a PluginError that names the plugin.
 template <typename Fn>
 auto at_plugin_boundary(const LoadedPlugin& plugin, const char* what, Fn&& fn) -> decltype(fn()) {
@@ -65,7 +53,7 @@ auto at_plugin_boundary(const LoadedPlugin& plugin, const char* what, Fn&& fn) -
   } catch (...) {
     throw PluginError(std::string(to_string(plugin.kind())) + " plugin '" + plugin.name() + "' (" +
                       plugin.path.string() + ") failed to " + what + ": " +
-                      exception_text(std::current_exception()));
+                      exception_message(std::current_exception()));
   }
 }
 
@@ -114,7 +102,7 @@ LoadedPlugin open_plugin(const fs::path& path) {
     info = library->get_alias<PluginEntry>(kPluginEntrySymbol)();
   } catch (...) {
     throw PluginError("Plugin " + describe(path) + " failed in its entry point: " +
-                      exception_text(std::current_exception()));
+                      exception_message(std::current_exception()));
   }
   if (info == nullptr) {
     throw PluginError("Plugin " + describe(path) + " returned no PluginInfo from its entry point");

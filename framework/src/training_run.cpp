@@ -36,18 +36,6 @@ std::string host_name() {
   return buffer;
 }
 
-std::string error_text(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-
 // Fails early, before any run row exists, when checkpoints could not be written later.
 void check_writable_folder(const fs::path& folder, const std::string& key) {
   std::error_code ec;
@@ -362,7 +350,7 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
     }
   } catch (...) {
     outcome.status = RunStatus::kFailed;
-    outcome.error = error_text(std::current_exception());
+    outcome.error = exception_message(std::current_exception());
     spdlog::error("run {} failed: {}", outcome.run_id, outcome.error);
     try {
       store.finish_run(outcome.run_id, outcome.status, outcome.error);

@@ -2,6 +2,7 @@
 // where (file, key, line), and what would be right.
 #pragma once
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -35,6 +36,10 @@ class StoreError : public InputError {
   using InputError::InputError;
   ~StoreError() override;
 };
+
+/// The message of any exception: c10::Error without its C++ backtrace, std::exception's what(),
+/// or a note that it was something else.
+std::string exception_message(const std::exception_ptr& error);
 
 /// Process exit codes of the runner, documented in the README.
 enum ExitCode : int {
