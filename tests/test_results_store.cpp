@@ -2,6 +2,9 @@
 // newer files without touching them.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <trainyard/errors.h>
@@ -181,7 +184,7 @@ TEST(ResultsStore, MigratesAVersionOneFileKeepingItsRuns) {
     v1.exec("PRAGMA application_id = " + std::to_string(ResultsStore::kApplicationId));
   }
   ResultsStore store(path);
-  EXPECT_EQ(store.schema_version(), 2);
+  EXPECT_EQ(store.schema_version(), ResultsStore::kSchemaVersion);
   const auto old = store.run(1);
   ASSERT_TRUE(old);
   EXPECT_EQ(old->experiment, "old");
@@ -196,4 +199,76 @@ TEST(ResultsStore, MigratesAVersionOneFileKeepingItsRuns) {
   EXPECT_EQ(store.run(id)->precision, "bf16");
   ASSERT_TRUE(store.run(id)->peak_memory_mib);
   EXPECT_GT(*store.run(id)->peak_memory_mib, 1.0);
+}
+
+TEST(ResultsStore, OverridesAreStoredAsQueryableRows) {
+  t::TempDir dir;
+  ResultsStore store((dir / "r.db").string());
+  auto record = sample_run();
+  record.trial_key = "optimizer.lr=0.001";
+  record.overrides = {{"optimizer.lr", "0.001"}, {"train.batch_size", "32"}};
+  const auto id = store.begin_run(record);
+  SQLite::Statement query(store.database(),
+                          "SELECT value FROM run_overrides WHERE run_id = ? AND key = 'train.batch_size'");
+  query.bind(1, id);
+  ASSERT_TRUE(query.executeStep());
+  EXPECT_EQ(query.getColumn(0).getString(), "32");
+}
+
+TEST(ResultsStore, RunWhoseProcessDiedIsMarkedInterrupted) {
+  t::TempDir dir;
+  const auto path = (dir / "r.db").string();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // A runner that starts a run and dies without a word.
+    ResultsStore store(path);
+    store.begin_run(sample_run());
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ResultsStore store(path);
+  const auto own = store.begin_run(sample_run());   // alive: must stay running
+  const auto marked = store.mark_abandoned_runs("host");
+  ASSERT_EQ(marked.size(), 1u);
+  EXPECT_EQ(store.run(marked[0])->status, "interrupted");
+  EXPECT_NE(store.run(marked[0])->error.find("pid " + std::to_string(child)), std::string::npos);
+  EXPECT_EQ(store.run(own)->status, "running");
+  EXPECT_TRUE(store.mark_abandoned_runs("other-host").empty());
+}
+
+TEST(ResultsStore, EightConcurrentWritersLoseNoRows) {
+  t::TempDir dir;
+  const auto path = (dir / "shared.db").string();
+  constexpr int kWriters = 8, kEpochs = 25;
+  std::vector<pid_t> children;
+  for (int w = 0; w < kWriters; ++w) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      int code = 0;
+      try {
+        ResultsStore store(path);   // all open (and the first creates) at once
+        const auto id = store.begin_run(sample_run());
+        for (int e = 1; e <= kEpochs; ++e) store.record_epoch(id, epoch(e, 0.01 * e), e % 5 == 0, "c");
+        store.finish_run(id, RunStatus::kFinished);
+      } catch (const std::exception& error) {
+        std::fprintf(stderr, "writer %d: %s\n", w, error.what());
+        code = 1;
+      }
+      _exit(code);
+    }
+    children.push_back(child);
+  }
+  for (pid_t child : children) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a writer failed";
+  }
+  SQLite::Database reader(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(reader.execAndGet("SELECT count(*) FROM runs WHERE status = 'finished'").getInt(), kWriters);
+  EXPECT_EQ(reader.execAndGet("SELECT count(*) FROM epochs").getInt(), kWriters * kEpochs);
+  EXPECT_EQ(reader.execAndGet("SELECT count(DISTINCT run_id) FROM epochs").getInt(), kWriters);
+  EXPECT_EQ(reader.execAndGet("PRAGMA integrity_check").getString(), "ok");
 }

@@ -1,6 +1,7 @@
 #include "trainyard/device.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -32,6 +33,12 @@ torch::Device resolve_device(const std::string& requested) {
 std::string describe_device(const torch::Device& device, int cpu_threads) {
   if (device.is_cuda()) return device.str();
   return "cpu (" + std::to_string(cpu_threads) + (cpu_threads == 1 ? " thread)" : " threads)");
+}
+
+std::string host_name() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof buffer - 1) != 0) return "unknown";
+  return buffer;
 }
 
 int available_cpu_cores() {

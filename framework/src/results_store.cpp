@@ -1,6 +1,10 @@
 #include "trainyard/results_store.h"
 
+#include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <ctime>
@@ -97,6 +101,29 @@ const char* const kMigrations[] = {
     ALTER TABLE runs ADD COLUMN precision TEXT;
     ALTER TABLE runs ADD COLUMN peak_memory_mib REAL;
     )sql",
+    // 3: sweeps, the overrides each run was started with (queryable), and the process behind a
+    // running run, so one whose process died can be told from one still going.
+    R"sql(
+    CREATE TABLE sweeps (
+      id              INTEGER PRIMARY KEY,
+      name            TEXT NOT NULL,
+      experiment_file TEXT NOT NULL,
+      spec_yaml       TEXT NOT NULL,
+      created_at      TEXT NOT NULL,
+      UNIQUE (name, experiment_file)
+    );
+    ALTER TABLE runs ADD COLUMN sweep_id INTEGER REFERENCES sweeps (id);
+    ALTER TABLE runs ADD COLUMN trial_key TEXT;
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+    CREATE INDEX runs_by_sweep ON runs (sweep_id, trial_key);
+    CREATE TABLE run_overrides (
+      run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+      key    TEXT NOT NULL,
+      value  TEXT NOT NULL,
+      PRIMARY KEY (run_id, key)
+    );
+    )sql",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == ResultsStore::kSchemaVersion,
@@ -161,16 +188,49 @@ void ResultsStore::migrate() {
   transaction.commit();
 }
 
+void ResultsStore::heartbeat(std::int64_t run_id) {
+  SQLite::Statement update(*db_, "UPDATE runs SET heartbeat_at = ? WHERE id = ?");
+  update.bind(1, utc_timestamp());
+  update.bind(2, run_id);
+  update.exec();
+}
+
+std::vector<std::int64_t> ResultsStore::mark_abandoned_runs(const std::string& host) {
+  // A run still 'running' whose process no longer exists on this host was killed (kill -9, OOM
+  // killer, power loss): say so, instead of leaving it running forever.
+  std::vector<std::int64_t> marked;
+  SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement query(*db_, "SELECT id, pid FROM runs WHERE status = 'running' AND host = ? AND pid IS NOT NULL");
+  query.bind(1, host);
+  std::vector<std::pair<std::int64_t, std::int64_t>> running;
+  while (query.executeStep()) running.emplace_back(query.getColumn(0).getInt64(), query.getColumn(1).getInt64());
+  for (const auto& [id, pid] : running) {
+    if (pid == getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    SQLite::Statement update(*db_, R"sql(
+      UPDATE runs SET status = 'interrupted', ended_at = coalesce(heartbeat_at, started_at),
+                      error = ? WHERE id = ? AND status = 'running')sql");
+    update.bind(1, "its process (pid " + std::to_string(pid) + " on " + host +
+                       ") ended without finishing the run; last heard of at the time in ended_at");
+    update.bind(2, id);
+    update.exec();
+    marked.push_back(id);
+  }
+  transaction.commit();
+  return marked;
+}
+
 int ResultsStore::schema_version() const {
   return db_->execAndGet("PRAGMA user_version").getInt();
 }
 
 std::int64_t ResultsStore::begin_run(const RunRecord& r) {
+  SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
   SQLite::Statement insert(*db_, R"sql(
     INSERT INTO runs (experiment, experiment_file, config_yaml, status, started_at, host, device,
                       torch_version, seed, model_plugin, dataset_plugin, optimizer_plugin,
-                      num_parameters, num_classes, train_size, test_size, precision)
-    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
+                      num_parameters, num_classes, train_size, test_size, precision, sweep_id,
+                      trial_key, pid, heartbeat_at)
+    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
   int i = 1;
   insert.bind(i++, r.experiment);
   insert.bind(i++, r.experiment_file);
@@ -188,8 +248,25 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
   insert.bind(i++, static_cast<std::int64_t>(r.train_size));
   insert.bind(i++, static_cast<std::int64_t>(r.test_size));
   insert.bind(i++, r.precision);
+  if (r.sweep_id) {
+    insert.bind(i++, static_cast<std::int64_t>(*r.sweep_id));
+  } else {
+    insert.bind(i++);
+  }
+  insert.bind(i++, r.trial_key);
+  insert.bind(i++, static_cast<std::int64_t>(getpid()));
+  insert.bind(i++, utc_timestamp());
   insert.exec();
-  return db_->getLastInsertRowid();
+  const std::int64_t id = db_->getLastInsertRowid();
+  for (const auto& [key, value] : r.overrides) {
+    SQLite::Statement override_row(*db_, "INSERT INTO run_overrides (run_id, key, value) VALUES (?, ?, ?)");
+    override_row.bind(1, id);
+    override_row.bind(2, key);
+    override_row.bind(3, value);
+    override_row.exec();
+  }
+  transaction.commit();
+  return id;
 }
 
 void ResultsStore::record_epoch(std::int64_t run_id, const EpochRecord& e, bool new_best,
@@ -210,6 +287,7 @@ void ResultsStore::record_epoch(std::int64_t run_id, const EpochRecord& e, bool 
   }
   insert.bind(i++, utc_timestamp());
   insert.exec();
+  heartbeat(run_id);
   if (new_best) {
     SQLite::Statement update(*db_, R"sql(
       UPDATE runs SET best_epoch = ?, best_test_accuracy = ?, checkpoint_path = ? WHERE id = ?)sql");

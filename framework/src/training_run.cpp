@@ -1,7 +1,5 @@
 #include "trainyard/training_run.h"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -28,12 +26,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string host_name() {
-  char buffer[256] = {};
-  if (gethostname(buffer, sizeof buffer - 1) != 0) return "unknown";
-  return buffer;
 }
 
 // Fails early, before any run row exists, when checkpoints could not be written later.
@@ -280,6 +272,10 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   record.experiment_file = config.source;
   record.config_yaml = config.to_yaml();
   record.host = host_name();
+  for (const auto id : store.mark_abandoned_runs(record.host)) {
+    spdlog::warn("run {} in {} was left 'running' by a process that is gone; marked interrupted", id,
+                 config.output.db);
+  }
   record.device = device_text;
   record.torch_version = TORCH_VERSION;
   record.seed = config.seed;

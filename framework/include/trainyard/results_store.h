@@ -36,6 +36,9 @@ struct RunRecord {
   std::int64_t train_size = 0;
   std::int64_t test_size = 0;
   std::string precision;   // resolved: fp32, bf16 or fp16
+  std::optional<std::int64_t> sweep_id;   // the sweep this run is a trial of
+  std::string trial_key;                  // the trial's overrides, canonical text
+  std::vector<std::pair<std::string, std::string>> overrides;   // key, value as given
 };
 
 /// One finished epoch.
@@ -62,7 +65,7 @@ struct StoredRun {
 class ResultsStore {
  public:
   /// The schema version this build writes; older files are migrated, newer ones refused.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   /// PRAGMA application_id of Trainyard databases ("TRYD").
   static constexpr std::int32_t kApplicationId = 0x54525944;
 
@@ -79,6 +82,10 @@ class ResultsStore {
   void record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best,
                     const std::string& checkpoint_path);
   void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = "");
+  /// Records that the run's process is alive (also done by record_epoch).
+  void heartbeat(std::int64_t run_id);
+  /// Marks runs of `host` still 'running' whose process is gone as interrupted; returns their ids.
+  std::vector<std::int64_t> mark_abandoned_runs(const std::string& host);
 
   int schema_version() const;
   std::optional<StoredRun> run(std::int64_t run_id) const;
