@@ -59,7 +59,7 @@ namespace {
 
 const std::vector<std::string> kTopLevelKeys = {"name",    "seed",      "device",    "plugin_paths",
                                                 "model",   "dataset",   "optimizer", "train",
-                                                "output"};
+                                                "output",  "sweep"};
 
 // Collects every problem of a document so the user sees them all at once.
 class Problems {
@@ -213,19 +213,6 @@ YAML::Node parse_yaml(const std::string& text, const std::string& source) {
   }
 }
 
-// Shortest decimal text that reads back as the same double, so 1e-4 stays "0.0001".
-std::string format_double(double v) {
-  char buffer[64];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buffer, sizeof buffer, "%.*g", precision, v);
-    if (std::strtod(buffer, nullptr) == v) break;
-  }
-  std::string text = buffer;
-  // Keep it a YAML float, not an integer: "1" -> "1.0".
-  if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
-  return text;
-}
-
 void emit_value(YAML::Emitter& out, const ParamValue& value) {
   std::visit(
       [&](const auto& v) {
@@ -258,6 +245,18 @@ void emit_value(YAML::Emitter& out, const ParamValue& value) {
 }
 
 }  // namespace
+
+std::string format_double(double v) {
+  char buffer[64];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", precision, v);
+    if (std::strtod(buffer, nullptr) == v) break;
+  }
+  std::string text = buffer;
+  // Keep it a YAML float, not an integer: "1" -> "1.0".
+  if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
+  return text;
+}
 
 Override parse_override(const std::string& text) {
   const auto eq = text.find('=');
@@ -293,32 +292,49 @@ ExperimentDocument ExperimentDocument::parse(const std::string& yaml_text, const
     throw ConfigError(source + ": the experiment must be a YAML mapping (key: value lines), got " +
                       scalar_text(doc.root_));
   }
-  for (const auto& o : overrides) {
-    const YAML::Node value = parse_yaml(o.value, "--set " + o.key);
-    std::vector<std::string> parts;
-    std::stringstream stream(o.key);
-    std::string part;
-    while (std::getline(stream, part, '.')) {
-      if (part.empty()) throw ConfigError("--set " + o.key + ": empty key segment");
-      parts.push_back(part);
-    }
-    YAML::Node node;
-    node.reset(doc.root_);
-    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-      YAML::Node child = node[parts[i]];
-      if (!child.IsDefined() || child.IsNull()) {
-        node[parts[i]] = YAML::Node(YAML::NodeType::Map);
-        child = node[parts[i]];
-      }
-      if (!child.IsMap()) {
-        throw ConfigError("--set " + o.key + ": '" + parts[i] + "' is not a section");
-      }
-      node.reset(child);
-    }
-    node[parts.back()] = value;
-    doc.overridden_.insert(o.key);
-  }
+  for (const auto& o : overrides) doc.apply(o);
   return doc;
+}
+
+ExperimentDocument ExperimentDocument::with_overrides(const std::vector<Override>& overrides) const {
+  ExperimentDocument copy;
+  copy.source_ = source_;
+  copy.root_ = YAML::Clone(root_);
+  copy.overridden_ = overridden_;
+  for (const auto& o : overrides) copy.apply(o);
+  return copy;
+}
+
+YAML::Node ExperimentDocument::section(const std::string& key) const { return root_[key]; }
+
+std::string ExperimentDocument::location(const YAML::Node& node, const std::string& key) const {
+  return Context{source_, overridden_}.where(node, key);
+}
+
+void ExperimentDocument::apply(const Override& o) {
+  const YAML::Node value = parse_yaml(o.value, "--set " + o.key);
+  std::vector<std::string> parts;
+  std::stringstream stream(o.key);
+  std::string part;
+  while (std::getline(stream, part, '.')) {
+    if (part.empty()) throw ConfigError("--set " + o.key + ": empty key segment");
+    parts.push_back(part);
+  }
+  YAML::Node node;
+  node.reset(root_);
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node child = node[parts[i]];
+    if (!child.IsDefined() || child.IsNull()) {
+      node[parts[i]] = YAML::Node(YAML::NodeType::Map);
+      child = node[parts[i]];
+    }
+    if (!child.IsMap()) {
+      throw ConfigError("--set " + o.key + ": '" + parts[i] + "' is not a section");
+    }
+    node.reset(child);
+  }
+  node[parts.back()] = value;
+  overridden_.insert(o.key);
 }
 
 std::vector<fs::path> ExperimentDocument::plugin_paths() const {

@@ -90,11 +90,23 @@ class ExperimentDocument {
 
   const std::string& source() const { return source_; }
 
+  /// A copy with more overrides applied (a sweep's trial, say).
+  ExperimentDocument with_overrides(const std::vector<Override>& overrides) const;
+  /// A top-level section as read (null when absent), e.g. "sweep".
+  YAML::Node section(const std::string& key) const;
+  /// "file.yaml:12:5", or "--set key" when the key came from the command line.
+  std::string location(const YAML::Node& node, const std::string& key) const;
+
  private:
+  void apply(const Override& override_entry);
+
   YAML::Node root_;
   std::string source_;
   std::set<std::string> overridden_;   // dotted keys set from the command line
 };
+
+/// Shortest decimal text that reads back as the same double ("0.0001"), always a YAML float.
+std::string format_double(double value);
 
 /// The framework's own sections, for `--describe` and documentation.
 std::vector<ParamSpec> experiment_top_level_schema();

@@ -1,0 +1,126 @@
+// Sweep specs: parsing the YAML section and --sweep, expanding trials, validating all up front.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include <trainyard/errors.h>
+#include <trainyard/sweep.h>
+
+#include "test_support.h"
+
+using trainyard::ConfigError;
+using trainyard::ExperimentDocument;
+namespace t = trainyard::testing;
+
+namespace {
+const std::string kBase = R"(name: base
+model:     {plugin: resnet50}
+dataset:   {plugin: imagefolder, root: data}
+optimizer: {plugin: adam}
+)";
+
+trainyard::SweepSpec spec_of(const std::string& sweep_yaml, const std::vector<std::string>& cli = {}) {
+  return trainyard::parse_sweep(ExperimentDocument::parse(kBase + sweep_yaml, "s.yaml"), "base", cli);
+}
+}  // namespace
+
+TEST(Sweep, GridExpandsToEveryCombinationInOrder) {
+  const auto spec = spec_of(R"(sweep:
+  grid:
+    optimizer.lr: [1.0e-3, 1.0e-4]
+    train.batch_size: [10, 32, 64]
+)");
+  EXPECT_EQ(spec.name, "base");
+  const auto trials = trainyard::expand_sweep(spec);
+  ASSERT_EQ(trials.size(), 6u);
+  EXPECT_EQ(trials[0].key(), "optimizer.lr=1.0e-3 train.batch_size=10");
+  EXPECT_EQ(trials[5].key(), "optimizer.lr=1.0e-4 train.batch_size=64");
+}
+
+TEST(Sweep, CommandLineAddsAndReplacesGridKeys) {
+  const auto spec = spec_of("sweep: {grid: {optimizer.lr: [0.1, 0.2]}}\n",
+                            {"optimizer.lr=1e-3,1e-4,1e-5", "train.epochs=[1, 2]"});
+  const auto trials = trainyard::expand_sweep(spec);
+  ASSERT_EQ(trials.size(), 6u);
+  EXPECT_EQ(trials[0].key(), "optimizer.lr=1e-3 train.epochs=1");
+  EXPECT_EQ(trials[5].key(), "optimizer.lr=1e-5 train.epochs=2");
+}
+
+TEST(Sweep, RandomDrawsAreSeededAndInRange) {
+  const std::string yaml = R"(sweep:
+  name: rnd
+  random:
+    trials: 20
+    seed: 7
+    params:
+      optimizer.lr: {loguniform: [1.0e-5, 1.0e-2]}
+      optimizer.beta1: {uniform: [0.8, 0.9]}
+      train.epochs: {int: [1, 3]}
+      optimizer.amsgrad: {choice: [true, false]}
+)";
+  const auto a = trainyard::expand_sweep(spec_of(yaml));
+  const auto b = trainyard::expand_sweep(spec_of(yaml));
+  ASSERT_EQ(a.size(), 20u);
+  std::set<std::string> epochs, lrs;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].key(), b[i].key());
+    const double lr = std::stod(a[i].overrides[0].value);
+    EXPECT_GE(lr, 1e-5);
+    EXPECT_LE(lr, 1e-2);
+    const double beta1 = std::stod(a[i].overrides[1].value);
+    EXPECT_GE(beta1, 0.8);
+    EXPECT_LE(beta1, 0.9);
+    epochs.insert(a[i].overrides[2].value);
+    lrs.insert(a[i].overrides[0].value);
+  }
+  EXPECT_EQ(epochs, (std::set<std::string>{"1", "2", "3"}));
+  EXPECT_EQ(lrs.size(), 20u);
+  std::string other_seed = yaml;
+  other_seed.replace(other_seed.find("seed: 7"), 7, "seed: 8");
+  EXPECT_NE(trainyard::expand_sweep(spec_of(other_seed))[0].key(), a[0].key());
+}
+
+TEST(Sweep, GridAndRandomCombine) {
+  const auto trials = trainyard::expand_sweep(spec_of(R"(sweep:
+  grid: {train.batch_size: [10, 32]}
+  random: {trials: 3, params: {optimizer.lr: {uniform: [0.001, 0.002]}}}
+)"));
+  EXPECT_EQ(trials.size(), 6u);
+}
+
+TEST(Sweep, MalformedSpecsNameTheKey) {
+  auto message = [](const std::string& yaml) {
+    try {
+      spec_of(yaml);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message("sweep: {grdi: {a: [1]}}\n").find("did you mean 'sweep.grid'"), std::string::npos);
+  EXPECT_NE(message("sweep: {grid: {optimizer.lr: []}}\n").find("non-empty list"), std::string::npos);
+  EXPECT_NE(message("sweep: {random: {trials: 2, params: {x: {logunifrom: [1, 2]}}}}\n").find("did you mean 'loguniform'"),
+            std::string::npos);
+  EXPECT_NE(message("sweep: {random: {trials: 2, params: {x: {loguniform: [0, 2]}}}}\n").find("low > 0"),
+            std::string::npos);
+  EXPECT_NE(message("sweep: {random: {trials: 0, params: {x: {int: [1, 2]}}}}\n").find("trials"), std::string::npos);
+  EXPECT_NE(message("sweep:\n  jobs: 0\n").find("s.yaml:6:"), std::string::npos);
+}
+
+TEST(Sweep, OneBadTrialFailsValidationBeforeAnythingRuns) {
+  const auto doc = ExperimentDocument::parse(kBase + "sweep: {grid: {optimizer.lr: [1.0e-3, -1, 1.0e-4]}}\n", "s.yaml");
+  const auto trials = trainyard::expand_sweep(trainyard::parse_sweep(doc, "base", {}));
+  try {
+    trainyard::validate_trials(doc, trials, t::build_registry());
+    FAIL() << "a negative learning rate passed";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("sweep trial 2 of 3 (optimizer.lr=-1)"), std::string::npos) << message;
+    EXPECT_NE(message.find("optimizer.lr: -1 is out of range"), std::string::npos) << message;
+  }
+  const auto good = ExperimentDocument::parse(kBase + "sweep: {grid: {optimizer.plugin: [adam]}}\n", "s.yaml");
+  const auto configs = trainyard::validate_trials(
+      good, trainyard::expand_sweep(trainyard::parse_sweep(good, "base", {})), t::build_registry());
+  ASSERT_EQ(configs.size(), 1u);
+  EXPECT_EQ(configs[0].optimizer.plugin, "adam");
+}
