@@ -219,6 +219,80 @@ std::vector<std::int64_t> ResultsStore::mark_abandoned_runs(const std::string& h
   return marked;
 }
 
+std::int64_t ResultsStore::ensure_sweep(const std::string& name, const std::string& experiment_file,
+                                        const std::string& spec_yaml) {
+  SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement insert(*db_, R"sql(
+    INSERT INTO sweeps (name, experiment_file, spec_yaml, created_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (name, experiment_file) DO UPDATE SET spec_yaml = excluded.spec_yaml)sql");
+  insert.bind(1, name);
+  insert.bind(2, experiment_file);
+  insert.bind(3, spec_yaml);
+  insert.bind(4, utc_timestamp());
+  insert.exec();
+  SQLite::Statement query(*db_, "SELECT id FROM sweeps WHERE name = ? AND experiment_file = ?");
+  query.bind(1, name);
+  query.bind(2, experiment_file);
+  query.executeStep();
+  const std::int64_t id = query.getColumn(0).getInt64();
+  transaction.commit();
+  return id;
+}
+
+std::optional<std::int64_t> ResultsStore::find_sweep(const std::string& name,
+                                                     const std::string& experiment_file) const {
+  SQLite::Statement query(*db_, "SELECT id FROM sweeps WHERE name = ? AND experiment_file = ?");
+  query.bind(1, name);
+  query.bind(2, experiment_file);
+  if (!query.executeStep()) return std::nullopt;
+  return query.getColumn(0).getInt64();
+}
+
+std::map<std::string, std::string> ResultsStore::latest_trial_status(std::int64_t sweep_id) const {
+  SQLite::Statement query(*db_, R"sql(
+    SELECT trial_key, status FROM runs r WHERE sweep_id = ?1 AND id = (
+      SELECT max(id) FROM runs WHERE sweep_id = ?1 AND trial_key = r.trial_key))sql");
+  query.bind(1, sweep_id);
+  std::map<std::string, std::string> out;
+  while (query.executeStep()) out[query.getColumn(0).getString()] = query.getColumn(1).getString();
+  return out;
+}
+
+std::optional<std::int64_t> ResultsStore::trial_run(std::int64_t sweep_id, const std::string& trial_key,
+                                                    std::int64_t pid) const {
+  SQLite::Statement query(*db_, R"sql(
+    SELECT max(id) FROM runs WHERE sweep_id = ? AND trial_key = ? AND pid = ?)sql");
+  query.bind(1, sweep_id);
+  query.bind(2, trial_key);
+  query.bind(3, pid);
+  if (!query.executeStep() || query.getColumn(0).isNull()) return std::nullopt;
+  return query.getColumn(0).getInt64();
+}
+
+std::vector<SweepTrialSummary> ResultsStore::sweep_summary(std::int64_t sweep_id) const {
+  SQLite::Statement query(*db_, R"sql(
+    SELECT id, trial_key, status, best_test_accuracy, best_epoch,
+           (julianday(coalesce(ended_at, heartbeat_at, started_at)) - julianday(started_at)) * 86400,
+           coalesce(error, '')
+    FROM runs r WHERE sweep_id = ?1 AND id = (
+      SELECT max(id) FROM runs WHERE sweep_id = ?1 AND trial_key = r.trial_key)
+    ORDER BY best_test_accuracy IS NULL, best_test_accuracy DESC, id)sql");
+  query.bind(1, sweep_id);
+  std::vector<SweepTrialSummary> out;
+  while (query.executeStep()) {
+    SweepTrialSummary s;
+    s.run_id = query.getColumn(0).getInt64();
+    s.trial_key = query.getColumn(1).getString();
+    s.status = query.getColumn(2).getString();
+    if (!query.getColumn(3).isNull()) s.best_test_accuracy = query.getColumn(3).getDouble();
+    if (!query.getColumn(4).isNull()) s.best_epoch = query.getColumn(4).getInt64();
+    s.seconds = query.getColumn(5).getDouble();
+    s.error = query.getColumn(6).getString();
+    out.push_back(s);
+  }
+  return out;
+}
+
 int ResultsStore::schema_version() const {
   return db_->execAndGet("PRAGMA user_version").getInt();
 }

@@ -288,6 +288,9 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   record.train_size = static_cast<std::int64_t>(dataset->size(Split::kTrain));
   record.test_size = static_cast<std::int64_t>(dataset->size(Split::kTest));
   record.precision = to_string(precision);
+  record.sweep_id = options.sweep_id;
+  record.trial_key = options.trial_key;
+  for (const auto& o : options.trial_overrides) record.overrides.emplace_back(o.key, o.value);
 
   RunOutcome outcome;
   outcome.db_path = config.output.db;

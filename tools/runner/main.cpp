@@ -4,10 +4,12 @@
 //   runner experiments/resnet50_adam.yaml [--set key=value]... [--dry-run]
 //   runner --list-plugins
 //   runner --describe resnet50
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -21,11 +23,27 @@
 #include <trainyard/plugin_registry.h>
 #include <trainyard/results_store.h>
 #include <trainyard/suggest.h>
+#include <trainyard/sweep.h>
+#include <trainyard/sweep_runner.h>
 #include <trainyard/training_run.h>
 
 namespace {
 
 std::atomic<bool> g_stop_requested{false};
+std::atomic<int> g_stop_signals{0};
+
+// In a sweep, the parent only counts signals: run_sweep passes them on to the trials and waits
+// for them to record their state, however many signals come.
+extern "C" void on_sweep_signal(int) { g_stop_signals.fetch_add(1); }
+
+void install_sweep_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_sweep_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;   // no SA_RESTART: waitpid returns EINTR so the signal is passed on at once
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
 
 // First SIGINT/SIGTERM: finish the current batch, record the run as interrupted, exit 130.
 // Second: the default action, at once.
@@ -123,6 +141,45 @@ int describe(const trainyard::PluginRegistry& registry, const std::string& name)
   return trainyard::kExitOk;
 }
 
+int run_sweep_command(const trainyard::ExperimentDocument& document, const trainyard::SweepSpec& spec,
+                      const trainyard::PluginRegistry& registry, const std::string& experiment_file,
+                      const std::vector<std::string>& sets, int jobs, bool dry_run, bool summary_only) {
+  const auto trials = trainyard::expand_sweep(spec);
+  if (trials.empty() && !summary_only) throw trainyard::ConfigError("sweep '" + spec.name + "' has no trials");
+  // Every trial is checked against the schemas before the first one starts.
+  const auto configs = trainyard::validate_trials(document, trials, registry);
+  if (summary_only) {
+    const std::string db = document.resolve(registry).output.db;
+    trainyard::ResultsStore store(db);
+    const auto sweep_id = store.find_sweep(spec.name, experiment_file);
+    if (!sweep_id) {
+      throw trainyard::InputError("no sweep '" + spec.name + "' of '" + experiment_file + "' in " + db);
+    }
+    std::cout << trainyard::format_sweep_summary(store, *sweep_id);
+    return trainyard::kExitOk;
+  }
+  if (dry_run) {
+    std::cout << "sweep '" << spec.name << "': " << trials.size() << " trials, all valid\n";
+    for (std::size_t i = 0; i < trials.size(); ++i) std::cout << "  " << i + 1 << ": " << trials[i].key() << "\n";
+    return trainyard::kExitOk;
+  }
+  install_sweep_signal_handlers();
+  trainyard::SweepRunOptions options;
+  options.runner_path = std::filesystem::read_symlink("/proc/self/exe").string();
+  options.experiment_file = experiment_file;
+  options.base_sets = sets;
+  options.jobs = std::max(1, jobs);
+  options.stop_signals = &g_stop_signals;
+  const auto outcome = trainyard::run_sweep(spec, trials, configs, options);
+  trainyard::ResultsStore store(configs.front().output.db);
+  std::cout << "\nsweep '" << spec.name << "' (id " << outcome.sweep_id << ") in " << configs.front().output.db
+            << ":\n" << trainyard::format_sweep_summary(store, outcome.sweep_id);
+  spdlog::info("sweep: {} finished, {} failed, {} interrupted, {} already finished before", outcome.finished,
+               outcome.failed, outcome.interrupted, outcome.skipped);
+  if (g_stop_signals.load() > 0 || outcome.interrupted > 0) return trainyard::kExitInterrupted;
+  return outcome.failed > 0 ? trainyard::kExitRunFailed : trainyard::kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,8 +190,23 @@ int main(int argc, char** argv) {
   std::vector<std::string> sets;
   bool dry_run = false, list_plugins = false, verbose = false, quiet = false;
   std::string describe_name;
+  std::vector<std::string> sweeps, trial_sets;
+  int jobs = 0;
+  bool sweep_summary_only = false;
+  std::int64_t trial_of_sweep = 0;
+  std::string trial_key;
   app.add_option("experiment", experiment_file, "experiment YAML file");
   app.add_option("--set", sets, "override a key, e.g. --set optimizer.lr=1e-3 (repeatable)");
+  app.add_option("--sweep", sweeps,
+                 "sweep a key over values, e.g. --sweep optimizer.lr=1e-3,1e-4 (repeatable; adds to "
+                 "the file's sweep: grid)");
+  app.add_option("--jobs", jobs, "sweep trials to run at once (default: the file's sweep.jobs, or 1)")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--sweep-summary", sweep_summary_only, "print the summary table of the file's sweep and exit");
+  // Used by a sweep to start its trials.
+  app.add_option("--trial-of-sweep", trial_of_sweep)->group("");
+  app.add_option("--trial-key", trial_key)->group("");
+  app.add_option("--trial-set", trial_sets)->group("");
   app.add_flag("--dry-run", dry_run, "validate the experiment and print the resolved configuration");
   app.add_flag("--list-plugins", list_plugins, "list the plugins found, with versions and files");
   app.add_option("--describe", describe_name, "print a plugin's (or section's) parameters");
@@ -164,11 +236,22 @@ int main(int argc, char** argv) {
       std::cerr << "runner: no experiment file given\n" << app.help();
       return trainyard::kExitBadInput;
     }
-    std::vector<trainyard::Override> overrides;
+    std::vector<trainyard::Override> overrides, trial_overrides;
     for (const auto& s : sets) overrides.push_back(trainyard::parse_override(s));
+    for (const auto& s : trial_sets) trial_overrides.push_back(trainyard::parse_override(s));
+    overrides.insert(overrides.end(), trial_overrides.begin(), trial_overrides.end());
     const auto document = trainyard::ExperimentDocument::load(experiment_file, overrides);
     registry.discover(trainyard::plugin_search_path(document.plugin_paths()));
     const trainyard::ExperimentConfig config = document.resolve(registry);
+
+    if (trial_of_sweep == 0) {
+      const auto spec = trainyard::parse_sweep(document, config.name, sweeps);
+      if (!spec.empty() || sweep_summary_only) {
+        return run_sweep_command(document, spec, registry, experiment_file, sets,
+                                 jobs > 0 ? jobs : static_cast<int>(spec.jobs), dry_run,
+                                 sweep_summary_only);
+      }
+    }
     if (dry_run) {
       std::cout << config.to_yaml();
       return trainyard::kExitOk;
@@ -178,6 +261,11 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, on_stop_signal);
     trainyard::RunOptions options;
     options.stop_requested = &g_stop_requested;
+    if (trial_of_sweep > 0) {
+      options.sweep_id = trial_of_sweep;
+      options.trial_key = trial_key;
+      options.trial_overrides = trial_overrides;
+    }
     const auto outcome = trainyard::run_experiment(config, registry, options);
 
     spdlog::info("results: run {} in {} (peak memory {:.0f} MiB)", outcome.run_id, outcome.db_path,

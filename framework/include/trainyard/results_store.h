@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +63,17 @@ struct StoredRun {
   std::optional<double> peak_memory_mib;
 };
 
+/// One trial of a sweep, as the summary table shows it.
+struct SweepTrialSummary {
+  std::int64_t run_id = 0;
+  std::string trial_key;
+  std::string status;
+  std::optional<double> best_test_accuracy;
+  std::optional<std::int64_t> best_epoch;
+  double seconds = 0.0;
+  std::string error;
+};
+
 class ResultsStore {
  public:
   /// The schema version this build writes; older files are migrated, newer ones refused.
@@ -86,6 +98,19 @@ class ResultsStore {
   void heartbeat(std::int64_t run_id);
   /// Marks runs of `host` still 'running' whose process is gone as interrupted; returns their ids.
   std::vector<std::int64_t> mark_abandoned_runs(const std::string& host);
+
+  /// The sweep named `name` for `experiment_file`, created (or its spec updated) as needed.
+  std::int64_t ensure_sweep(const std::string& name, const std::string& experiment_file,
+                            const std::string& spec_yaml);
+  /// The id of the sweep named `name` for `experiment_file`, if it exists.
+  std::optional<std::int64_t> find_sweep(const std::string& name, const std::string& experiment_file) const;
+  /// Status of the latest run of each trial of a sweep, by trial key.
+  std::map<std::string, std::string> latest_trial_status(std::int64_t sweep_id) const;
+  /// The run a trial's process `pid` started, if it got that far.
+  std::optional<std::int64_t> trial_run(std::int64_t sweep_id, const std::string& trial_key,
+                                        std::int64_t pid) const;
+  /// One line per trial (its latest run), best test accuracy first.
+  std::vector<SweepTrialSummary> sweep_summary(std::int64_t sweep_id) const;
 
   int schema_version() const;
   std::optional<StoredRun> run(std::int64_t run_id) const;

@@ -29,6 +29,10 @@ struct RunOutcome {
 struct RunOptions {
   /// Set (from a signal handler, say) to stop at the next batch; the run is marked interrupted.
   const std::atomic<bool>* stop_requested = nullptr;
+  /// When the run is a trial of a sweep: the sweep, the trial's key and its overrides.
+  std::optional<std::int64_t> sweep_id;
+  std::string trial_key;
+  std::vector<Override> trial_overrides;
 };
 
 /// Runs `config` to the end. Bad input found before the run starts (a dataset folder without

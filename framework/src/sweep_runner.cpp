@@ -1,0 +1,207 @@
+#include "trainyard/sweep_runner.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "trainyard/device.h"
+#include "trainyard/errors.h"
+#include "trainyard/results_store.h"
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+
+namespace trainyard {
+namespace {
+
+struct RunningTrial {
+  std::size_t index = 0;
+  fs::path log;
+};
+
+std::string tail_of(const fs::path& log, std::size_t max_chars = 600) {
+  std::ifstream in(log);
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  if (s.size() > max_chars) s = "..." + s.substr(s.size() - max_chars);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) {
+    return "its process was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           strsignal(WTERMSIG(status)) + ")";
+  }
+  return "its process exited with code " + std::to_string(WEXITSTATUS(status));
+}
+
+pid_t spawn_trial(const std::vector<std::string>& arguments, const fs::path& log) {
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&files, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  // Its own process group: a Ctrl-C at the terminal reaches the sweep alone, which passes it on
+  // once; otherwise each trial would see it twice and take the second as "exit at once".
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  std::vector<char*> argv;
+  for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int error = posix_spawn(&pid, argv[0], &files, &attributes, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&files);
+  posix_spawnattr_destroy(&attributes);
+  if (error != 0) throw std::runtime_error("cannot start '" + arguments[0] + "': " + std::strerror(error));
+  return pid;
+}
+
+}  // namespace
+
+SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& trials,
+                       const std::vector<ExperimentConfig>& configs, const SweepRunOptions& options) {
+  SweepOutcome outcome;
+  const ExperimentConfig& base = configs.front();
+  ResultsStore store(base.output.db);
+  const std::string host = host_name();
+  for (const auto id : store.mark_abandoned_runs(host)) {
+    spdlog::warn("run {} was left 'running' by a process that is gone; marked interrupted", id);
+  }
+  outcome.sweep_id = store.ensure_sweep(spec.name, options.experiment_file, spec.to_yaml());
+  const fs::path logs = fs::path(base.output.checkpoints) / ("sweep-" + std::to_string(outcome.sweep_id));
+  fs::create_directories(logs);
+
+  const auto previous = store.latest_trial_status(outcome.sweep_id);
+  std::vector<std::size_t> pending;
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    auto it = previous.find(trials[i].key());
+    if (it != previous.end() && (it->second == "finished" || it->second == "running")) {
+      ++outcome.skipped;
+      if (it->second == "running") {
+        spdlog::warn("trial '{}' is running in another process; not started again", trials[i].key());
+      }
+      continue;
+    }
+    pending.push_back(i);
+  }
+  const int jobs = std::max(1, options.jobs);
+  // Split the cores between the trials running at once, unless the experiment fixes threads.
+  const int threads_per_trial = std::max(1, available_cpu_cores() / jobs);
+  spdlog::info("sweep '{}' (id {}): {} trials, {} finished before, {} to run, {} at a time{}", spec.name,
+               outcome.sweep_id, trials.size(), outcome.skipped, pending.size(), jobs,
+               jobs > 1 ? fmt::format(", {} threads each", threads_per_trial) : std::string());
+
+  std::map<pid_t, RunningTrial> running;
+  std::size_t next = 0;
+  int forwarded_signals = 0;
+  auto stop_count = [&] { return options.stop_signals ? options.stop_signals->load() : 0; };
+
+  while (next < pending.size() || !running.empty()) {
+    while (stop_count() == 0 && next < pending.size() && static_cast<int>(running.size()) < jobs) {
+      const std::size_t index = pending[next++];
+      const SweepTrial& trial = trials[index];
+      std::vector<std::string> arguments{options.runner_path, options.experiment_file, "-q"};
+      for (const auto& s : options.base_sets) arguments.insert(arguments.end(), {"--set", s});
+      for (const auto& o : trial.overrides) {
+        arguments.insert(arguments.end(), {"--trial-set", o.key + "=" + o.value});
+      }
+      if (configs[index].train.threads == 0 && jobs > 1) {
+        arguments.insert(arguments.end(), {"--set", "train.threads=" + std::to_string(threads_per_trial)});
+      }
+      arguments.insert(arguments.end(), {"--trial-of-sweep", std::to_string(outcome.sweep_id), "--trial-key", trial.key()});
+      const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
+      const pid_t pid = spawn_trial(arguments, log);
+      running[pid] = RunningTrial{index, log};
+      spdlog::info("[{}/{}] started: {}  (log {})", index + 1, trials.size(), trial.key(), log.string());
+    }
+    if (running.empty()) break;
+
+    // Pass each new signal on to the trials once.
+    const int signals = stop_count();
+    if (signals > forwarded_signals) {
+      for (const auto& [pid, trial] : running) ::kill(pid, SIGINT);
+      forwarded_signals = signals;
+    }
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;   // a signal arrived: forward it at the top of the loop
+      throw std::runtime_error(std::string("waitpid failed: ") + std::strerror(errno));
+    }
+    auto found = running.find(pid);
+    if (found == running.end()) continue;
+    const RunningTrial trial = found->second;
+    running.erase(found);
+    const std::string key = trials[trial.index].key();
+
+    const auto run_id = store.trial_run(outcome.sweep_id, key, pid);
+    std::string status_text;
+    if (!run_id) {
+      // The trial died before starting its run (bad data, say): record it so the sweep shows it.
+      RunRecord record;
+      record.experiment = configs[trial.index].name;
+      record.experiment_file = options.experiment_file;
+      record.config_yaml = configs[trial.index].to_yaml();
+      record.host = host;
+      record.seed = configs[trial.index].seed;
+      record.sweep_id = outcome.sweep_id;
+      record.trial_key = key;
+      for (const auto& o : trials[trial.index].overrides) record.overrides.emplace_back(o.key, o.value);
+      const auto id = store.begin_run(record);
+      store.finish_run(id, RunStatus::kFailed, describe_exit(status) + " before its run started: " + tail_of(trial.log));
+      status_text = "failed";
+    } else {
+      const auto run = store.run(*run_id);
+      status_text = run ? run->status : "unknown";
+      if (status_text == "running") {
+        // Killed without a chance to say so (a crash, the OOM killer, a second Ctrl-C).
+        const bool stopped = forwarded_signals > 0;
+        store.finish_run(*run_id, stopped ? RunStatus::kInterrupted : RunStatus::kFailed,
+                         describe_exit(status) + ": " + tail_of(trial.log));
+        status_text = stopped ? "interrupted" : "failed";
+      }
+    }
+    if (status_text == "finished") ++outcome.finished;
+    else if (status_text == "interrupted") ++outcome.interrupted;
+    else ++outcome.failed;
+    spdlog::info("[{}/{}] {}: {}", trial.index + 1, trials.size(), status_text, key);
+  }
+  return outcome;
+}
+
+std::string format_sweep_summary(ResultsStore& store, std::int64_t sweep_id) {
+  const auto rows = store.sweep_summary(sweep_id);
+  std::size_t width = 5;
+  for (const auto& r : rows) width = std::max(width, r.trial_key.size());
+  std::ostringstream out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-6s %-*s %-11s %9s %5s %9s\n", "run", static_cast<int>(width), "trial",
+                "status", "best acc", "epoch", "time");
+  out << line;
+  for (const auto& r : rows) {
+    const std::string accuracy = r.best_test_accuracy ? fmt::format("{:.2f}%", 100 * *r.best_test_accuracy) : "-";
+    const std::string epoch = r.best_epoch ? std::to_string(*r.best_epoch) : "-";
+    std::snprintf(line, sizeof line, "%-6lld %-*s %-11s %9s %5s %8.0fs\n", static_cast<long long>(r.run_id),
+                  static_cast<int>(width), r.trial_key.c_str(), r.status.c_str(), accuracy.c_str(),
+                  epoch.c_str(), r.seconds);
+    out << line;
+  }
+  return out.str();
+}
+
+}  // namespace trainyard

@@ -1,0 +1,155 @@
+// Sweeps through the runner binary: trials in their own processes, two at a time; a killed trial
+// is recorded and redone on the next run of the sweep; an interrupted sweep resumes.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "test_support.h"
+
+namespace t = trainyard::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+class SweepEndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    t::make_image_folder(dir_ / "data", {{"a", 6}, {"b", 6}}, 16);
+    t::write_file(dir_ / "sweep.yaml", R"(name: sw
+seed: 5
+device: cpu
+model:     {plugin: tiny}
+dataset:   {plugin: imagefolder, root: data, image_size: 16, train_fraction: 0.5}
+optimizer: {plugin: adam, lr: 1.0e-2}
+train:     {epochs: 2, batch_size: 4}
+output:    {db: results/sweep.db, checkpoints: results/checkpoints}
+sweep:
+  jobs: 2
+  grid:
+    optimizer.lr: [1.0e-2, 1.0e-3]
+    model.width: [4, 8]
+)");
+  }
+  std::string command(const std::string& arguments) const {
+    return "cd " + t::shell_quote(dir_.path().string()) + " && TRAINYARD_PLUGIN_PATH=" +
+           t::shell_quote(t::fixture_plugin_dir("tiny_model").string()) + " exec " +
+           t::shell_quote(TRAINYARD_RUNNER_PATH) + " " + arguments;
+  }
+  t::CommandResult runner(const std::string& arguments) const { return t::run_command(command(arguments)); }
+  // Starts the runner in the background; returns its pid.
+  pid_t start(const std::string& arguments) const {
+    return std::stoi(t::run_command(command(arguments) + " > sweep.log 2>&1 & echo $!").output);
+  }
+  std::string db() const { return (dir_ / "results/sweep.db").string(); }
+  int count(const std::string& sql) const {
+    SQLite::Database database(db(), SQLite::OPEN_READONLY);
+    return database.execAndGet(sql).getInt();
+  }
+  // Polls until `sql` counts at least `n` (or 60 s pass).
+  bool wait_for(const std::string& sql, int n) const {
+    for (int i = 0; i < 600; ++i) {
+      try {
+        if (fs::exists(db()) && count(sql) >= n) return true;
+      } catch (const std::exception&) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+  static void wait_exit(pid_t pid) {
+    for (int i = 0; i < 600 && kill(pid, 0) == 0; ++i) {
+      waitpid(pid, nullptr, WNOHANG);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  t::TempDir dir_;
+};
+
+}  // namespace
+
+TEST_F(SweepEndToEnd, FourTrialsTwoAtATimeAllRecorded) {
+  const auto result = runner("sweep.yaml");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(count("SELECT count(*) FROM sweeps"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'finished' AND sweep_id = 1"), 4);
+  EXPECT_EQ(count("SELECT count(*) FROM epochs"), 4 * 2);
+  EXPECT_EQ(count("SELECT count(*) FROM run_overrides WHERE key = 'model.width' AND value = '8'"), 2);
+  EXPECT_EQ(count("SELECT count(DISTINCT trial_key) FROM runs"), 4);
+  // Each trial ran with half the cores and its own overrides.
+  EXPECT_EQ(count("SELECT count(*) FROM runs WHERE config_yaml LIKE '%width: 4%' AND config_yaml LIKE '%lr: 0.001%'"), 1);
+  EXPECT_NE(result.output.find("best acc"), std::string::npos) << result.output;
+
+  const auto again = runner("sweep.yaml");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("4 finished before, 0 to run"), std::string::npos) << again.output;
+  EXPECT_EQ(count("SELECT count(*) FROM runs"), 4);
+
+  const auto summary = runner("sweep.yaml --sweep-summary");
+  ASSERT_EQ(summary.exit_code, 0) << summary.output;
+  EXPECT_NE(summary.output.find("model.width=8"), std::string::npos) << summary.output;
+}
+
+TEST_F(SweepEndToEnd, CommandLineSweepAndDryRunValidateEveryTrial) {
+  const auto ok = runner("sweep.yaml --dry-run --sweep train.batch_size=2,4,6");
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("12 trials, all valid"), std::string::npos) << ok.output;
+  const auto bad = runner("sweep.yaml --sweep optimizer.lr=1e-3,-1");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("optimizer.lr=-1"), std::string::npos) << bad.output;
+  EXPECT_FALSE(fs::exists(db()));   // nothing ran
+}
+
+TEST_F(SweepEndToEnd, KilledTrialIsRecordedAndRedoneOnTheNextRun) {
+  const pid_t sweep = start("sweep.yaml --set train.epochs=300 --jobs 1");
+  ASSERT_TRUE(wait_for("SELECT count(*) FROM epochs", 1)) << t::read_file(dir_ / "sweep.log");
+  int trial_pid = 0;
+  {
+    SQLite::Database database(db(), SQLite::OPEN_READONLY);
+    trial_pid = database.execAndGet("SELECT pid FROM runs WHERE status = 'running'").getInt();
+  }
+  ASSERT_GT(trial_pid, 0);
+  ASSERT_EQ(kill(trial_pid, SIGKILL), 0);   // a crash, as the OOM killer would
+  ASSERT_TRUE(wait_for("SELECT count(*) FROM runs WHERE status = 'failed'", 1)) << t::read_file(dir_ / "sweep.log");
+  kill(sweep, SIGINT);   // and stop the rest of the sweep
+  wait_exit(sweep);
+  {
+    SQLite::Database database(db(), SQLite::OPEN_READONLY);
+    EXPECT_NE(database.execAndGet("SELECT error FROM runs WHERE status = 'failed'").getString().find("signal 9"),
+              std::string::npos);
+    EXPECT_EQ(database.execAndGet("SELECT count(*) FROM runs WHERE status = 'running'").getInt(), 0);
+    EXPECT_EQ(database.execAndGet("PRAGMA integrity_check").getString(), "ok");
+  }
+  const int finished_before = count("SELECT count(*) FROM runs WHERE status = 'finished'");
+  const int runs_before = count("SELECT count(*) FROM runs");
+
+  const auto rerun = runner("sweep.yaml --set train.epochs=300 --jobs 2 --set train.epochs=2");
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  // The spec changed (epochs is not swept), but the trial keys did not: only what did not finish ran.
+  EXPECT_EQ(count("SELECT count(*) FROM runs"), runs_before + (4 - finished_before));
+  EXPECT_EQ(count(R"(SELECT count(*) FROM runs r WHERE status = 'finished' AND id = (
+                     SELECT max(id) FROM runs WHERE trial_key = r.trial_key))"), 4);
+}
+
+TEST_F(SweepEndToEnd, InterruptedSweepMarksItsTrialsAndResumes) {
+  const pid_t sweep = start("sweep.yaml --set train.epochs=300");
+  ASSERT_TRUE(wait_for("SELECT count(DISTINCT run_id) FROM epochs", 2)) << t::read_file(dir_ / "sweep.log");
+  ASSERT_EQ(kill(sweep, SIGINT), 0);
+  wait_exit(sweep);
+  ASSERT_NE(kill(sweep, 0), 0) << "sweep still running after SIGINT";
+  EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'interrupted'"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'running'"), 0);
+  EXPECT_GE(count("SELECT count(*) FROM epochs"), 2);   // finished epochs stay
+
+  const auto rerun = runner("sweep.yaml --set train.epochs=2");
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  EXPECT_NE(rerun.output.find("0 finished before, 4 to run"), std::string::npos) << rerun.output;
+  EXPECT_EQ(count(R"(SELECT count(*) FROM runs r WHERE status = 'finished' AND id = (
+                     SELECT max(id) FROM runs WHERE trial_key = r.trial_key))"), 4);
+}
