@@ -229,3 +229,23 @@ TEST_F(RunnerEndToEnd, EveryPrecisionAndLayoutTrains) {
   EXPECT_EQ(database.execAndGet("SELECT count(*) FROM runs WHERE status = 'finished'").getInt(), 3);
   EXPECT_EQ(database.execAndGet("SELECT count(*) FROM runs WHERE config_yaml LIKE '%precision: bf16%'").getInt(), 1);
 }
+
+TEST_F(RunnerEndToEnd, DecodedDataIsSharedBetweenRunsOfTheSameData) {
+  const auto first = runner("exp.yaml --set train.epochs=1 --set output.cache=cache");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("shared decoded train split"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("first training batch ready"), std::string::npos) << first.output;
+  const auto second = runner("exp.yaml --set train.epochs=1 --set output.cache=cache");
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("train split: 9 decoded images from cache/imagefolder-"), std::string::npos)
+      << second.output;
+  SQLite::Database database(db(), SQLite::OPEN_READONLY);
+  // The same samples: the same first epoch, to the last bit.
+  EXPECT_EQ(database.execAndGet("SELECT count(DISTINCT train_loss) FROM epochs").getInt(), 1);
+
+  // A changed image changes the data's key: nothing stale is read.
+  t::write_file(dir_ / "data/cat/000.png", t::read_file(dir_ / "data/dog/000.png"));
+  const auto third = runner("exp.yaml --set train.epochs=1 --set output.cache=cache");
+  ASSERT_EQ(third.exit_code, 0) << third.output;
+  EXPECT_EQ(third.output.find("decoded images from"), std::string::npos) << third.output;
+}

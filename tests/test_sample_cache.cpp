@@ -6,6 +6,8 @@
 
 #include <trainyard/sample_cache.h>
 
+#include "test_support.h"
+
 using trainyard::SampleCache;
 using trainyard::Split;
 
@@ -65,4 +67,37 @@ TEST(SampleCache, ConcurrentReadersGetConsistentSamples) {
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(cache.cached(), 8u);
   EXPECT_LE(dataset.calls.load(), 8 * 4);   // at most one decode per thread per sample
+}
+
+TEST(SampleCache, SavesAndLoadsACompleteCacheIncludingSkippedSamples) {
+  trainyard::testing::TempDir dir;
+  CountingDataset dataset;
+  SampleCache cache(8);
+  EXPECT_FALSE(cache.save(dir / "partial.pt"));   // not complete yet
+  for (std::size_t i = 0; i < 8; ++i) cache.get(dataset, Split::kTrain, i);
+  ASSERT_TRUE(cache.save(dir / "c.pt"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "partial.pt"));
+
+  SampleCache loaded(8);
+  ASSERT_TRUE(loaded.load(dir / "c.pt"));
+  EXPECT_TRUE(loaded.complete());
+  CountingDataset fresh;
+  for (std::size_t i = 0; i < 8; ++i) {
+    const auto s = loaded.get(fresh, Split::kTrain, i);
+    if (i == 3) {
+      EXPECT_FALSE(s.has_value());
+    } else {
+      ASSERT_TRUE(s.has_value());
+      EXPECT_EQ(s->image.item<float>(), static_cast<float>(i));
+      EXPECT_EQ(s->label, static_cast<std::int64_t>(i % 2));
+    }
+  }
+  EXPECT_EQ(fresh.calls.load(), 0);   // nothing decoded
+
+  SampleCache other_size(5);
+  EXPECT_FALSE(other_size.load(dir / "c.pt"));
+  EXPECT_FALSE(other_size.load(dir / "missing.pt"));
+  trainyard::testing::write_file(dir / "junk.pt", "not a tensor file");
+  EXPECT_FALSE(other_size.load(dir / "junk.pt"));
+  EXPECT_EQ(other_size.cached(), 0u);
 }

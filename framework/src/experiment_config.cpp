@@ -52,6 +52,9 @@ std::vector<ParamSpec> output_schema() {
   return {
       string_param("db", "results/trainyard.db", "SQLite results database"),
       string_param("checkpoints", "results/checkpoints", "folder for model checkpoints"),
+      string_param("cache", "results/cache",
+                   "folder where decoded datasets are shared between runs (the trials of a "
+                   "sweep); empty: do not share"),
   };
 }
 
@@ -464,6 +467,7 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
     } else {
       config.output.db = params.get_string("db");
       config.output.checkpoints = params.get_string("checkpoints");
+      config.output.cache = params.get_string("cache");
     }
   }
 
@@ -513,6 +517,8 @@ std::string ExperimentConfig::to_yaml() const {
   emit_value(out, output.db);
   out << YAML::Key << "checkpoints" << YAML::Value;
   emit_value(out, output.checkpoints);
+  out << YAML::Key << "cache" << YAML::Value;
+  emit_value(out, output.cache);
   out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

@@ -9,6 +9,7 @@ namespace trainyard {
 Model::~Model() = default;
 Dataset::~Dataset() = default;
 bool Dataset::deterministic(Split) const { return false; }
+std::string Dataset::content_key() const { return {}; }
 DataError::~DataError() = default;
 
 const char* host_build_fingerprint() { return TRAINYARD_BUILD_FINGERPRINT; }

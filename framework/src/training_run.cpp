@@ -76,9 +76,16 @@ class Trainer {
         scaler_(precision == Precision::kFp16),
         loader_threads_(loader_threads),
         options_(options) {
-    if (cache) {
-      for (Split split : {Split::kTrain, Split::kTest}) {
-        caches_[static_cast<int>(split)] = std::make_unique<SampleCache>(dataset.size(split));
+    if (!cache) return;
+    const std::string key = dataset.content_key();
+    for (Split split : {Split::kTrain, Split::kTest}) {
+      auto& c = caches_[static_cast<int>(split)];
+      c = std::make_unique<SampleCache>(dataset.size(split));
+      if (key.empty() || config.output.cache.empty()) continue;
+      auto& file = shared_files_[static_cast<int>(split)];
+      file = fs::path(config.output.cache) / (key + "-" + to_string(split) + ".pt");
+      if (c->load(file)) {
+        spdlog::info("{} split: {} decoded images from {}", to_string(split), dataset.size(split), file.string());
       }
     }
   }
@@ -121,6 +128,10 @@ class Trainer {
 
     while (auto batch = loader.next()) {
       if (stop_requested()) return std::nullopt;
+      if (training && epoch == 1 && batches == 0 && options_.process_start) {
+        spdlog::info("first training batch ready {:.2f} s after the process started",
+                     std::chrono::duration<double>(Clock::now() - *options_.process_start).count());
+      }
       auto images = batch->images.to(device_, /*non_blocking=*/true);
       if (config_.train.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
       auto labels = batch->labels.to(device_, /*non_blocking=*/true);
@@ -144,6 +155,7 @@ class Trainer {
       correct.add_(logits.detach().argmax(1).eq(labels).sum());
       samples += n;
       ++batches;
+
       if (progress_.due()) {
         const double elapsed = seconds_since(start);
         char detail[128];
@@ -156,6 +168,7 @@ class Trainer {
     }
     progress_.clear();
     if (stop_requested()) return std::nullopt;
+    share_cache(split);
     if (samples == 0) {
       throw DataError(std::string("the ") + to_string(split) +
                       " split produced no images (every sample was skipped)");
@@ -170,6 +183,20 @@ class Trainer {
   }
 
  private:
+  // Once a split is fully decoded, writes it where later runs of the same data find it.
+  void share_cache(Split split) {
+    const int s = static_cast<int>(split);
+    if (!caches_[s] || shared_files_[s].empty() || !caches_[s]->complete()) return;
+    std::error_code ec;
+    if (fs::exists(shared_files_[s], ec)) return;
+    try {
+      if (caches_[s]->save(shared_files_[s])) spdlog::info("shared decoded {} split: {}", to_string(split), shared_files_[s].string());
+    } catch (const std::exception& e) {
+      spdlog::warn("could not share the decoded {} split in {}: {}", to_string(split), shared_files_[s].string(), e.what());
+    }
+    shared_files_[s].clear();   // tried once
+  }
+
   const ExperimentConfig& config_;
   Model& model_;
   const Dataset& dataset_;
@@ -181,6 +208,7 @@ class Trainer {
   const RunOptions& options_;
   ProgressLine progress_;
   std::unique_ptr<SampleCache> caches_[2];
+  fs::path shared_files_[2];
 };
 
 double current_learning_rate(torch::optim::Optimizer& optimizer) {

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -182,7 +184,32 @@ int run_sweep_command(const trainyard::ExperimentDocument& document, const train
 
 }  // namespace
 
+// When the kernel started this process (field 22 of /proc/self/stat, in clock ticks since boot),
+// so the time to the first batch includes loading LibTorch and the other shared libraries.
+std::chrono::steady_clock::time_point process_start_time() {
+  const auto now = std::chrono::steady_clock::now();
+  std::ifstream stat("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::ifstream uptime_file("/proc/uptime");
+  double uptime = 0;
+  uptime_file >> uptime;
+  const auto after_name = text.rfind(')');
+  if (after_name == std::string::npos || uptime <= 0) return now;
+  std::istringstream fields(text.substr(after_name + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+    if (i == 22) {
+      const double started = std::stod(field) / static_cast<double>(sysconf(_SC_CLK_TCK));
+      const double age = std::max(0.0, uptime - started);
+      return now - std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                       std::chrono::duration<double>(age));
+    }
+  }
+  return now;
+}
+
 int main(int argc, char** argv) {
+  const auto process_start = process_start_time();
   CLI::App app{"Trainyard runner: trains the experiment a YAML file describes, logging every "
                "epoch to SQLite.\nExit codes: 0 finished, 1 the run failed, 2 bad input "
                "(nothing started), 130 interrupted."};
@@ -261,6 +288,7 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, on_stop_signal);
     trainyard::RunOptions options;
     options.stop_requested = &g_stop_requested;
+    options.process_start = process_start;
     if (trial_of_sweep > 0) {
       options.sweep_id = trial_of_sweep;
       options.trial_key = trial_key;

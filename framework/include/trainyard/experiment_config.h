@@ -40,6 +40,7 @@ struct TrainSettings {
 struct OutputSettings {
   std::string db = "results/trainyard.db";
   std::string checkpoints = "results/checkpoints";
+  std::string cache = "results/cache";   // shared decoded datasets; empty: none
 };
 
 /// A fully validated experiment.

@@ -201,6 +201,11 @@ class Dataset {
   /// True when get(split, i) returns the same sample on every call (no random augmentation), so
   /// the host may keep decoded samples in memory. The default, false, is always safe.
   virtual bool deterministic(Split split) const;
+  /// Names the decoded samples: two datasets with the same key promise the same sample for every
+  /// (split, index): same files (by size and time), same transform, same split. The host may then
+  /// share decoded samples between runs (the trials of a sweep) through a file cache. The
+  /// default, an empty key, never shares.
+  virtual std::string content_key() const;
 };
 
 /// What an optimizer is told by the host.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -24,6 +25,13 @@ class SampleCache {
   std::size_t cached() const { return cached_.load(std::memory_order_relaxed); }
   /// Every sample is in memory: reading a batch costs a copy, no decoding.
   bool complete() const { return cached() == size_; }
+
+  /// Writes a complete cache to `path` (through a temporary file and a rename, so readers see
+  /// the whole file or none). Returns false, writing nothing, when the cache is not complete.
+  bool save(const std::filesystem::path& path) const;
+  /// Fills the cache from a file save() wrote for a dataset with the same content key. Returns
+  /// false (and leaves the cache empty) when the file is missing or does not fit.
+  bool load(const std::filesystem::path& path);
 
  private:
   enum : int { kEmpty = 0, kWriting = 1, kSample = 2, kSkipped = 3 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,6 +34,8 @@ struct RunOptions {
   std::optional<std::int64_t> sweep_id;
   std::string trial_key;
   std::vector<Override> trial_overrides;
+  /// When the process started, to report the time to the first training batch.
+  std::optional<std::chrono::steady_clock::time_point> process_start;
 };
 
 /// Runs `config` to the end. Bad input found before the run starts (a dataset folder without

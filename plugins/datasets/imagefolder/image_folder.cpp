@@ -87,9 +87,42 @@ ImageFolder::ImageFolder(ImageFolderOptions options) : options_(std::move(option
     (i < train_count ? train_ : test_).push_back(static_cast<std::size_t>(p[i]));
   }
 
+  content_key_ = make_content_key();
+
   // ImageNet statistics, as the reference recipe (and most pretrained models) normalize.
   mean_ = torch::tensor({0.485f, 0.456f, 0.406f}).view({3, 1, 1});
   std_ = torch::tensor({0.229f, 0.224f, 0.225f}).view({3, 1, 1});
+}
+
+std::string ImageFolder::make_content_key() const {
+  // FNV-1a over everything that decides the decoded samples: each file (path below the root,
+  // size, modification time) in split order, and the transform. A changed file changes the key.
+  std::uint64_t hash = 14695981039346656037ULL;
+  auto mix = [&](const std::string& text) {
+    for (unsigned char c : text) {
+      hash ^= c;
+      hash *= 1099511628211ULL;
+    }
+    hash ^= 0xff;   // field separator
+    hash *= 1099511628211ULL;
+  };
+  mix("imagefolder 1");
+  mix(std::to_string(options_.image_size));
+  mix("mean 0.485 0.456 0.406 std 0.229 0.224 0.225");
+  for (const auto* split : {&train_, &test_}) {
+    mix(std::to_string(split->size()));
+    for (std::size_t index : *split) {
+      const Entry& e = entries_[index];
+      std::error_code ec;
+      mix(e.path.lexically_relative(options_.root).string());
+      mix(std::to_string(e.label));
+      mix(std::to_string(fs::file_size(e.path, ec)));
+      mix(std::to_string(fs::last_write_time(e.path, ec).time_since_epoch().count()));
+    }
+  }
+  char key[32];
+  std::snprintf(key, sizeof key, "imagefolder-%016llx", static_cast<unsigned long long>(hash));
+  return key;
 }
 
 std::size_t ImageFolder::size(Split split) const {

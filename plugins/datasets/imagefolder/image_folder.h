@@ -31,6 +31,7 @@ class ImageFolder : public trainyard::Dataset {
   std::optional<Sample> get(Split split, std::size_t index) const override;
   std::string summary() const override;
   bool deterministic(Split) const override { return true; }   // no random augmentation
+  std::string content_key() const override { return content_key_; }
 
   /// The file behind a sample (for tests and messages).
   const std::filesystem::path& path(Split split, std::size_t index) const;
@@ -41,6 +42,7 @@ class ImageFolder : public trainyard::Dataset {
     std::int64_t label;
   };
   const Entry& entry(Split split, std::size_t index) const;
+  std::string make_content_key() const;
 
   ImageFolderOptions options_;
   std::vector<std::string> classes_;
@@ -48,6 +50,7 @@ class ImageFolder : public trainyard::Dataset {
   std::vector<std::size_t> train_;   // indices into entries_
   std::vector<std::size_t> test_;
   torch::Tensor mean_, std_;
+  std::string content_key_;
   mutable std::mutex warned_mutex_;
   mutable std::set<std::string> warned_;
 };
