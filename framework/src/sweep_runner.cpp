@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include <spdlog/spdlog.h>
+#include <torch/torch.h>
 
 #include "trainyard/device.h"
 #include "trainyard/errors.h"
@@ -28,6 +30,7 @@ namespace {
 
 struct RunningTrial {
   std::size_t index = 0;
+  std::size_t slot = 0;   // which of the `jobs` places it holds (and so which GPU)
   fs::path log;
 };
 
@@ -106,6 +109,12 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
                outcome.sweep_id, trials.size(), outcome.skipped, pending.size(), jobs,
                jobs > 1 ? fmt::format(", {} threads each", threads_per_trial) : std::string());
 
+  // On a machine with several GPUs each running trial gets its own: slot k runs on cuda:k % GPUs.
+  const bool wants_gpu = base.device == "auto" || base.device.rfind("cuda", 0) == 0;
+  const int gpus = wants_gpu ? static_cast<int>(torch::cuda::device_count()) : 0;
+  if (gpus > 1) spdlog::info("sweep: {} GPUs, one trial per GPU", gpus);
+  std::vector<bool> slot_busy(static_cast<std::size_t>(jobs), false);
+
   std::map<pid_t, RunningTrial> running;
   std::size_t next = 0;
   int forwarded_signals = 0;
@@ -120,13 +129,18 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
       for (const auto& o : trial.overrides) {
         arguments.insert(arguments.end(), {"--trial-set", o.key + "=" + o.value});
       }
-      if (configs[index].train.threads == 0 && jobs > 1) {
+      const auto slot = static_cast<std::size_t>(
+          std::find(slot_busy.begin(), slot_busy.end(), false) - slot_busy.begin());
+      slot_busy[slot] = true;
+      if (gpus > 1) {
+        arguments.insert(arguments.end(), {"--set", "device=cuda:" + std::to_string(static_cast<int>(slot) % gpus)});
+      } else if (configs[index].train.threads == 0 && jobs > 1) {
         arguments.insert(arguments.end(), {"--set", "train.threads=" + std::to_string(threads_per_trial)});
       }
       arguments.insert(arguments.end(), {"--trial-of-sweep", std::to_string(outcome.sweep_id), "--trial-key", trial.key()});
       const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
       const pid_t pid = spawn_trial(arguments, log);
-      running[pid] = RunningTrial{index, log};
+      running[pid] = RunningTrial{index, slot, log};
       spdlog::info("[{}/{}] started: {}  (log {})", index + 1, trials.size(), trial.key(), log.string());
     }
     if (running.empty()) break;
@@ -147,6 +161,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
     if (found == running.end()) continue;
     const RunningTrial trial = found->second;
     running.erase(found);
+    slot_busy[trial.slot] = false;
     const std::string key = trials[trial.index].key();
 
     const auto run_id = store.trial_run(outcome.sweep_id, key, pid);
