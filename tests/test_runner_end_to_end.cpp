@@ -192,25 +192,13 @@ TEST_F(RunnerEndToEnd, SigintStopsAtTheNextBatchAndMarksTheRunInterrupted) {
                               " exp.yaml --set train.epochs=500 > run.log 2>&1 & echo $!";
   const auto started = t::run_command(command);
   const pid_t pid = std::stoi(started.output);
-  bool epoch_done = false;
-  for (int i = 0; i < 600 && !epoch_done; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (!fs::exists(db())) continue;
-    try {
-      SQLite::Database database(db(), SQLite::OPEN_READONLY);
-      epoch_done = database.execAndGet("SELECT count(*) FROM epochs").getInt() > 0;
-    } catch (const std::exception&) {
-      // the schema may not exist yet
-    }
-  }
+  const bool epoch_done = t::wait_until([&] {
+    SQLite::Database database(db(), SQLite::OPEN_READONLY);
+    return database.execAndGet("SELECT count(*) FROM epochs").getInt() > 0;
+  });
   ASSERT_TRUE(epoch_done) << t::read_file(dir_ / "run.log");
   ASSERT_EQ(kill(pid, SIGINT), 0);
-  int status = 0;
-  for (int i = 0; i < 300; ++i) {
-    if (waitpid(pid, &status, WNOHANG) == pid || kill(pid, 0) != 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_NE(kill(pid, 0), 0) << "runner still running 30 s after SIGINT";
+  ASSERT_TRUE(t::wait_for_exit(pid, 30)) << "runner still running 30 s after SIGINT";
   SQLite::Database database(db(), SQLite::OPEN_READONLY);
   EXPECT_EQ(database.execAndGet("SELECT status FROM runs").getString(), "interrupted");
   EXPECT_FALSE(database.execAndGet("SELECT ended_at FROM runs").isNull());

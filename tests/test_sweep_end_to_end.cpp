@@ -51,22 +51,9 @@ sweep:
     SQLite::Database database(db(), SQLite::OPEN_READONLY);
     return database.execAndGet(sql).getInt();
   }
-  // Polls until `sql` counts at least `n` (or 60 s pass).
+  // Waits until `sql` counts at least `n`.
   bool wait_for(const std::string& sql, int n) const {
-    for (int i = 0; i < 600; ++i) {
-      try {
-        if (fs::exists(db()) && count(sql) >= n) return true;
-      } catch (const std::exception&) {
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-  static void wait_exit(pid_t pid) {
-    for (int i = 0; i < 600 && kill(pid, 0) == 0; ++i) {
-      waitpid(pid, nullptr, WNOHANG);
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    return t::wait_until([&] { return fs::exists(db()) && count(sql) >= n; });
   }
 
   t::TempDir dir_;
@@ -118,7 +105,7 @@ TEST_F(SweepEndToEnd, KilledTrialIsRecordedAndRedoneOnTheNextRun) {
   ASSERT_EQ(kill(trial_pid, SIGKILL), 0);   // a crash, as the OOM killer would
   ASSERT_TRUE(wait_for("SELECT count(*) FROM runs WHERE status = 'failed'", 1)) << t::read_file(dir_ / "sweep.log");
   kill(sweep, SIGINT);   // and stop the rest of the sweep
-  wait_exit(sweep);
+  ASSERT_TRUE(t::wait_for_exit(sweep)) << "sweep still running after SIGINT";
   {
     SQLite::Database database(db(), SQLite::OPEN_READONLY);
     EXPECT_NE(database.execAndGet("SELECT error FROM runs WHERE status = 'failed'").getString().find("signal 9"),
@@ -131,7 +118,7 @@ TEST_F(SweepEndToEnd, KilledTrialIsRecordedAndRedoneOnTheNextRun) {
 
   const auto rerun = runner("sweep.yaml --set train.epochs=300 --jobs 2 --set train.epochs=2");
   ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
-  // The spec changed (epochs is not swept), but the trial keys did not: only what did not finish ran.
+  // Other --set values (epochs is not swept), the same trial keys: only what did not finish ran.
   EXPECT_EQ(count("SELECT count(*) FROM runs"), runs_before + (4 - finished_before));
   EXPECT_EQ(count(R"(SELECT count(*) FROM runs r WHERE status = 'finished' AND id = (
                      SELECT max(id) FROM runs WHERE trial_key = r.trial_key))"), 4);
@@ -141,8 +128,7 @@ TEST_F(SweepEndToEnd, InterruptedSweepMarksItsTrialsAndResumes) {
   const pid_t sweep = start("sweep.yaml --set train.epochs=300");
   ASSERT_TRUE(wait_for("SELECT count(DISTINCT run_id) FROM epochs", 2)) << t::read_file(dir_ / "sweep.log");
   ASSERT_EQ(kill(sweep, SIGINT), 0);
-  wait_exit(sweep);
-  ASSERT_NE(kill(sweep, 0), 0) << "sweep still running after SIGINT";
+  ASSERT_TRUE(t::wait_for_exit(sweep)) << "sweep still running after SIGINT";
   EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'interrupted'"), 2);
   EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'running'"), 0);
   EXPECT_GE(count("SELECT count(*) FROM epochs"), 2);   // finished epochs stay

@@ -1,6 +1,10 @@
 #include "test_support.h"
 
+#include <signal.h>
 #include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
 
 #include <cstdio>
 #include <cstdlib>
@@ -83,6 +87,26 @@ void write_file(const fs::path& path, const std::string& text) {
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
   std::ofstream out(path, std::ios::binary);
   out << text;
+}
+
+bool wait_until(const std::function<bool()>& condition, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      if (condition()) return true;
+    } catch (const std::exception&) {
+      // not yet
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+bool wait_for_exit(int pid, double seconds) {
+  return wait_until([pid] {
+    waitpid(pid, nullptr, WNOHANG);   // reap it if it is our child
+    return kill(pid, 0) != 0;
+  }, seconds);
 }
 
 std::string shell_quote(const std::string& text) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -53,6 +54,13 @@ struct CommandResult {
 CommandResult run_command(const std::string& command);
 /// Runs the runner binary with `arguments` (already shell-quoted where needed).
 CommandResult run_runner(const std::string& arguments);
+
+/// Polls `condition` every 100 ms until it holds or `seconds` pass; returns whether it held.
+/// Exceptions from the condition (a database not created yet, say) count as "not yet".
+bool wait_until(const std::function<bool()>& condition, double seconds = 60);
+
+/// Waits up to `seconds` for process `pid` (a child or not) to exit; returns whether it did.
+bool wait_for_exit(int pid, double seconds = 60);
 
 /// Quotes a string for /bin/sh.
 std::string shell_quote(const std::string& text);
