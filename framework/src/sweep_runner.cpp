@@ -80,6 +80,13 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
                        const std::vector<ExperimentConfig>& configs, const SweepRunOptions& options) {
   SweepOutcome outcome;
   const ExperimentConfig& base = configs.front();
+  for (const auto& c : configs) {
+    // The sweep reads its trials' outcomes from one database.
+    if (c.output.db != base.output.db) {
+      throw ConfigError("sweep '" + spec.name + "': output.db cannot differ between trials ('" +
+                        base.output.db + "' and '" + c.output.db + "'); sweep other keys");
+    }
+  }
   ResultsStore store(base.output.db);
   const std::string host = host_name();
   for (const auto id : store.mark_abandoned_runs(host)) {
