@@ -168,7 +168,6 @@ class Trainer {
     }
     progress_.clear();
     if (stop_requested()) return std::nullopt;
-    share_cache(split);
     if (samples == 0) {
       throw DataError(std::string("the ") + to_string(split) +
                       " split produced no images (every sample was skipped)");
@@ -179,6 +178,7 @@ class Trainer {
     totals.accuracy = static_cast<double>(correct.item<std::int64_t>()) / static_cast<double>(samples);
     totals.seconds = seconds_since(start);
     totals.wait_seconds = loader.wait_seconds();
+    share_cache(split);   // after the timing: writing the file is not training time
     return totals;
   }
 
