@@ -34,8 +34,7 @@ output:    {db: results/e2e.db, checkpoints: results/checkpoints}
   }
   // Runs the runner in the test's folder, so relative paths resolve there.
   t::CommandResult runner(const std::string& arguments) {
-    return t::run_command("cd " + t::shell_quote(dir_.path().string()) + " && " +
-                          t::shell_quote(TRAINYARD_RUNNER_PATH) + " " + arguments);
+    return t::run_command(t::runner_command(dir_.path(), arguments));
   }
   std::string db() const { return (dir_ / "results/e2e.db").string(); }
 
@@ -159,10 +158,9 @@ TEST_F(RunnerEndToEnd, ListsAndDescribesPlugins) {
 }
 
 TEST_F(RunnerEndToEnd, PluginPathFromTheEnvironmentIsSearched) {
-  const auto result = t::run_command(
-      "cd " + t::shell_quote(dir_.path().string()) + " && TRAINYARD_PLUGIN_PATH=" +
-      t::shell_quote(t::fixture_plugin_dir("tiny_model").string()) + " " +
-      t::shell_quote(TRAINYARD_RUNNER_PATH) + " exp.yaml --set model.plugin=tiny --set train.epochs=1");
+  const auto result = t::run_command(t::runner_command(
+      dir_.path(), "exp.yaml --set model.plugin=tiny --set train.epochs=1",
+      "TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string())));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   SQLite::Database database(db(), SQLite::OPEN_READONLY);
   EXPECT_EQ(database.execAndGet("SELECT model_plugin FROM runs").getString(), "tiny 1.0.0");
@@ -187,9 +185,8 @@ TEST_F(RunnerEndToEnd, BestCheckpointLoadsBackIntoAFreshModel) {
 
 TEST_F(RunnerEndToEnd, SigintStopsAtTheNextBatchAndMarksTheRunInterrupted) {
   // Many epochs: the signal comes once the first epoch is in the database.
-  const std::string command = "cd " + t::shell_quote(dir_.path().string()) + " && exec " +
-                              t::shell_quote(TRAINYARD_RUNNER_PATH) +
-                              " exp.yaml --set train.epochs=500 > run.log 2>&1 & echo $!";
+  const std::string command =
+      t::runner_command(dir_.path(), "exp.yaml --set train.epochs=500") + " > run.log 2>&1 & echo $!";
   const auto started = t::run_command(command);
   const pid_t pid = std::stoi(started.output);
   const bool epoch_done = t::wait_until([&] {

@@ -37,9 +37,8 @@ sweep:
 )");
   }
   std::string command(const std::string& arguments) const {
-    return "cd " + t::shell_quote(dir_.path().string()) + " && TRAINYARD_PLUGIN_PATH=" +
-           t::shell_quote(t::fixture_plugin_dir("tiny_model").string()) + " exec " +
-           t::shell_quote(TRAINYARD_RUNNER_PATH) + " " + arguments;
+    return t::runner_command(dir_.path(), arguments,
+                             "TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string()));
   }
   t::CommandResult runner(const std::string& arguments) const { return t::run_command(command(arguments)); }
   // Starts the runner in the background; returns its pid.

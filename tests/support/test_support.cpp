@@ -129,8 +129,10 @@ CommandResult run_command(const std::string& command) {
   return result;
 }
 
-CommandResult run_runner(const std::string& arguments) {
-  return run_command(shell_quote(TRAINYARD_RUNNER_PATH) + " " + arguments);
+std::string runner_command(const fs::path& folder, const std::string& arguments,
+                           const std::string& environment) {
+  return "cd " + shell_quote(folder.string()) + " && " + environment + (environment.empty() ? "" : " ") +
+         "exec " + shell_quote(TRAINYARD_RUNNER_PATH) + " " + arguments;
 }
 
 }  // namespace trainyard::testing

@@ -52,8 +52,10 @@ struct CommandResult {
 };
 /// Runs a shell command, capturing its output.
 CommandResult run_command(const std::string& command);
-/// Runs the runner binary with `arguments` (already shell-quoted where needed).
-CommandResult run_runner(const std::string& arguments);
+/// The shell command that runs the runner binary in `folder` (so relative paths resolve there)
+/// with `arguments` (already shell-quoted where needed), after `environment` ("NAME=value ...").
+std::string runner_command(const std::filesystem::path& folder, const std::string& arguments,
+                           const std::string& environment = "");
 
 /// Polls `condition` every 100 ms until it holds or `seconds` pass; returns whether it held.
 /// Exceptions from the condition (a database not created yet, say) count as "not yet".
