@@ -7,21 +7,19 @@
 
 namespace trainyard {
 
-std::vector<std::int64_t> epoch_order(std::size_t n, bool shuffle, std::uint64_t seed,
-                                      std::int64_t epoch) {
-  std::vector<std::int64_t> order(n);
-  if (!shuffle) {
-    for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<std::int64_t>(i);
-    return order;
-  }
-  // LibTorch's CPU generator (a Philox/MT engine with a fixed algorithm) keeps orders identical
-  // across platforms and standard libraries, unlike std::shuffle.
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(
-      seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
+std::vector<std::int64_t> seeded_permutation(std::size_t n, std::uint64_t seed) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const auto permutation = torch::randperm(static_cast<std::int64_t>(n), generator,
                                            torch::TensorOptions().dtype(torch::kInt64));
   const auto* p = permutation.data_ptr<std::int64_t>();
-  order.assign(p, p + n);
+  return std::vector<std::int64_t>(p, p + n);
+}
+
+std::vector<std::int64_t> epoch_order(std::size_t n, bool shuffle, std::uint64_t seed,
+                                      std::int64_t epoch) {
+  if (shuffle) return seeded_permutation(n, seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
+  std::vector<std::int64_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<std::int64_t>(i);
   return order;
 }
 

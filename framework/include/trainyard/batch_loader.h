@@ -21,6 +21,10 @@ struct Batch {
   std::int64_t skipped = 0;   // samples the dataset skipped (e.g. undecodable files)
 };
 
+/// A permutation of 0..n-1 drawn from `seed` with LibTorch's CPU generator, whose algorithm is
+/// fixed: the same on every platform and standard library (std::shuffle's is not).
+std::vector<std::int64_t> seeded_permutation(std::size_t n, std::uint64_t seed);
+
 /// The visiting order of a split's samples in one epoch: 0..n-1, or a permutation drawn from
 /// (seed, epoch) so that every run with the same seed sees the same batches.
 std::vector<std::int64_t> epoch_order(std::size_t n, bool shuffle, std::uint64_t seed,

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include <spdlog/spdlog.h>
+#include <trainyard/batch_loader.h>
 #include <trainyard/image_io.h>
 
 namespace fs = std::filesystem;
@@ -78,13 +79,11 @@ ImageFolder::ImageFolder(ImageFolderOptions options) : options_(std::move(option
   }
 
   // A seeded random permutation, then the first train_fraction of it for training.
-  const auto n = static_cast<std::int64_t>(entries_.size());
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
-  const auto permutation = torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64));
-  const auto train_count = static_cast<std::int64_t>(options_.train_fraction * static_cast<double>(n));
-  const auto* p = permutation.data_ptr<std::int64_t>();
-  for (std::int64_t i = 0; i < n; ++i) {
-    (i < train_count ? train_ : test_).push_back(static_cast<std::size_t>(p[i]));
+  const auto permutation = seeded_permutation(entries_.size(), options_.seed);
+  const auto train_count =
+      static_cast<std::size_t>(options_.train_fraction * static_cast<double>(entries_.size()));
+  for (std::size_t i = 0; i < permutation.size(); ++i) {
+    (i < train_count ? train_ : test_).push_back(static_cast<std::size_t>(permutation[i]));
   }
 
   content_key_ = make_content_key();
