@@ -7,6 +7,11 @@
 
 #include "trainyard/errors.h"
 
+// Set by CMake when LibTorch was built with CUDA; its CUDA headers need the CUDA toolkit.
+#if TRAINYARD_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
 namespace trainyard {
 
 torch::Device resolve_device(const std::string& requested) {
@@ -31,7 +36,15 @@ torch::Device resolve_device(const std::string& requested) {
 }
 
 std::string describe_device(const torch::Device& device, int cpu_threads) {
-  if (device.is_cuda()) return device.str();
+  if (device.is_cuda()) {
+#if TRAINYARD_WITH_CUDA
+    const auto* properties = at::cuda::getDeviceProperties(device.has_index() ? device.index() : 0);
+    return device.str() + " (" + properties->name + ", " +
+           std::to_string(properties->totalGlobalMem >> 30) + " GiB)";
+#else
+    return device.str();
+#endif
+  }
   return "cpu (" + std::to_string(cpu_threads) + (cpu_threads == 1 ? " thread)" : " threads)");
 }
 
