@@ -73,9 +73,9 @@ with_deps cmake -S . -B build-cuda -G Ninja "${cmake_args[@]}" -DCMAKE_PREFIX_PA
   || { tail -60 "$logs/configure.log"; exit 1; }
 grep -E "CUDA|Torch|cuDNN" "$logs/configure.log" | head -20 || true
 # The runner and its plugins first, so the benchmark runs even when a test fails to build.
-with_deps cmake --build build-cuda --parallel "$(nproc)" --target runner trainyard_model_resnet50 \
+with_deps cmake --build build-cuda --parallel "$(nproc)" -- -k 0 runner trainyard_model_resnet50 \
   trainyard_dataset_imagefolder trainyard_optimizer_adam >"$logs/build.log" 2>&1 \
-  || { grep -E -A5 "error|Error" "$logs/build.log" | head -80; exit 1; }
+  || { grep -E "error:|FAILED" "$logs/build.log" | sort | uniq | head -60; exit 1; }
 echo "built in $((SECONDS - start)) s"
 printf '#!/bin/sh\nLD_LIBRARY_PATH=%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec %s "$@"\n' \
   "$deps_lib" "$PWD/build-cuda/bin/runner" >build-cuda/runner-env
@@ -89,8 +89,8 @@ PYTHONUNBUFFERED=1 "$python" tools/benchmark/benchmark.py --root "$data" --devic
 
 if [[ $tests == 1 ]]; then
   echo "== tests"
-  with_deps cmake --build build-cuda --parallel "$(nproc)" >"$logs/build-tests.log" 2>&1 \
-    || { grep -E -A5 "error|Error" "$logs/build-tests.log" | head -80; exit 1; }
+  with_deps cmake --build build-cuda --parallel "$(nproc)" -- -k 0 >"$logs/build-tests.log" 2>&1 \
+    || { grep -E "error:|FAILED" "$logs/build-tests.log" | sort | uniq | head -60; exit 1; }
   (cd build-cuda && with_deps ctest -j "$(nproc)" --timeout 300 --output-on-failure) >"$logs/ctest.log" 2>&1 \
     && echo "all tests passed" || { grep -E "tests passed|Failed|\*\*\*" "$logs/ctest.log" | head -40; exit 1; }
 fi
