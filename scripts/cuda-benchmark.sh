@@ -54,11 +54,14 @@ if [[ -n $debs ]]; then
       (t=$(mktemp -d) && cd "$t" && ar x "$f" && tar -xf data.tar.* -C "$deps" && rm -rf "$t")
     fi
   done
-  deps_lib=$deps/usr/lib/x86_64-linux-gnu
+  # Some -dev packages link absolutely (libz.so -> /lib/x86_64-linux-gnu/libz.so.1.2.13): point
+  # those links into the prefix, or the linker falls back to the static library.
+  find "$deps" -type l -lname '/*' | while read -r link; do ln -sfn "$deps$(readlink "$link")" "$link"; done
+  deps_lib=$deps/usr/lib/x86_64-linux-gnu:$deps/lib/x86_64-linux-gnu
   printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$deps_lib" "$deps/usr/bin/pkgconf" >"$deps/bin/pkg-config"
   chmod +x "$deps/bin/pkg-config"
   export PKG_CONFIG_SYSROOT_DIR=$deps PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1 PKG_CONFIG_ALLOW_SYSTEM_LIBS=1
-  export PKG_CONFIG_LIBDIR=$deps_lib/pkgconfig:$deps/usr/share/pkgconfig
+  export PKG_CONFIG_LIBDIR=$deps/usr/lib/x86_64-linux-gnu/pkgconfig:$deps/usr/share/pkgconfig
   prefix_path="$prefix_path;$deps/usr"
   cmake_args+=(-DPKG_CONFIG_EXECUTABLE="$deps/bin/pkg-config" -DCMAKE_LIBRARY_ARCHITECTURE=x86_64-linux-gnu)
 fi

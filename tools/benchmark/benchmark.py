@@ -154,6 +154,13 @@ def run_python(args, python, threads=0, device="cpu", workers=0):
             "accuracy": epochs[-1]["test"]["accuracy"], "peak_mib": peak}
 
 
+def done(result):
+    """One line per finished variant, so a run cut short still reports what it measured."""
+    gpu = f", GPU peak {result['gpu_peak_mib']:.0f} MiB, util {result['gpu_util']:.0f}%" if "gpu_peak_mib" in result else ""
+    print(f"  done: {result['name']}: train img/s per epoch " + ", ".join(f"{v:.1f}" for v in result["train"]) +
+          f"; data wait {100 * steady(result['wait']):.2f}%{gpu}", flush=True)
+
+
 def print_table(results, epochs):
     basis = "epochs 2.." if epochs > 1 else "epoch 1"
     gpu = any("gpu_peak_mib" in r for r in results)
@@ -191,7 +198,7 @@ def main():
         print(f"benchmark: {args.root}, {args.epochs} epoch(s), {args.image_size}x{args.image_size}, "
               f"batch {args.batch_size}", flush=True)
         results = [run_trainyard(args, Path(tmp))]
-        print(f"  done: {results[0]['name']}", flush=True)
+        done(results[0])
         python = None if args.skip_python else find_python_with_torch(args.python)
         if python is None and not args.skip_python:
             print("benchmark: no Python with torch and torchvision (apt-get install python3-torch "
@@ -200,11 +207,11 @@ def main():
         if python and on_gpu:
             for workers in (0, args.workers):
                 results.append(run_python(args, python, device=results[0]["device"], workers=workers))
-                print(f"  done: {results[-1]['name']}", flush=True)
+                done(results[-1])
         elif python:
             for threads in (0, results[0]["threads"] or os.cpu_count()):
                 results.append(run_python(args, python, threads))
-                print(f"  done: {results[-1]['name']}", flush=True)
+                done(results[-1])
     print_table(results, args.epochs)
     if len(results) == 3:
         ours = steady(results[0]["train"])
