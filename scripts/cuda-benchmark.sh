@@ -3,6 +3,7 @@
 # on the GPU: the commands behind the README's GPU figures.
 #
 #   scripts/cuda-benchmark.sh --data DIR [--debs DIR] [--batch N] [--epochs N] [--tests]
+#                             [--skip-benchmark]
 #
 # --data    an ImageFolder (e.g. made here by build/bin/idx_to_imagefolder --per-class 4000)
 # --debs    a folder of Debian 12 .deb files for the libraries the GPU machine lacks (yaml-cpp,
@@ -14,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-data="" debs="" batch=256 epochs=3 tests=0
+data="" debs="" batch=256 epochs=3 tests=0 benchmark=1
 while (($#)); do
   case "$1" in
     --data) data=$2; shift 2 ;;
@@ -22,10 +23,11 @@ while (($#)); do
     --batch) batch=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
     --tests) tests=1; shift ;;
+    --skip-benchmark) benchmark=0; shift ;;
     *) echo "cuda-benchmark: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
-[[ -n $data ]] || { echo "cuda-benchmark: --data DIR is required" >&2; exit 2; }
+[[ -n $data || $benchmark == 0 ]] || { echo "cuda-benchmark: --data DIR is required" >&2; exit 2; }
 logs=${OUT:-build-cuda/logs}
 mkdir -p "$logs"
 python=${PYTHON:-python3}
@@ -85,10 +87,12 @@ printf '#!/bin/sh\nLD_LIBRARY_PATH=%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec 
 chmod +x build-cuda/runner-env
 ./build-cuda/runner-env --list-plugins
 
-echo "== benchmark: $data, batch $batch, $epochs epochs"
-PYTHONUNBUFFERED=1 "$python" tools/benchmark/benchmark.py --root "$data" --device cuda \
-  --batch-size "$batch" --epochs "$epochs" --runner build-cuda/runner-env --python "$python" \
-  2>&1 | tee "$logs/benchmark.log"
+if [[ $benchmark == 1 ]]; then
+  echo "== benchmark: $data, batch $batch, $epochs epochs"
+  PYTHONUNBUFFERED=1 "$python" tools/benchmark/benchmark.py --root "$data" --device cuda \
+    --batch-size "$batch" --epochs "$epochs" --runner build-cuda/runner-env --python "$python" \
+    2>&1 | tee "$logs/benchmark.log"
+fi
 
 if [[ $tests == 1 ]]; then
   echo "== tests"
