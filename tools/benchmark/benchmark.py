@@ -11,7 +11,7 @@ share of training time spent waiting for data, peak memory, and the ratios.
 
 When the runner trains on a GPU, the Python baselines are the recipe as written (fp32, no loader
 workers) and the recipe tuned as PyTorch's performance guide says (python_recipe.py --tuned), and
-the GPU's peak memory and mean utilization are read from nvidia-smi while each variant runs.
+the GPU's peak memory is read from nvidia-smi while each variant runs.
 
 Only the standard library is needed; the Python baseline runs in a separate interpreter.
 """
@@ -32,19 +32,20 @@ REPO = HERE.parent.parent
 
 
 class GpuMonitor:
-    """Samples nvidia-smi every 200 ms while a variant runs: peak memory used (MiB, the whole
-    process's, CUDA context included) and mean utilization over the samples."""
+    """Samples nvidia-smi every 200 ms while a variant runs: the GPU's peak memory used (MiB,
+    CUDA context included). (Its utilization figure is left out: averaged over a whole run it
+    mixes start-up, decoding and testing with training and said little.)"""
 
     def __init__(self):
         self.available = shutil.which("nvidia-smi") is not None
-        self.memory, self.utilization = [], []
+        self.memory = []
         self._process = None
         self._reader = None
 
     def __enter__(self):
         if self.available:
             self._process = subprocess.Popen(
-                ["nvidia-smi", "--query-gpu=memory.used,utilization.gpu", "--format=csv,noheader,nounits",
+                ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits",
                  "-i", "0", "-lms", "200"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             self._reader = threading.Thread(target=self._read, daemon=True)
             self._reader.start()
@@ -53,11 +54,9 @@ class GpuMonitor:
     def _read(self):
         for line in self._process.stdout:
             try:
-                memory, utilization = (float(v) for v in line.split(","))
+                self.memory.append(float(line))
             except ValueError:
                 continue
-            self.memory.append(memory)
-            self.utilization.append(utilization)
 
     def __exit__(self, *exc):
         if self._process:
@@ -68,7 +67,7 @@ class GpuMonitor:
     def summary(self):
         if not self.memory:
             return {}
-        return {"gpu_peak_mib": max(self.memory), "gpu_util": statistics.mean(self.utilization)}
+        return {"gpu_peak_mib": max(self.memory)}
 
 
 def run_measured(command, cwd=None):
@@ -156,7 +155,7 @@ def run_python(args, python, threads=0, device="cpu", workers=0):
 
 def done(result):
     """One line per finished variant, so a run cut short still reports what it measured."""
-    gpu = f", GPU peak {result['gpu_peak_mib']:.0f} MiB, util {result['gpu_util']:.0f}%" if "gpu_peak_mib" in result else ""
+    gpu = f", GPU peak {result['gpu_peak_mib']:.0f} MiB" if "gpu_peak_mib" in result else ""
     print(f"  done: {result['name']}: train img/s per epoch " + ", ".join(f"{v:.1f}" for v in result["train"]) +
           f"; data wait {100 * steady(result['wait']):.2f}%{gpu}", flush=True)
 
@@ -164,11 +163,11 @@ def done(result):
 def print_table(results, epochs):
     basis = "epochs 2.." if epochs > 1 else "epoch 1"
     gpu = any("gpu_peak_mib" in r for r in results)
-    gpu_header = f" {'GPU MiB':>8} {'GPU util':>8}" if gpu else ""
+    gpu_header = f" {'GPU MiB':>8}" if gpu else ""
     print(f"\n{'variant':<58} {'train img/s':>11} {'test img/s':>10} {'epoch s':>8} "
           f"{'data wait':>9} {'peak MiB':>9}{gpu_header} {'test acc':>8}")
     for r in results:
-        gpu_cells = (f" {r.get('gpu_peak_mib', 0):>8.0f} {r.get('gpu_util', 0):>7.0f}%" if gpu else "")
+        gpu_cells = f" {r.get('gpu_peak_mib', 0):>8.0f}" if gpu else ""
         print(f"{r['name']:<58} {steady(r['train']):>11.2f} {steady(r['test']):>10.2f} "
               f"{steady(r['seconds']):>8.1f} {100 * steady(r['wait']):>8.2f}% "
               f"{r['peak_mib']:>9.0f}{gpu_cells} {100 * r['accuracy']:>7.1f}%")
