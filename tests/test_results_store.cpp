@@ -2,6 +2,8 @@
 // newer files without touching them.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -177,7 +179,8 @@ TEST(ResultsStore, MigratesAVersionOneFileKeepingItsRuns) {
         test_images_per_second REAL, data_wait_fraction REAL, finished_at TEXT NOT NULL,
         PRIMARY KEY (run_id, epoch));
       INSERT INTO runs (experiment, config_yaml, status, started_at, best_epoch, best_test_accuracy)
-        VALUES ('old', 'name: old', 'finished', '2026-01-01T00:00:00.000Z', 3, 0.75);
+        VALUES ('old', 'name: old
+optimizer: {plugin: adam, lr: 1.0e-3}', 'finished', '2026-01-01T00:00:00.000Z', 3, 0.75);
       INSERT INTO epochs (run_id, epoch, test_accuracy, finished_at) VALUES (1, 3, 0.75, 'x');
       PRAGMA user_version = 1;
     )");
@@ -199,6 +202,46 @@ TEST(ResultsStore, MigratesAVersionOneFileKeepingItsRuns) {
   EXPECT_EQ(store.run(id)->precision, "bf16");
   ASSERT_TRUE(store.run(id)->peak_memory_mib);
   EXPECT_GT(*store.run(id)->peak_memory_mib, 1.0);
+
+  // Schema 4 filled the config rows of the old run and made the views.
+  SQLite::Statement config(store.database(),
+                           "SELECT value, number FROM run_config WHERE run_id = 1 AND key = 'optimizer.lr'");
+  ASSERT_TRUE(config.executeStep());
+  EXPECT_EQ(config.getColumn(0).getString(), "1.0e-3");
+  EXPECT_DOUBLE_EQ(config.getColumn(1).getDouble(), 0.001);
+  EXPECT_EQ(store.database().execAndGet("SELECT best_test_accuracy FROM run_summary WHERE run_id = 1").getDouble(), 0.75);
+  EXPECT_EQ(store.database().execAndGet("SELECT epoch FROM run_last_epoch WHERE run_id = 1").getInt(), 3);
+}
+
+TEST(ResultsStore, EveryResolvedConfigValueIsARowAndTheViewsAnswer) {
+  t::TempDir dir;
+  ResultsStore store((dir / "r.db").string());
+  auto record = sample_run();
+  record.config_yaml = "name: unit\nseed: 42\ntrain: {batch_size: 32, precision: bf16}\nplugin_paths: [a, b]\n";
+  record.git_revision = "0123abc-dirty";
+  const auto id = store.begin_run(record);
+  for (int epoch = 1; epoch <= 3; ++epoch) {
+    trainyard::EpochRecord e;
+    e.epoch = epoch;
+    e.test_accuracy = epoch == 2 ? 0.9 : 0.5 + 0.1 * epoch;   // best at epoch 2
+    e.test_loss = 1.0 / epoch;
+    store.record_epoch(id, e, epoch == 2, "best.pt");
+  }
+  store.finish_run(id, RunStatus::kFinished);
+  std::map<std::string, std::string> rows;
+  SQLite::Statement query(store.database(), "SELECT key, value FROM run_config WHERE run_id = ?");
+  query.bind(1, id);
+  while (query.executeStep()) rows[query.getColumn(0).getString()] = query.getColumn(1).getString();
+  EXPECT_EQ(rows, (std::map<std::string, std::string>{{"name", "unit"}, {"seed", "42"},
+                                                      {"train.batch_size", "32"},
+                                                      {"train.precision", "bf16"},
+                                                      {"plugin_paths", "[a, b]"}}));
+  auto& db = store.database();
+  EXPECT_EQ(db.execAndGet("SELECT git_revision FROM runs WHERE id = 1").getString(), "0123abc-dirty");
+  EXPECT_EQ(db.execAndGet("SELECT epoch FROM run_best_epoch WHERE run_id = 1").getInt(), 2);
+  EXPECT_EQ(db.execAndGet("SELECT epoch FROM run_last_epoch WHERE run_id = 1").getInt(), 3);
+  EXPECT_DOUBLE_EQ(db.execAndGet("SELECT final_test_accuracy FROM run_summary WHERE run_id = 1").getDouble(), 0.8);
+  EXPECT_DOUBLE_EQ(db.execAndGet("SELECT min_test_loss FROM run_summary WHERE run_id = 1").getDouble(), 1.0 / 3);
 }
 
 TEST(ResultsStore, OverridesAreStoredAsQueryableRows) {

@@ -12,6 +12,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include "trainyard/config_rows.h"
 #include "trainyard/errors.h"
 
 namespace fs = std::filesystem;
@@ -124,12 +125,103 @@ const char* const kMigrations[] = {
       PRIMARY KEY (run_id, key)
     );
     )sql",
+    // 4: every resolved config value as a row (filter and compare runs by any key), the git
+    // revision of the experiment file's repository, an index for "best runs first", and the views
+    // of kViews (created after this step, with run_config filled in for existing runs).
+    R"sql(
+    ALTER TABLE runs ADD COLUMN git_revision TEXT;
+    CREATE TABLE run_config (
+      run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+      key    TEXT NOT NULL,
+      value  TEXT NOT NULL,
+      number REAL,
+      PRIMARY KEY (run_id, key)
+    );
+    CREATE INDEX run_config_by_value ON run_config (key, value);
+    CREATE INDEX run_config_by_number ON run_config (key, number);
+    CREATE INDEX runs_by_best ON runs (best_test_accuracy);
+    )sql",
 };
+
+// The views documented in the README, for users of the sqlite3 shell and pandas as much as for
+// the results tool. "%s" is "" or "TEMP ": the tool creates them as temporary views when it
+// reads a file written before they existed, so one definition serves both.
+const char* const kViews = R"sql(
+    CREATE %sVIEW IF NOT EXISTS run_best_epoch AS
+      SELECT e.* FROM runs r JOIN epochs e ON e.run_id = r.id AND e.epoch = r.best_epoch;
+    CREATE %sVIEW IF NOT EXISTS run_last_epoch AS
+      SELECT e.* FROM runs r JOIN epochs e
+        ON e.run_id = r.id AND e.epoch = (SELECT max(epoch) FROM epochs WHERE run_id = r.id);
+    CREATE %sVIEW IF NOT EXISTS run_summary AS
+      SELECT r.id AS run_id, r.experiment, r.status, r.sweep_id, r.trial_key, r.seed, r.precision,
+             r.device, r.host, r.started_at, r.ended_at,
+             (SELECT count(*) FROM epochs WHERE run_id = r.id) AS epochs,
+             r.best_epoch, r.best_test_accuracy, b.test_loss AS best_test_loss,
+             l.test_accuracy AS final_test_accuracy, l.test_loss AS final_test_loss,
+             l.train_accuracy AS final_train_accuracy, l.train_loss AS final_train_loss,
+             (SELECT min(test_loss) FROM epochs WHERE run_id = r.id) AS min_test_loss,
+             (SELECT avg(train_images_per_second) FROM epochs WHERE run_id = r.id)
+               AS train_images_per_second,
+             (SELECT sum(epoch_seconds) FROM epochs WHERE run_id = r.id) AS train_seconds
+      FROM runs r
+      LEFT JOIN epochs b ON b.run_id = r.id AND b.epoch = r.best_epoch
+      LEFT JOIN epochs l ON l.run_id = r.id
+        AND l.epoch = (SELECT max(epoch) FROM epochs WHERE run_id = r.id);
+    CREATE %sVIEW IF NOT EXISTS sweep_leaderboard AS
+      SELECT s.id AS sweep_id, s.name AS sweep,
+             rank() OVER (PARTITION BY s.id
+                          ORDER BY rs.best_test_accuracy IS NULL, rs.best_test_accuracy DESC) AS rank,
+             rs.run_id, rs.trial_key, rs.status, rs.epochs, rs.best_epoch, rs.best_test_accuracy,
+             rs.final_test_accuracy, rs.final_test_loss
+      FROM sweeps s JOIN run_summary rs ON rs.sweep_id = s.id
+      WHERE rs.run_id = (SELECT max(id) FROM runs WHERE sweep_id = s.id AND trial_key = rs.trial_key);
+)sql";
+
+// Writes the flattened config of one run into `table` (run_config, or the tool's temporary copy).
+void insert_config_rows(SQLite::Database& db, const std::string& table, std::int64_t run_id,
+                        const std::string& config_yaml) {
+  SQLite::Statement insert(db, "INSERT OR REPLACE INTO " + table +
+                                   " (run_id, key, value, number) VALUES (?, ?, ?, ?)");
+  for (const auto& row : flatten_config_yaml(config_yaml)) {
+    insert.bind(1, run_id);
+    insert.bind(2, row.key);
+    insert.bind(3, row.value);
+    if (row.number) {
+      insert.bind(4, *row.number);
+    } else {
+      insert.bind(4);
+    }
+    insert.exec();
+    insert.reset();
+  }
+}
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == ResultsStore::kSchemaVersion,
               "one migration per schema version");
 
 }  // namespace
+
+std::string ResultsStore::views_sql(bool temporary) {
+  std::string sql = kViews;
+  const std::string prefix = temporary ? "TEMP " : "";
+  for (std::size_t at = sql.find("%s"); at != std::string::npos; at = sql.find("%s", at)) {
+    sql.replace(at, 2, prefix);
+  }
+  return sql;
+}
+
+void ResultsStore::fill_config_rows(SQLite::Database& db, const std::string& table) {
+  SQLite::Statement runs(db, "SELECT id, config_yaml FROM runs");
+  std::vector<std::pair<std::int64_t, std::string>> configs;
+  while (runs.executeStep()) configs.emplace_back(runs.getColumn(0).getInt64(), runs.getColumn(1).getString());
+  for (const auto& [id, yaml] : configs) {
+    try {
+      insert_config_rows(db, table, id, yaml);
+    } catch (const ConfigError&) {
+      // A config that no longer parses keeps its text in runs.config_yaml; it just has no rows.
+    }
+  }
+}
 
 ResultsStore::ResultsStore(const std::string& path) : path_(path) {
   std::error_code ec;
@@ -183,6 +275,10 @@ void ResultsStore::migrate() {
   // Re-read under the write lock: another process may have migrated meanwhile.
   const int locked_version = db_->execAndGet("PRAGMA user_version").getInt();
   for (int v = locked_version; v < kSchemaVersion; ++v) db_->exec(kMigrations[v]);
+  if (locked_version < 4) {
+    fill_config_rows(*db_, "run_config");
+    db_->exec(views_sql(false));
+  }
   db_->exec("PRAGMA application_id = " + std::to_string(kApplicationId));
   db_->exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
   transaction.commit();
@@ -303,8 +399,8 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
     INSERT INTO runs (experiment, experiment_file, config_yaml, status, started_at, host, device,
                       torch_version, seed, model_plugin, dataset_plugin, optimizer_plugin,
                       num_parameters, num_classes, train_size, test_size, precision, sweep_id,
-                      trial_key, pid, heartbeat_at)
-    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
+                      trial_key, pid, heartbeat_at, git_revision)
+    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
   int i = 1;
   insert.bind(i++, r.experiment);
   insert.bind(i++, r.experiment_file);
@@ -330,8 +426,10 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
   insert.bind(i++, r.trial_key);
   insert.bind(i++, static_cast<std::int64_t>(getpid()));
   insert.bind(i++, utc_timestamp());
+  insert.bind(i++, r.git_revision);
   insert.exec();
   const std::int64_t id = db_->getLastInsertRowid();
+  insert_config_rows(*db_, "run_config", id, r.config_yaml);
   for (const auto& [key, value] : r.overrides) {
     SQLite::Statement override_row(*db_, "INSERT INTO run_overrides (run_id, key, value) VALUES (?, ?, ?)");
     override_row.bind(1, id);

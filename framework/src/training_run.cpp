@@ -14,6 +14,7 @@
 #include "trainyard/plugin_registry.h"
 #include "trainyard/mixed_precision.h"
 #include "trainyard/progress.h"
+#include "trainyard/provenance.h"
 #include "trainyard/sample_cache.h"
 #include "trainyard/torch_compat.h"
 
@@ -307,6 +308,7 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   }
   record.device = device_text;
   record.torch_version = TORCH_VERSION;
+  record.git_revision = git_revision(config.source);
   record.seed = config.seed;
   record.model_plugin = registry.find(PluginKind::kModel, config.model.plugin).name_and_version();
   record.dataset_plugin = registry.find(PluginKind::kDataset, config.dataset.plugin).name_and_version();

@@ -37,6 +37,7 @@ struct RunRecord {
   std::int64_t train_size = 0;
   std::int64_t test_size = 0;
   std::string precision;   // resolved: fp32, bf16 or fp16
+  std::string git_revision;   // of the experiment file's repository; empty outside one
   std::optional<std::int64_t> sweep_id;   // the sweep this run is a trial of
   std::string trial_key;                  // the trial's overrides, canonical text
   std::vector<std::pair<std::string, std::string>> overrides;   // key, value as given
@@ -77,7 +78,7 @@ struct SweepTrialSummary {
 class ResultsStore {
  public:
   /// The schema version this build writes; older files are migrated, newer ones refused.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
   /// PRAGMA application_id of Trainyard databases ("TRYD").
   static constexpr std::int32_t kApplicationId = 0x54525944;
 
@@ -113,6 +114,13 @@ class ResultsStore {
   std::vector<SweepTrialSummary> sweep_summary(std::int64_t sweep_id) const;
 
   int schema_version() const;
+
+  /// The CREATE VIEW statements of the current schema (run_summary, run_best_epoch,
+  /// run_last_epoch, sweep_leaderboard); `temporary` makes them TEMP views, which a read-only
+  /// connection may create over a file from before they existed.
+  static std::string views_sql(bool temporary);
+  /// Fills `table` (run_id, key, value, number) with every run's flattened configuration.
+  static void fill_config_rows(SQLite::Database& db, const std::string& table);
   std::optional<StoredRun> run(std::int64_t run_id) const;
   std::vector<EpochRecord> epochs(std::int64_t run_id) const;
   const std::string& path() const { return path_; }
