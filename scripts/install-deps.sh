@@ -15,6 +15,8 @@ packages=(
   libyaml-cpp-dev libboost-dev libboost-filesystem-dev libspdlog-dev libfmt-dev libcli11-dev
   # Results store
   libsqlite3-dev sqlite3 libsqlitecpp-dev
+  # Results tool: JSON output and PNG/SVG figures
+  nlohmann-json3-dev libcairo2-dev
   # Image decoding (TurboJPEG API gives scaled decoding) and PNG
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev
   # Tests

@@ -1,0 +1,154 @@
+#include "figures.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "plot.h"
+#include "trainyard/config_rows.h"
+#include "trainyard/errors.h"
+#include "trainyard/suggest.h"
+
+namespace trainyard::results {
+namespace {
+
+double as_double(const Value& value) {
+  if (const auto* real = std::get_if<double>(&value)) return *real;
+  if (const auto* integer = std::get_if<std::int64_t>(&value)) return static_cast<double>(*integer);
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+// "run 12 quickstart (optimizer.lr=0.001, seed=3)": the config keys that tell the plotted runs
+// apart (output paths aside), at most three.
+std::vector<std::string> run_labels(const ResultsReader& reader, const std::vector<std::int64_t>& ids) {
+  std::vector<std::map<std::string, std::string>> configs;
+  for (const auto id : ids) configs.push_back(reader.config(id));
+  std::vector<std::string> differing;
+  for (const auto& [key, value] : configs.front()) {
+    if (key.rfind("output.", 0) == 0) continue;
+    for (const auto& c : configs) {
+      const auto it = c.find(key);
+      if (it == c.end() || it->second != value) {
+        differing.push_back(key);
+        break;
+      }
+    }
+  }
+  std::vector<std::string> labels;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    std::string label = "run " + std::to_string(ids[i]);
+    const auto name = configs[i].find("name");
+    if (name != configs[i].end()) label += " " + name->second;
+    std::string details;
+    for (std::size_t k = 0; k < differing.size() && k < 3; ++k) {
+      const auto it = configs[i].find(differing[k]);
+      details += (k ? ", " : "") + differing[k] + "=" + (it == configs[i].end() ? "-" : it->second);
+    }
+    labels.push_back(details.empty() ? label : label + " (" + details + ")");
+  }
+  return labels;
+}
+
+}  // namespace
+
+void plot_curves(const ResultsReader& reader, const std::vector<std::int64_t>& ids,
+                 const std::filesystem::path& file) {
+  if (ids.empty()) throw InputError("plot: name at least one run (results plot RUN... --out FILE)");
+  reader.require_runs(ids);
+  Panel loss{"Loss", "epoch", "cross-entropy loss", {}, false, false, {}};
+  Panel accuracy{"Accuracy", "epoch", "accuracy", {}, false, true, {}};
+  std::vector<LegendEntry> legend;
+  const auto labels = run_labels(reader, ids);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const Table epochs = reader.epochs(ids[i]);
+    const int colour = static_cast<int>(i);
+    for (const bool train : {true, false}) {
+      Series l, a;
+      l.color = a.color = colour;
+      l.dashed = a.dashed = train;
+      for (const auto& row : epochs.rows) {
+        const double epoch = as_double(row[epochs.column("epoch")]);
+        l.x.push_back(epoch);
+        a.x.push_back(epoch);
+        l.y.push_back(as_double(row[epochs.column(train ? "train_loss" : "test_loss")]));
+        a.y.push_back(as_double(row[epochs.column(train ? "train_accuracy" : "test_accuracy")]));
+      }
+      l.markers = a.markers = epochs.rows.size() == 1;   // one epoch draws no line
+      loss.series.push_back(std::move(l));
+      accuracy.series.push_back(std::move(a));
+    }
+    legend.push_back({labels[i], colour, false});
+  }
+  legend.push_back({"test (solid)", -1, false});
+  legend.push_back({"train (dashed)", -1, true});
+  const std::string title = ids.size() == 1 ? labels.front() : std::to_string(ids.size()) + " runs";
+  render_figure(title, {loss, accuracy}, legend, file);
+}
+
+void plot_sweep(const ResultsReader& reader, const std::string& sweep, const std::string& parameter,
+                const std::string& metric, const std::filesystem::path& file) {
+  const auto& metrics = ResultsReader::metrics();
+  if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end()) {
+    const auto nearest = nearest_name(metric, metrics);
+    throw InputError("--metric '" + metric + "' is not a run metric" +
+                     (nearest ? "; did you mean '" + *nearest + "'?" : "") + " Metrics: " +
+                     join_names(metrics));
+  }
+  RunFilter filter;
+  filter.sweep = sweep;
+  const Table runs = reader.runs(filter, {parameter});
+  // The latest run of each trial, as the leaderboard counts them.
+  std::map<std::string, std::pair<std::string, double>> by_trial;   // trial -> (parameter, metric)
+  for (const auto& row : runs.rows) {   // newest first
+    const std::string trial = format_cell("", row[runs.column("trial_key")]);
+    if (by_trial.count(trial)) continue;
+    RunFilter one;
+    one.ids = {std::get<std::int64_t>(row[0])};
+    one.sort = metric;
+    const Table summary = reader.runs(one);
+    by_trial[trial] = {format_cell("", row[runs.column(parameter)]),
+                       as_double(summary.rows.front()[summary.column(metric)])};
+  }
+  std::vector<std::pair<std::string, double>> points;
+  for (const auto& entry : by_trial) points.push_back(entry.second);
+  if (points.empty()) throw InputError("sweep '" + sweep + "' has no runs to plot yet");
+
+  Panel panel{metric + " by " + parameter, parameter, metric, {}, false,
+              metric.find("accuracy") != std::string::npos, {}};
+  // Every trial as a point; a line through the mean at each value (trials may repeat a value
+  // with other seeds).
+  Series trials, means;
+  trials.markers = true;
+  trials.line = false;
+  means.label = "mean";
+  const bool numeric = std::all_of(points.begin(), points.end(),
+                                   [](const auto& p) { return parse_number(p.first).has_value(); });
+  std::map<double, std::pair<double, int>> sums;   // x -> (sum of y, count)
+  std::vector<std::string> categories;
+  for (const auto& [text, y] : points) {
+    if (!numeric && std::find(categories.begin(), categories.end(), text) == categories.end()) categories.push_back(text);
+  }
+  std::sort(categories.begin(), categories.end());
+  for (const auto& [text, y] : points) {
+    const double x = numeric ? *parse_number(text)
+                             : static_cast<double>(std::find(categories.begin(), categories.end(), text) - categories.begin());
+    trials.x.push_back(x);
+    trials.y.push_back(y);
+    if (std::isfinite(y)) sums[x].first += y, sums[x].second += 1;
+  }
+  for (const auto& [x, sum] : sums) {
+    means.x.push_back(x);
+    means.y.push_back(sum.first / sum.second);
+  }
+  panel.x_categories = categories;
+  if (numeric && !means.x.empty()) {
+    const double low = means.x.front(), high = means.x.back();
+    panel.log_x = low > 0 && high / low >= 10.0;   // learning rates and the like
+  }
+  panel.series.push_back(means);
+  panel.series.push_back(trials);
+  render_figure("sweep " + sweep + ": " + metric + " against " + parameter, {panel}, {}, file);
+}
+
+}  // namespace trainyard::results

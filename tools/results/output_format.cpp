@@ -1,0 +1,132 @@
+#include "output_format.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include <nlohmann/json.hpp>
+
+#include "trainyard/errors.h"
+
+namespace trainyard::results {
+namespace {
+
+std::string csv_cell(const Value& value) {
+  if (std::holds_alternative<std::monostate>(value)) return "";
+  if (const auto* integer = std::get_if<std::int64_t>(&value)) return std::to_string(*integer);
+  if (const auto* real = std::get_if<double>(&value)) return shortest(*real);
+  const auto& text = std::get<std::string>(value);
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+nlohmann::ordered_json json_cell(const Value& value) {
+  if (std::holds_alternative<std::monostate>(value)) return nullptr;
+  if (const auto* integer = std::get_if<std::int64_t>(&value)) return *integer;
+  if (const auto* real = std::get_if<double>(&value)) return *real;
+  return std::get<std::string>(value);
+}
+
+nlohmann::ordered_json json_rows(const Table& table) {
+  auto rows = nlohmann::ordered_json::array();
+  for (const auto& row : table.rows) {
+    nlohmann::ordered_json object = nlohmann::ordered_json::object();
+    for (std::size_t i = 0; i < row.size(); ++i) object[table.columns[i]] = json_cell(row[i]);
+    rows.push_back(std::move(object));
+  }
+  return rows;
+}
+
+void write_aligned(std::ostream& out, const Table& table, bool row_keyed) {
+  std::vector<std::vector<std::string>> cells;
+  std::vector<std::size_t> widths;
+  for (const auto& c : table.columns) widths.push_back(c.size());
+  std::vector<bool> numeric(table.columns.size(), true);
+  for (const auto& row : table.rows) {
+    std::vector<std::string> texts;
+    const std::string key = row_keyed && !row.empty() ? format_cell("", row[0]) : "";
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      texts.push_back(format_cell(row_keyed ? key : table.columns[i], row[i]));
+      widths[i] = std::max(widths[i], texts.back().size());
+      if (std::holds_alternative<std::string>(row[i])) numeric[i] = false;
+    }
+    cells.push_back(std::move(texts));
+  }
+  auto line = [&](const std::vector<std::string>& texts) {
+    std::string text;
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      const auto pad = std::string(widths[i] - std::min(widths[i], texts[i].size()), ' ');
+      const bool right = numeric[i] && !(row_keyed && i == 0);
+      text += (i ? "  " : "") + (right ? pad + texts[i] : texts[i] + (i + 1 < texts.size() ? pad : ""));
+    }
+    out << text << "\n";
+  };
+  line(table.columns);
+  for (const auto& texts : cells) line(texts);
+}
+
+}  // namespace
+
+Format parse_format(const std::string& text) {
+  if (text == "table") return Format::kTable;
+  if (text == "csv") return Format::kCsv;
+  if (text == "json") return Format::kJson;
+  throw InputError("--format '" + text + "': accepted: table, csv, json");
+}
+
+std::string shortest(double value) {
+  char buffer[64];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", precision, value);
+    if (std::strtod(buffer, nullptr) == value) break;
+  }
+  return buffer;
+}
+
+void write_table(std::ostream& out, const Table& table, Format format, bool row_keyed) {
+  switch (format) {
+    case Format::kTable:
+      write_aligned(out, table, row_keyed);
+      return;
+    case Format::kCsv: {
+      for (std::size_t i = 0; i < table.columns.size(); ++i) out << (i ? "," : "") << csv_cell(table.columns[i]);
+      out << "\n";
+      for (const auto& row : table.rows) {
+        for (std::size_t i = 0; i < row.size(); ++i) out << (i ? "," : "") << csv_cell(row[i]);
+        out << "\n";
+      }
+      return;
+    }
+    case Format::kJson:
+      out << json_rows(table).dump(2) << "\n";
+      return;
+  }
+}
+
+void write_run_details(std::ostream& out, const std::vector<std::pair<std::string, Value>>& fields,
+                       const std::map<std::string, std::string>& config, const Table& epochs,
+                       Format format) {
+  if (format == Format::kCsv) {
+    write_table(out, epochs, format);
+    return;
+  }
+  if (format == Format::kJson) {
+    nlohmann::ordered_json run = nlohmann::ordered_json::object();
+    for (const auto& [name, value] : fields) run[name] = json_cell(value);
+    nlohmann::ordered_json document = {{"run", run}, {"config", config}, {"epochs", json_rows(epochs)}};
+    out << document.dump(2) << "\n";
+    return;
+  }
+  for (const auto& [name, value] : fields) {
+    const std::string text = format_cell(name, value);
+    if (!text.empty()) out << name << ": " << text << "\n";
+  }
+  out << "config:\n";
+  for (const auto& [key, value] : config) out << "  " << key << ": " << value << "\n";
+  out << "epochs:\n";
+  write_table(out, epochs, format);
+}
+
+}  // namespace trainyard::results

@@ -1,0 +1,31 @@
+// Writing a result table as an aligned table for people, CSV, or JSON.
+#pragma once
+
+#include <map>
+#include <ostream>
+#include <string>
+
+#include "results_reader.h"
+
+namespace trainyard::results {
+
+enum class Format { kTable, kCsv, kJson };
+
+/// "table", "csv" or "json"; throws InputError otherwise.
+Format parse_format(const std::string& text);
+
+/// Writes `table`. In kTable form cells are formatted for reading (accuracies as percentages);
+/// when `row_keyed` the first cell of each row names what the row holds (a compare table) and
+/// decides the formatting, else the column name does. CSV and JSON keep full precision.
+void write_table(std::ostream& out, const Table& table, Format format, bool row_keyed = false);
+
+/// One run as `results show` prints it: its stored fields, its resolved config, its epochs. As
+/// JSON one object {"run": {...}, "config": {...}, "epochs": [...]}; as CSV the epochs alone.
+void write_run_details(std::ostream& out, const std::vector<std::pair<std::string, Value>>& fields,
+                       const std::map<std::string, std::string>& config, const Table& epochs,
+                       Format format);
+
+/// A real number as the shortest text that reads back to the same value.
+std::string shortest(double value);
+
+}  // namespace trainyard::results

@@ -1,0 +1,290 @@
+#include "plot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <memory>
+
+#include <cairo-svg.h>
+#include <cairo.h>
+
+#include "trainyard/errors.h"
+
+namespace trainyard::results {
+namespace {
+
+// matplotlib's tab10: the colours people know from the Python figures.
+constexpr double kPalette[10][3] = {
+    {0.122, 0.467, 0.706}, {1.000, 0.498, 0.055}, {0.173, 0.627, 0.173}, {0.839, 0.153, 0.157},
+    {0.580, 0.404, 0.741}, {0.549, 0.337, 0.294}, {0.890, 0.467, 0.761}, {0.498, 0.498, 0.498},
+    {0.737, 0.741, 0.133}, {0.090, 0.745, 0.812}};
+
+constexpr double kPanelWidth = 560, kPanelHeight = 400, kTitleHeight = 40;
+constexpr double kLegendRow = 20, kLegendColumn = 270;
+constexpr double kLeft = 72, kRight = 18, kTop = 34, kBottom = 50;
+
+void set_colour(cairo_t* cr, int index) {
+  if (index < 0) {
+    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+    return;
+  }
+  const auto& c = kPalette[index % 10];
+  cairo_set_source_rgb(cr, c[0], c[1], c[2]);
+}
+
+void set_style(cairo_t* cr, bool dashed) {
+  const double dashes[] = {6.0, 4.0};
+  cairo_set_dash(cr, dashes, dashed ? 2 : 0, 0);
+}
+
+enum class Align { kLeft, kCentre, kRight };
+
+void text_at(cairo_t* cr, const std::string& text, double x, double y, Align align, double size,
+             bool bold = false) {
+  cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
+                         bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size(cr, size);
+  cairo_text_extents_t extents;
+  cairo_text_extents(cr, text.c_str(), &extents);
+  double left = x;
+  if (align == Align::kCentre) left = x - extents.width / 2 - extents.x_bearing;
+  if (align == Align::kRight) left = x - extents.width - extents.x_bearing;
+  cairo_move_to(cr, left, y);
+  cairo_show_text(cr, text.c_str());
+}
+
+std::string tick_label(double value, double step, bool percent) {
+  char buffer[32];
+  if (percent) {
+    std::snprintf(buffer, sizeof buffer, step * 100 >= 1 ? "%.0f%%" : "%.1f%%", value * 100);
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%g", std::abs(value) < step * 1e-6 ? 0.0 : value);
+  }
+  return buffer;
+}
+
+struct Range {
+  double low = std::numeric_limits<double>::infinity();
+  double high = -std::numeric_limits<double>::infinity();
+  void add(double v) {
+    if (!std::isfinite(v)) return;
+    low = std::min(low, v);
+    high = std::max(high, v);
+  }
+  bool empty() const { return low > high; }
+};
+
+void draw_panel(cairo_t* cr, const Panel& panel, double origin_x, double origin_y) {
+  const double left = origin_x + kLeft, right = origin_x + kPanelWidth - kRight;
+  const double top = origin_y + kTop, bottom = origin_y + kPanelHeight - kBottom;
+
+  Range xr, yr;
+  for (const auto& s : panel.series) {
+    for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+      if (panel.log_x && s.x[i] <= 0) continue;
+      xr.add(panel.log_x ? std::log10(s.x[i]) : s.x[i]);
+      yr.add(s.y[i]);
+    }
+  }
+  if (!panel.x_categories.empty()) {
+    xr.low = -0.5;
+    xr.high = static_cast<double>(panel.x_categories.size()) - 0.5;
+  }
+  if (xr.empty()) xr.low = 0, xr.high = 1;
+  if (panel.x_categories.empty() && xr.high > xr.low) {
+    const double pad = (xr.high - xr.low) * 0.04;   // markers at the ends stay whole
+    xr.low -= pad, xr.high += pad;
+  }
+  if (yr.empty()) yr.low = 0, yr.high = 1;
+  if (xr.high - xr.low < 1e-12) xr.low -= 0.5, xr.high += 0.5;
+  if (yr.high - yr.low < 1e-12) {
+    const double pad = std::max(std::abs(yr.low) * 0.05, 1e-3);
+    yr.low -= pad, yr.high += pad;
+  }
+  const auto y_ticks = nice_ticks(yr.low, yr.high);
+  const double y_step = y_ticks.size() > 1 ? y_ticks[1] - y_ticks[0] : 1.0;
+  yr.low = std::min(yr.low, y_ticks.front());
+  yr.high = std::max(yr.high, y_ticks.back());
+  const double y_pad = (yr.high - yr.low) * 0.04;
+  yr.low -= y_pad, yr.high += y_pad;
+
+  auto to_x = [&](double v) { return left + (v - xr.low) / (xr.high - xr.low) * (right - left); };
+  auto to_y = [&](double v) { return bottom - (v - yr.low) / (yr.high - yr.low) * (bottom - top); };
+
+  // Grid and y ticks.
+  cairo_set_line_width(cr, 1.0);
+  set_style(cr, false);
+  for (double t : y_ticks) {
+    if (t < yr.low || t > yr.high) continue;
+    cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+    cairo_move_to(cr, left, std::round(to_y(t)) + 0.5);
+    cairo_line_to(cr, right, std::round(to_y(t)) + 0.5);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    text_at(cr, tick_label(t, y_step, panel.percent_y), left - 6, to_y(t) + 4, Align::kRight, 11);
+  }
+  // x ticks: categories, powers of ten, or 1-2-5 steps.
+  std::vector<std::pair<double, std::string>> x_ticks;
+  if (!panel.x_categories.empty()) {
+    for (std::size_t i = 0; i < panel.x_categories.size(); ++i) x_ticks.emplace_back(static_cast<double>(i), panel.x_categories[i]);
+  } else if (panel.log_x) {
+    for (int e = static_cast<int>(std::floor(xr.low)); e <= static_cast<int>(std::ceil(xr.high)); ++e) {
+      for (double m : {1.0, 2.0, 5.0}) {
+        const double v = std::log10(m) + e;
+        if (v < xr.low - 1e-9 || v > xr.high + 1e-9) continue;
+        if (m != 1.0 && xr.high - xr.low > 2.5) continue;   // only decades on a wide axis
+        char label[32];
+        std::snprintf(label, sizeof label, "%g", m * std::pow(10.0, e));
+        x_ticks.emplace_back(v, label);
+      }
+    }
+  } else {
+    const auto ticks = nice_ticks(xr.low, xr.high, 6);
+    const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1.0;
+    for (double t : ticks) {
+      if (t >= xr.low - 1e-9 && t <= xr.high + 1e-9) x_ticks.emplace_back(t, tick_label(t, step, false));
+    }
+  }
+  for (const auto& [v, label] : x_ticks) {
+    cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+    cairo_move_to(cr, std::round(to_x(v)) + 0.5, top);
+    cairo_line_to(cr, std::round(to_x(v)) + 0.5, bottom);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    text_at(cr, label, to_x(v), bottom + 16, Align::kCentre, 11);
+  }
+  // Frame, titles.
+  cairo_set_source_rgb(cr, 0.25, 0.25, 0.25);
+  cairo_rectangle(cr, left + 0.5, top + 0.5, right - left, bottom - top);
+  cairo_stroke(cr);
+  text_at(cr, panel.title, (left + right) / 2, origin_y + 22, Align::kCentre, 14, true);
+  text_at(cr, panel.x_label, (left + right) / 2, bottom + 38, Align::kCentre, 12);
+  cairo_save(cr);
+  cairo_translate(cr, origin_x + 18, (top + bottom) / 2);
+  cairo_rotate(cr, -M_PI / 2);
+  text_at(cr, panel.y_label, 0, 0, Align::kCentre, 12);
+  cairo_restore(cr);
+
+  // The lines, clipped to the plot area.
+  cairo_save(cr);
+  cairo_rectangle(cr, left, top, right - left, bottom - top);
+  cairo_clip(cr);
+  cairo_set_line_width(cr, 2.0);
+  for (const auto& s : panel.series) {
+    set_colour(cr, s.color);
+    set_style(cr, s.dashed);
+    bool drawing = false;
+    if (!s.line) drawing = true, cairo_new_path(cr);
+    for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+      if (!std::isfinite(s.y[i]) || (panel.log_x && s.x[i] <= 0)) {
+        drawing = false;
+        continue;
+      }
+      const double px = to_x(panel.log_x ? std::log10(s.x[i]) : s.x[i]), py = to_y(s.y[i]);
+      if (!s.line) continue;
+      if (drawing) {
+        cairo_line_to(cr, px, py);
+      } else {
+        cairo_move_to(cr, px, py);
+      }
+      drawing = true;
+    }
+    cairo_stroke(cr);
+    if (s.markers) {
+      set_style(cr, false);
+      for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+        if (!std::isfinite(s.y[i]) || (panel.log_x && s.x[i] <= 0)) continue;
+        cairo_arc(cr, to_x(panel.log_x ? std::log10(s.x[i]) : s.x[i]), to_y(s.y[i]), 4, 0, 2 * M_PI);
+        cairo_fill(cr);
+      }
+    }
+  }
+  cairo_restore(cr);
+}
+
+}  // namespace
+
+std::vector<double> nice_ticks(double low, double high, int target) {
+  if (!(high > low)) return {low};
+  const double raw = (high - low) / std::max(1, target);
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = magnitude;
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    step = m * magnitude;
+    if (step >= raw) break;
+  }
+  std::vector<double> ticks;
+  for (double t = std::floor(low / step) * step; t <= high + step * 0.999; t += step) {
+    ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  }
+  return ticks;
+}
+
+void render_figure(const std::string& title, const std::vector<Panel>& panels,
+                   const std::vector<LegendEntry>& legend, const std::filesystem::path& file) {
+  std::string extension = file.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(), ::tolower);
+  if (extension != ".png" && extension != ".svg") {
+    throw InputError("--out '" + file.string() + "': give a .png or .svg file name");
+  }
+  const double width = kPanelWidth * static_cast<double>(std::max<std::size_t>(1, panels.size()));
+  std::size_t longest = 0;
+  for (const auto& entry : legend) longest = std::max(longest, entry.text.size());
+  const double column = std::max(kLegendColumn, 48.0 + 7.0 * static_cast<double>(longest));
+  const int per_row = std::max(1, static_cast<int>(width / column));
+  const int legend_rows = (static_cast<int>(legend.size()) + per_row - 1) / per_row;
+  const double height = kTitleHeight + kPanelHeight + legend_rows * kLegendRow + (legend_rows ? 16 : 0);
+
+  std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_destroy)> surface(
+      extension == ".png"
+          ? cairo_image_surface_create(CAIRO_FORMAT_ARGB32, static_cast<int>(width), static_cast<int>(height))
+          : cairo_svg_surface_create(file.c_str(), width, height),
+      &cairo_surface_destroy);
+  if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS) {
+    throw InputError("cannot write '" + file.string() + "': " +
+                     cairo_status_to_string(cairo_surface_status(surface.get())));
+  }
+  cairo_t* cr = cairo_create(surface.get());
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_paint(cr);
+  cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+  double title_size = 16;   // shrunk until the title fits the figure
+  for (cairo_text_extents_t extents;; title_size -= 1) {
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+    cairo_set_font_size(cr, title_size);
+    cairo_text_extents(cr, title.c_str(), &extents);
+    if (extents.width <= width - 20 || title_size <= 8) break;
+  }
+  text_at(cr, title, width / 2, 26, Align::kCentre, title_size, true);
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    draw_panel(cr, panels[i], kPanelWidth * static_cast<double>(i), kTitleHeight);
+  }
+  for (std::size_t i = 0; i < legend.size(); ++i) {
+    const double x = 24 + column * static_cast<double>(static_cast<int>(i) % per_row);
+    const double y = kTitleHeight + kPanelHeight + 8 + kLegendRow * static_cast<double>(static_cast<int>(i) / per_row);
+    set_colour(cr, legend[i].color);
+    set_style(cr, legend[i].dashed);
+    cairo_set_line_width(cr, 2.5);
+    cairo_move_to(cr, x, y + 6);
+    cairo_line_to(cr, x + 28, y + 6);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    text_at(cr, legend[i].text, x + 36, y + 10, Align::kLeft, 12);
+  }
+  cairo_destroy(cr);
+  if (extension == ".png") {
+    const auto status = cairo_surface_write_to_png(surface.get(), file.c_str());
+    if (status != CAIRO_STATUS_SUCCESS) {
+      throw InputError("cannot write '" + file.string() + "': " + cairo_status_to_string(status));
+    }
+  } else {
+    cairo_surface_finish(surface.get());
+    if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS) {
+      throw InputError("cannot write '" + file.string() + "': " +
+                       cairo_status_to_string(cairo_surface_status(surface.get())));
+    }
+  }
+}
+
+}  // namespace trainyard::results

@@ -1,0 +1,421 @@
+#include "results_reader.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <stdexcept>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "trainyard/config_rows.h"
+#include "trainyard/errors.h"
+#include "trainyard/results_store.h"
+#include "trainyard/suggest.h"
+
+namespace fs = std::filesystem;
+
+namespace trainyard::results {
+namespace {
+
+// The run_summary columns `runs` shows by default, in order.
+const std::vector<std::string> kDefaultRunColumns = {
+    "run_id", "experiment", "status", "started_at", "epochs", "best_test_accuracy", "best_epoch",
+    "final_test_accuracy", "final_test_loss", "trial_key"};
+
+// Columns of run_summary that are not metrics but can still be sorted and filtered on.
+const std::vector<std::string> kRunColumns = {"run_id", "experiment", "status", "sweep_id",
+                                              "trial_key", "seed", "precision", "device",
+                                              "host", "started_at", "ended_at"};
+
+Value column_value(const SQLite::Column& column) {
+  if (column.isInteger()) return column.getInt64();
+  if (column.isFloat()) return column.getDouble();
+  if (column.isNull()) return std::monostate{};
+  return column.getString();
+}
+
+Table collect(SQLite::Statement& query) {
+  Table table;
+  for (int i = 0; i < query.getColumnCount(); ++i) table.columns.emplace_back(query.getColumnName(i));
+  while (query.executeStep()) {
+    std::vector<Value> row;
+    row.reserve(table.columns.size());
+    for (int i = 0; i < query.getColumnCount(); ++i) row.push_back(column_value(query.getColumn(i)));
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+std::string quote_identifier(const std::string& name) {
+  std::string quoted = "\"";
+  for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+// A string as an SQL literal ('it''s'), for the one place a value is part of an ORDER BY.
+std::string sql_literal(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string id_list(const std::vector<std::int64_t>& ids) {
+  std::string list;
+  for (auto id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+  return list;
+}
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+std::size_t Table::column(const std::string& name) const {
+  const auto it = std::find(columns.begin(), columns.end(), name);
+  if (it == columns.end()) throw std::out_of_range("no column '" + name + "'");
+  return static_cast<std::size_t>(it - columns.begin());
+}
+
+ConfigCondition parse_condition(const std::string& text) {
+  // Two-character operators first, so "a<=1" is not read as "a<" "=1".
+  for (const char* op : {"!=", "<=", ">=", "=", "<", ">"}) {
+    const auto at = text.find(op);
+    if (at == std::string::npos || at == 0) continue;
+    ConfigCondition condition{text.substr(0, at), op, text.substr(at + std::string(op).size())};
+    if (condition.op != "=" && condition.op != "!=" && !parse_number(condition.value)) {
+      throw InputError("--where '" + text + "': " + condition.op + " needs a number on its right");
+    }
+    return condition;
+  }
+  throw InputError("--where '" + text + "': expected KEY=VALUE (or !=, <, <=, >, >=), e.g. "
+                   "optimizer.lr=0.001 or train.batch_size>=32");
+}
+
+ResultsReader::ResultsReader(const std::string& path) : path_(path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    throw StoreError("No results database at '" + path + "'. Give the file with --db (runs write "
+                     "their experiment's output.db, results/trainyard.db by default).");
+  }
+  if (fs::is_directory(path, ec)) {
+    throw StoreError("'" + path + "' is a folder; --db takes the results database file");
+  }
+  int application_id = 0;
+  int tables = 0;
+  try {
+    db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY);
+    db_->setBusyTimeout(5000);
+    application_id = db_->execAndGet("PRAGMA application_id").getInt();
+    schema_version_ = db_->execAndGet("PRAGMA user_version").getInt();
+    tables = db_->execAndGet("SELECT count(*) FROM sqlite_master").getInt();
+  } catch (const SQLite::Exception& e) {
+    throw StoreError("'" + path + "' is not a Trainyard results database (SQLite says: " +
+                     e.what() + "); it was not modified");
+  }
+  if (application_id != ResultsStore::kApplicationId) {
+    throw StoreError("'" + path + "' is not a Trainyard results database (" +
+                     (tables == 0 ? std::string("it is empty") : "it has another application id") +
+                     "); it was not modified");
+  }
+  if (schema_version_ > ResultsStore::kSchemaVersion) {
+    throw StoreError("'" + path + "' has schema version " + std::to_string(schema_version_) +
+                     ", written by a newer Trainyard; this build reads versions up to " +
+                     std::to_string(ResultsStore::kSchemaVersion) + ". Use a newer results tool.");
+  }
+  if (schema_version_ < 3) {
+    throw StoreError("'" + path + "' has schema version " + std::to_string(schema_version_) +
+                     ", from an early Trainyard. The results tool never modifies a file: upgrade "
+                     "it by running any experiment with output.db set to it.");
+  }
+  try {
+    if (schema_version_ < 4) {
+      // The views and config rows of schema 4, in this connection's temporary schema only.
+      db_->exec("CREATE TEMP TABLE run_config (run_id INTEGER NOT NULL, key TEXT NOT NULL, "
+                "value TEXT NOT NULL, number REAL, PRIMARY KEY (run_id, key))");
+      ResultsStore::fill_config_rows(*db_, "temp.run_config");
+      db_->exec(ResultsStore::views_sql(true));
+    }
+    SQLite::Statement columns(*db_, "SELECT 1 FROM pragma_table_info('runs') WHERE name = 'git_revision'");
+    has_git_revision_ = columns.executeStep();
+  } catch (const SQLite::Exception& e) {
+    throw StoreError("Cannot read results database '" + path + "': " + e.what());
+  }
+}
+
+ResultsReader::~ResultsReader() = default;
+
+const std::vector<std::string>& ResultsReader::metrics() {
+  static const std::vector<std::string> names = {
+      "best_test_accuracy", "best_test_loss",   "best_epoch",          "final_test_accuracy",
+      "final_test_loss",    "final_train_accuracy", "final_train_loss", "min_test_loss",
+      "epochs",             "train_images_per_second", "train_seconds"};
+  return names;
+}
+
+std::vector<std::string> ResultsReader::config_keys() const {
+  std::vector<std::string> keys;
+  SQLite::Statement query(*db_, "SELECT DISTINCT key FROM run_config ORDER BY key");
+  while (query.executeStep()) keys.push_back(query.getColumn(0).getString());
+  return keys;
+}
+
+std::string ResultsReader::sort_expression(const std::string& sort, bool ascending) const {
+  std::string expression;
+  if (contains(metrics(), sort) || contains(kRunColumns, sort)) {
+    expression = "rs." + sort;
+  } else {
+    const auto keys = config_keys();
+    if (!contains(keys, sort)) {
+      std::vector<std::string> known = metrics();
+      known.insert(known.end(), kRunColumns.begin(), kRunColumns.end());
+      const auto nearest = nearest_name(sort, known);
+      const auto nearest_key = nearest_name(sort, keys);
+      throw InputError("--sort '" + sort + "' is neither a metric nor a config key of these runs" +
+                       (nearest ? "; did you mean '" + *nearest + "'?" :
+                        nearest_key ? "; did you mean '" + *nearest_key + "'?" : "") +
+                       " Metrics: " + join_names(metrics()) + ".");
+    }
+    expression = "(SELECT coalesce(number, value) FROM run_config c WHERE c.run_id = rs.run_id "
+                 "AND c.key = " + sql_literal(sort) + ")";
+  }
+  // NULLs (runs without epochs) last either way; ties by newest run.
+  return ascending ? expression + " IS NULL, " + expression + " ASC, rs.run_id DESC"
+                   : expression + " DESC, rs.run_id DESC";
+}
+
+std::vector<std::int64_t> ResultsReader::run_ids(const RunFilter& filter) const {
+  const Table table = runs(filter);
+  std::vector<std::int64_t> ids;
+  for (const auto& row : table.rows) ids.push_back(std::get<std::int64_t>(row[0]));
+  return ids;
+}
+
+Table ResultsReader::runs(const RunFilter& filter, const std::vector<std::string>& config_columns) const {
+  std::vector<std::string> columns = kDefaultRunColumns;
+  if ((contains(metrics(), filter.sort) || contains(kRunColumns, filter.sort)) &&
+      !contains(columns, filter.sort)) {
+    columns.insert(columns.end() - 1, filter.sort);
+  }
+  const auto keys = config_keys();
+  auto require_key = [&](const std::string& key, const std::string& option) {
+    if (contains(keys, key)) return;
+    const auto nearest = nearest_name(key, keys);
+    throw InputError(option + " '" + key + "': no run in '" + path_ + "' has this config key" +
+                     (nearest ? "; did you mean '" + *nearest + "'?" : ""));
+  };
+
+  std::vector<std::string> shown_keys = config_columns;   // a config key sorted by is shown too
+  if (!contains(columns, filter.sort) && !contains(kRunColumns, filter.sort) &&
+      contains(keys, filter.sort) && !contains(shown_keys, filter.sort)) {
+    shown_keys.push_back(filter.sort);
+  }
+  std::string sql = "SELECT ";
+  for (std::size_t i = 0; i < columns.size(); ++i) sql += (i ? ", rs." : "rs.") + columns[i];
+  for (const auto& key : shown_keys) {
+    require_key(key, "--show");
+    sql += ", (SELECT value FROM run_config c WHERE c.run_id = rs.run_id AND c.key = ?) AS " +
+           quote_identifier(key);
+  }
+  sql += " FROM run_summary rs WHERE 1";
+  struct Binding { bool numeric; std::string text; double number; };
+  std::vector<Binding> bindings;
+  for (const auto& key : shown_keys) bindings.push_back({false, key, 0});
+  auto bind_text = [&](const std::string& text) { bindings.push_back({false, text, 0}); };
+
+  if (!filter.ids.empty()) sql += " AND rs.run_id IN (" + id_list(filter.ids) + ")";
+  if (filter.experiment) { sql += " AND rs.experiment = ?"; bind_text(*filter.experiment); }
+  if (filter.sweep) sql += " AND rs.sweep_id = " + std::to_string(resolve_sweep(*filter.sweep));
+  if (filter.status) {
+    static const std::vector<std::string> statuses = {"running", "finished", "failed", "interrupted"};
+    if (!contains(statuses, *filter.status)) {
+      throw InputError("--status '" + *filter.status + "': accepted: " + join_names(statuses));
+    }
+    sql += " AND rs.status = ?";
+    bind_text(*filter.status);
+  }
+  if (filter.since) { sql += " AND substr(rs.started_at, 1, length(?)) >= ?"; bind_text(*filter.since); bind_text(*filter.since); }
+  if (filter.until) { sql += " AND substr(rs.started_at, 1, length(?)) <= ?"; bind_text(*filter.until); bind_text(*filter.until); }
+  for (const auto& condition : filter.where) {
+    require_key(condition.key, "--where");
+    const auto number = parse_number(condition.value);
+    sql += " AND rs.run_id IN (SELECT run_id FROM run_config WHERE key = ? AND " +
+           std::string(number ? "number " : "value ") + condition.op + " ?)";
+    bind_text(condition.key);
+    if (number) {
+      bindings.push_back({true, "", *number});
+    } else {
+      bind_text(condition.value);
+    }
+  }
+  sql += " ORDER BY " + sort_expression(filter.sort, filter.ascending);
+  if (filter.limit) sql += " LIMIT " + std::to_string(std::max<std::int64_t>(0, *filter.limit));
+
+  SQLite::Statement query(*db_, sql);
+  for (std::size_t i = 0; i < bindings.size(); ++i) {
+    const int index = static_cast<int>(i) + 1;
+    if (bindings[i].numeric) {
+      query.bind(index, bindings[i].number);
+    } else {
+      query.bind(index, bindings[i].text);
+    }
+  }
+  return collect(query);
+}
+
+Table ResultsReader::sweeps() const {
+  SQLite::Statement query(*db_, R"sql(
+    SELECT s.id AS sweep_id, s.name AS sweep, s.experiment_file, s.created_at,
+           count(l.run_id) AS trials, coalesce(sum(l.status = 'finished'), 0) AS finished,
+           (SELECT run_id FROM sweep_leaderboard b WHERE b.sweep_id = s.id AND b.rank = 1
+            ORDER BY run_id LIMIT 1) AS best_run,
+           (SELECT trial_key FROM sweep_leaderboard b WHERE b.sweep_id = s.id AND b.rank = 1
+            ORDER BY run_id LIMIT 1) AS best_trial,
+           max(l.best_test_accuracy) AS best_test_accuracy
+    FROM sweeps s LEFT JOIN sweep_leaderboard l ON l.sweep_id = s.id
+    GROUP BY s.id ORDER BY s.id)sql");
+  return collect(query);
+}
+
+std::int64_t ResultsReader::resolve_sweep(const std::string& id_or_name) const {
+  if (const auto number = parse_number(id_or_name)) {
+    SQLite::Statement query(*db_, "SELECT id FROM sweeps WHERE id = ?");
+    query.bind(1, static_cast<std::int64_t>(*number));
+    if (query.executeStep()) return query.getColumn(0).getInt64();
+  }
+  SQLite::Statement by_name(*db_, "SELECT id FROM sweeps WHERE name = ? ORDER BY id DESC");
+  by_name.bind(1, id_or_name);
+  if (by_name.executeStep()) return by_name.getColumn(0).getInt64();
+  std::vector<std::string> known;
+  SQLite::Statement all(*db_, "SELECT id, name FROM sweeps ORDER BY id");
+  while (all.executeStep()) known.push_back(all.getColumn(1).getString() + " (" + all.getColumn(0).getString() + ")");
+  throw InputError("--sweep '" + id_or_name + "': no such sweep in '" + path_ + "'; sweeps: " +
+                   join_names(known));
+}
+
+void ResultsReader::require_runs(const std::vector<std::int64_t>& ids) const {
+  for (const auto id : ids) {
+    SQLite::Statement query(*db_, "SELECT 1 FROM runs WHERE id = ?");
+    query.bind(1, id);
+    if (query.executeStep()) continue;
+    const auto range = db_->execAndGet("SELECT coalesce(min(id) || '..' || max(id), 'none') FROM runs").getString();
+    throw InputError("no run " + std::to_string(id) + " in '" + path_ + "' (run ids there: " + range + ")");
+  }
+}
+
+std::vector<std::pair<std::string, Value>> ResultsReader::run_fields(std::int64_t id) const {
+  require_runs({id});
+  SQLite::Statement query(*db_, R"sql(
+    SELECT r.*, rs.epochs, rs.best_test_loss, rs.final_test_accuracy, rs.final_test_loss,
+           rs.final_train_accuracy, rs.final_train_loss, rs.train_images_per_second,
+           rs.train_seconds, s.name AS sweep
+    FROM runs r JOIN run_summary rs ON rs.run_id = r.id LEFT JOIN sweeps s ON s.id = r.sweep_id
+    WHERE r.id = ?)sql");
+  query.bind(1, id);
+  query.executeStep();
+  std::vector<std::pair<std::string, Value>> fields;
+  for (int i = 0; i < query.getColumnCount(); ++i) {
+    const std::string name = query.getColumnName(i);
+    if (name == "config_yaml") continue;   // shown as config
+    fields.emplace_back(name, column_value(query.getColumn(i)));
+  }
+  return fields;
+}
+
+std::map<std::string, std::string> ResultsReader::config(std::int64_t id) const {
+  SQLite::Statement query(*db_, "SELECT key, value FROM run_config WHERE run_id = ? ORDER BY key");
+  query.bind(1, id);
+  std::map<std::string, std::string> out;
+  while (query.executeStep()) out[query.getColumn(0).getString()] = query.getColumn(1).getString();
+  return out;
+}
+
+Table ResultsReader::epochs(std::int64_t id) const {
+  SQLite::Statement query(*db_, R"sql(
+    SELECT epoch, train_loss, train_accuracy, test_loss, test_accuracy, learning_rate,
+           epoch_seconds, train_images_per_second, test_images_per_second, data_wait_fraction,
+           finished_at
+    FROM epochs WHERE run_id = ? ORDER BY epoch)sql");
+  query.bind(1, id);
+  return collect(query);
+}
+
+Table ResultsReader::export_epochs(const std::vector<std::int64_t>& ids) const {
+  std::string sql = R"sql(
+    SELECT e.run_id, r.experiment, r.trial_key, e.epoch, e.train_loss, e.train_accuracy,
+           e.test_loss, e.test_accuracy, e.learning_rate, e.epoch_seconds,
+           e.train_images_per_second, e.test_images_per_second, e.data_wait_fraction, e.finished_at
+    FROM epochs e JOIN runs r ON r.id = e.run_id)sql";
+  if (!ids.empty()) sql += " WHERE e.run_id IN (" + id_list(ids) + ")";
+  sql += " ORDER BY e.run_id, e.epoch";
+  SQLite::Statement query(*db_, sql);
+  return collect(query);
+}
+
+Table ResultsReader::compare(const std::vector<std::int64_t>& ids, bool all_keys) const {
+  require_runs(ids);
+  Table table;
+  table.columns.push_back("key");
+  std::vector<std::map<std::string, std::string>> configs;
+  std::set<std::string> keys;
+  for (const auto id : ids) {
+    table.columns.push_back("run " + std::to_string(id));
+    configs.push_back(config(id));
+    for (const auto& entry : configs.back()) keys.insert(entry.first);
+  }
+  for (const auto& key : keys) {
+    std::vector<Value> row{key};
+    std::set<std::string> distinct;
+    for (const auto& c : configs) {
+      const auto it = c.find(key);
+      row.push_back(it == c.end() ? Value{} : Value{it->second});
+      distinct.insert(it == c.end() ? std::string("\x01missing") : it->second);
+    }
+    if (all_keys || distinct.size() > 1) table.rows.push_back(std::move(row));
+  }
+  const std::vector<std::string> shown = {"status", "epochs", "best_epoch", "best_test_accuracy",
+                                          "best_test_loss", "final_test_accuracy", "final_test_loss",
+                                          "train_images_per_second", "train_seconds"};
+  SQLite::Statement query(*db_, "SELECT run_id, status, epochs, best_epoch, best_test_accuracy, "
+                                "best_test_loss, final_test_accuracy, final_test_loss, "
+                                "train_images_per_second, train_seconds FROM run_summary "
+                                "WHERE run_id IN (" + id_list(ids) + ")");
+  std::map<std::int64_t, std::vector<Value>> by_run;
+  while (query.executeStep()) {
+    std::vector<Value> values;
+    for (int i = 1; i < query.getColumnCount(); ++i) values.push_back(column_value(query.getColumn(i)));
+    by_run[query.getColumn(0).getInt64()] = std::move(values);
+  }
+  for (std::size_t m = 0; m < shown.size(); ++m) {
+    std::vector<Value> row{shown[m]};
+    for (const auto id : ids) row.push_back(by_run[id][m]);
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+std::string format_cell(const std::string& column, const Value& value) {
+  if (std::holds_alternative<std::monostate>(value)) return "";
+  if (const auto* text = std::get_if<std::string>(&value)) return *text;
+  if (const auto* integer = std::get_if<std::int64_t>(&value)) {
+    if (column.find("accuracy") != std::string::npos) {
+      return format_cell(column, Value{static_cast<double>(*integer)});
+    }
+    return std::to_string(*integer);
+  }
+  const double v = std::get<double>(value);
+  char buffer[64];
+  if (column.find("accuracy") != std::string::npos || column.find("fraction") != std::string::npos) {
+    std::snprintf(buffer, sizeof buffer, "%.2f%%", 100.0 * v);
+  } else if (column.find("loss") != std::string::npos) {
+    std::snprintf(buffer, sizeof buffer, "%.4f", v);
+  } else if (column.find("per_second") != std::string::npos || column.find("seconds") != std::string::npos) {
+    std::snprintf(buffer, sizeof buffer, "%.1f", v);
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%.6g", v);
+  }
+  return buffer;
+}
+
+}  // namespace trainyard::results

@@ -1,0 +1,107 @@
+// Read-only queries over a Trainyard results database: what the `results` tool prints.
+// The file is opened read-only (SQLite's WAL lets a run keep writing meanwhile) and never
+// modified; files from before schema 4 get the current views as temporary views.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace SQLite {
+class Database;
+}
+
+namespace trainyard::results {
+
+/// One cell: NULL, integer, real or text.
+using Value = std::variant<std::monostate, std::int64_t, double, std::string>;
+
+/// A result set: named columns, rows of cells.
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<std::vector<Value>> rows;
+  /// The index of `column`; throws std::out_of_range when absent.
+  std::size_t column(const std::string& name) const;
+};
+
+/// A condition on a config key: "optimizer.lr<=1e-3", "model.plugin=resnet50".
+struct ConfigCondition {
+  std::string key;
+  std::string op;      // = != < <= > >=
+  std::string value;
+};
+/// Parses KEY OP VALUE; throws InputError naming the text and the accepted forms.
+ConfigCondition parse_condition(const std::string& text);
+
+/// Which runs `runs()` lists, in what order.
+struct RunFilter {
+  std::vector<std::int64_t> ids;            // only these runs (empty: any)
+  std::optional<std::string> experiment;    // experiment name
+  std::optional<std::string> sweep;         // sweep id or name
+  std::optional<std::string> status;        // running, finished, failed, interrupted
+  std::vector<ConfigCondition> where;
+  std::optional<std::string> since, until;  // dates or timestamps, compared by prefix
+  std::string sort = "run_id";              // a metric, a run_summary column or a config key
+  bool ascending = false;
+  std::optional<std::int64_t> limit;
+};
+
+class ResultsReader {
+ public:
+  /// Opens `path` read-only. Throws StoreError for a missing file, a file that is not a
+  /// Trainyard database, or one written by a newer Trainyard; the file is never modified.
+  explicit ResultsReader(const std::string& path);
+  ~ResultsReader();
+  ResultsReader(const ResultsReader&) = delete;
+  ResultsReader& operator=(const ResultsReader&) = delete;
+
+  /// Per-run metrics that runs can be sorted by and compared on (columns of run_summary).
+  static const std::vector<std::string>& metrics();
+
+  int schema_version() const { return schema_version_; }
+
+  /// Runs matching `filter`, with the columns of run_summary most people want, plus one column
+  /// per config key in `config_columns`.
+  Table runs(const RunFilter& filter, const std::vector<std::string>& config_columns = {}) const;
+  /// One row per sweep: trials, finished trials, best run and its accuracy.
+  Table sweeps() const;
+  /// The sweep id for "3" or a sweep name; throws InputError listing the sweeps when unknown.
+  std::int64_t resolve_sweep(const std::string& id_or_name) const;
+  /// Throws InputError ("no run 12 in FILE; runs are 1..9") when a run does not exist.
+  void require_runs(const std::vector<std::int64_t>& ids) const;
+
+  /// Everything stored about a run except its epochs: column name -> value.
+  std::vector<std::pair<std::string, Value>> run_fields(std::int64_t id) const;
+  /// A run's flattened resolved config, by key.
+  std::map<std::string, std::string> config(std::int64_t id) const;
+  /// A run's epochs, all columns.
+  Table epochs(std::int64_t id) const;
+  /// Epochs of several runs (one row per run and epoch), with the run's experiment and trial.
+  Table export_epochs(const std::vector<std::int64_t>& ids) const;
+
+  /// Side by side: one row per config key whose value differs between the runs (every key
+  /// when `all_keys`), then the metrics; one column per run.
+  Table compare(const std::vector<std::int64_t>& ids, bool all_keys) const;
+
+  /// Run ids matching `filter`, in its order.
+  std::vector<std::int64_t> run_ids(const RunFilter& filter) const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string sort_expression(const std::string& sort, bool ascending) const;
+  std::vector<std::string> config_keys() const;
+  std::string path_;
+  std::unique_ptr<SQLite::Database> db_;
+  int schema_version_ = 0;
+  bool has_git_revision_ = false;
+};
+
+/// A metric's value as text for people: accuracies as percentages, losses with 4 decimals.
+std::string format_cell(const std::string& column, const Value& value);
+
+}  // namespace trainyard::results
