@@ -359,6 +359,11 @@ TEST_F(ResultsOfRealRuns, PlotsCurvesToAPngThatIsNotBlank) {
   EXPECT_LT(coloured, pixels / 2) << "almost nothing is white";
   EXPECT_GT(colours.size(), 20u);   // lines in several colours, antialiased text
 
+  const fs::path newest = *dir_ / "newest.png";   // no run named: the newest
+  const auto plotted_newest = results("plot --out " + t::shell_quote(newest.string()));
+  ASSERT_EQ(plotted_newest.exit_code, 0) << plotted_newest.output;
+  EXPECT_EQ(trainyard::read_image(newest).width, 1120);
+
   const fs::path svg = *dir_ / "sweep.svg";
   const auto sweep = results("plot --sweep real --param optimizer.lr --out " + t::shell_quote(svg.string()));
   ASSERT_EQ(sweep.exit_code, 0) << sweep.output;

@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> plot_ids;
   std::string plot_out, plot_sweep, plot_param, plot_metric = "best_test_accuracy";
   auto* plot = app.add_subcommand("plot", "PNG or SVG: loss and accuracy curves of runs, or a sweep's metric against a parameter");
-  plot->add_option("runs", plot_ids, "run ids");
+  plot->add_option("runs", plot_ids, "run ids (default: the newest run)");
   plot->add_option("--out", plot_out, "figure file, .png or .svg")->required();
   plot->add_option("--sweep", plot_sweep, "plot this sweep's --metric against --param");
   plot->add_option("--param", plot_param, "the swept config key, e.g. optimizer.lr");
@@ -184,6 +184,12 @@ int main(int argc, char** argv) {
         if (plot_param.empty()) throw trainyard::InputError("plot --sweep needs --param KEY (the swept config key)");
         tr::plot_sweep(reader, plot_sweep, plot_param, plot_metric, plot_out);
       } else {
+        if (plot_ids.empty()) {   // the newest run
+          tr::RunFilter newest;
+          newest.limit = 1;
+          plot_ids = reader.run_ids(newest);
+          if (plot_ids.empty()) throw trainyard::InputError("plot: '" + db + "' has no runs yet");
+        }
         tr::plot_curves(reader, plot_ids, plot_out);
       }
       std::cerr << "wrote " << plot_out << "\n";
