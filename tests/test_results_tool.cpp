@@ -166,6 +166,27 @@ TEST_F(LargeDatabase, ExportWritesOneRowPerEpochAsCsvAndJson) {
   EXPECT_TRUE(parsed[39]["test_accuracy"].is_number());
 }
 
+TEST_F(LargeDatabase, EveryCommandAnswersOnTwentyThousandRuns) {
+  const auto run = [](const std::string& arguments) { return t::run_command(results_command(db(), arguments)); };
+  const auto top = run("runs --sort best_test_accuracy --limit 10 --format csv");
+  ASSERT_EQ(top.exit_code, 0) << top.output;
+  EXPECT_EQ(std::count(top.output.begin(), top.output.end(), '\n'), 11) << top.output;
+  const auto sweeps = run("sweeps --format csv");
+  EXPECT_NE(sweeps.output.find("synthetic-lr,experiments/synthetic.yaml"), std::string::npos) << sweeps.output;
+  const auto shown = run("show 20000");
+  EXPECT_NE(shown.output.find("optimizer.lr: 0.003"), std::string::npos) << shown.output;   // run 20000: 4th rate
+  const auto compared = run("compare 1 2 --format csv");
+  EXPECT_NE(compared.output.find("optimizer.lr,0.0001,0.0003"), std::string::npos) << compared.output;
+  const auto exported = run("export 19999 20000 --format csv");
+  EXPECT_EQ(std::count(exported.output.begin(), exported.output.end(), '\n'), 1 + 2 * kEpochs);
+  const fs::path png = *dir_ / "sweep.png";
+  const auto plotted = run("plot --sweep synthetic-lr --param optimizer.lr --out " + t::shell_quote(png.string()));
+  ASSERT_EQ(plotted.exit_code, 0) << plotted.output;
+  EXPECT_EQ(trainyard::read_image(png).width, 560);
+  const auto curves = run("plot 1 2 3 4 --out " + t::shell_quote((*dir_ / "c.png").string()));
+  EXPECT_EQ(curves.exit_code, 0) << curves.output;
+}
+
 TEST(ResultsReaderFiles, MissingForeignAndNewerFilesAreRefusedUntouched) {
   t::TempDir dir;
   EXPECT_THROW(tr::ResultsReader((dir / "missing.db").string()), trainyard::StoreError);

@@ -1,0 +1,59 @@
+// The SDK as a plugin author meets it: `cmake --install` into a fresh prefix, the installed
+// template copied to a folder of its own, built with find_package(Trainyard), loaded by the
+// installed runner through TRAINYARD_PLUGIN_PATH, and trained for one epoch.
+#include <gtest/gtest.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "test_support.h"
+
+namespace t = trainyard::testing;
+namespace fs = std::filesystem;
+
+TEST(Sdk, TemplatePluginBuildsOutOfTreeAgainstTheInstalledPackageAndTrains) {
+  t::TempDir dir;
+  const fs::path prefix = dir / "prefix";
+  const std::string cmake = t::shell_quote(TRAINYARD_CMAKE_COMMAND);
+
+  const auto installed = t::run_command(cmake + " --install " + t::shell_quote(TRAINYARD_BUILD_DIR) +
+                                        " --prefix " + t::shell_quote(prefix.string()));
+  ASSERT_EQ(installed.exit_code, 0) << installed.output;
+  for (const char* file : {"bin/runner", "bin/results", "include/trainyard/plugin_api.h",
+                           "lib/cmake/Trainyard/TrainyardConfig.cmake",
+                           "lib/cmake/Trainyard/TrainyardPlugin.cmake",
+                           "lib/trainyard/plugins/trainyard_model_resnet50.so",
+                           "share/trainyard/templates/model-plugin/small_cnn.cpp"}) {
+    EXPECT_TRUE(fs::exists(prefix / file)) << file;
+  }
+  EXPECT_FALSE(fs::exists(prefix / "lib/trainyard/plugins/fixture_tiny_model.so"));   // test-only
+
+  // The author's own folder: the installed template, unchanged.
+  const fs::path project = dir / "my-plugin";
+  fs::copy(prefix / "share/trainyard/templates/model-plugin", project, fs::copy_options::recursive);
+  const auto configured = t::run_command(
+      cmake + " -S " + t::shell_quote(project.string()) + " -B " + t::shell_quote((project / "build").string()) +
+      " -G " + t::shell_quote(TRAINYARD_CMAKE_GENERATOR) + " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" +
+      t::shell_quote(prefix.string()));
+  ASSERT_EQ(configured.exit_code, 0) << configured.output;
+  const auto built = t::run_command(cmake + " --build " + t::shell_quote((project / "build").string()));
+  ASSERT_EQ(built.exit_code, 0) << built.output;
+  ASSERT_TRUE(fs::exists(project / "build/trainyard_model_small_cnn.so"));
+
+  const std::string runner = "cd " + t::shell_quote(project.string()) + " && TRAINYARD_PLUGIN_PATH=" +
+                             t::shell_quote((project / "build").string()) + " " +
+                             t::shell_quote((prefix / "bin/runner").string());
+  const auto listed = t::run_command(runner + " --list-plugins");
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("small_cnn      1.0.0    two convolutions"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("resnet50"), std::string::npos) << listed.output;   // the installed ones
+  const auto described = t::run_command(runner + " --describe small_cnn");
+  EXPECT_NE(described.output.find("dropout"), std::string::npos) << described.output;
+
+  t::make_image_folder(project / "data", {{"left", 8}, {"right", 8}}, 20);
+  const auto trained = t::run_command(runner + " experiment.yaml --set train.epochs=1 --set train.threads=1");
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  SQLite::Database db((project / "results/small_cnn.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT model_plugin FROM runs").getString(), "small_cnn 1.0.0");
+  EXPECT_EQ(db.execAndGet("SELECT status FROM runs").getString(), "finished");
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM epochs").getInt(), 1);
+}
