@@ -78,8 +78,7 @@ with_deps cmake -S . -B build-cuda -G Ninja "${cmake_args[@]}" -DCMAKE_PREFIX_PA
   || { tail -60 "$logs/configure.log"; exit 1; }
 grep -E "CUDA|Torch|cuDNN" "$logs/configure.log" | head -20 || true
 # The runner and its plugins first, so the benchmark runs even when a test fails to build.
-with_deps cmake --build build-cuda --parallel "$(nproc)" -- -k 0 runner trainyard_model_resnet50 \
-  trainyard_dataset_imagefolder trainyard_optimizer_adam >"$logs/build.log" 2>&1 \
+with_deps cmake --build build-cuda --parallel "$(nproc)" -- -k 0 runner trainyard_plugins >"$logs/build.log" 2>&1 \
   || { grep -E "error:|FAILED" "$logs/build.log" | sort | uniq | head -60; exit 1; }
 echo "built in $((SECONDS - start)) s"
 printf '#!/bin/sh\nLD_LIBRARY_PATH=%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec %s "$@"\n' \

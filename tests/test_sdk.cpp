@@ -27,9 +27,18 @@ TEST(Sdk, TemplatePluginBuildsOutOfTreeAgainstTheInstalledPackageAndTrains) {
   }
   EXPECT_FALSE(fs::exists(prefix / "lib/trainyard/plugins/fixture_tiny_model.so"));   // test-only
 
-  // The author's own folder: the installed template, unchanged.
+  // The author's own folder: the installed template, renamed as the tutorial says (small_cnn is
+  // also installed as a plugin, and two plugins may not share a name).
   const fs::path project = dir / "my-plugin";
   fs::copy(prefix / "share/trainyard/templates/model-plugin", project, fs::copy_options::recursive);
+  for (const char* file : {"CMakeLists.txt", "small_cnn.cpp", "experiment.yaml"}) {
+    std::string text = t::read_file(project / file);
+    for (auto at = text.find("small_cnn"); at != std::string::npos; at = text.find("small_cnn", at)) {
+      text.replace(at, 9, "my_cnn");
+    }
+    t::write_file(project / file, text);
+  }
+  fs::rename(project / "small_cnn.cpp", project / "my_cnn.cpp");
   const auto configured = t::run_command(
       cmake + " -S " + t::shell_quote(project.string()) + " -B " + t::shell_quote((project / "build").string()) +
       " -G " + t::shell_quote(TRAINYARD_CMAKE_GENERATOR) + " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" +
@@ -37,23 +46,24 @@ TEST(Sdk, TemplatePluginBuildsOutOfTreeAgainstTheInstalledPackageAndTrains) {
   ASSERT_EQ(configured.exit_code, 0) << configured.output;
   const auto built = t::run_command(cmake + " --build " + t::shell_quote((project / "build").string()));
   ASSERT_EQ(built.exit_code, 0) << built.output;
-  ASSERT_TRUE(fs::exists(project / "build/trainyard_model_small_cnn.so"));
+  ASSERT_TRUE(fs::exists(project / "build/trainyard_model_my_cnn.so"));
 
   const std::string runner = "cd " + t::shell_quote(project.string()) + " && TRAINYARD_PLUGIN_PATH=" +
                              t::shell_quote((project / "build").string()) + " " +
                              t::shell_quote((prefix / "bin/runner").string());
   const auto listed = t::run_command(runner + " --list-plugins");
   ASSERT_EQ(listed.exit_code, 0) << listed.output;
-  EXPECT_NE(listed.output.find("small_cnn      1.0.0    two convolutions"), std::string::npos) << listed.output;
-  EXPECT_NE(listed.output.find("resnet50"), std::string::npos) << listed.output;   // the installed ones
-  const auto described = t::run_command(runner + " --describe small_cnn");
+  EXPECT_NE(listed.output.find("my_cnn         1.0.0    two convolutions"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("small_cnn"), std::string::npos) << listed.output;   // the installed ones
+  EXPECT_NE(listed.output.find("resnet50"), std::string::npos) << listed.output;
+  const auto described = t::run_command(runner + " --describe my_cnn");
   EXPECT_NE(described.output.find("dropout"), std::string::npos) << described.output;
 
   t::make_image_folder(project / "data", {{"left", 8}, {"right", 8}}, 20);
   const auto trained = t::run_command(runner + " experiment.yaml --set train.epochs=1 --set train.threads=1");
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
-  SQLite::Database db((project / "results/small_cnn.db").string(), SQLite::OPEN_READONLY);
-  EXPECT_EQ(db.execAndGet("SELECT model_plugin FROM runs").getString(), "small_cnn 1.0.0");
+  SQLite::Database db((project / "results/my_cnn.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT model_plugin FROM runs").getString(), "my_cnn 1.0.0");
   EXPECT_EQ(db.execAndGet("SELECT status FROM runs").getString(), "finished");
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM epochs").getInt(), 1);
 }
