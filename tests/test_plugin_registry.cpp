@@ -34,7 +34,7 @@ std::string load_error(PluginRegistry& registry, const fs::path& file) {
 TEST(PluginRegistry, DiscoversTheBuiltPlugins) {
   PluginRegistry registry;
   registry.discover({t::plugin_dir()});
-  EXPECT_EQ(registry.names(PluginKind::kModel), std::vector<std::string>{"resnet50"});
+  EXPECT_EQ(registry.names(PluginKind::kModel), (std::vector<std::string>{"resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "small_cnn"}));
   EXPECT_EQ(registry.names(PluginKind::kDataset), std::vector<std::string>{"imagefolder"});
   EXPECT_EQ(registry.names(PluginKind::kOptimizer), std::vector<std::string>{"adam"});
   EXPECT_TRUE(registry.rejected().empty());
@@ -95,7 +95,7 @@ TEST(PluginRegistry, DiscoverRecordsRefusedFilesAndKeepsGoing) {
   PluginRegistry registry;
   registry.discover({t::plugin_dir(), dir.path(), t::fixture_plugin_dir("wrong_api_version"),
                      "/nonexistent/folder"});
-  EXPECT_EQ(registry.names(PluginKind::kModel), std::vector<std::string>{"resnet50"});
+  EXPECT_EQ(registry.names(PluginKind::kModel), (std::vector<std::string>{"resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "small_cnn"}));
   ASSERT_EQ(registry.rejected().size(), 2u);
   // The refusal shows up where a user would look: the unknown-name error.
   try {
@@ -103,7 +103,7 @@ TEST(PluginRegistry, DiscoverRecordsRefusedFilesAndKeepsGoing) {
     FAIL() << "found a refused plugin";
   } catch (const PluginError& e) {
     const std::string message = e.what();
-    EXPECT_NE(message.find("Known model plugins: resnet50"), std::string::npos) << message;
+    EXPECT_NE(message.find("Known model plugins: resnet101, resnet152, resnet18, resnet34, resnet50, small_cnn."), std::string::npos) << message;
     EXPECT_NE(message.find("Wrong API version on plugin 'stale'"), std::string::npos) << message;
   }
 }
@@ -124,7 +124,7 @@ TEST(PluginRegistry, DuplicateNameNamesBothFiles) {
 TEST(PluginRegistry, SameFolderTwiceIsNoDuplicate) {
   PluginRegistry registry;
   registry.discover({t::plugin_dir(), t::plugin_dir() / "." });
-  EXPECT_EQ(registry.names(PluginKind::kModel).size(), 1u);
+  EXPECT_EQ(registry.names(PluginKind::kModel).size(), 6u);   // each found once
 }
 
 TEST(PluginRegistry, UnknownNameListsKnownAndSuggests) {

@@ -105,7 +105,7 @@ TEST_F(RunnerEndToEnd, BadInputExitsWithTwoAndLeavesTheDatabaseIntact) {
   const std::pair<std::string, std::string> cases[] = {
       {"exp.yaml --set optimizer.lrr=1", "did you mean 'optimizer.lr'"},
       {"exp.yaml --set train.batch_size=ten", "expected an integer, got 'ten'"},
-      {"exp.yaml --set model.plugin=resnet5", "Known model plugins: resnet50"},
+      {"exp.yaml --set model.plugin=resnet5", "Did you mean 'resnet50'? Known model plugins: resnet101, "},
       {"missing.yaml", "'missing.yaml' does not exist"},
       {"malformed.yaml", "malformed.yaml:2:1: malformed YAML"},
       {"exp.yaml --set dataset.root=nowhere", "'nowhere' does not exist"},
