@@ -36,7 +36,7 @@ TEST(PluginRegistry, DiscoversTheBuiltPlugins) {
   registry.discover({t::plugin_dir()});
   EXPECT_EQ(registry.names(PluginKind::kModel), (std::vector<std::string>{"resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "small_cnn"}));
   EXPECT_EQ(registry.names(PluginKind::kDataset), std::vector<std::string>{"imagefolder"});
-  EXPECT_EQ(registry.names(PluginKind::kOptimizer), std::vector<std::string>{"adam"});
+  EXPECT_EQ(registry.names(PluginKind::kOptimizer), (std::vector<std::string>{"adam", "adamw", "sgd"}));
   EXPECT_TRUE(registry.rejected().empty());
   const auto& adam = registry.find(PluginKind::kOptimizer, "adam");
   EXPECT_EQ(adam.version(), "1.0.0");
