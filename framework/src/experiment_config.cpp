@@ -62,7 +62,7 @@ namespace {
 
 const std::vector<std::string> kTopLevelKeys = {"name",    "seed",      "device",    "plugin_paths",
                                                 "model",   "dataset",   "optimizer", "train",
-                                                "output",  "sweep"};
+                                                "schedule", "output",  "sweep"};
 
 // Collects every problem of a document so the user sees them all at once.
 class Problems {
@@ -441,7 +441,7 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
 
   // Framework sections.
   const std::pair<const char*, std::vector<ParamSpec>> framework_sections[] = {
-      {"train", train_schema()}, {"output", output_schema()}};
+      {"train", train_schema()}, {"schedule", schedule_schema()}, {"output", output_schema()}};
   for (const auto& [name, schema] : framework_sections) {
     const YAML::Node section = root_[name];
     if (section && !section.IsMap()) {
@@ -464,6 +464,13 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
       config.train.cudnn_benchmark = params.get_bool("cudnn_benchmark");
       config.train.cache = params.get_string("cache");
       config.train.cache_max_mb = params.get_int("cache_max_mb");
+    } else if (std::string(name) == "schedule") {
+      config.schedule.kind = params.get_string("kind");
+      config.schedule.warmup_epochs = params.get_float("warmup_epochs");
+      config.schedule.warmup_start_factor = params.get_float("warmup_start_factor");
+      config.schedule.step_epochs = params.get_int("step_epochs");
+      config.schedule.gamma = params.get_float("gamma");
+      config.schedule.min_factor = params.get_float("min_factor");
     } else {
       config.output.db = params.get_string("db");
       config.output.checkpoints = params.get_string("checkpoints");
@@ -511,6 +518,14 @@ std::string ExperimentConfig::to_yaml() const {
   out << YAML::Key << "cudnn_benchmark" << YAML::Value << YAML::TrueFalseBool << train.cudnn_benchmark;
   out << YAML::Key << "cache" << YAML::Value << train.cache;
   out << YAML::Key << "cache_max_mb" << YAML::Value << train.cache_max_mb;
+  out << YAML::EndMap;
+  out << YAML::Key << "schedule" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "kind" << YAML::Value << schedule.kind;
+  out << YAML::Key << "warmup_epochs" << YAML::Value << format_double(schedule.warmup_epochs);
+  out << YAML::Key << "warmup_start_factor" << YAML::Value << format_double(schedule.warmup_start_factor);
+  out << YAML::Key << "step_epochs" << YAML::Value << schedule.step_epochs;
+  out << YAML::Key << "gamma" << YAML::Value << format_double(schedule.gamma);
+  out << YAML::Key << "min_factor" << YAML::Value << format_double(schedule.min_factor);
   out << YAML::EndMap;
   out << YAML::Key << "output" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "db" << YAML::Value;

@@ -61,6 +61,7 @@ struct EpochTotals {
   std::int64_t samples = 0;
   double seconds = 0.0;
   double wait_seconds = 0.0;
+  double learning_rate = 0.0;   // at the epoch's first step
 };
 
 class Trainer {
@@ -76,7 +77,18 @@ class Trainer {
         precision_(precision),
         scaler_(precision == Precision::kFp16),
         loader_threads_(loader_threads),
-        options_(options) {
+        options_(options),
+        schedule_(config.schedule, config.train.epochs) {
+    try {
+      for (auto& group : optimizer.param_groups()) base_rates_.push_back(group.options().get_lr());
+    } catch (const c10::Error&) {
+      // An optimizer whose options have no learning rate: nothing to schedule.
+      base_rates_.clear();
+      if (config.schedule.kind != "constant" || config.schedule.warmup_epochs > 0) {
+        throw InputError("schedule: optimizer '" + config.optimizer.plugin +
+                         "' exposes no learning rate to schedule; use schedule: {kind: constant}");
+      }
+    }
     if (!cache) return;
     const std::string key = dataset.content_key();
     for (Split split : {Split::kTrain, Split::kTest}) {
@@ -148,6 +160,9 @@ class Trainer {
       logits = logits.to(torch::kFloat32);   // the loss in full precision, as autocast would
       auto loss = torch::nn::functional::cross_entropy(logits, labels);
       if (training) {
+        const double rate = set_learning_rate(static_cast<double>(epoch - 1) +
+                                              static_cast<double>(batches) / static_cast<double>(loader.num_batches()));
+        if (batches == 0) first_rate_ = rate;
         clear_gradients(optimizer_);
         scaler_.scale(loss).backward();
         scaler_.step(optimizer_);
@@ -180,11 +195,23 @@ class Trainer {
     totals.accuracy = static_cast<double>(correct.item<std::int64_t>()) / static_cast<double>(samples);
     totals.seconds = seconds_since(start);
     totals.wait_seconds = loader.wait_seconds();
+    totals.learning_rate = first_rate_;
     share_cache(split);   // after the timing: writing the file is not training time
     return totals;
   }
 
  private:
+  // Sets every parameter group's rate to its configured rate times the schedule's factor at
+  // `progress` epochs; returns the first group's.
+  double set_learning_rate(double progress) {
+    const double factor = schedule_.factor(progress);
+    auto& groups = optimizer_.param_groups();
+    for (std::size_t g = 0; g < groups.size() && g < base_rates_.size(); ++g) {
+      groups[g].options().set_lr(base_rates_[g] * factor);
+    }
+    return base_rates_.empty() ? 0.0 : base_rates_.front() * factor;
+  }
+
   // Once a split is fully decoded, writes it where later runs of the same data find it.
   void share_cache(Split split) {
     const int s = static_cast<int>(split);
@@ -211,16 +238,10 @@ class Trainer {
   ProgressLine progress_;
   std::unique_ptr<SampleCache> caches_[2];
   fs::path shared_files_[2];
+  LearningRateSchedule schedule_;
+  std::vector<double> base_rates_;   // as the optimizer was configured
+  double first_rate_ = 0.0;
 };
-
-double current_learning_rate(torch::optim::Optimizer& optimizer) {
-  if (optimizer.param_groups().empty()) return 0.0;
-  try {
-    return optimizer.param_groups().front().options().get_lr();
-  } catch (const std::exception&) {
-    return 0.0;   // an optimizer whose options do not expose a learning rate
-  }
-}
 
 }  // namespace
 
@@ -348,7 +369,7 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
       e.train_accuracy = train->accuracy;
       e.test_loss = test->loss;
       e.test_accuracy = test->accuracy;
-      e.learning_rate = current_learning_rate(*optimizer);
+      e.learning_rate = train->learning_rate;
       e.epoch_seconds = seconds_since(epoch_start);
       e.train_images_per_second = static_cast<double>(train->samples) / train->seconds;
       e.test_images_per_second = static_cast<double>(test->samples) / test->seconds;

@@ -11,6 +11,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "trainyard/lr_schedule.h"
 #include "trainyard/plugin_api.h"
 
 namespace trainyard {
@@ -54,6 +55,7 @@ struct ExperimentConfig {
   PluginSection dataset;
   PluginSection optimizer;
   TrainSettings train;
+  ScheduleSettings schedule;   // the learning-rate schedule (`schedule:`)
   OutputSettings output;
 
   /// The resolved configuration as YAML, every default filled in. It is itself a valid
