@@ -35,7 +35,7 @@ TEST(PluginRegistry, DiscoversTheBuiltPlugins) {
   PluginRegistry registry;
   registry.discover({t::plugin_dir()});
   EXPECT_EQ(registry.names(PluginKind::kModel), (std::vector<std::string>{"resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "small_cnn"}));
-  EXPECT_EQ(registry.names(PluginKind::kDataset), std::vector<std::string>{"imagefolder"});
+  EXPECT_EQ(registry.names(PluginKind::kDataset), (std::vector<std::string>{"idx", "imagefolder"}));
   EXPECT_EQ(registry.names(PluginKind::kOptimizer), (std::vector<std::string>{"adam", "adamw", "sgd"}));
   EXPECT_TRUE(registry.rejected().empty());
   const auto& adam = registry.find(PluginKind::kOptimizer, "adam");

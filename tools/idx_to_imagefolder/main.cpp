@@ -12,42 +12,11 @@
 #include <trainyard/image_io.h>
 #include <trainyard/suggest.h>
 
-#include "idx_file.h"
+#include "trainyard/idx_files.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// Fashion-MNIST's labels (Xiao, Rasul & Vollgraf, 2017), as folder-safe names.
-const std::vector<std::string> kFashionClasses = {"tshirt_top", "trouser", "pullover", "dress",
-                                                  "coat",       "sandal",  "shirt",    "sneaker",
-                                                  "bag",        "ankle_boot"};
-
-std::vector<int> parse_classes(const std::string& text) {
-  std::vector<int> out;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    if (item.empty()) continue;
-    auto named = std::find(kFashionClasses.begin(), kFashionClasses.end(), item);
-    if (named != kFashionClasses.end()) {
-      out.push_back(static_cast<int>(named - kFashionClasses.begin()));
-      continue;
-    }
-    try {
-      std::size_t used = 0;
-      const int index = std::stoi(item, &used);
-      if (used != item.size() || index < 0 || index > 9) throw std::invalid_argument(item);
-      out.push_back(index);
-    } catch (const std::exception&) {
-      std::string message = "--classes: '" + item + "' is neither a label 0-9 nor a class name";
-      if (auto near = trainyard::nearest_name(item, kFashionClasses)) message += " (did you mean '" + *near + "'?)";
-      throw std::invalid_argument(message + "; names: " + trainyard::join_names(kFashionClasses));
-    }
-  }
-  if (out.empty()) throw std::invalid_argument("--classes: no class given");
-  return out;
-}
 
 trainyard::GrayImage resized(const std::uint8_t* pixels, int width, int height, int size) {
   trainyard::GrayImage image;
@@ -98,21 +67,11 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    const std::vector<int> classes = parse_classes(classes_text);
-    const std::string prefix = split == "train" ? "train" : "t10k";
-    auto find = [&](const std::string& stem) {
-      for (const char* ext : {".gz", ""}) {
-        const fs::path p = fs::path(source) / (stem + ext);
-        if (fs::exists(p)) return p;
-      }
-      throw std::runtime_error("'" + (fs::path(source) / stem).string() +
-                               "[.gz]' not found; install Debian's dataset-fashion-mnist or pass --source");
-    };
-    const auto images = trainyard::tools::read_idx(find(prefix + "-images-idx3-ubyte"));
-    const auto labels = trainyard::tools::read_idx(find(prefix + "-labels-idx1-ubyte"));
-    if (images.dims.size() != 3 || labels.dims.size() != 1 || images.dims[0] != labels.dims[0]) {
-      throw std::runtime_error("image and label files do not match (shapes differ)");
-    }
+    const std::vector<int> classes = trainyard::parse_idx_classes(classes_text, "--classes");
+    const auto files = trainyard::read_idx_split(source, split == "train");
+    const auto& images = files.images;
+    const auto& labels = files.labels;
+    const auto& kFashionClasses = trainyard::fashion_mnist_class_names();
     if (fs::exists(out) && !fs::is_empty(out) && !force) {
       throw std::runtime_error("'" + out + "' already has files; pass --force to write into it");
     }
