@@ -3,6 +3,7 @@
 
 #include <trainyard/errors.h>
 
+#include "augmentation.h"
 #include "test_support.h"
 
 namespace t = trainyard::testing;
@@ -143,4 +144,68 @@ TEST(ImageFolder, RootWithoutClassFoldersOrMissingIsAClearError) {
   trainyard::write_png(dir / "loose.png", t::solid_image(2, 2, 0, 0, 0));
   EXPECT_NE(open_error(dir.path()).find("has no class folders"), std::string::npos);
   EXPECT_NE(open_error(dir / "missing").find("does not exist"), std::string::npos);
+}
+
+TEST(ImageFolderAugmentation, CropBoxesStayInsideWithTheirAreaAndRatioBounds) {
+  auto random = trainyard::datasets::augmentation_generator(7, 0, 0);
+  for (int i = 0; i < 500; ++i) {
+    const auto box = trainyard::datasets::random_resized_crop_box(64, 48, 0.25, random);
+    ASSERT_GE(box.x, 0);
+    ASSERT_GE(box.y, 0);
+    ASSERT_LE(box.x + box.width, 64);
+    ASSERT_LE(box.y + box.height, 48);
+    const double area = static_cast<double>(box.width) * box.height / (64.0 * 48.0);
+    EXPECT_GE(area, 0.22);   // 0.25 less rounding
+    const double ratio = static_cast<double>(box.width) / box.height;
+    EXPECT_GE(ratio, 0.7);
+    EXPECT_LE(ratio, 1.4);
+  }
+  // A strip too thin for any allowed ratio falls back to a centred crop of ratio 4:3.
+  auto fallback = trainyard::datasets::random_resized_crop_box(400, 10, 0.9, random);
+  EXPECT_EQ(fallback.height, 10);
+  EXPECT_EQ(fallback.width, 13);
+  EXPECT_EQ(fallback.x, (400 - 13) / 2);
+}
+
+TEST(ImageFolderAugmentation, FlipMirrorsRows) {
+  trainyard::RgbImage image = t::solid_image(3, 2, 0, 0, 0);
+  for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>(i);
+  const auto original = image.pixels;
+  trainyard::datasets::flip_horizontally(image);
+  EXPECT_EQ(image.pixels[0], original[6]);   // first pixel of row 0 is its last
+  EXPECT_EQ(image.pixels[3], original[3]);   // the middle stays
+  trainyard::datasets::flip_horizontally(image);
+  EXPECT_EQ(image.pixels, original);
+}
+
+TEST(ImageFolderAugmentation, TrainingSamplesVaryPerRequestButRepeatPerSeedAndTestStaysFixed) {
+  t::TempDir dir;
+  t::make_image_folder(dir / "data", {{"a", 5}, {"b", 5}}, 32);
+  auto open_augmented = [&] {
+    return t::build_registry().make_dataset(
+        "imagefolder",
+        trainyard::Params({{"root", (dir / "data").string()}, {"image_size", std::int64_t{16}},
+                           {"random_resized_crop", true}, {"horizontal_flip", true}}),
+        trainyard::DatasetContext{3});
+  };
+  const auto first = open_augmented();
+  const auto second = open_augmented();
+  const auto plain = t::build_registry().make_dataset(
+      "imagefolder", trainyard::Params({{"root", (dir / "data").string()}, {"image_size", std::int64_t{16}}}),
+      trainyard::DatasetContext{3});
+  EXPECT_FALSE(first->deterministic(Split::kTrain));
+  EXPECT_TRUE(first->deterministic(Split::kTest));
+  EXPECT_TRUE(plain->deterministic(Split::kTrain));
+  int differing = 0;
+  for (std::size_t i = 0; i < first->size(Split::kTrain); ++i) {
+    const auto epoch1 = first->get(Split::kTrain, i)->image;
+    const auto epoch2 = first->get(Split::kTrain, i)->image;
+    EXPECT_TRUE(torch::equal(epoch1, second->get(Split::kTrain, i)->image)) << i;   // same seed, same draw
+    EXPECT_TRUE(torch::equal(epoch2, second->get(Split::kTrain, i)->image)) << i;
+    if (!torch::equal(epoch1, epoch2)) ++differing;
+  }
+  EXPECT_GE(differing, 6);   // of 8 training images, almost all change between draws
+  for (std::size_t i = 0; i < first->size(Split::kTest); ++i) {
+    EXPECT_TRUE(torch::equal(first->get(Split::kTest, i)->image, plain->get(Split::kTest, i)->image)) << i;
+  }
 }

@@ -261,13 +261,23 @@ std::shared_ptr<T> checked_result(std::shared_ptr<T> object, const LoadedPlugin&
   }
   return holding_library(std::move(object), plugin.library);
 }
+
+// The parameters with the schema's defaults filled in for keys not given, so callers from code
+// (tests, tools) need not spell out every key a plugin gains; experiment files come resolved.
+Params with_defaults(const Params& params, const LoadedPlugin& plugin) {
+  auto values = params.values();
+  for (const auto& spec : plugin.schema) {
+    if (spec.default_value && !values.count(spec.name)) values.emplace(spec.name, *spec.default_value);
+  }
+  return Params(std::move(values));
+}
 }  // namespace
 
 std::shared_ptr<Model> PluginRegistry::make_model(const std::string& name, const Params& params,
                                                   const ModelContext& context) const {
   const auto& plugin = find(PluginKind::kModel, name);
   return checked_result(at_plugin_boundary(plugin, "create its model",
-                                           [&] { return plugin.info->make_model(params, context); }),
+                                           [&] { return plugin.info->make_model(with_defaults(params, plugin), context); }),
                         plugin);
 }
 
@@ -275,7 +285,7 @@ std::shared_ptr<Dataset> PluginRegistry::make_dataset(const std::string& name, c
                                                       const DatasetContext& context) const {
   const auto& plugin = find(PluginKind::kDataset, name);
   return checked_result(at_plugin_boundary(plugin, "open its dataset",
-                                           [&] { return plugin.info->make_dataset(params, context); }),
+                                           [&] { return plugin.info->make_dataset(with_defaults(params, plugin), context); }),
                         plugin);
 }
 
@@ -284,7 +294,7 @@ std::shared_ptr<torch::optim::Optimizer> PluginRegistry::make_optimizer(
   const auto& plugin = find(PluginKind::kOptimizer, name);
   return checked_result(
       at_plugin_boundary(plugin, "create its optimizer",
-                         [&] { return plugin.info->make_optimizer(params, context); }),
+                         [&] { return plugin.info->make_optimizer(with_defaults(params, plugin), context); }),
       plugin);
 }
 

@@ -68,6 +68,7 @@ class PluginRegistry {
 
   // Factories, called at the plugin boundary: a plugin's exception comes back as PluginError
   // carrying the plugin's name and file; what the plugin made keeps its library referenced.
+  // Keys missing from `params` take the schema's defaults.
   std::shared_ptr<Model> make_model(const std::string& name, const Params& params,
                                     const ModelContext& context) const;
   std::shared_ptr<Dataset> make_dataset(const std::string& name, const Params& params,

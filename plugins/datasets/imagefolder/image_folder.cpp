@@ -87,6 +87,7 @@ ImageFolder::ImageFolder(ImageFolderOptions options) : options_(std::move(option
   }
 
   content_key_ = make_content_key();
+  draws_ = std::make_unique<std::atomic<std::uint32_t>[]>(train_.size());
 
   // ImageNet statistics, as the reference recipe (and most pretrained models) normalize.
   mean_ = torch::tensor({0.485f, 0.456f, 0.406f}).view({3, 1, 1});
@@ -108,6 +109,7 @@ std::string ImageFolder::make_content_key() const {
   mix("imagefolder 1");
   mix(std::to_string(options_.image_size));
   mix("mean 0.485 0.456 0.406 std 0.229 0.224 0.225");
+  if (options_.augment.any()) mix("augmented");   // never shared: the samples vary
   for (const auto* split : {&train_, &test_}) {
     mix(std::to_string(split->size()));
     for (std::size_t index : *split) {
@@ -144,7 +146,15 @@ const fs::path& ImageFolder::path(Split split, std::size_t index) const {
 std::optional<Sample> ImageFolder::get(Split split, std::size_t index) const {
   const Entry& e = entry(split, index);
   try {
-    const RgbImage image = read_image(e.path, static_cast<int>(options_.image_size));
+    RgbImage image = read_image(e.path, static_cast<int>(options_.image_size));
+    if (split == Split::kTrain && options_.augment.any()) {
+      const auto draw = draws_[index].fetch_add(1, std::memory_order_relaxed);
+      auto random = augmentation_generator(options_.seed, index, draw);
+      if (options_.augment.random_resized_crop) {
+        image = crop(image, random_resized_crop_box(image.width, image.height, options_.augment.crop_scale_min, random));
+      }
+      if (options_.augment.horizontal_flip && std::bernoulli_distribution(0.5)(random)) flip_horizontally(image);
+    }
     auto tensor = to_float_tensor(image, options_.image_size);
     tensor.sub_(mean_).div_(std_);
     return Sample{tensor, e.label};

@@ -1,13 +1,17 @@
 // An ImageFolder dataset, as torchvision's: root/<class>/**/<image>, classes sorted by name.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <trainyard/plugin_api.h>
+
+#include "augmentation.h"
 
 namespace trainyard::datasets {
 
@@ -17,6 +21,7 @@ struct ImageFolderOptions {
   double train_fraction = 0.8;
   bool skip_bad_images = false;   // false: a file that cannot be decoded fails the run
   std::uint64_t seed = 0;
+  AugmentOptions augment;         // applied to the training split only
 };
 
 class ImageFolder : public trainyard::Dataset {
@@ -30,7 +35,8 @@ class ImageFolder : public trainyard::Dataset {
   ImageShape image_shape() const override;
   std::optional<Sample> get(Split split, std::size_t index) const override;
   std::string summary() const override;
-  bool deterministic(Split) const override { return true; }   // no random augmentation
+  /// The test split always is; the training split is unless it is augmented.
+  bool deterministic(Split split) const override { return split == Split::kTest || !options_.augment.any(); }
   std::string content_key() const override { return content_key_; }
 
   /// The file behind a sample (for tests and messages).
@@ -51,6 +57,9 @@ class ImageFolder : public trainyard::Dataset {
   std::vector<std::size_t> test_;
   torch::Tensor mean_, std_;
   std::string content_key_;
+  // How many times each training sample has been asked for: the k-th request is augmented with
+  // the k-th draw, so epochs differ and runs of one seed repeat exactly.
+  std::unique_ptr<std::atomic<std::uint32_t>[]> draws_;
   mutable std::mutex warned_mutex_;
   mutable std::set<std::string> warned_;
 };

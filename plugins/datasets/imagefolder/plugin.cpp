@@ -19,6 +19,12 @@ std::vector<trainyard::ParamSpec> schema() {
                               "what to do with a file that cannot be decoded: fail the run, or "
                               "skip it with a warning")
           .one_of({"fail", "skip"}),
+      trainyard::bool_param("random_resized_crop", false,
+                            "training split: crop a random area and aspect ratio, then resize (Szegedy et al., 2015)"),
+      trainyard::float_param("crop_scale_min", 0.08, "smallest random crop, as a fraction of the image's area")
+          .greater_than(0)
+          .at_most(1),
+      trainyard::bool_param("horizontal_flip", false, "training split: mirror half of the images"),
   };
 }
 
@@ -30,6 +36,9 @@ std::shared_ptr<trainyard::Dataset> make(const trainyard::Params& params,
   options.train_fraction = params.get_float("train_fraction");
   options.skip_bad_images = params.get_string("on_bad_image") == "skip";
   options.seed = context.seed;
+  options.augment.random_resized_crop = params.get_bool("random_resized_crop");
+  options.augment.crop_scale_min = params.get_float("crop_scale_min");
+  options.augment.horizontal_flip = params.get_bool("horizontal_flip");
   return std::make_shared<trainyard::datasets::ImageFolder>(options);
 }
 
