@@ -71,16 +71,19 @@ const char* host_build_fingerprint();
 // Parameters: every plugin declares a schema; the host validates the YAML section against it and
 // hands the plugin typed values with defaults filled in.
 
+/// What a plugin makes: a network, a dataset, or an optimizer for a network's parameters.
 enum class PluginKind : std::uint32_t { kModel = 1, kDataset = 2, kOptimizer = 3 };
 
 /// "model", "dataset" or "optimizer": the YAML section and folder name of the kind.
 const char* to_string(PluginKind kind);
 
+/// The type of a parameter, as YAML gives it: true/false, an integer, a number, a string.
 enum class ParamType : std::uint32_t { kBool, kInt, kFloat, kString };
 
 /// "bool", "integer", "number" or "string", as error messages name them.
 const char* to_string(ParamType type);
 
+/// A parameter's value; the alternative matches its ParamType.
 using ParamValue = std::variant<bool, std::int64_t, double, std::string>;
 
 /// One bound of a numeric parameter's accepted range.
@@ -100,6 +103,7 @@ struct ParamSpec {
   std::optional<Bound> max;           // kInt and kFloat only
   std::vector<std::string> choices;   // kString only; empty accepts any string
 
+  // Chained after a helper below: int_param("width", 16, "...").at_least(1).
   ParamSpec& at_least(double v) { min = Bound{v, true}; return *this; }
   ParamSpec& greater_than(double v) { min = Bound{v, false}; return *this; }
   ParamSpec& at_most(double v) { max = Bound{v, true}; return *this; }
@@ -122,6 +126,8 @@ class Params {
   Params() = default;
   explicit Params(std::map<std::string, ParamValue> values);
 
+  /// The value of `name`, which must be declared with that type; throws std::invalid_argument
+  /// naming the key otherwise (a plugin reading a key its schema lacks).
   bool get_bool(const std::string& name) const;
   std::int64_t get_int(const std::string& name) const;
   double get_float(const std::string& name) const;
@@ -216,13 +222,17 @@ struct OptimizerContext {
 // ---------------------------------------------------------------------------------------------
 // The entry point.
 
+/// Returns the plugin's parameters. Called once when the library is loaded.
 using SchemaFunction = std::vector<ParamSpec> (*)();
+/// Make the plugin's object from validated parameters (every schema key present, in range) and
+/// what the host knows. May throw: the host reports the exception with the plugin's name and file.
 using ModelFactory = std::shared_ptr<Model> (*)(const Params&, const ModelContext&);
 using DatasetFactory = std::shared_ptr<Dataset> (*)(const Params&, const DatasetContext&);
 using OptimizerFactory =
     std::shared_ptr<torch::optim::Optimizer> (*)(const Params&, const OptimizerContext&);
 
-/// What a plugin library describes itself with. The first three fields are a layout-stable
+/// What a plugin library describes itself with. Its strings must live as long as the library
+/// (literals, or static std::strings' c_str()). The first three fields are a layout-stable
 /// prefix that never changes across API versions: the host reads them from any plugin, old or
 /// new, to refuse it with a clear message. Everything after them is read only when api_version
 /// and build_fingerprint match the host's.
