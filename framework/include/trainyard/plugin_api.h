@@ -126,7 +126,7 @@ class Params {
   Params() = default;
   explicit Params(std::map<std::string, ParamValue> values);
 
-  /// The value of `name`, which must be declared with that type; throws std::invalid_argument
+  /// The value of `name`, which must be declared with that type; throws std::logic_error
   /// naming the key otherwise (a plugin reading a key its schema lacks).
   bool get_bool(const std::string& name) const;
   std::int64_t get_int(const std::string& name) const;
