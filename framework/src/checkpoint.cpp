@@ -32,6 +32,13 @@ void save_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer
   for (const auto& name : info.class_names) names.push_back(name);
   archive.write("class_names", c10::IValue(names));
   archive.write("config_yaml", c10::IValue(info.config_yaml));
+  if (!info.generator_states.empty()) {
+    c10::List<at::Tensor> states;
+    for (const auto& state : info.generator_states) states.push_back(state);
+    archive.write("generator_states", c10::IValue(states));
+    archive.write("loss_scale", c10::IValue(info.loss_scale));
+    archive.write("loss_scale_clean_steps", c10::IValue(info.loss_scale_clean_steps));
+  }
 
   fs::create_directories(path.parent_path());
   const fs::path temporary = path.string() + ".tmp";
@@ -62,6 +69,13 @@ CheckpointInfo load_checkpoint(const fs::path& path, Model& model, torch::optim:
   for (const c10::IValue& name : value.toList().vec()) info.class_names.push_back(name.toStringRef());
   archive.read("config_yaml", value);
   info.config_yaml = value.toStringRef();
+  if (archive.try_read("generator_states", value)) {
+    for (const c10::IValue& state : value.toList().vec()) info.generator_states.push_back(state.toTensor());
+    archive.read("loss_scale", value);
+    info.loss_scale = value.toDouble();
+    archive.read("loss_scale_clean_steps", value);
+    info.loss_scale_clean_steps = value.toInt();
+  }
   return info;
 }
 

@@ -315,6 +315,63 @@ std::vector<std::int64_t> ResultsStore::mark_abandoned_runs(const std::string& h
   return marked;
 }
 
+ResumableRun ResultsStore::resume_run(std::int64_t run_id, const std::string& host) {
+  mark_abandoned_runs(host);
+  SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement query(*db_, R"sql(
+    SELECT status, coalesce(host, ''), coalesce(pid, 0), config_yaml, coalesce(experiment_file, ''),
+           sweep_id, coalesce(trial_key, '') FROM runs WHERE id = ?)sql");
+  query.bind(1, run_id);
+  if (!query.executeStep()) {
+    const auto range = db_->execAndGet("SELECT coalesce(min(id) || '..' || max(id), 'none') FROM runs").getString();
+    throw InputError("--resume " + std::to_string(run_id) + ": no such run in '" + path_ +
+                     "' (run ids there: " + range + ")");
+  }
+  const std::string status = query.getColumn(0).getString();
+  const std::string run_host = query.getColumn(1).getString();
+  const std::int64_t pid = query.getColumn(2).getInt64();
+  if (status == "finished") {
+    throw InputError("--resume " + std::to_string(run_id) + ": the run finished; there is nothing to resume");
+  }
+  if (status == "running") {
+    throw InputError("--resume " + std::to_string(run_id) + ": the run is still running (pid " +
+                     std::to_string(pid) + " on " + run_host + "); stop it first");
+  }
+  ResumableRun run;
+  run.id = run_id;
+  run.config_yaml = query.getColumn(3).getString();
+  run.experiment_file = query.getColumn(4).getString();
+  if (!query.getColumn(5).isNull()) run.sweep_id = query.getColumn(5).getInt64();
+  run.trial_key = query.getColumn(6).getString();
+  SQLite::Statement update(*db_, R"sql(
+    UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, host = ?, pid = ?,
+                    heartbeat_at = ? WHERE id = ?)sql");
+  update.bind(1, host);
+  update.bind(2, static_cast<std::int64_t>(getpid()));
+  update.bind(3, utc_timestamp());
+  update.bind(4, run_id);
+  update.exec();
+  transaction.commit();
+  return run;
+}
+
+void ResultsStore::truncate_epochs(std::int64_t run_id, std::int64_t last_epoch) {
+  SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement drop(*db_, "DELETE FROM epochs WHERE run_id = ? AND epoch > ?");
+  drop.bind(1, run_id);
+  drop.bind(2, last_epoch);
+  drop.exec();
+  // The best of what remains: highest test accuracy, earliest epoch on a tie (as training keeps it).
+  SQLite::Statement best(*db_, R"sql(
+    UPDATE runs SET
+      best_epoch = (SELECT epoch FROM epochs WHERE run_id = ?1 ORDER BY test_accuracy DESC, epoch LIMIT 1),
+      best_test_accuracy = (SELECT max(test_accuracy) FROM epochs WHERE run_id = ?1)
+    WHERE id = ?1)sql");
+  best.bind(1, run_id);
+  best.exec();
+  transaction.commit();
+}
+
 std::int64_t ResultsStore::ensure_sweep(const std::string& name, const std::string& experiment_file,
                                         const std::string& spec_yaml) {
   SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);

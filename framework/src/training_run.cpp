@@ -1,6 +1,8 @@
 #include "trainyard/training_run.h"
 
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -101,6 +103,12 @@ class Trainer {
         spdlog::info("{} split: {} decoded images from {}", to_string(split), dataset.size(split), file.string());
       }
     }
+  }
+
+  double loss_scale() const { return scaler_.scale_value(); }
+  std::int64_t loss_scale_clean_steps() const { return scaler_.clean_steps(); }
+  void restore_loss_scale(double scale, std::int64_t clean_steps) {
+    if (scale > 0) scaler_.restore(scale, static_cast<int>(clean_steps));
   }
 
   bool stop_requested() const {
@@ -243,6 +251,47 @@ class Trainer {
   double first_rate_ = 0.0;
 };
 
+// The states of the random generators a run draws from: the CPU's, then each CUDA device's.
+std::vector<torch::Tensor> generator_states(const torch::Device& device) {
+  std::vector<torch::Tensor> states;
+  at::Generator cpu = at::detail::getDefaultCPUGenerator();
+  {
+    std::lock_guard<std::mutex> lock(cpu.mutex());
+    states.push_back(cpu.get_state());
+  }
+  if (device.is_cuda()) {
+    for (int i = 0; i < static_cast<int>(torch::cuda::device_count()); ++i) {
+      at::Generator cuda = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
+      std::lock_guard<std::mutex> lock(cuda.mutex());
+      states.push_back(cuda.get_state());
+    }
+  }
+  return states;
+}
+
+void restore_generator_states(const std::vector<torch::Tensor>& states, const torch::Device& device) {
+  if (states.empty()) return;
+  at::Generator cpu = at::detail::getDefaultCPUGenerator();
+  {
+    std::lock_guard<std::mutex> lock(cpu.mutex());
+    cpu.set_state(states.front());
+  }
+  if (device.is_cuda()) {
+    for (std::size_t i = 1; i < states.size() && static_cast<int>(i - 1) < static_cast<int>(torch::cuda::device_count()); ++i) {
+      at::Generator cuda = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i - 1)));
+      std::lock_guard<std::mutex> lock(cuda.mutex());
+      cuda.set_state(states[i]);
+    }
+  }
+}
+
+// For the tests of resuming: TRAINYARD_FAULT_KILL_AFTER_EPOCH=k makes the process kill itself
+// (SIGKILL, as kill -9 would) once epoch k is recorded and its last checkpoint written.
+void fault_injection_after_epoch(std::int64_t epoch) {
+  const char* kill_after = std::getenv("TRAINYARD_FAULT_KILL_AFTER_EPOCH");
+  if (kill_after && std::atoll(kill_after) == epoch) std::raise(SIGKILL);
+}
+
 }  // namespace
 
 RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& registry,
@@ -347,16 +396,42 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   RunOutcome outcome;
   outcome.db_path = config.output.db;
   outcome.num_parameters = num_parameters;
-  outcome.run_id = store.begin_run(record);
-  const fs::path checkpoint =
-      fs::path(config.output.checkpoints) / ("run-" + std::to_string(outcome.run_id)) / "best.pt";
+  if (options.resume_run_id) {
+    store.resume_run(*options.resume_run_id, record.host);
+    outcome.run_id = *options.resume_run_id;
+  } else {
+    outcome.run_id = store.begin_run(record);
+  }
+  const fs::path run_folder = fs::path(config.output.checkpoints) / ("run-" + std::to_string(outcome.run_id));
+  const fs::path checkpoint = run_folder / "best.pt";
+  const fs::path last_checkpoint = run_folder / "last.pt";
   spdlog::info("run {} started: {} epochs, batch {}, {} train / {} test images", outcome.run_id,
                config.train.epochs, config.train.batch_size, record.train_size, record.test_size);
 
   Trainer trainer(config, *model, *dataset, *optimizer, device, precision, loader_threads, cache,
                   options);
+  std::int64_t first_epoch = 1;
   try {
-    for (std::int64_t epoch = 1; epoch <= config.train.epochs; ++epoch) {
+    if (options.resume_run_id) {
+      // Continue where the last checkpoint stands: epochs recorded after it are done again (they
+      // come out the same), and the best so far is what the database holds up to it.
+      std::int64_t done = 0;
+      if (fs::exists(last_checkpoint)) {
+        const auto saved = load_checkpoint(last_checkpoint, *model, optimizer.get());
+        done = saved.epoch;
+        restore_generator_states(saved.generator_states, device);
+        trainer.restore_loss_scale(saved.loss_scale, saved.loss_scale_clean_steps);
+      }
+      store.truncate_epochs(outcome.run_id, done);
+      outcome.epochs = store.epochs(outcome.run_id);
+      for (const auto& e : outcome.epochs) {
+        if (!outcome.best || e.test_accuracy > outcome.best->test_accuracy) outcome.best = e;
+      }
+      if (outcome.best) outcome.checkpoint_path = checkpoint.string();
+      first_epoch = done + 1;
+      spdlog::info("run {} resumed after epoch {} of {}", outcome.run_id, done, config.train.epochs);
+    }
+    for (std::int64_t epoch = first_epoch; epoch <= config.train.epochs; ++epoch) {
       const auto epoch_start = Clock::now();
       const auto train = trainer.pass(Split::kTrain, epoch);
       if (!train) break;
@@ -377,13 +452,27 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
 
       const bool new_best = !outcome.best || e.test_accuracy > outcome.best->test_accuracy;
       if (new_best) {
-        CheckpointInfo info{epoch, e.test_accuracy, class_names, record.config_yaml};
+        CheckpointInfo info;
+        info.epoch = epoch;
+        info.test_accuracy = e.test_accuracy;
+        info.class_names = class_names;
+        info.config_yaml = record.config_yaml;
         save_checkpoint(checkpoint, *model, *optimizer, info);
         outcome.best = e;
         outcome.checkpoint_path = checkpoint.string();
       }
       store.record_epoch(outcome.run_id, e, new_best, checkpoint.string());
       outcome.epochs.push_back(e);
+      CheckpointInfo last;
+      last.epoch = epoch;
+      last.test_accuracy = e.test_accuracy;
+      last.class_names = class_names;
+      last.config_yaml = record.config_yaml;
+      last.generator_states = generator_states(device);
+      last.loss_scale = trainer.loss_scale();
+      last.loss_scale_clean_steps = trainer.loss_scale_clean_steps();
+      save_checkpoint(last_checkpoint, *model, *optimizer, last);
+      fault_injection_after_epoch(epoch);
       spdlog::info(
           "epoch {:>3}/{}  train loss {:.4f} acc {:5.1f}%  test loss {:.4f} acc {:5.1f}%  lr {:.2e}  "
           "{:.1f} s  {:.1f} img/s{}",

@@ -208,6 +208,62 @@ std::chrono::steady_clock::time_point process_start_time() {
   return now;
 }
 
+// The end of a run, for the log; the process's exit code.
+int report(const trainyard::RunOutcome& outcome) {
+  spdlog::info("results: run {} in {} (peak memory {:.0f} MiB)", outcome.run_id, outcome.db_path,
+               trainyard::peak_memory_mib());
+  if (outcome.best) {
+    spdlog::info("best: epoch {} test accuracy {:.2f}% (test loss {:.4f}); checkpoint {}",
+                 outcome.best->epoch, 100 * outcome.best->test_accuracy, outcome.best->test_loss,
+                 outcome.checkpoint_path);
+  }
+  switch (outcome.status) {
+    case trainyard::RunStatus::kFinished:
+      spdlog::info("run {} finished: {} epochs", outcome.run_id, outcome.epochs.size());
+      return trainyard::kExitOk;
+    case trainyard::RunStatus::kInterrupted:
+      return trainyard::kExitInterrupted;
+    default:
+      spdlog::error("run {} failed: {}", outcome.run_id, outcome.error);
+      return trainyard::kExitRunFailed;
+  }
+}
+
+// runner --resume RUN_ID: the run's stored configuration, resolved again, trained on from its
+// last checkpoint in the same database row.
+int resume_run(std::int64_t run_id, std::string db, const std::string& experiment_file,
+               trainyard::PluginRegistry& registry,
+               std::chrono::steady_clock::time_point process_start) {
+  if (db.empty() && !experiment_file.empty()) {
+    db = trainyard::ExperimentDocument::load(experiment_file).section("output")["db"].as<std::string>("results/trainyard.db");
+  }
+  if (db.empty()) db = "results/trainyard.db";
+  if (!std::filesystem::exists(db)) {
+    throw trainyard::InputError("--resume: no results database at '" + db + "' (give it with --db)");
+  }
+  std::string config_yaml;
+  {
+    trainyard::ResultsStore store(db);
+    const auto stored = store.run(run_id);
+    if (!stored) {
+      throw trainyard::InputError("--resume " + std::to_string(run_id) + ": no such run in '" + db + "'");
+    }
+    config_yaml = stored->config_yaml;
+  }
+  const auto document =
+      trainyard::ExperimentDocument::parse(config_yaml, "run " + std::to_string(run_id) + " of " + db);
+  registry.discover(trainyard::plugin_search_path(document.plugin_paths()));
+  trainyard::ExperimentConfig config = document.resolve(registry);
+  config.output.db = db;   // where the run is, whatever its config called it
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  trainyard::RunOptions options;
+  options.stop_requested = &g_stop_requested;
+  options.process_start = process_start;
+  options.resume_run_id = run_id;
+  return report(trainyard::run_experiment(config, registry, options));
+}
+
 int main(int argc, char** argv) {
   const auto process_start = process_start_time();
   CLI::App app{"Trainyard runner: trains the experiment a YAML file describes, logging every "
@@ -234,6 +290,14 @@ int main(int argc, char** argv) {
   app.add_option("--trial-of-sweep", trial_of_sweep)->group("");
   app.add_option("--trial-key", trial_key)->group("");
   app.add_option("--trial-set", trial_sets)->group("");
+  std::int64_t resume_id = 0;
+  std::string resume_db;
+  app.add_option("--resume", resume_id,
+                 "continue run RUN_ID (interrupted, failed or killed) in its own row, from its last "
+                 "checkpoint, with its stored configuration; run from the folder it was started in")
+      ->type_name("RUN_ID");
+  app.add_option("--db", resume_db, "with --resume: the results database (default: the experiment's "
+                                     "output.db when an experiment file is given, else results/trainyard.db)");
   app.add_flag("--dry-run", dry_run, "validate the experiment and print the resolved configuration");
   app.add_flag("--list-plugins", list_plugins, "list the plugins found, with versions and files");
   app.add_option("--describe", describe_name, "print a plugin's (or section's) parameters");
@@ -258,6 +322,9 @@ int main(int argc, char** argv) {
       if (list_plugins) print_plugins(registry);
       if (!describe_name.empty()) describe(registry, describe_name);
       return trainyard::kExitOk;
+    }
+    if (resume_id > 0) {
+      return resume_run(resume_id, resume_db, experiment_file, registry, process_start);
     }
     if (experiment_file.empty()) {
       std::cerr << "runner: no experiment file given\n" << app.help();
@@ -294,25 +361,7 @@ int main(int argc, char** argv) {
       options.trial_key = trial_key;
       options.trial_overrides = trial_overrides;
     }
-    const auto outcome = trainyard::run_experiment(config, registry, options);
-
-    spdlog::info("results: run {} in {} (peak memory {:.0f} MiB)", outcome.run_id, outcome.db_path,
-                 trainyard::peak_memory_mib());
-    if (outcome.best) {
-      spdlog::info("best: epoch {} test accuracy {:.2f}% (test loss {:.4f}); checkpoint {}",
-                   outcome.best->epoch, 100 * outcome.best->test_accuracy, outcome.best->test_loss,
-                   outcome.checkpoint_path);
-    }
-    switch (outcome.status) {
-      case trainyard::RunStatus::kFinished:
-        spdlog::info("run {} finished: {} epochs", outcome.run_id, outcome.epochs.size());
-        return trainyard::kExitOk;
-      case trainyard::RunStatus::kInterrupted:
-        return trainyard::kExitInterrupted;
-      default:
-        spdlog::error("run {} failed: {}", outcome.run_id, outcome.error);
-        return trainyard::kExitRunFailed;
-    }
+    return report(trainyard::run_experiment(config, registry, options));
   } catch (const trainyard::InputError& e) {
     spdlog::error("{}", e.what());
     return trainyard::kExitBadInput;

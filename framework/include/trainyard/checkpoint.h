@@ -15,6 +15,11 @@ struct CheckpointInfo {
   double test_accuracy = 0.0;
   std::vector<std::string> class_names;
   std::string config_yaml;
+  // What a resumed run needs beyond the model and optimizer (the "last" checkpoint): the random
+  // generators' states (the CPU's, then each CUDA device's) and the fp16 loss scaler's.
+  std::vector<torch::Tensor> generator_states;
+  double loss_scale = 0.0;
+  std::int64_t loss_scale_clean_steps = 0;
 };
 
 /// Saves model parameters and buffers ("model"), optimizer state ("optimizer") and `info` to

@@ -38,6 +38,12 @@ class LossScaler {
   bool step(torch::optim::Optimizer& optimizer);
   double scale_value() const { return scale_; }
   bool enabled() const { return enabled_; }
+  int clean_steps() const { return clean_steps_; }
+  /// Continues from a saved state (a resumed run).
+  void restore(double scale, int clean_steps) {
+    scale_ = scale;
+    clean_steps_ = clean_steps;
+  }
 
  private:
   bool enabled_;

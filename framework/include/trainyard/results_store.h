@@ -64,6 +64,15 @@ struct StoredRun {
   std::optional<double> peak_memory_mib;
 };
 
+/// What a resumed run continues from: its stored resolved config and where it belongs.
+struct ResumableRun {
+  std::int64_t id = 0;
+  std::string config_yaml;
+  std::string experiment_file;
+  std::optional<std::int64_t> sweep_id;
+  std::string trial_key;
+};
+
 /// One trial of a sweep, as the summary table shows it.
 struct SweepTrialSummary {
   std::int64_t run_id = 0;
@@ -97,6 +106,13 @@ class ResultsStore {
   void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = "");
   /// Records that the run's process is alive (also done by record_epoch).
   void heartbeat(std::int64_t run_id);
+  /// Takes run `run_id` up again in this process (status running, this pid) and returns what it
+  /// needs. Throws InputError for an unknown run, a finished one, or one whose process is still
+  /// alive (on this host) or that runs on another host.
+  ResumableRun resume_run(std::int64_t run_id, const std::string& host);
+  /// Deletes the run's epochs after `last_epoch` (done again by the resumed run) and sets its
+  /// best epoch from those that remain.
+  void truncate_epochs(std::int64_t run_id, std::int64_t last_epoch);
   /// Marks runs of `host` still 'running' whose process is gone as interrupted; returns their ids.
   std::vector<std::int64_t> mark_abandoned_runs(const std::string& host);
 

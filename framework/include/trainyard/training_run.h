@@ -34,11 +34,16 @@ struct RunOptions {
   std::optional<std::int64_t> sweep_id;
   std::string trial_key;
   std::vector<Override> trial_overrides;
+  /// Continue this run (interrupted, failed or killed) in its own row, from its "last"
+  /// checkpoint; `config` must be the run's stored configuration.
+  std::optional<std::int64_t> resume_run_id;
   /// When the process started, to report the time to the first training batch.
   std::optional<std::chrono::steady_clock::time_point> process_start;
 };
 
-/// Runs `config` to the end. Bad input found before the run starts (a dataset folder without
+/// Runs `config` to the end. After each epoch the run's "last" checkpoint
+/// (<checkpoints>/run-<id>/last.pt: model, optimizer, generators, loss scaler, epoch) is replaced
+/// atomically, so a run stopped at any moment can be resumed exactly (RunOptions::resume_run_id). Bad input found before the run starts (a dataset folder without
 /// images, an unusable database, an unavailable device) throws InputError and writes no run.
 /// Once the run's row exists, a failure is recorded in it (status failed, error text) and
 /// returned in the outcome rather than thrown.

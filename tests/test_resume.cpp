@@ -1,0 +1,97 @@
+// Resuming: a run killed (SIGKILL) right after an epoch and resumed with `runner --resume` ends
+// with exactly the per-epoch figures of the same run left alone, in its own database row.
+#include <gtest/gtest.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "test_support.h"
+
+namespace t = trainyard::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+class Resume : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    t::make_image_folder(dir_ / "data", {{"a", 8}, {"b", 8}}, 16);
+    t::write_file(dir_ / "exp.yaml", R"(name: resume
+seed: 11
+device: cpu
+model:     {plugin: tiny, width: 6}
+dataset:   {plugin: imagefolder, root: data, image_size: 16, train_fraction: 0.75}
+optimizer: {plugin: adam, lr: 1.0e-2}
+schedule:  {kind: cosine, warmup_epochs: 1}
+train:     {epochs: 4, batch_size: 4, threads: 1}
+output:    {db: results/r.db, checkpoints: results/checkpoints}
+)");
+  }
+  t::CommandResult runner(const std::string& arguments, const std::string& environment = "") {
+    return t::run_command(t::runner_command(
+        dir_.path(), arguments,
+        environment + " TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string())));
+  }
+  std::vector<std::vector<double>> epochs(std::int64_t run) {
+    SQLite::Database db((dir_ / "results/r.db").string(), SQLite::OPEN_READONLY);
+    SQLite::Statement query(db, "SELECT epoch, train_loss, train_accuracy, test_loss, test_accuracy, "
+                                "learning_rate FROM epochs WHERE run_id = ? ORDER BY epoch");
+    query.bind(1, run);
+    std::vector<std::vector<double>> rows;
+    while (query.executeStep()) {
+      std::vector<double> row;
+      for (int i = 0; i < 6; ++i) row.push_back(query.getColumn(i).getDouble());
+      rows.push_back(row);
+    }
+    return rows;
+  }
+  std::string status(std::int64_t run) {
+    SQLite::Database db((dir_ / "results/r.db").string(), SQLite::OPEN_READONLY);
+    SQLite::Statement query(db, "SELECT status FROM runs WHERE id = ?");
+    query.bind(1, run);
+    return query.executeStep() ? query.getColumn(0).getString() : "";
+  }
+  t::TempDir dir_;
+};
+
+}  // namespace
+
+TEST_F(Resume, KilledAfterAnEpochAndResumedEqualsTheRunLeftAlone) {
+  const auto whole = runner("exp.yaml");
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+
+  const auto killed = runner("exp.yaml", "TRAINYARD_FAULT_KILL_AFTER_EPOCH=2");
+  ASSERT_NE(killed.exit_code, 0) << killed.output;
+  EXPECT_EQ(epochs(2).size(), 2u);
+  EXPECT_EQ(status(2), "running");   // as kill -9 leaves it
+  EXPECT_TRUE(fs::exists(dir_ / "results/checkpoints/run-2/last.pt"));
+
+  const auto resumed = runner("--resume 2 --db results/r.db");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("run 2 resumed after epoch 2 of 4"), std::string::npos) << resumed.output;
+  EXPECT_EQ(status(2), "finished");
+  const auto reference = epochs(1);
+  const auto continued = epochs(2);
+  ASSERT_EQ(reference.size(), 4u);
+  ASSERT_EQ(continued.size(), 4u);
+  for (std::size_t e = 0; e < 4; ++e) {
+    for (std::size_t c = 0; c < 6; ++c) {
+      EXPECT_EQ(continued[e][c], reference[e][c]) << "epoch " << e + 1 << " column " << c;
+    }
+  }
+  SQLite::Database db((dir_ / "results/r.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs").getInt(), 2);   // the same row, not a new one
+}
+
+TEST_F(Resume, FinishedUnknownAndLiveRunsAreRefused) {
+  ASSERT_EQ(runner("exp.yaml").exit_code, 0);
+  const auto finished = runner("--resume 1 --db results/r.db");
+  EXPECT_EQ(finished.exit_code, 2);
+  EXPECT_NE(finished.output.find("the run finished; there is nothing to resume"), std::string::npos) << finished.output;
+  const auto unknown = runner("--resume 7 --db results/r.db");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.output.find("no such run"), std::string::npos) << unknown.output;
+  const auto no_db = runner("--resume 1 --db nowhere.db");
+  EXPECT_EQ(no_db.exit_code, 2);
+  EXPECT_NE(no_db.output.find("no results database at 'nowhere.db'"), std::string::npos) << no_db.output;
+}
