@@ -95,3 +95,39 @@ TEST_F(Resume, FinishedUnknownAndLiveRunsAreRefused) {
   EXPECT_EQ(no_db.exit_code, 2);
   EXPECT_NE(no_db.output.find("no results database at 'nowhere.db'"), std::string::npos) << no_db.output;
 }
+
+TEST_F(Resume, KilledSweepTrialsContinueInTheirRowsAndMatchAnUntouchedSweep) {
+  t::write_file(dir_ / "sweep.yaml", t::read_file(dir_ / "exp.yaml") +
+                                         "sweep:\n  grid:\n    optimizer.lr: [1.0e-2, 3.0e-3]\n");
+  // Every trial process kills itself after its second epoch; the sweep records them as failed.
+  const auto killed = runner("sweep.yaml", "TRAINYARD_FAULT_KILL_AFTER_EPOCH=2");
+  EXPECT_NE(killed.exit_code, 0) << killed.output;
+  const auto again = runner("sweep.yaml");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("resumed: optimizer.lr=1.0e-2 (run 1)"), std::string::npos) << again.output;
+  SQLite::Database db((dir_ / "results/r.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs").getInt(), 2);   // no new rows
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs WHERE status = 'finished'").getInt(), 2);
+
+  // The same sweep, never interrupted, in a folder of its own.
+  t::TempDir clean;
+  fs::copy(dir_ / "data", clean / "data", fs::copy_options::recursive);
+  t::write_file(clean / "sweep.yaml", t::read_file(dir_ / "sweep.yaml"));
+  const auto reference = t::run_command(t::runner_command(
+      clean.path(), "sweep.yaml",
+      "TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string())));
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  SQLite::Database reference_db((clean / "results/r.db").string(), SQLite::OPEN_READONLY);
+  const char* query = "SELECT r.trial_key, e.epoch, e.train_loss, e.test_loss, e.test_accuracy FROM epochs e "
+                      "JOIN runs r ON r.id = e.run_id ORDER BY r.trial_key, e.epoch";
+  SQLite::Statement ours(db, query), theirs(reference_db, query);
+  int rows = 0;
+  while (ours.executeStep()) {
+    ASSERT_TRUE(theirs.executeStep());
+    ++rows;
+    EXPECT_EQ(ours.getColumn(0).getString(), theirs.getColumn(0).getString());
+    for (int c = 1; c < 5; ++c) EXPECT_EQ(ours.getColumn(c).getDouble(), theirs.getColumn(c).getDouble()) << rows;
+  }
+  EXPECT_FALSE(theirs.executeStep());
+  EXPECT_EQ(rows, 8);   // 2 trials x 4 epochs
+}

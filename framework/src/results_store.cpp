@@ -401,13 +401,16 @@ std::optional<std::int64_t> ResultsStore::find_sweep(const std::string& name,
   return query.getColumn(0).getInt64();
 }
 
-std::map<std::string, std::string> ResultsStore::latest_trial_status(std::int64_t sweep_id) const {
+std::map<std::string, ResultsStore::TrialRun> ResultsStore::latest_trial_runs(std::int64_t sweep_id) const {
   SQLite::Statement query(*db_, R"sql(
-    SELECT trial_key, status FROM runs r WHERE sweep_id = ?1 AND id = (
+    SELECT trial_key, id, status, config_yaml FROM runs r WHERE sweep_id = ?1 AND id = (
       SELECT max(id) FROM runs WHERE sweep_id = ?1 AND trial_key = r.trial_key))sql");
   query.bind(1, sweep_id);
-  std::map<std::string, std::string> out;
-  while (query.executeStep()) out[query.getColumn(0).getString()] = query.getColumn(1).getString();
+  std::map<std::string, TrialRun> out;
+  while (query.executeStep()) {
+    out[query.getColumn(0).getString()] =
+        TrialRun{query.getColumn(1).getInt64(), query.getColumn(2).getString(), query.getColumn(3).getString()};
+  }
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "trainyard/config_rows.h"
 #include "trainyard/device.h"
 #include "trainyard/errors.h"
 #include "trainyard/results_store.h"
@@ -27,6 +28,23 @@ namespace fs = std::filesystem;
 
 namespace trainyard {
 namespace {
+
+// Two resolved configurations that differ at most in the keys the sweep sets per slot (threads,
+// device): a stored trial run of the first may be continued as the second.
+bool same_trial_config(const std::string& stored, const std::string& planned) {
+  auto rows = [](const std::string& yaml) {
+    std::map<std::string, std::string> out;
+    for (const auto& row : flatten_config_yaml(yaml)) {
+      if (row.key != "train.threads" && row.key != "device") out[row.key] = row.value;
+    }
+    return out;
+  };
+  try {
+    return rows(stored) == rows(planned);
+  } catch (const ConfigError&) {
+    return false;
+  }
+}
 
 struct RunningTrial {
   std::size_t index = 0;
@@ -96,16 +114,24 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
   const fs::path logs = fs::path(base.output.checkpoints) / ("sweep-" + std::to_string(outcome.sweep_id));
   fs::create_directories(logs);
 
-  const auto previous = store.latest_trial_status(outcome.sweep_id);
+  const auto previous = store.latest_trial_runs(outcome.sweep_id);
   std::vector<std::size_t> pending;
+  std::map<std::size_t, std::int64_t> resumable;   // trial index -> the run to continue
   for (std::size_t i = 0; i < trials.size(); ++i) {
     auto it = previous.find(trials[i].key());
-    if (it != previous.end() && (it->second == "finished" || it->second == "running")) {
+    if (it != previous.end() && (it->second.status == "finished" || it->second.status == "running")) {
       ++outcome.skipped;
-      if (it->second == "running") {
+      if (it->second.status == "running") {
         spdlog::warn("trial '{}' is running in another process; not started again", trials[i].key());
       }
       continue;
+    }
+    // A trial stopped or killed part-way continues from its last checkpoint, in its own row,
+    // when it would run with the same configuration; otherwise it starts over.
+    if (it != previous.end() &&
+        fs::exists(fs::path(configs[i].output.checkpoints) / ("run-" + std::to_string(it->second.id)) / "last.pt") &&
+        same_trial_config(it->second.config_yaml, configs[i].to_yaml())) {
+      resumable[i] = it->second.id;
     }
     pending.push_back(i);
   }
@@ -131,13 +157,25 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
     while (stop_count() == 0 && next < pending.size() && static_cast<int>(running.size()) < jobs) {
       const std::size_t index = pending[next++];
       const SweepTrial& trial = trials[index];
+      const auto slot = static_cast<std::size_t>(
+          std::find(slot_busy.begin(), slot_busy.end(), false) - slot_busy.begin());
+      const auto resume = resumable.find(index);
+      if (resume != resumable.end()) {
+        slot_busy[slot] = true;
+        const std::vector<std::string> arguments{options.runner_path, "--resume", std::to_string(resume->second),
+                                                 "--db", base.output.db, "-q"};
+        const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
+        const pid_t pid = spawn_trial(arguments, log);
+        running[pid] = RunningTrial{index, slot, log};
+        spdlog::info("[{}/{}] resumed: {} (run {})  (log {})", index + 1, trials.size(), trial.key(),
+                     resume->second, log.string());
+        continue;
+      }
       std::vector<std::string> arguments{options.runner_path, options.experiment_file, "-q"};
       for (const auto& s : options.base_sets) arguments.insert(arguments.end(), {"--set", s});
       for (const auto& o : trial.overrides) {
         arguments.insert(arguments.end(), {"--trial-set", o.key + "=" + o.value});
       }
-      const auto slot = static_cast<std::size_t>(
-          std::find(slot_busy.begin(), slot_busy.end(), false) - slot_busy.begin());
       slot_busy[slot] = true;
       if (gpus > 1) {
         arguments.insert(arguments.end(), {"--set", "device=cuda:" + std::to_string(static_cast<int>(slot) % gpus)});

@@ -121,8 +121,13 @@ class ResultsStore {
                             const std::string& spec_yaml);
   /// The id of the sweep named `name` for `experiment_file`, if it exists.
   std::optional<std::int64_t> find_sweep(const std::string& name, const std::string& experiment_file) const;
-  /// Status of the latest run of each trial of a sweep, by trial key.
-  std::map<std::string, std::string> latest_trial_status(std::int64_t sweep_id) const;
+  /// The latest run of each trial of a sweep, by trial key: its id, status and configuration.
+  struct TrialRun {
+    std::int64_t id = 0;
+    std::string status;
+    std::string config_yaml;
+  };
+  std::map<std::string, TrialRun> latest_trial_runs(std::int64_t sweep_id) const;
   /// The run a trial's process `pid` started, if it got that far.
   std::optional<std::int64_t> trial_run(std::int64_t sweep_id, const std::string& trial_key,
                                         std::int64_t pid) const;
