@@ -3,6 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
 #include <system_error>
 
 namespace fs = std::filesystem;
@@ -14,6 +18,31 @@ void fsync_path(const fs::path& path, int flags) {
   if (fd < 0) return;
   ::fsync(fd);
   ::close(fd);
+}
+// Writes `data` to `path` and flushes it to the disk; on any error removes the partial file and
+// throws std::runtime_error naming the file and the reason ("File too large", "No space left").
+void write_file_durably(const fs::path& path, const std::string& data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot write checkpoint '" + path.string() + "': " + std::strerror(errno));
+  std::size_t written = 0;
+  int error = 0;
+  while (written < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = n < 0 ? errno : ENOSPC;
+      break;
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (!error && ::fsync(fd) != 0) error = errno;
+  if (::close(fd) != 0 && !error) error = errno;
+  if (error) {
+    std::error_code ignored;
+    fs::remove(path, ignored);
+    throw std::runtime_error("cannot write checkpoint '" + path.string() + "' (" + std::to_string(data.size()) +
+                             " bytes): " + std::strerror(error) + "; the previous checkpoint, if any, is kept");
+  }
 }
 }  // namespace
 
@@ -40,10 +69,16 @@ void save_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer
     archive.write("loss_scale_clean_steps", c10::IValue(info.loss_scale_clean_steps));
   }
 
+  // Serialized in memory first: LibTorch's zip writer, when the file cannot be written (a full
+  // disk), throws again from its destructor and ends the process. Writing the bytes ourselves
+  // turns that into an exception the run records.
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  const std::string data = bytes.str();
+
   fs::create_directories(path.parent_path());
   const fs::path temporary = path.string() + ".tmp";
-  archive.save_to(temporary.string());
-  fsync_path(temporary, O_RDONLY);
+  write_file_durably(temporary, data);
   fs::rename(temporary, path);   // atomic on POSIX: readers see the old or the new file
   fsync_path(path.parent_path(), O_RDONLY | O_DIRECTORY);
 }
