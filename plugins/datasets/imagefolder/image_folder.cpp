@@ -1,6 +1,7 @@
 #include "image_folder.h"
 
 #include <algorithm>
+#include <set>
 #include <cctype>
 #include <sstream>
 
@@ -18,10 +19,12 @@ bool is_hidden(const fs::path& path) {
   return !name.empty() && name[0] == '.';
 }
 
-// Every image below `folder`, in sorted order, skipping hidden files and folders.
+// Every image below `folder`, in sorted order, skipping hidden files and folders. Symbolic links
+// are followed, each real folder once: a link back up the tree is not a loop.
 std::vector<fs::path> images_below(const fs::path& folder) {
   std::vector<fs::path> files;
   std::error_code ec;
+  std::set<fs::path> visited{fs::canonical(folder, ec)};
   auto it = fs::recursive_directory_iterator(folder, fs::directory_options::follow_directory_symlink |
                                                          fs::directory_options::skip_permission_denied,
                                              ec);
@@ -30,6 +33,10 @@ std::vector<fs::path> images_below(const fs::path& folder) {
     if (ec) throw std::invalid_argument("cannot list '" + folder.string() + "': " + ec.message());
     if (is_hidden(it->path())) {
       if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_directory(ec) && !visited.insert(fs::canonical(it->path(), ec)).second) {
+      it.disable_recursion_pending();
       continue;
     }
     if (it->is_regular_file(ec) && has_image_extension(it->path())) files.push_back(it->path());
