@@ -2,31 +2,22 @@
 // (Reddi et al., 2018) and L2 weight decay as LibTorch implements them.
 #include <trainyard/plugin_api.h>
 
+#include "adam_family.h"
 #include "fused_adam.h"
 
 namespace {
 
 std::vector<trainyard::ParamSpec> schema() {
-  return {
-      trainyard::float_param("lr", 1e-3, "learning rate").greater_than(0),
-      trainyard::float_param("beta1", 0.9, "decay of the first-moment estimate").at_least(0).less_than(1),
-      trainyard::float_param("beta2", 0.999, "decay of the second-moment estimate").at_least(0).less_than(1),
-      trainyard::float_param("eps", 1e-8, "term added to the denominator for stability").greater_than(0),
-      trainyard::float_param("weight_decay", 0.0, "L2 penalty added to the gradient").at_least(0),
-      trainyard::bool_param("amsgrad", false, "use the AMSGrad variant"),
-      trainyard::bool_param("fused", true,
-                            "update each float32 parameter in one pass over memory instead of "
-                            "LibTorch's kernel-per-operation step (same results to rounding)"),
-  };
+  auto params = trainyard::optimizers::adam_family_schema(0.0, "L2 penalty added to the gradient");
+  params.push_back(trainyard::bool_param("fused", true,
+                                         "update each float32 parameter in one pass over memory instead of "
+                                         "LibTorch's kernel-per-operation step (same results to rounding)"));
+  return params;
 }
 
 std::shared_ptr<torch::optim::Optimizer> make(const trainyard::Params& params,
                                               const trainyard::OptimizerContext& context) {
-  auto options = torch::optim::AdamOptions(params.get_float("lr"))
-                     .betas({params.get_float("beta1"), params.get_float("beta2")})
-                     .eps(params.get_float("eps"))
-                     .weight_decay(params.get_float("weight_decay"))
-                     .amsgrad(params.get_bool("amsgrad"));
+  const auto options = trainyard::optimizers::adam_family_options<torch::optim::AdamOptions>(params);
   if (params.get_bool("fused")) {
     return std::make_shared<trainyard::optimizers::FusedAdam>(context.parameters, options);
   }
