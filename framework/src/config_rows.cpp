@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include <yaml-cpp/yaml.h>
@@ -34,6 +35,15 @@ void flatten(const YAML::Node& node, const std::string& prefix, std::vector<Conf
 }
 
 }  // namespace
+
+std::string shortest_decimal(double value) {
+  char buffer[64];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", precision, value);
+    if (std::strtod(buffer, nullptr) == value) break;
+  }
+  return buffer;
+}
 
 std::optional<double> parse_number(const std::string& text) {
   if (text.empty() || std::isspace(static_cast<unsigned char>(text.front()))) return std::nullopt;

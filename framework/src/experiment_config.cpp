@@ -6,6 +6,7 @@
 #include <regex>
 #include <sstream>
 
+#include "trainyard/config_rows.h"
 #include "trainyard/errors.h"
 #include "trainyard/plugin_registry.h"
 #include "trainyard/suggest.h"
@@ -250,12 +251,7 @@ void emit_value(YAML::Emitter& out, const ParamValue& value) {
 }  // namespace
 
 std::string format_double(double v) {
-  char buffer[64];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buffer, sizeof buffer, "%.*g", precision, v);
-    if (std::strtod(buffer, nullptr) == v) break;
-  }
-  std::string text = buffer;
+  std::string text = shortest_decimal(v);
   // Keep it a YAML float, not an integer: "1" -> "1.0".
   if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
   return text;

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "trainyard/config_rows.h"
 #include "trainyard/errors.h"
 
 namespace trainyard::results {
@@ -14,7 +15,7 @@ namespace {
 std::string csv_cell(const Value& value) {
   if (std::holds_alternative<std::monostate>(value)) return "";
   if (const auto* integer = std::get_if<std::int64_t>(&value)) return std::to_string(*integer);
-  if (const auto* real = std::get_if<double>(&value)) return shortest(*real);
+  if (const auto* real = std::get_if<double>(&value)) return shortest_decimal(*real);
   const auto& text = std::get<std::string>(value);
   if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
   std::string quoted = "\"";
@@ -74,15 +75,6 @@ Format parse_format(const std::string& text) {
   if (text == "csv") return Format::kCsv;
   if (text == "json") return Format::kJson;
   throw InputError("--format '" + text + "': accepted: table, csv, json");
-}
-
-std::string shortest(double value) {
-  char buffer[64];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buffer, sizeof buffer, "%.*g", precision, value);
-    if (std::strtod(buffer, nullptr) == value) break;
-  }
-  return buffer;
 }
 
 void write_table(std::ostream& out, const Table& table, Format format, bool row_keyed) {

@@ -25,7 +25,4 @@ void write_run_details(std::ostream& out, const std::vector<std::pair<std::strin
                        const std::map<std::string, std::string>& config, const Table& epochs,
                        Format format);
 
-/// A real number as the shortest text that reads back to the same value.
-std::string shortest(double value);
-
 }  // namespace trainyard::results

@@ -5,6 +5,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include "trainyard/config_rows.h"
 #include "trainyard/experiment_config.h"
 #include "trainyard/results_store.h"
 
@@ -79,10 +80,8 @@ void write_synthetic_results(const std::string& path, std::int64_t runs, std::in
       config.bind(1, id);
       config.bind(2, key);
       config.bind(3, value);
-      char* end = nullptr;
-      const double number = std::strtod(value.c_str(), &end);
-      if (*end == '\0') {
-        config.bind(4, number);
+      if (const auto number = parse_number(value)) {
+        config.bind(4, *number);
       } else {
         config.bind(4);
       }

@@ -17,6 +17,9 @@ struct ConfigRow {
 /// Flattens a YAML mapping into rows sorted by key. Throws ConfigError on malformed YAML.
 std::vector<ConfigRow> flatten_config_yaml(const std::string& yaml);
 
+/// The shortest decimal text that reads back as the same double ("0.0001", "3", "1e-07").
+std::string shortest_decimal(double value);
+
 /// `text` as a number if all of it is one ("0.001", "1e-4", "32"); booleans are not numbers.
 std::optional<double> parse_number(const std::string& text);
 
