@@ -46,8 +46,7 @@ void write_file_durably(const fs::path& path, const std::string& data) {
 }
 }  // namespace
 
-void save_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer& optimizer,
-                     const CheckpointInfo& info) {
+std::string serialize_checkpoint(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info) {
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);
@@ -69,18 +68,25 @@ void save_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer
     archive.write("loss_scale_clean_steps", c10::IValue(info.loss_scale_clean_steps));
   }
 
-  // Serialized in memory first: LibTorch's zip writer, when the file cannot be written (a full
-  // disk), throws again from its destructor and ends the process. Writing the bytes ourselves
-  // turns that into an exception the run records.
+  // Serialized in memory: LibTorch's zip writer, when the file cannot be written (a full disk),
+  // throws again from its destructor and ends the process. write_checkpoint writes the bytes
+  // itself and turns that into an exception the run records.
   std::ostringstream bytes;
   archive.save_to(bytes);
-  const std::string data = bytes.str();
+  return bytes.str();
+}
 
+void write_checkpoint(const fs::path& path, const std::string& bytes) {
   fs::create_directories(path.parent_path());
   const fs::path temporary = path.string() + ".tmp";
-  write_file_durably(temporary, data);
+  write_file_durably(temporary, bytes);
   fs::rename(temporary, path);   // atomic on POSIX: readers see the old or the new file
   fsync_path(path.parent_path(), O_RDONLY | O_DIRECTORY);
+}
+
+void save_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer& optimizer,
+                     const CheckpointInfo& info) {
+  write_checkpoint(path, serialize_checkpoint(model, optimizer, info));
 }
 
 CheckpointInfo load_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer* optimizer) {

@@ -450,28 +450,26 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
       e.test_images_per_second = static_cast<double>(test->samples) / test->seconds;
       e.data_wait_fraction = train->wait_seconds / train->seconds;
 
+      // One serialization of the epoch's state serves both files: the best checkpoint (written
+      // before the epoch is recorded) and the last one (after, for resuming).
+      CheckpointInfo info;
+      info.epoch = epoch;
+      info.test_accuracy = e.test_accuracy;
+      info.class_names = class_names;
+      info.config_yaml = record.config_yaml;
+      info.generator_states = generator_states(device);
+      info.loss_scale = trainer.loss_scale();
+      info.loss_scale_clean_steps = trainer.loss_scale_clean_steps();
+      const std::string state = serialize_checkpoint(*model, *optimizer, info);
       const bool new_best = !outcome.best || e.test_accuracy > outcome.best->test_accuracy;
       if (new_best) {
-        CheckpointInfo info;
-        info.epoch = epoch;
-        info.test_accuracy = e.test_accuracy;
-        info.class_names = class_names;
-        info.config_yaml = record.config_yaml;
-        save_checkpoint(checkpoint, *model, *optimizer, info);
+        write_checkpoint(checkpoint, state);
         outcome.best = e;
         outcome.checkpoint_path = checkpoint.string();
       }
       store.record_epoch(outcome.run_id, e, new_best, checkpoint.string());
       outcome.epochs.push_back(e);
-      CheckpointInfo last;
-      last.epoch = epoch;
-      last.test_accuracy = e.test_accuracy;
-      last.class_names = class_names;
-      last.config_yaml = record.config_yaml;
-      last.generator_states = generator_states(device);
-      last.loss_scale = trainer.loss_scale();
-      last.loss_scale_clean_steps = trainer.loss_scale_clean_steps();
-      save_checkpoint(last_checkpoint, *model, *optimizer, last);
+      write_checkpoint(last_checkpoint, state);
       fault_injection_after_epoch(epoch);
       spdlog::info(
           "epoch {:>3}/{}  train loss {:.4f} acc {:5.1f}%  test loss {:.4f} acc {:5.1f}%  lr {:.2e}  "

@@ -22,8 +22,16 @@ struct CheckpointInfo {
   std::int64_t loss_scale_clean_steps = 0;
 };
 
-/// Saves model parameters and buffers ("model"), optimizer state ("optimizer") and `info` to
-/// `path` through a temporary file in the same folder, flushed and renamed over `path`.
+/// Model parameters and buffers ("model"), optimizer state ("optimizer") and `info`, serialized
+/// as a LibTorch archive in memory.
+std::string serialize_checkpoint(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info);
+
+/// Writes serialized checkpoint `bytes` to `path` through a temporary file in the same folder,
+/// flushed and renamed over `path`. On failure (a full disk) throws std::runtime_error naming
+/// the file and the reason, and `path` keeps its previous content.
+void write_checkpoint(const std::filesystem::path& path, const std::string& bytes);
+
+/// serialize_checkpoint, then write_checkpoint.
 void save_checkpoint(const std::filesystem::path& path, Model& model,
                      torch::optim::Optimizer& optimizer, const CheckpointInfo& info);
 
