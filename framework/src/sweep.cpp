@@ -166,12 +166,15 @@ SweepSpec parse_sweep(const ExperimentDocument& doc, const std::string& experime
       if (!grid.IsMap()) throw ConfigError(doc.location(grid, "sweep.grid") + ": sweep.grid: expected KEY: [values]");
       for (auto it = grid.begin(); it != grid.end(); ++it) {
         const std::string key = it->first.Scalar();
-        if (!it->second.IsSequence() || it->second.size() == 0) {
-          throw ConfigError(doc.location(it->second, "sweep.grid." + key) + ": sweep.grid." + key +
+        // A copy: `it->second` lives in a temporary proxy that a range-for would outlive
+        // (AddressSanitizer: stack-use-after-scope).
+        const YAML::Node listed = it->second;
+        if (!listed.IsSequence() || listed.size() == 0) {
+          throw ConfigError(doc.location(listed, "sweep.grid." + key) + ": sweep.grid." + key +
                             ": expected a non-empty list of values");
         }
         std::vector<std::string> values;
-        for (const auto& v : it->second) values.push_back(yaml_text(v));
+        for (const auto& v : listed) values.push_back(yaml_text(v));
         spec.grid.emplace_back(key, values);
       }
     }
