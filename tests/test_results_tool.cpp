@@ -279,9 +279,14 @@ output:    {db: results.db, checkpoints: checkpoints}
     const std::string environment =
         "TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string());
     const auto sweep = t::run_command(t::runner_command(dir_->path(), "sweep.yaml", environment));
-    ASSERT_EQ(sweep.exit_code, 0) << sweep.output;   // runs 1 and 2
+    if (sweep.exit_code != 0) setup_failure_ = "the sweep failed:\n" + sweep.output;   // runs 1 and 2
     const auto plain = t::run_command(t::runner_command(dir_->path(), "plain.yaml --set seed=9", environment));
-    ASSERT_EQ(plain.exit_code, 0) << plain.output;   // run 3
+    if (plain.exit_code != 0) setup_failure_ += "the plain run failed:\n" + plain.output;   // run 3
+  }
+  // A failed assertion in SetUpTestSuite() makes GoogleTest report each test as skipped, which
+  // CTest counts as passed: the failure is carried to every test instead.
+  void SetUp() override {
+    if (!setup_failure_.empty()) FAIL() << setup_failure_;
   }
   static void TearDownTestSuite() {
     delete dir_;
@@ -292,8 +297,10 @@ output:    {db: results.db, checkpoints: checkpoints}
     return t::run_command(results_command(db(), arguments));
   }
   static t::TempDir* dir_;
+  static std::string setup_failure_;
 };
 t::TempDir* ResultsOfRealRuns::dir_ = nullptr;
+std::string ResultsOfRealRuns::setup_failure_;
 
 }  // namespace
 
