@@ -13,13 +13,15 @@ namespace {
 
 class Resume : public ::testing::Test {
  protected:
+  // Augmented, so that a resumed run must also draw each epoch's crops and flips as before.
   void SetUp() override {
     t::make_image_folder(dir_ / "data", {{"a", 8}, {"b", 8}}, 16);
     t::write_file(dir_ / "exp.yaml", R"(name: resume
 seed: 11
 device: cpu
 model:     {plugin: tiny, width: 6}
-dataset:   {plugin: imagefolder, root: data, image_size: 16, train_fraction: 0.75}
+dataset:   {plugin: imagefolder, root: data, image_size: 16, train_fraction: 0.75,
+            random_resized_crop: true, horizontal_flip: true}
 optimizer: {plugin: adam, lr: 1.0e-2}
 schedule:  {kind: cosine, warmup_epochs: 1}
 train:     {epochs: 4, batch_size: 4, threads: 1}

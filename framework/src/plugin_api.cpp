@@ -10,6 +10,7 @@ Model::~Model() = default;
 Dataset::~Dataset() = default;
 bool Dataset::deterministic(Split) const { return false; }
 std::string Dataset::content_key() const { return {}; }
+void Dataset::begin_epoch(std::int64_t) {}
 DataError::~DataError() = default;
 
 const char* host_build_fingerprint() { return TRAINYARD_BUILD_FINGERPRINT; }

@@ -68,7 +68,7 @@ struct EpochTotals {
 
 class Trainer {
  public:
-  Trainer(const ExperimentConfig& config, Model& model, const Dataset& dataset,
+  Trainer(const ExperimentConfig& config, Model& model, Dataset& dataset,
           torch::optim::Optimizer& optimizer, torch::Device device, Precision precision,
           int loader_threads, bool cache, const RunOptions& options)
       : config_(config),
@@ -121,6 +121,7 @@ class Trainer {
   std::optional<EpochTotals> pass(Split split, std::int64_t epoch) {
     const bool training = split == Split::kTrain;
     model_.train(training);
+    if (training) dataset_.begin_epoch(epoch);
     BatchLoader::Options loader_options;
     loader_options.batch_size = config_.train.batch_size;
     // Once every sample is cached a batch is one copy: on the CPU, build it on this thread. A
@@ -236,7 +237,7 @@ class Trainer {
 
   const ExperimentConfig& config_;
   Model& model_;
-  const Dataset& dataset_;
+  Dataset& dataset_;
   torch::optim::Optimizer& optimizer_;
   torch::Device device_;
   Precision precision_;

@@ -44,7 +44,8 @@ namespace trainyard {
 /// misbehave with the new host: a change to the layout of any struct below, to a virtual function
 /// of Model or Dataset, to a factory signature, or to the meaning of a field. Adding a free
 /// function or a new helper that plugins need not call does not require a bump.
-inline constexpr std::uint32_t kPluginApiVersion = 1;
+// 2: Dataset::begin_epoch().
+inline constexpr std::uint32_t kPluginApiVersion = 2;
 
 /// The name of the one symbol every plugin library exports (see TRAINYARD_PLUGIN).
 inline constexpr const char* kPluginEntrySymbol = "trainyard_plugin";
@@ -212,6 +213,11 @@ class Dataset {
   /// share decoded samples between runs (the trials of a sweep) through a file cache. The
   /// default, an empty key, never shares.
   virtual std::string content_key() const;
+  /// Called before each epoch's passes (1, 2, ...), before any get() of that epoch and never
+  /// during one. A dataset with random augmentation should draw sample i's transform of epoch e
+  /// from (seed, i, e) alone: then a resumed run, and a run whose epoch is shared out over several
+  /// processes, see exactly the draws of one uninterrupted process. The default does nothing.
+  virtual void begin_epoch(std::int64_t epoch);
 };
 
 /// What an optimizer is told by the host.

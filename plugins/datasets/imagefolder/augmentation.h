@@ -29,7 +29,7 @@ CropBox random_resized_crop_box(int width, int height, double scale_min, std::mt
 RgbImage crop(const RgbImage& image, const CropBox& box);
 void flip_horizontally(RgbImage& image);
 
-/// The generator for the `draw`-th request of sample `index` under `seed`.
-std::mt19937_64 augmentation_generator(std::uint64_t seed, std::uint64_t index, std::uint64_t draw);
+/// The generator for sample `index` in epoch `epoch` under `seed`.
+std::mt19937_64 augmentation_generator(std::uint64_t seed, std::uint64_t index, std::uint64_t epoch);
 
 }  // namespace trainyard::datasets

@@ -94,7 +94,6 @@ ImageFolder::ImageFolder(ImageFolderOptions options) : options_(std::move(option
   }
 
   content_key_ = make_content_key();
-  draws_ = std::make_unique<std::atomic<std::uint32_t>[]>(train_.size());
 
   // ImageNet statistics, as the reference recipe (and most pretrained models) normalize.
   mean_ = torch::tensor({0.485f, 0.456f, 0.406f}).view({3, 1, 1});
@@ -155,8 +154,8 @@ std::optional<Sample> ImageFolder::get(Split split, std::size_t index) const {
   try {
     RgbImage image = read_image(e.path, static_cast<int>(options_.image_size));
     if (split == Split::kTrain && options_.augment.any()) {
-      const auto draw = draws_[index].fetch_add(1, std::memory_order_relaxed);
-      auto random = augmentation_generator(options_.seed, index, draw);
+      const auto epoch = epoch_.load(std::memory_order_relaxed);
+      auto random = augmentation_generator(options_.seed, index, static_cast<std::uint64_t>(epoch));
       if (options_.augment.random_resized_crop) {
         image = crop(image, random_resized_crop_box(image.width, image.height, options_.augment.crop_scale_min, random));
       }

@@ -38,6 +38,7 @@ class ImageFolder : public trainyard::Dataset {
   /// The test split always is; the training split is unless it is augmented.
   bool deterministic(Split split) const override { return split == Split::kTest || !options_.augment.any(); }
   std::string content_key() const override { return content_key_; }
+  void begin_epoch(std::int64_t epoch) override { epoch_.store(epoch, std::memory_order_relaxed); }
 
   /// The file behind a sample (for tests and messages).
   const std::filesystem::path& path(Split split, std::size_t index) const;
@@ -57,9 +58,10 @@ class ImageFolder : public trainyard::Dataset {
   std::vector<std::size_t> test_;
   torch::Tensor mean_, std_;
   std::string content_key_;
-  // How many times each training sample has been asked for: the k-th request is augmented with
-  // the k-th draw, so epochs differ and runs of one seed repeat exactly.
-  std::unique_ptr<std::atomic<std::uint32_t>[]> draws_;
+  // The epoch being served: training sample i of epoch e is augmented with the draw (seed, i, e),
+  // so epochs differ, runs of one seed repeat exactly, and neither a resume nor sharding the
+  // epoch over processes changes a draw.
+  std::atomic<std::int64_t> epoch_{1};
   mutable std::mutex warned_mutex_;
   mutable std::set<std::string> warned_;
 };
