@@ -9,6 +9,8 @@ packages=(
   # LibTorch 1.13 (CPU). libtorch links libblas.so.3: without OpenBLAS it falls back to the
   # reference BLAS, which made ResNet-50 training 9x slower (shared/notes/libtorch.md).
   libtorch-dev libopenblas0-openmp
+  # Data-parallel training: c10d's ProcessGroupGloo (in libtorch_cpu) includes Gloo's headers.
+  libgloo-dev
   # A caching allocator linked into the runner: glibc malloc re-faults every large activation.
   libgoogle-perftools-dev
   # Configuration, plugins, logging, command line

@@ -59,11 +59,30 @@ std::vector<ParamSpec> output_schema() {
   };
 }
 
+std::vector<ParamSpec> distributed_schema() {
+  return {
+      string_param("backend", "auto",
+                   "c10d backend when the run has several processes: auto (nccl on CUDA, gloo on "
+                   "the CPU), gloo, nccl")
+          .one_of({"auto", "gloo", "nccl"}),
+      string_param("batch_norm", "local",
+                   "batch norm statistics per process (local, as PyTorch's DDP) or over the whole "
+                   "global batch (sync, as SyncBatchNorm: one more all-reduce per layer)")
+          .one_of({"local", "sync"}),
+      int_param("timeout_seconds", 300,
+                "a collective that waits longer (a rank hung or gone) fails the run")
+          .at_least(1),
+      float_param("bucket_mb", 25.0,
+                  "gradients are all-reduced in buckets of this size while backward goes on")
+          .greater_than(0),
+  };
+}
+
 namespace {
 
 const std::vector<std::string> kTopLevelKeys = {"name",    "seed",      "device",    "plugin_paths",
                                                 "model",   "dataset",   "optimizer", "train",
-                                                "schedule", "output",  "sweep"};
+                                                "schedule", "distributed", "output", "sweep"};
 
 // Collects every problem of a document so the user sees them all at once.
 class Problems {
@@ -437,7 +456,8 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
 
   // Framework sections.
   const std::pair<const char*, std::vector<ParamSpec>> framework_sections[] = {
-      {"train", train_schema()}, {"schedule", schedule_schema()}, {"output", output_schema()}};
+      {"train", train_schema()}, {"schedule", schedule_schema()},
+      {"distributed", distributed_schema()}, {"output", output_schema()}};
   for (const auto& [name, schema] : framework_sections) {
     const YAML::Node section = root_[name];
     if (section && !section.IsMap()) {
@@ -467,6 +487,11 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
       config.schedule.step_epochs = params.get_int("step_epochs");
       config.schedule.gamma = params.get_float("gamma");
       config.schedule.min_factor = params.get_float("min_factor");
+    } else if (std::string(name) == "distributed") {
+      config.distributed.backend = params.get_string("backend");
+      config.distributed.batch_norm = params.get_string("batch_norm");
+      config.distributed.timeout_seconds = params.get_int("timeout_seconds");
+      config.distributed.bucket_mb = params.get_float("bucket_mb");
     } else {
       config.output.db = params.get_string("db");
       config.output.checkpoints = params.get_string("checkpoints");
@@ -522,6 +547,12 @@ std::string ExperimentConfig::to_yaml() const {
   out << YAML::Key << "step_epochs" << YAML::Value << schedule.step_epochs;
   out << YAML::Key << "gamma" << YAML::Value << format_double(schedule.gamma);
   out << YAML::Key << "min_factor" << YAML::Value << format_double(schedule.min_factor);
+  out << YAML::EndMap;
+  out << YAML::Key << "distributed" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "backend" << YAML::Value << distributed.backend;
+  out << YAML::Key << "batch_norm" << YAML::Value << distributed.batch_norm;
+  out << YAML::Key << "timeout_seconds" << YAML::Value << distributed.timeout_seconds;
+  out << YAML::Key << "bucket_mb" << YAML::Value << format_double(distributed.bucket_mb);
   out << YAML::EndMap;
   out << YAML::Key << "output" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "db" << YAML::Value;

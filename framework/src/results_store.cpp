@@ -141,6 +141,11 @@ const char* const kMigrations[] = {
     CREATE INDEX run_config_by_number ON run_config (key, number);
     CREATE INDEX runs_by_best ON runs (best_test_accuracy);
     )sql",
+    // 5: runs trained by several processes (data-parallel): how many, and over which backend.
+    R"sql(
+    ALTER TABLE runs ADD COLUMN world_size INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE runs ADD COLUMN distributed_backend TEXT;
+    )sql",
 };
 
 // The views documented in the README, for users of the sqlite3 shell and pandas as much as for
@@ -459,8 +464,8 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
     INSERT INTO runs (experiment, experiment_file, config_yaml, status, started_at, host, device,
                       torch_version, seed, model_plugin, dataset_plugin, optimizer_plugin,
                       num_parameters, num_classes, train_size, test_size, precision, sweep_id,
-                      trial_key, pid, heartbeat_at, git_revision)
-    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
+                      trial_key, pid, heartbeat_at, git_revision, world_size, distributed_backend)
+    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
   int i = 1;
   insert.bind(i++, r.experiment);
   insert.bind(i++, r.experiment_file);
@@ -487,6 +492,12 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
   insert.bind(i++, static_cast<std::int64_t>(getpid()));
   insert.bind(i++, utc_timestamp());
   insert.bind(i++, r.git_revision);
+  insert.bind(i++, r.world_size);
+  if (r.distributed_backend.empty()) {
+    insert.bind(i++);
+  } else {
+    insert.bind(i++, r.distributed_backend);
+  }
   insert.exec();
   const std::int64_t id = db_->getLastInsertRowid();
   insert_config_rows(*db_, "run_config", id, r.config_yaml);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -12,6 +13,7 @@
 #include "trainyard/batch_loader.h"
 #include "trainyard/checkpoint.h"
 #include "trainyard/device.h"
+#include "trainyard/distributed.h"
 #include "trainyard/errors.h"
 #include "trainyard/plugin_registry.h"
 #include "trainyard/mixed_precision.h"
@@ -66,11 +68,14 @@ struct EpochTotals {
   double learning_rate = 0.0;   // at the epoch's first step
 };
 
+void fault_injection_at_step(int rank, std::int64_t step);
+
 class Trainer {
  public:
   Trainer(const ExperimentConfig& config, Model& model, Dataset& dataset,
           torch::optim::Optimizer& optimizer, torch::Device device, Precision precision,
-          int loader_threads, bool cache, const RunOptions& options)
+          int loader_threads, bool cache, const RunOptions& options,
+          Communicator* communicator = nullptr, GradientReducer* reducer = nullptr)
       : config_(config),
         model_(model),
         dataset_(dataset),
@@ -80,6 +85,8 @@ class Trainer {
         scaler_(precision == Precision::kFp16),
         loader_threads_(loader_threads),
         options_(options),
+        communicator_(communicator),
+        reducer_(reducer),
         schedule_(config.schedule, config.train.epochs) {
     try {
       for (auto& group : optimizer.param_groups()) base_rates_.push_back(group.options().get_lr());
@@ -115,6 +122,17 @@ class Trainer {
     return options_.stop_requested && options_.stop_requested->load(std::memory_order_relaxed);
   }
 
+  // Whether to stop here. Over several processes every rank must stop at the same step, so the
+  // flag is agreed on by a collective, at points every rank passes the same number of times
+  // (each training step; the end of a pass); elsewhere a stop waits for the next such point.
+  bool stop_agreed(bool at_collective_point) {
+    if (!communicator_) return stop_requested();
+    if (!at_collective_point) return false;
+    return communicator_->any(stop_requested());
+  }
+
+  bool is_writer() const { return !communicator_ || communicator_->rank() == 0; }
+
   // One pass over a split. Loss and correct counts are accumulated on the device and read once
   // at the end (or when the progress line redraws), so the loop never waits on the device.
   // Returns nullopt when a stop was requested.
@@ -135,6 +153,13 @@ class Trainer {
     loader_options.cache = cache;
     auto order = epoch_order(dataset_.size(split), training,
                              static_cast<std::uint64_t>(config_.seed), epoch);
+    if (communicator_) {
+      // DistributedSampler's shards of the one global order: training shards padded to equal
+      // length (every rank takes the same steps), test shards exact (the reduced figures cover
+      // the split once).
+      order = shard_order(order, communicator_->rank(), communicator_->world_size(),
+                          training && !config_.train.drop_last, training && config_.train.drop_last);
+    }
     if (training && config_.train.drop_last && order.size() > static_cast<std::size_t>(config_.train.batch_size)) {
       order.resize(order.size() - order.size() % static_cast<std::size_t>(config_.train.batch_size));
     }
@@ -150,7 +175,7 @@ class Trainer {
                               std::to_string(epoch) + "/" + std::to_string(config_.train.epochs);
 
     while (auto batch = loader.next()) {
-      if (stop_requested()) return std::nullopt;
+      if (stop_agreed(training)) return std::nullopt;
       if (training && epoch == 1 && batches == 0 && options_.process_start) {
         spdlog::info("first training batch ready {:.2f} s after the process started",
                      std::chrono::duration<double>(Clock::now() - *options_.process_start).count());
@@ -169,11 +194,13 @@ class Trainer {
       logits = logits.to(torch::kFloat32);   // the loss in full precision, as autocast would
       auto loss = torch::nn::functional::cross_entropy(logits, labels);
       if (training) {
+        fault_injection_at_step(communicator_ ? communicator_->rank() : 0, ++steps_taken_);
         const double rate = set_learning_rate(static_cast<double>(epoch - 1) +
                                               static_cast<double>(batches) / static_cast<double>(loader.num_batches()));
         if (batches == 0) first_rate_ = rate;
         clear_gradients(optimizer_);
         scaler_.scale(loss).backward();
+        if (reducer_) reducer_->synchronize();   // every rank's step then uses the same gradients
         scaler_.step(optimizer_);
       }
       const auto n = labels.size(0);
@@ -182,7 +209,7 @@ class Trainer {
       samples += n;
       ++batches;
 
-      if (progress_.due()) {
+      if (is_writer() && progress_.due()) {
         const double elapsed = seconds_since(start);
         char detail[128];
         std::snprintf(detail, sizeof detail, "loss %.4f acc %.1f%% %.1f img/s",
@@ -193,15 +220,30 @@ class Trainer {
       }
     }
     progress_.clear();
-    if (stop_requested()) return std::nullopt;
+    double loss_total = 0.0, correct_total = 0.0;
+    if (communicator_) {
+      // The figures of the whole split: sums over every rank's shard.
+      std::vector<torch::Tensor> sums{torch::stack({loss_sum, correct.to(torch::kFloat64),
+                                                    torch::full({}, static_cast<double>(samples),
+                                                                torch::TensorOptions().dtype(torch::kFloat64).device(device_))})};
+      communicator_->all_reduce_sum(sums);
+      const auto reduced = sums[0].cpu();
+      loss_total = reduced[0].item<double>();
+      correct_total = reduced[1].item<double>();
+      samples = static_cast<std::int64_t>(reduced[2].item<double>());
+    } else {
+      loss_total = loss_sum.item<double>();
+      correct_total = static_cast<double>(correct.item<std::int64_t>());
+    }
+    if (stop_agreed(true)) return std::nullopt;
     if (samples == 0) {
       throw DataError(std::string("the ") + to_string(split) +
                       " split produced no images (every sample was skipped)");
     }
     EpochTotals totals;
     totals.samples = samples;
-    totals.loss = loss_sum.item<double>() / static_cast<double>(samples);
-    totals.accuracy = static_cast<double>(correct.item<std::int64_t>()) / static_cast<double>(samples);
+    totals.loss = loss_total / static_cast<double>(samples);
+    totals.accuracy = correct_total / static_cast<double>(samples);
     totals.seconds = seconds_since(start);
     totals.wait_seconds = loader.wait_seconds();
     totals.learning_rate = first_rate_;
@@ -224,7 +266,7 @@ class Trainer {
   // Once a split is fully decoded, writes it where later runs of the same data find it.
   void share_cache(Split split) {
     const int s = static_cast<int>(split);
-    if (!caches_[s] || shared_files_[s].empty() || !caches_[s]->complete()) return;
+    if (!is_writer() || !caches_[s] || shared_files_[s].empty() || !caches_[s]->complete()) return;
     std::error_code ec;
     if (fs::exists(shared_files_[s], ec)) return;
     try {
@@ -244,12 +286,15 @@ class Trainer {
   LossScaler scaler_;
   int loader_threads_;
   const RunOptions& options_;
+  Communicator* communicator_;   // null for a run of one process
+  GradientReducer* reducer_;
   ProgressLine progress_;
   std::unique_ptr<SampleCache> caches_[2];
   fs::path shared_files_[2];
   LearningRateSchedule schedule_;
   std::vector<double> base_rates_;   // as the optimizer was configured
   double first_rate_ = 0.0;
+  std::int64_t steps_taken_ = 0;   // training steps of this process, for fault injection
 };
 
 // The states of the random generators a run draws from: the CPU's, then each CUDA device's.
@@ -293,23 +338,56 @@ void fault_injection_after_epoch(std::int64_t epoch) {
   if (kill_after && std::atoll(kill_after) == epoch) std::raise(SIGKILL);
 }
 
+// For the tests of data-parallel failures: TRAINYARD_FAULT_KILL_RANK_AT_STEP=R:S makes rank R
+// kill itself (SIGKILL) before its S-th training step of the run (1-based), mid-epoch.
+void fault_injection_at_step(int rank, std::int64_t step) {
+  const char* spec = std::getenv("TRAINYARD_FAULT_KILL_RANK_AT_STEP");
+  if (!spec) return;
+  const char* colon = std::strchr(spec, ':');
+  if (colon && std::atoi(spec) == rank && std::atoll(colon + 1) == step) std::raise(SIGKILL);
+}
+
 }  // namespace
 
 RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& registry,
                           const RunOptions& options) {
   // Everything that can reject the input happens before the run's row is written.
-  const int threads = configure_cpu_threads(static_cast<int>(config.train.threads));
-  const torch::Device device = resolve_device(config.device);
+  const LaunchEnvironment launch = read_launch_environment();
+  if (launch.distributed() && options.resume_run_id) {
+    throw InputError("--resume: resuming a run of several processes is not supported yet; resume "
+                     "it as one process (runner --resume " + std::to_string(*options.resume_run_id) + ")");
+  }
+  // Processes that share a machine share its cores (torchrun and --nproc say how many).
+  const int cores = std::max(1, available_cpu_cores() / launch.local_world_size);
+  const int threads = configure_cpu_threads(config.train.threads > 0 ? static_cast<int>(config.train.threads) : cores);
+  torch::Device device = resolve_device(config.device);
+  if (launch.distributed() && device.is_cuda() && (config.device == "auto" || config.device == "cuda")) {
+    device = resolve_device("cuda:" + std::to_string(launch.local_rank));   // one GPU per local rank
+  }
   const Precision precision = resolve_precision(config.train.precision, device);
   if (device.is_cuda() && config.train.cudnn_benchmark) at::globalContext().setBenchmarkCuDNN(true);
   const int loader_threads = config.train.loader_threads > 0
                                  ? static_cast<int>(config.train.loader_threads)
-                                 : std::clamp(available_cpu_cores() / 2, 1, 8);
+                                 : std::clamp(cores / 2, 1, 8);
   torch::manual_seed(static_cast<std::uint64_t>(config.seed));
   if (device.is_cuda()) torch::cuda::manual_seed_all(static_cast<std::uint64_t>(config.seed));
 
-  ResultsStore store(config.output.db);
-  check_writable_folder(config.output.checkpoints, "output.checkpoints");
+  // Several processes: only rank 0 opens the database and writes checkpoints.
+  std::unique_ptr<Communicator> communicator;
+  std::string backend;
+  if (launch.distributed()) {
+    backend = resolve_backend(config.distributed.backend, device);
+    spdlog::info("rank {} of {} ({}), backend {}, meeting at {}:{}", launch.rank, launch.world_size,
+                 launch.launcher, backend, launch.master_addr, launch.master_port);
+    communicator = std::make_unique<Communicator>(launch, backend,
+                                                  std::chrono::seconds(config.distributed.timeout_seconds));
+  }
+  const bool writer = launch.rank == 0;
+  std::optional<ResultsStore> store;
+  if (writer) {
+    store.emplace(config.output.db);
+    check_writable_folder(config.output.checkpoints, "output.checkpoints");
+  }
 
   DatasetContext dataset_context;
   dataset_context.seed = static_cast<std::uint64_t>(config.seed);
@@ -355,6 +433,11 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   }
   std::int64_t num_parameters = 0;
   for (const auto& p : model->parameters()) num_parameters += p.numel();
+  std::unique_ptr<GradientReducer> reducer;
+  if (communicator) {
+    broadcast_module_state(*communicator, *model);   // every rank starts from rank 0's weights
+    reducer = std::make_unique<GradientReducer>(*communicator, model->parameters(), config.distributed.bucket_mb);
+  }
 
   OptimizerContext optimizer_context;
   optimizer_context.parameters = model->parameters();
@@ -369,13 +452,17 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
                loader_threads, cache ? fmt::format("{:.0f} MiB", cache_mb) : std::string("off"));
 
   RunRecord record;
+  record.world_size = launch.world_size;
+  record.distributed_backend = backend;
   record.experiment = config.name;
   record.experiment_file = config.source;
   record.config_yaml = config.to_yaml();
   record.host = host_name();
-  for (const auto id : store.mark_abandoned_runs(record.host)) {
-    spdlog::warn("run {} in {} was left 'running' by a process that is gone; marked interrupted", id,
-                 config.output.db);
+  if (store) {
+    for (const auto id : store->mark_abandoned_runs(record.host)) {
+      spdlog::warn("run {} in {} was left 'running' by a process that is gone; marked interrupted", id,
+                   config.output.db);
+    }
   }
   record.device = device_text;
   record.torch_version = TORCH_VERSION;
@@ -397,21 +484,26 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   RunOutcome outcome;
   outcome.db_path = config.output.db;
   outcome.num_parameters = num_parameters;
-  if (options.resume_run_id) {
-    store.resume_run(*options.resume_run_id, record.host);
+  if (!store) {
+    // Not rank 0: no row of its own; the run's row is rank 0's.
+  } else if (options.resume_run_id) {
+    store->resume_run(*options.resume_run_id, record.host);
     outcome.run_id = *options.resume_run_id;
   } else {
-    outcome.run_id = store.begin_run(record);
+    outcome.run_id = store->begin_run(record);
   }
   const fs::path run_folder = fs::path(config.output.checkpoints) / ("run-" + std::to_string(outcome.run_id));
   const fs::path checkpoint = run_folder / "best.pt";
   const fs::path last_checkpoint = run_folder / "last.pt";
-  spdlog::info("run {} started: {} epochs, batch {}, {} train / {} test images", outcome.run_id,
-               config.train.epochs, config.train.batch_size, record.train_size, record.test_size);
+  spdlog::info("run {} started: {} epochs, batch {}{}, {} train / {} test images", outcome.run_id,
+               config.train.epochs, config.train.batch_size,
+               launch.distributed() ? fmt::format(" per process x {} processes", launch.world_size) : std::string(),
+               record.train_size, record.test_size);
 
   Trainer trainer(config, *model, *dataset, *optimizer, device, precision, loader_threads, cache,
-                  options);
+                  options, communicator.get(), reducer.get());
   std::int64_t first_epoch = 1;
+  bool stopped = false;
   try {
     if (options.resume_run_id) {
       // Continue where the last checkpoint stands: epochs recorded after it are done again (they
@@ -423,8 +515,8 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
         restore_generator_states(saved.generator_states, device);
         trainer.restore_loss_scale(saved.loss_scale, saved.loss_scale_clean_steps);
       }
-      store.truncate_epochs(outcome.run_id, done);
-      outcome.epochs = store.epochs(outcome.run_id);
+      store->truncate_epochs(outcome.run_id, done);
+      outcome.epochs = store->epochs(outcome.run_id);
       for (const auto& e : outcome.epochs) {
         if (!outcome.best || e.test_accuracy > outcome.best->test_accuracy) outcome.best = e;
       }
@@ -435,9 +527,11 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
     for (std::int64_t epoch = first_epoch; epoch <= config.train.epochs; ++epoch) {
       const auto epoch_start = Clock::now();
       const auto train = trainer.pass(Split::kTrain, epoch);
-      if (!train) break;
-      const auto test = trainer.pass(Split::kTest, epoch);
-      if (!test) break;
+      const auto test = train ? trainer.pass(Split::kTest, epoch) : std::nullopt;
+      if (!test) {   // a stop was requested (on any rank)
+        stopped = true;
+        break;
+      }
 
       EpochRecord e;
       e.epoch = epoch;
@@ -451,6 +545,13 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
       e.test_images_per_second = static_cast<double>(test->samples) / test->seconds;
       e.data_wait_fraction = train->wait_seconds / train->seconds;
 
+      const bool new_best = !outcome.best || e.test_accuracy > outcome.best->test_accuracy;
+      if (new_best) {
+        outcome.best = e;
+        outcome.checkpoint_path = checkpoint.string();
+      }
+      outcome.epochs.push_back(e);
+      if (store) {
       // One serialization of the epoch's state serves both files: the best checkpoint (written
       // before the epoch is recorded) and the last one (after, for resuming).
       CheckpointInfo info;
@@ -462,15 +563,10 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
       info.loss_scale = trainer.loss_scale();
       info.loss_scale_clean_steps = trainer.loss_scale_clean_steps();
       const std::string state = serialize_checkpoint(*model, *optimizer, info);
-      const bool new_best = !outcome.best || e.test_accuracy > outcome.best->test_accuracy;
-      if (new_best) {
-        write_checkpoint(checkpoint, state);
-        outcome.best = e;
-        outcome.checkpoint_path = checkpoint.string();
-      }
-      store.record_epoch(outcome.run_id, e, new_best, checkpoint.string());
-      outcome.epochs.push_back(e);
+      if (new_best) write_checkpoint(checkpoint, state);
+      store->record_epoch(outcome.run_id, e, new_best, checkpoint.string());
       write_checkpoint(last_checkpoint, state);
+      }
       fault_injection_after_epoch(epoch);
       spdlog::info(
           "epoch {:>3}/{}  train loss {:.4f} acc {:5.1f}%  test loss {:.4f} acc {:5.1f}%  lr {:.2e}  "
@@ -479,20 +575,20 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
           100 * e.test_accuracy, e.learning_rate, e.epoch_seconds, e.train_images_per_second,
           new_best ? "  *best" : "");
     }
-    if (trainer.stop_requested()) {
+    if (stopped) {
       outcome.status = RunStatus::kInterrupted;
-      store.finish_run(outcome.run_id, outcome.status, "interrupted by a signal");
+      if (store) store->finish_run(outcome.run_id, outcome.status, "interrupted by a signal");
       spdlog::warn("run {} interrupted after {} finished epoch(s)", outcome.run_id, outcome.epochs.size());
     } else {
       outcome.status = RunStatus::kFinished;
-      store.finish_run(outcome.run_id, outcome.status);
+      if (store) store->finish_run(outcome.run_id, outcome.status);
     }
   } catch (...) {
     outcome.status = RunStatus::kFailed;
     outcome.error = exception_message(std::current_exception());
     spdlog::error("run {} failed: {}", outcome.run_id, outcome.error);
     try {
-      store.finish_run(outcome.run_id, outcome.status, outcome.error);
+      if (store) store->finish_run(outcome.run_id, outcome.status, outcome.error);
     } catch (const std::exception& e) {
       spdlog::error("could not record the failure in '{}': {}", config.output.db, e.what());
     }

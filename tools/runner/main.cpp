@@ -20,6 +20,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <trainyard/distributed.h>
 #include <trainyard/errors.h>
 #include <trainyard/experiment_config.h>
 #include <trainyard/plugin_registry.h>
@@ -28,6 +29,8 @@
 #include <trainyard/sweep.h>
 #include <trainyard/sweep_runner.h>
 #include <trainyard/training_run.h>
+
+#include "local_launch.h"
 
 namespace {
 
@@ -58,6 +61,9 @@ extern "C" void on_stop_signal(int signal_number) {
   static const char message[] = "\nstopping after the current batch (signal again to exit at once)\n";
   [[maybe_unused]] auto written = ::write(2, message, sizeof message - 1);
 }
+
+// This very binary, to start trials and ranks with.
+std::string runner_executable() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
 
 void print_plugins(const trainyard::PluginRegistry& registry) {
   for (auto kind : {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset,
@@ -124,6 +130,8 @@ int describe(const trainyard::PluginRegistry& registry, const std::string& name)
   if (!found) {
     for (auto [section, schema] :
          {std::pair{"train", trainyard::train_schema()}, std::pair{"output", trainyard::output_schema()},
+          std::pair{"schedule", trainyard::schedule_schema()},
+          std::pair{"distributed", trainyard::distributed_schema()},
           std::pair{"experiment", trainyard::experiment_top_level_schema()}}) {
       if (name != section) continue;
       found = true;
@@ -132,7 +140,7 @@ int describe(const trainyard::PluginRegistry& registry, const std::string& name)
     }
   }
   if (!found) {
-    std::vector<std::string> known{"train", "output", "experiment"};
+    std::vector<std::string> known{"train", "output", "schedule", "distributed", "experiment"};
     for (auto kind : {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset,
                       trainyard::PluginKind::kOptimizer}) {
       for (const auto& n : registry.names(kind)) known.push_back(n);
@@ -167,7 +175,7 @@ int run_sweep_command(const trainyard::ExperimentDocument& document, const train
   }
   install_sweep_signal_handlers();
   trainyard::SweepRunOptions options;
-  options.runner_path = std::filesystem::read_symlink("/proc/self/exe").string();
+  options.runner_path = runner_executable();
   options.experiment_file = experiment_file;
   options.base_sets = sets;
   options.jobs = std::max(1, jobs);
@@ -298,6 +306,11 @@ int main(int argc, char** argv) {
       ->type_name("RUN_ID");
   app.add_option("--db", resume_db, "with --resume: the results database (default: the experiment's "
                                      "output.db when an experiment file is given, else results/trainyard.db)");
+  int nproc = 0;
+  app.add_option("--nproc", nproc,
+                 "train one run over N processes on this machine (data-parallel, c10d: Gloo on the "
+                 "CPU, NCCL on GPUs); under torchrun or srun, leave it out")
+      ->check(CLI::PositiveNumber);
   app.add_flag("--dry-run", dry_run, "validate the experiment and print the resolved configuration");
   app.add_flag("--list-plugins", list_plugins, "list the plugins found, with versions and files");
   app.add_option("--describe", describe_name, "print a plugin's (or section's) parameters");
@@ -316,6 +329,34 @@ int main(int argc, char** argv) {
   spdlog::set_level(verbose ? spdlog::level::debug : quiet ? spdlog::level::warn : spdlog::level::info);
 
   try {
+    const trainyard::LaunchEnvironment launch = trainyard::read_launch_environment();
+    if (launch.distributed() && launch.rank != 0) {
+      // One voice per run: the other ranks speak only of problems, and say who they are.
+      spdlog::set_pattern("%^[%H:%M:%S %l rank " + std::to_string(launch.rank) + "]%$ %v");
+      if (!verbose) spdlog::set_level(spdlog::level::warn);
+    }
+    if (nproc > 1 && !dry_run && !list_plugins && describe_name.empty() && !sweep_summary_only) {
+      if (launch.distributed()) {
+        throw trainyard::InputError("--nproc: this process is already rank " + std::to_string(launch.rank) + " of " +
+                                    std::to_string(launch.world_size) + " (" + launch.launcher +
+                                    " set the environment); leave --nproc out under a launcher");
+      }
+      std::vector<std::string> arguments{runner_executable()};
+      for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--nproc") {
+          ++i;
+        } else if (a.rfind("--nproc=", 0) != 0) {
+          arguments.push_back(a);
+        }
+      }
+      install_sweep_signal_handlers();   // count signals; the launcher passes each on
+      trainyard::LocalLaunchOptions launch_options;
+      launch_options.nproc = nproc;
+      launch_options.signals = &g_stop_signals;
+      return trainyard::launch_local_ranks(arguments, launch_options);
+    }
+
     trainyard::PluginRegistry registry;
     if (list_plugins || !describe_name.empty()) {
       registry.discover(trainyard::plugin_search_path());
@@ -340,6 +381,10 @@ int main(int argc, char** argv) {
 
     if (trial_of_sweep == 0) {
       const auto spec = trainyard::parse_sweep(document, config.name, sweeps);
+      if (!spec.empty() && launch.distributed()) {
+        throw trainyard::InputError(experiment_file + ": sweep: a sweep cannot run over several processes "
+                                    "yet; run it as one process (its trials run side by side with --jobs)");
+      }
       if (!spec.empty() || sweep_summary_only) {
         return run_sweep_command(document, spec, registry, experiment_file, sets,
                                  jobs > 0 ? jobs : static_cast<int>(spec.jobs), dry_run,

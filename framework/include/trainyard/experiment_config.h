@@ -38,6 +38,15 @@ struct TrainSettings {
   std::int64_t cache_max_mb = 8192;
 };
 
+/// `distributed:`: how a run trains over several processes (see distributed.h). Ignored by a run
+/// of one process.
+struct DistributedSettings {
+  std::string backend = "auto";        // auto (nccl on CUDA, gloo on the CPU) | gloo | nccl
+  std::string batch_norm = "local";    // local: statistics per process | sync: over all processes
+  std::int64_t timeout_seconds = 300;  // a collective waiting longer than this fails the run
+  double bucket_mb = 25.0;             // gradients all-reduced together, as PyTorch's DDP buckets
+};
+
 struct OutputSettings {
   std::string db = "results/trainyard.db";
   std::string checkpoints = "results/checkpoints";
@@ -56,6 +65,7 @@ struct ExperimentConfig {
   PluginSection optimizer;
   TrainSettings train;
   ScheduleSettings schedule;   // the learning-rate schedule (`schedule:`)
+  DistributedSettings distributed;
   OutputSettings output;
 
   /// The resolved configuration as YAML, every default filled in. It is itself a valid
@@ -115,5 +125,6 @@ std::string format_double(double value);
 std::vector<ParamSpec> experiment_top_level_schema();
 std::vector<ParamSpec> train_schema();
 std::vector<ParamSpec> output_schema();
+std::vector<ParamSpec> distributed_schema();
 
 }  // namespace trainyard

@@ -38,6 +38,8 @@ struct RunRecord {
   std::int64_t test_size = 0;
   std::string precision;   // resolved: fp32, bf16 or fp16
   std::string git_revision;   // of the experiment file's repository; empty outside one
+  std::int64_t world_size = 1;           // processes that trained the run together
+  std::string distributed_backend;       // gloo or nccl; empty for one process
   std::optional<std::int64_t> sweep_id;   // the sweep this run is a trial of
   std::string trial_key;                  // the trial's overrides, canonical text
   std::vector<std::pair<std::string, std::string>> overrides;   // key, value as given
@@ -87,7 +89,7 @@ struct SweepTrialSummary {
 class ResultsStore {
  public:
   /// The schema version this build writes; older files are migrated, newer ones refused.
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
   /// PRAGMA application_id of Trainyard databases ("TRYD").
   static constexpr std::int32_t kApplicationId = 0x54525944;
 

@@ -1,0 +1,354 @@
+// Data-parallel training with c10d: the launch contract, DistributedSampler's shards, the gradient
+// buckets (two ranks as two threads of this process, Gloo on loopback), and whole runs of the
+// runner over two processes.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "test_support.h"
+#include "trainyard/distributed.h"
+#include "trainyard/errors.h"
+
+namespace t = trainyard::testing;
+using trainyard::LaunchEnvironment;
+
+namespace {
+
+trainyard::EnvironmentLookup lookup_in(std::map<std::string, std::string> variables) {
+  return [variables](const std::string& name) -> std::optional<std::string> {
+    const auto it = variables.find(name);
+    if (it == variables.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+std::string error_of(const std::map<std::string, std::string>& variables) {
+  try {
+    trainyard::read_launch_environment(lookup_in(variables));
+  } catch (const trainyard::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(LaunchEnvironment, TorchrunVariables) {
+  const auto env = trainyard::read_launch_environment(lookup_in({{"RANK", "3"}, {"WORLD_SIZE", "8"},
+                                                                 {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"},
+                                                                 {"MASTER_ADDR", "10.0.0.5"}, {"MASTER_PORT", "29400"}}));
+  EXPECT_EQ(env.launcher, "torchrun");
+  EXPECT_EQ(env.rank, 3);
+  EXPECT_EQ(env.world_size, 8);
+  EXPECT_EQ(env.local_rank, 1);
+  EXPECT_EQ(env.local_world_size, 2);
+  EXPECT_EQ(env.master_addr, "10.0.0.5");
+  EXPECT_EQ(env.master_port, 29400);
+  EXPECT_TRUE(env.distributed());
+}
+
+TEST(LaunchEnvironment, SlurmStepVariablesAreTheFallback) {
+  const auto env = trainyard::read_launch_environment(
+      lookup_in({{"SLURM_STEP_ID", "0"}, {"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "6"}, {"SLURM_LOCALID", "2"},
+                 {"SLURM_STEP_TASKS_PER_NODE", "3(x2)"}, {"SLURM_LAUNCH_NODE_IPADDR", "10.1.2.3"},
+                 {"SLURM_JOB_ID", "123456"}}));
+  EXPECT_EQ(env.launcher, "slurm");
+  EXPECT_EQ(env.rank, 5);
+  EXPECT_EQ(env.world_size, 6);
+  EXPECT_EQ(env.local_rank, 2);
+  EXPECT_EQ(env.local_world_size, 3);
+  EXPECT_EQ(env.master_addr, "10.1.2.3");
+  EXPECT_EQ(env.master_port, 29500 + 456);
+  // MASTER_ADDR / MASTER_PORT, when the batch script sets them, win.
+  const auto set = trainyard::read_launch_environment(
+      lookup_in({{"SLURM_STEP_ID", "0"}, {"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"},
+                 {"MASTER_ADDR", "node01"}, {"MASTER_PORT", "12345"}}));
+  EXPECT_EQ(set.master_addr, "node01");
+  EXPECT_EQ(set.master_port, 12345);
+}
+
+TEST(LaunchEnvironment, ABatchScriptOutsideSrunIsOneProcess) {
+  // sbatch --ntasks=4 runs its script once: without an srun step it is not rank 0 of 4.
+  const auto env = trainyard::read_launch_environment(lookup_in({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "4"}}));
+  EXPECT_FALSE(env.distributed());
+  EXPECT_EQ(env.launcher, "");
+  EXPECT_FALSE(trainyard::read_launch_environment(lookup_in({})).distributed());
+}
+
+TEST(LaunchEnvironment, MalformedValuesNameTheVariable) {
+  EXPECT_NE(error_of({{"RANK", "one"}, {"WORLD_SIZE", "2"}}).find("RANK='one': expected an integer"), std::string::npos);
+  EXPECT_NE(error_of({{"RANK", "2"}, {"WORLD_SIZE", "2"}}).find("RANK=2 is outside 0..1 (WORLD_SIZE=2)"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"RANK", "0"}}).find("RANK is set but WORLD_SIZE is not"), std::string::npos);
+  EXPECT_NE(error_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}}).find("MASTER_PORT=70000"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"SLURM_STEP_ID", "0"}, {"SLURM_PROCID", "4"}, {"SLURM_NTASKS", "4"}})
+                .find("SLURM_PROCID=4 is outside 0..3 (SLURM_NTASKS=4)"),
+            std::string::npos);
+}
+
+TEST(ShardOrder, PaddedShardsAreEqualAndCoverEveryIndex) {
+  const std::vector<std::int64_t> order{9, 4, 7, 1, 0, 3, 8};   // 7 samples over 3 ranks
+  std::multiset<std::int64_t> seen;
+  for (int rank = 0; rank < 3; ++rank) {
+    const auto shard = trainyard::shard_order(order, rank, 3, /*pad=*/true);
+    EXPECT_EQ(shard.size(), 3u) << rank;   // ceil(7 / 3)
+    seen.insert(shard.begin(), shard.end());
+  }
+  // Every index once, and the first two again as padding (as DistributedSampler repeats the head).
+  EXPECT_EQ(seen, (std::multiset<std::int64_t>{9, 4, 7, 1, 0, 3, 8, 9, 4}));
+  EXPECT_EQ(trainyard::shard_order(order, 1, 3, true), (std::vector<std::int64_t>{4, 0, 9}));
+}
+
+TEST(ShardOrder, UnpaddedShardsHoldEachIndexOnceAndDropCutsTheTail) {
+  const std::vector<std::int64_t> order{5, 6, 7, 8, 9};
+  EXPECT_EQ(trainyard::shard_order(order, 0, 2, false), (std::vector<std::int64_t>{5, 7, 9}));
+  EXPECT_EQ(trainyard::shard_order(order, 1, 2, false), (std::vector<std::int64_t>{6, 8}));
+  EXPECT_EQ(trainyard::shard_order(order, 0, 2, false, /*drop=*/true), (std::vector<std::int64_t>{5, 7}));
+  EXPECT_EQ(trainyard::shard_order(order, 1, 2, false, true), (std::vector<std::int64_t>{6, 8}));
+  EXPECT_EQ(trainyard::shard_order(order, 0, 1, true), order);
+}
+
+// ---- two ranks as two threads of this process, over Gloo on loopback
+
+namespace {
+
+// A loopback port the kernel just handed out, for rank 0's store to bind.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+template <typename Body>
+void run_two_ranks(Body body) {
+  const int port = free_port();
+  std::exception_ptr errors[2];
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < 2; ++rank) {
+    threads.emplace_back([&, rank] {
+      try {
+        LaunchEnvironment env;
+        env.rank = rank;
+        env.world_size = 2;
+        env.master_port = port;
+        env.launcher = "test";
+        trainyard::Communicator communicator(env, "gloo", std::chrono::seconds(20));
+        body(communicator);
+      } catch (...) {
+        errors[rank] = std::current_exception();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+struct TwoLayers : torch::nn::Module {
+  TwoLayers() {
+    first = register_module("first", torch::nn::Linear(6, 5));
+    unused = register_module("unused", torch::nn::Linear(2, 2));   // never reached by forward
+    second = register_module("second", torch::nn::Linear(5, 3));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return second(torch::relu(first(x))); }
+  torch::nn::Linear first{nullptr}, unused{nullptr}, second{nullptr};
+};
+
+}  // namespace
+
+TEST(GradientReducer, BroadcastThenAveragedGradientsEqualTheWholeBatchGradient) {
+  torch::manual_seed(3);
+  const auto inputs = torch::randn({8, 6});
+  const auto targets = torch::randint(0, 3, {8});
+  // The reference: one process, the whole batch of 8.
+  std::vector<torch::Tensor> expected;
+  std::vector<torch::Tensor> initial;
+  {
+    torch::manual_seed(100);   // rank 0's initialization
+    TwoLayers model;
+    for (const auto& p : model.parameters()) initial.push_back(p.detach().clone());
+    torch::nn::functional::cross_entropy(model.forward(inputs), targets).backward();
+    for (const auto& p : model.parameters()) {
+      expected.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+    }
+  }
+  std::vector<torch::Tensor> results[2];
+  std::vector<torch::Tensor> starts[2];
+  std::size_t buckets = 0;
+  std::mutex seed_mutex;
+  run_two_ranks([&](trainyard::Communicator& c) {
+    std::unique_ptr<TwoLayers> model;
+    {
+      std::lock_guard<std::mutex> lock(seed_mutex);   // the default generator is process-wide
+      torch::manual_seed(100 + static_cast<std::uint64_t>(c.rank()));   // ranks start apart
+      model = std::make_unique<TwoLayers>();
+    }
+    trainyard::broadcast_module_state(c, *model);
+    for (const auto& p : model->parameters()) starts[c.rank()].push_back(p.detach().clone());
+    // Tiny buckets: several of them, launched while backward goes on.
+    trainyard::GradientReducer reducer(c, model->parameters(), /*bucket_mb=*/40.0 / (1024 * 1024));
+    if (c.rank() == 0) buckets = reducer.num_buckets();
+    for (int step = 0; step < 2; ++step) {   // twice: the buckets reset between steps
+      for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+      const auto half = torch::arange(c.rank() * 4, c.rank() * 4 + 4);
+      torch::nn::functional::cross_entropy(model->forward(inputs.index_select(0, half)),
+                                           targets.index_select(0, half))
+          .backward();
+      reducer.synchronize();
+    }
+    for (const auto& p : model->parameters()) results[c.rank()].push_back(p.grad().clone());
+  });
+  EXPECT_GE(buckets, 3u);
+  for (int rank = 0; rank < 2; ++rank) {
+    ASSERT_EQ(results[rank].size(), expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_TRUE(torch::equal(starts[rank][i], initial[i])) << "rank " << rank << " parameter " << i;
+      EXPECT_TRUE(torch::allclose(results[rank][i], expected[i], 1e-5, 1e-6))
+          << "rank " << rank << " parameter " << i << "\n" << results[rank][i] << "\n" << expected[i];
+    }
+  }
+}
+
+TEST(Communicator, APeerThatLeavesMakesTheOtherFailWithAClearError) {
+  std::string message;
+  const auto start = std::chrono::steady_clock::now();
+  run_two_ranks([&](trainyard::Communicator& c) {
+    EXPECT_FALSE(c.any(false));
+    EXPECT_TRUE(c.any(c.rank() == 1));
+    if (c.rank() == 1) return;   // rank 1 leaves: its process group goes away
+    try {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      c.any(false);
+      c.any(false);
+    } catch (const trainyard::CollectiveError& e) {
+      message = e.what();
+    }
+  });
+  EXPECT_NE(message.find("rank 0 of 2: a collective operation (gloo) failed"), std::string::npos) << message;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 25.0);
+}
+
+// ---- whole runs: the runner over two processes
+
+namespace {
+
+class DistributedRuns : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // 24 training images (6 steps of a global batch of 4) and 8 test images.
+    t::make_image_folder(dir_ / "data", {{"a", 16}, {"b", 16}}, 12);
+  }
+  t::CommandResult runner(const std::string& arguments, const std::string& environment = "") {
+    return t::run_command(t::runner_command(
+        dir_.path(), arguments,
+        environment + " TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string())));
+  }
+  std::vector<std::vector<double>> epochs(std::int64_t run) {
+    SQLite::Database db((dir_ / "results/d.db").string(), SQLite::OPEN_READONLY);
+    SQLite::Statement query(db, "SELECT train_loss, train_accuracy, test_loss, test_accuracy FROM epochs "
+                                "WHERE run_id = ? ORDER BY epoch");
+    query.bind(1, run);
+    std::vector<std::vector<double>> rows;
+    while (query.executeStep()) {
+      rows.push_back({query.getColumn(0).getDouble(), query.getColumn(1).getDouble(),
+                      query.getColumn(2).getDouble(), query.getColumn(3).getDouble()});
+    }
+    return rows;
+  }
+  t::TempDir dir_;
+};
+
+const char* const kTinyExperiment = R"(name: ddp
+seed: 4
+device: cpu
+model:     {plugin: tiny, width: 6}
+dataset:   {plugin: imagefolder, root: data, image_size: 12, train_fraction: 0.75}
+optimizer: {plugin: adam, lr: 1.0e-2}
+train:     {epochs: 3, batch_size: 4, threads: 1, precision: fp32}
+distributed: {timeout_seconds: 20}
+output:    {db: results/d.db, checkpoints: results/checkpoints}
+)";
+
+}  // namespace
+
+TEST_F(DistributedRuns, TwoProcessesEqualOneAtTheSameGlobalBatch) {
+  t::write_file(dir_ / "exp.yaml", kTinyExperiment);
+  const auto single = runner("exp.yaml");
+  ASSERT_EQ(single.exit_code, 0) << single.output;
+  const auto pair = runner("exp.yaml --nproc 2 --set train.batch_size=2");   // 2 x 2 = 4
+  ASSERT_EQ(pair.exit_code, 0) << pair.output;
+
+  const auto reference = epochs(1), distributed = epochs(2);
+  ASSERT_EQ(reference.size(), 3u);
+  ASSERT_EQ(distributed.size(), 3u);
+  for (std::size_t e = 0; e < 3; ++e) {
+    for (std::size_t c = 0; c < 4; ++c) {
+      EXPECT_NEAR(distributed[e][c], reference[e][c], 1e-5) << "epoch " << e + 1 << " column " << c;
+    }
+  }
+  SQLite::Database db((dir_ / "results/d.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs").getInt(), 2);   // rank 1 wrote no row
+  EXPECT_EQ(db.execAndGet("SELECT world_size || ' ' || coalesce(distributed_backend, '-') FROM runs WHERE id = 1")
+                .getString(), "1 -");
+  EXPECT_EQ(db.execAndGet("SELECT world_size || ' ' || distributed_backend FROM runs WHERE id = 2").getString(),
+            "2 gloo");
+  // The test figures cover the whole split once: 8 images, so accuracies are multiples of 1/8.
+  EXPECT_NEAR(distributed[2][3] * 8, std::round(distributed[2][3] * 8), 1e-9);
+}
+
+TEST_F(DistributedRuns, AKilledRankFailsTheRunWithinAMinute) {
+  t::write_file(dir_ / "exp.yaml", kTinyExperiment);
+  const auto start = std::chrono::steady_clock::now();
+  // Rank 1 dies before its 8th step: mid-way through epoch 2.
+  const auto killed = runner("exp.yaml --nproc 2 --set train.batch_size=2 --set train.epochs=20",
+                             "TRAINYARD_FAULT_KILL_RANK_AT_STEP=1:8");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(killed.exit_code, 1) << killed.output;
+  EXPECT_LT(seconds, 60.0) << killed.output;
+  EXPECT_NE(killed.output.find("rank 1 was killed by signal"), std::string::npos) << killed.output;
+  SQLite::Database db((dir_ / "results/d.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT status FROM runs WHERE id = 1").getString(), "failed");
+  const std::string error = db.execAndGet("SELECT error FROM runs WHERE id = 1").getString();
+  EXPECT_NE(error.find("rank 0 of 2: a collective operation (gloo) failed"), std::string::npos) << error;
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM epochs WHERE run_id = 1").getInt(), 1);   // epoch 1 kept
+  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+}
+
+TEST_F(DistributedRuns, TheResNet50RecipeTrainsOverTwoProcessesAsOneRun) {
+  t::write_file(dir_ / "exp.yaml", R"(name: resnet50-ddp
+seed: 1
+device: cpu
+model:     {plugin: resnet50}
+dataset:   {plugin: imagefolder, root: data, image_size: 32, train_fraction: 0.75}
+optimizer: {plugin: adam, lr: 1.0e-4}
+train:     {epochs: 1, batch_size: 4, threads: 1}
+distributed: {timeout_seconds: 60}
+output:    {db: results/d.db, checkpoints: results/checkpoints}
+)");
+  const auto run = t::run_command(t::runner_command(dir_.path(), "exp.yaml --nproc 2"));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  SQLite::Database db((dir_ / "results/d.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs").getInt(), 1);
+  EXPECT_EQ(db.execAndGet("SELECT status || ' ' || world_size || ' ' || distributed_backend || ' ' || num_parameters "
+                          "FROM runs").getString(), "finished 2 gloo 23512130");
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM epochs").getInt(), 1);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "results/checkpoints/run-1/best.pt"));
+}

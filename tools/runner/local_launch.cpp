@@ -1,0 +1,146 @@
+#include "local_launch.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+extern char** environ;
+
+namespace trainyard {
+namespace {
+
+// A port the kernel has just handed out on loopback: free unless something takes it in the
+// moment between this and rank 0's TCP store binding it.
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof address;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    const std::string error = std::strerror(errno);
+    ::close(fd);
+    throw std::runtime_error("cannot find a free port on 127.0.0.1: " + error);
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// This process's environment with the launch variables replaced.
+std::vector<std::string> rank_environment(const std::map<std::string, std::string>& set) {
+  std::vector<std::string> entries;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry(*e);
+    const auto name = entry.substr(0, entry.find('='));
+    if (!set.count(name)) entries.push_back(entry);
+  }
+  for (const auto& [name, value] : set) entries.push_back(name + "=" + value);
+  return entries;
+}
+
+pid_t spawn_rank(const std::vector<std::string>& arguments, const std::vector<std::string>& environment,
+                 pid_t group) {
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, group);
+  std::vector<char*> argv, envp;
+  for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : environment) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  pid_t pid = 0;
+  const int error = posix_spawn(&pid, argv[0], nullptr, &attributes, argv.data(), envp.data());
+  posix_spawnattr_destroy(&attributes);
+  if (error != 0) throw std::runtime_error("cannot start '" + arguments[0] + "': " + std::strerror(error));
+  return pid;
+}
+
+std::string describe_status(int status) {
+  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + strsignal(WTERMSIG(status));
+  return "exited with code " + std::to_string(WEXITSTATUS(status));
+}
+
+}  // namespace
+
+int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLaunchOptions& options) {
+  const int port = free_loopback_port();
+  std::map<pid_t, int> running;   // pid -> rank
+  pid_t group = 0;
+  for (int rank = 0; rank < options.nproc; ++rank) {
+    const auto environment = rank_environment({{"RANK", std::to_string(rank)},
+                                               {"WORLD_SIZE", std::to_string(options.nproc)},
+                                               {"LOCAL_RANK", std::to_string(rank)},
+                                               {"LOCAL_WORLD_SIZE", std::to_string(options.nproc)},
+                                               {"MASTER_ADDR", "127.0.0.1"},
+                                               {"MASTER_PORT", std::to_string(port)}});
+    const pid_t pid = spawn_rank(arguments, environment, group);
+    if (group == 0) group = pid;   // rank 0 leads the group the others join
+    running[pid] = rank;
+  }
+  spdlog::info("started {} processes on this machine (ranks 0-{}, rendezvous 127.0.0.1:{})", options.nproc,
+               options.nproc - 1, port);
+
+  int rank0_code = 0, first_failure_code = 0;
+  int signals_passed = 0;
+  std::optional<std::chrono::steady_clock::time_point> first_failure;
+  bool terminated = false;
+  while (!running.empty()) {
+    // Pass on every signal the launcher got, once.
+    const int signals = options.signals ? options.signals->load() : 0;
+    for (; signals_passed < signals; ++signals_passed) ::kill(-group, signals_passed == 0 ? SIGINT : SIGTERM);
+    if (first_failure) {
+      const auto waited = std::chrono::steady_clock::now() - *first_failure;
+      if (!terminated && waited > options.grace) {
+        spdlog::error("ranks still running {} s after a rank failed: stopping them", options.grace.count());
+        ::kill(-group, SIGTERM);
+        terminated = true;
+      } else if (terminated && waited > options.grace + std::chrono::seconds(10)) {
+        ::kill(-group, SIGKILL);
+      }
+    }
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid == 0 || (pid < 0 && errno == EINTR)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    if (pid < 0) throw std::runtime_error(std::string("waitpid failed: ") + std::strerror(errno));
+    const auto it = running.find(pid);
+    if (it == running.end()) continue;
+    const int rank = it->second;
+    running.erase(it);
+    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    if (!ok) {
+      spdlog::log(rank == 0 || !first_failure ? spdlog::level::err : spdlog::level::warn, "rank {} {}", rank,
+                  describe_status(status));
+      if (!first_failure) first_failure = std::chrono::steady_clock::now();
+      if (rank == 0 && WIFSIGNALED(status)) {
+        spdlog::error("rank 0 wrote the run's row and is gone: the row stays 'running' until the next run "
+                      "on this database marks it interrupted; resume it as one process with runner --resume");
+      }
+    }
+    if (rank == 0 && WIFEXITED(status)) rank0_code = code;
+    if (!ok && first_failure_code == 0) first_failure_code = code;
+  }
+  return rank0_code != 0 ? rank0_code : first_failure_code;
+}
+
+}  // namespace trainyard
