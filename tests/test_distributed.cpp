@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "test_support.h"
+#include "trainyard/batch_norm.h"
 #include "trainyard/distributed.h"
 #include "trainyard/errors.h"
 
@@ -227,6 +228,57 @@ TEST(GradientReducer, BroadcastThenAveragedGradientsEqualTheWholeBatchGradient) 
   }
 }
 
+TEST(SynchronizedBatchNorm, TwoHalvesNormalizeAndBackpropagateAsTheWholeBatch) {
+  torch::manual_seed(8);
+  const auto inputs = torch::randn({8, 3, 4, 4}) * 2 + 1;
+  const auto upstream = torch::randn({8, 3, 4, 4});   // d loss / d output
+  // The reference: LibTorch's own batch norm over the whole batch of 8.
+  torch::nn::BatchNorm2d reference(3);
+  reference->weight.data().uniform_(0.5, 1.5);
+  reference->bias.data().uniform_(-0.5, 0.5);
+  const auto whole_input = inputs.clone().requires_grad_(true);
+  const auto whole_output = reference(whole_input);
+  (whole_output * upstream).sum().backward();
+
+  torch::Tensor outputs[2], input_grads[2], weight_grads[2], running_vars[2];
+  run_two_ranks([&](trainyard::Communicator& c) {
+    trainyard::BatchNorm2d norm(3);
+    norm->weight.data().copy_(reference->weight.detach());
+    norm->bias.data().copy_(reference->bias.detach());
+    torch::nn::Sequential model(norm);
+    EXPECT_EQ(trainyard::synchronize_batch_norm(*model, c, "test"), 1);
+    trainyard::GradientReducer reducer(c, model->parameters(), 25.0);
+    const auto half = torch::arange(c.rank() * 4, c.rank() * 4 + 4);
+    const auto input = inputs.index_select(0, half).requires_grad_(true);
+    const auto output = norm(input);
+    (output * upstream.index_select(0, half)).sum().backward();
+    reducer.synchronize();
+    outputs[c.rank()] = output.detach();
+    input_grads[c.rank()] = input.grad();
+    weight_grads[c.rank()] = norm->weight.grad();
+    running_vars[c.rank()] = norm->running_var.clone();
+  });
+  for (int rank = 0; rank < 2; ++rank) {
+    const auto half = torch::arange(rank * 4, rank * 4 + 4);
+    EXPECT_TRUE(torch::allclose(outputs[rank], whole_output.detach().index_select(0, half), 1e-4, 1e-5)) << rank;
+    EXPECT_TRUE(torch::allclose(input_grads[rank], whole_input.grad().index_select(0, half), 1e-4, 1e-5)) << rank;
+    // Each rank's loss is half the whole; the reducer averages, as DDP does.
+    EXPECT_TRUE(torch::allclose(weight_grads[rank], reference->weight.grad() / 2, 1e-4, 1e-5)) << rank;
+    EXPECT_TRUE(torch::allclose(running_vars[rank], reference->running_var, 1e-4, 1e-5)) << rank;
+  }
+  // LibTorch's own layers cannot be synchronized: said, not silently ignored.
+  run_two_ranks([&](trainyard::Communicator& c) {
+    torch::nn::Sequential plain(torch::nn::BatchNorm2d(3));
+    try {
+      trainyard::synchronize_batch_norm(*plain, c, "plainnet");
+      ADD_FAILURE() << "a torch::nn::BatchNorm2d was accepted";
+    } catch (const trainyard::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("model 'plainnet' has 1 torch::nn::BatchNorm layer(s)"), std::string::npos)
+          << e.what();
+    }
+  });
+}
+
 TEST(Communicator, APeerThatLeavesMakesTheOtherFailWithAClearError) {
   std::string message;
   const auto start = std::chrono::steady_clock::now();
@@ -340,11 +392,13 @@ model:     {plugin: resnet50}
 dataset:   {plugin: imagefolder, root: data, image_size: 32, train_fraction: 0.75}
 optimizer: {plugin: adam, lr: 1.0e-4}
 train:     {epochs: 1, batch_size: 4, threads: 1}
-distributed: {timeout_seconds: 60}
+distributed: {timeout_seconds: 60, batch_norm: sync}
 output:    {db: results/d.db, checkpoints: results/checkpoints}
 )");
   const auto run = t::run_command(t::runner_command(dir_.path(), "exp.yaml --nproc 2"));
   ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("batch norm: statistics of the global batch (2 processes) in 53 layer(s)"),
+            std::string::npos) << run.output;
   SQLite::Database db((dir_ / "results/d.db").string(), SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs").getInt(), 1);
   EXPECT_EQ(db.execAndGet("SELECT status || ' ' || world_size || ' ' || distributed_backend || ' ' || num_parameters "

@@ -11,6 +11,7 @@
 #include <torch/version.h>
 
 #include "trainyard/batch_loader.h"
+#include "trainyard/batch_norm.h"
 #include "trainyard/checkpoint.h"
 #include "trainyard/device.h"
 #include "trainyard/distributed.h"
@@ -434,6 +435,11 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   std::int64_t num_parameters = 0;
   for (const auto& p : model->parameters()) num_parameters += p.numel();
   std::unique_ptr<GradientReducer> reducer;
+  if (communicator && config.distributed.batch_norm == "sync") {
+    const int layers = synchronize_batch_norm(*model, *communicator, config.model.plugin);
+    spdlog::info("batch norm: statistics of the global batch ({} processes) in {} layer(s)",
+                 communicator->world_size(), layers);
+  }
   if (communicator) {
     broadcast_module_state(*communicator, *model);   // every rank starts from rank 0's weights
     reducer = std::make_unique<GradientReducer>(*communicator, model->parameters(), config.distributed.bucket_mb);

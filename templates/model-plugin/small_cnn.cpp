@@ -2,6 +2,7 @@
 //
 // Everything a plugin needs is in <trainyard/plugin_api.h>: its parameters (a typed schema the
 // runner validates before calling you), the Model interface, and TRAINYARD_PLUGIN to export it.
+#include <trainyard/batch_norm.h>   // torch::nn::BatchNorm2d that data-parallel runs can synchronize
 #include <trainyard/plugin_api.h>
 
 namespace {
@@ -13,9 +14,9 @@ class SmallCnnImpl : public trainyard::Model {
   SmallCnnImpl(std::int64_t in_channels, std::int64_t num_classes, std::int64_t width, double dropout) {
     features_ = register_module("features", torch::nn::Sequential(
         torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, width, 3).padding(1).bias(false)),
-        torch::nn::BatchNorm2d(width), torch::nn::ReLU(), torch::nn::MaxPool2d(2),
+        trainyard::BatchNorm2d(width), torch::nn::ReLU(), torch::nn::MaxPool2d(2),
         torch::nn::Conv2d(torch::nn::Conv2dOptions(width, 2 * width, 3).padding(1).bias(false)),
-        torch::nn::BatchNorm2d(2 * width), torch::nn::ReLU(),
+        trainyard::BatchNorm2d(2 * width), torch::nn::ReLU(),
         torch::nn::AdaptiveAvgPool2d(1)));
     dropout_ = register_module("dropout", torch::nn::Dropout(dropout));
     classifier_ = register_module("classifier", torch::nn::Linear(2 * width, num_classes));

@@ -13,7 +13,7 @@ torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, s
 }
 
 torch::nn::Sequential projection(std::int64_t in, std::int64_t out, std::int64_t stride) {
-  return torch::nn::Sequential(conv(in, out, 1, stride, 0), torch::nn::BatchNorm2d(out));
+  return torch::nn::Sequential(conv(in, out, 1, stride, 0), trainyard::BatchNorm2d(out));
 }
 
 // Builds one stage of `count` blocks of type Block; returns the channels it outputs.
@@ -36,9 +36,9 @@ std::int64_t add_stage(torch::nn::Sequential& stage, std::int64_t in_channels, s
 BasicBlockImpl::BasicBlockImpl(std::int64_t in_channels, std::int64_t width, std::int64_t stride,
                                bool project) {
   conv1_ = register_module("conv1", conv(in_channels, width, 3, stride, 1));
-  bn1_ = register_module("bn1", torch::nn::BatchNorm2d(width));
+  bn1_ = register_module("bn1", trainyard::BatchNorm2d(width));
   conv2_ = register_module("conv2", conv(width, width, 3, 1, 1));
-  bn2_ = register_module("bn2", torch::nn::BatchNorm2d(width));
+  bn2_ = register_module("bn2", trainyard::BatchNorm2d(width));
   if (project) shortcut_ = register_module("shortcut", projection(in_channels, width, stride));
 }
 
@@ -58,11 +58,11 @@ BottleneckImpl::BottleneckImpl(std::int64_t in_channels, std::int64_t width, std
                                bool project) {
   const std::int64_t out_channels = width * kExpansion;
   conv1_ = register_module("conv1", conv(in_channels, width, 1, stride, 0));
-  bn1_ = register_module("bn1", torch::nn::BatchNorm2d(width));
+  bn1_ = register_module("bn1", trainyard::BatchNorm2d(width));
   conv2_ = register_module("conv2", conv(width, width, 3, 1, 1));
-  bn2_ = register_module("bn2", torch::nn::BatchNorm2d(width));
+  bn2_ = register_module("bn2", trainyard::BatchNorm2d(width));
   conv3_ = register_module("conv3", conv(width, out_channels, 1, 1, 0));
-  bn3_ = register_module("bn3", torch::nn::BatchNorm2d(out_channels));
+  bn3_ = register_module("bn3", trainyard::BatchNorm2d(out_channels));
   if (project) shortcut_ = register_module("shortcut", projection(in_channels, out_channels, stride));
 }
 
@@ -95,7 +95,7 @@ ResNetOptions resnet_options(int depth) {
 ResNetImpl::ResNetImpl(const ResNetOptions& options) {
   stem_ = register_module(
       "stem", torch::nn::Sequential(
-                  conv(options.in_channels, 64, 7, 2, 3), torch::nn::BatchNorm2d(64),
+                  conv(options.in_channels, 64, 7, 2, 3), trainyard::BatchNorm2d(64),
                   torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)),
                   torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(0))));
   std::int64_t channels = 64;

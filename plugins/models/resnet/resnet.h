@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 
+#include <trainyard/batch_norm.h>
 #include <trainyard/plugin_api.h>
 
 namespace trainyard::models {
@@ -25,7 +26,7 @@ class BasicBlockImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
+  trainyard::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
   torch::nn::Sequential shortcut_{nullptr};
 };
 TORCH_MODULE(BasicBlock);
@@ -43,7 +44,7 @@ class BottleneckImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
+  trainyard::BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
   torch::nn::Sequential shortcut_{nullptr};
 };
 TORCH_MODULE(Bottleneck);
