@@ -128,7 +128,10 @@ int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLau
     running.erase(it);
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-    if (!ok) {
+    const bool interrupted = WIFEXITED(status) && WEXITSTATUS(status) == 130;
+    if (interrupted) {
+      spdlog::info("rank {} stopped on the signal", rank);
+    } else if (!ok) {
       spdlog::log(rank == 0 || !first_failure ? spdlog::level::err : spdlog::level::warn, "rank {} {}", rank,
                   describe_status(status));
       if (!first_failure) first_failure = std::chrono::steady_clock::now();
@@ -138,7 +141,7 @@ int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLau
       }
     }
     if (rank == 0 && WIFEXITED(status)) rank0_code = code;
-    if (!ok && first_failure_code == 0) first_failure_code = code;
+    if (!ok && first_failure_code == 0) first_failure_code = code;   // 130 when interrupted
   }
   return rank0_code != 0 ? rank0_code : first_failure_code;
 }
