@@ -384,6 +384,24 @@ TEST_F(DistributedRuns, AKilledRankFailsTheRunWithinAMinute) {
   EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
 }
 
+TEST_F(DistributedRuns, AKilledRankZeroLeavesTheRunMarkedFailedByTheLauncher) {
+  t::write_file(dir_ / "exp.yaml", kTinyExperiment);
+  const auto start = std::chrono::steady_clock::now();
+  const auto killed = runner("exp.yaml --nproc 2 --set train.batch_size=2 --set train.epochs=20",
+                             "TRAINYARD_FAULT_KILL_RANK_AT_STEP=0:8");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(killed.exit_code, 0) << killed.output;
+  EXPECT_LT(seconds, 60.0) << killed.output;
+  // Rank 1 notices at its next collective.
+  EXPECT_NE(killed.output.find("rank 1 of 2: a collective operation (gloo) failed"), std::string::npos) << killed.output;
+  SQLite::Database db((dir_ / "results/d.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT status FROM runs WHERE id = 1").getString(), "failed");
+  const std::string error = db.execAndGet("SELECT error FROM runs WHERE id = 1").getString();
+  EXPECT_NE(error.find("rank 0 was killed by signal"), std::string::npos) << error;
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM epochs WHERE run_id = 1").getInt(), 1);
+  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+}
+
 TEST_F(DistributedRuns, TheResNet50RecipeTrainsOverTwoProcessesAsOneRun) {
   t::write_file(dir_ / "exp.yaml", R"(name: resnet50-ddp
 seed: 1

@@ -339,6 +339,15 @@ void fault_injection_after_epoch(std::int64_t epoch) {
   if (kill_after && std::atoll(kill_after) == epoch) std::raise(SIGKILL);
 }
 
+// `runner --nproc` asks rank 0 where its run is recorded (TRAINYARD_RUN_RECORD_FILE), so that it
+// can mark the run failed should rank 0 itself die.
+void announce_run(std::int64_t run_id, const std::string& db) {
+  const char* file = std::getenv("TRAINYARD_RUN_RECORD_FILE");
+  if (!file || !*file) return;
+  std::ofstream out(file, std::ios::trunc);
+  out << run_id << "\n" << fs::absolute(db).string() << "\n";
+}
+
 // For the tests of data-parallel failures: TRAINYARD_FAULT_KILL_RANK_AT_STEP=R:S makes rank R
 // kill itself (SIGKILL) before its S-th training step of the run (1-based), mid-epoch.
 void fault_injection_at_step(int rank, std::int64_t step) {
@@ -498,6 +507,7 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   } else {
     outcome.run_id = store->begin_run(record);
   }
+  if (store) announce_run(outcome.run_id, config.output.db);
   const fs::path run_folder = fs::path(config.output.checkpoints) / ("run-" + std::to_string(outcome.run_id));
   const fs::path checkpoint = run_folder / "best.pt";
   const fs::path last_checkpoint = run_folder / "last.pt";

@@ -9,13 +9,18 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <thread>
 
 #include <spdlog/spdlog.h>
+
+#include <trainyard/results_store.h>
 
 extern char** environ;
 
@@ -77,14 +82,36 @@ std::string describe_status(int status) {
   return "exited with code " + std::to_string(WEXITSTATUS(status));
 }
 
+// Rank 0 died without recording the end of its run: record it failed, as rank 0 would have.
+void fail_run_of_dead_rank0(const std::filesystem::path& record_file, const std::string& why) {
+  std::ifstream in(record_file);
+  std::int64_t run_id = 0;
+  std::string db;
+  if (!(in >> run_id) || !std::getline(in >> std::ws, db)) return;   // it died before its row existed
+  try {
+    ResultsStore store(db);
+    const auto run = store.run(run_id);
+    if (!run || run->status != "running") return;
+    store.finish_run(run_id, RunStatus::kFailed, "rank 0 " + why + " (recorded by runner --nproc)");
+    spdlog::error("run {} in {} marked failed: rank 0 {}", run_id, db, why);
+  } catch (const std::exception& e) {
+    spdlog::error("could not mark run {} in {} failed: {}", run_id, db, e.what());
+  }
+}
+
 }  // namespace
 
 int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLaunchOptions& options) {
   const int port = free_loopback_port();
+  char record_template[] = "/tmp/trainyard-run-XXXXXX";
+  const int record_fd = ::mkstemp(record_template);
+  if (record_fd >= 0) ::close(record_fd);
+  const std::filesystem::path record_file = record_fd >= 0 ? record_template : "";
   std::map<pid_t, int> running;   // pid -> rank
   pid_t group = 0;
   for (int rank = 0; rank < options.nproc; ++rank) {
-    const auto environment = rank_environment({{"RANK", std::to_string(rank)},
+    const auto environment = rank_environment({{"TRAINYARD_RUN_RECORD_FILE", rank == 0 ? record_file.string() : ""},
+                                               {"RANK", std::to_string(rank)},
                                                {"WORLD_SIZE", std::to_string(options.nproc)},
                                                {"LOCAL_RANK", std::to_string(rank)},
                                                {"LOCAL_WORLD_SIZE", std::to_string(options.nproc)},
@@ -135,14 +162,14 @@ int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLau
       spdlog::log(rank == 0 || !first_failure ? spdlog::level::err : spdlog::level::warn, "rank {} {}", rank,
                   describe_status(status));
       if (!first_failure) first_failure = std::chrono::steady_clock::now();
-      if (rank == 0 && WIFSIGNALED(status)) {
-        spdlog::error("rank 0 wrote the run's row and is gone: the row stays 'running' until the next run "
-                      "on this database marks it interrupted; resume it as one process with runner --resume");
+      if (rank == 0 && WIFSIGNALED(status) && !record_file.empty()) {
+        fail_run_of_dead_rank0(record_file, describe_status(status));
       }
     }
     if (rank == 0 && WIFEXITED(status)) rank0_code = code;
     if (!ok && first_failure_code == 0) first_failure_code = code;   // 130 when interrupted
   }
+  if (!record_file.empty()) std::filesystem::remove(record_file);
   return rank0_code != 0 ? rank0_code : first_failure_code;
 }
 
