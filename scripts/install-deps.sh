@@ -17,6 +17,8 @@ packages=(
   libyaml-cpp-dev libboost-dev libboost-filesystem-dev libspdlog-dev libfmt-dev libcli11-dev
   # Results store
   libsqlite3-dev sqlite3 libsqlitecpp-dev
+  # PostgreSQL: libpq for the shared results store; the server for its tests (a temporary one)
+  libpq-dev postgresql
   # Results tool: JSON output and PNG/SVG figures
   nlohmann-json3-dev libcairo2-dev
   # Image decoding (TurboJPEG API gives scaled decoding) and PNG

@@ -1,0 +1,77 @@
+// A connection to a PostgreSQL server through libpq (Debian's libpq-dev): statements with bound
+// text parameters, results read as text, errors with the server's SQLSTATE and message. The
+// groundwork of the PostgreSQL results store (issue 9); a connection string is what `output.db`
+// will accept: postgresql://user@host:port/dbname.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+
+namespace trainyard {
+
+/// `postgresql://` or `postgres://` (a libpq URI): what selects the PostgreSQL store.
+bool is_postgres_url(const std::string& text);
+
+/// The connection string with any password replaced by "***", for messages and logs.
+std::string redact_postgres_url(const std::string& url);
+
+class PostgresResult {
+ public:
+  explicit PostgresResult(pg_result* result);
+  ~PostgresResult();
+  PostgresResult(PostgresResult&& other) noexcept;
+  PostgresResult& operator=(PostgresResult&& other) noexcept;
+
+  int rows() const;
+  int columns() const;
+  bool is_null(int row, int column) const;
+  /// The value as PostgreSQL writes it in text form; nullopt for NULL.
+  std::optional<std::string> text(int row, int column) const;
+  /// Rows changed by an INSERT, UPDATE or DELETE.
+  long affected_rows() const;
+
+ private:
+  pg_result* result_;
+};
+
+/// Thrown for a statement the server refused; `sqlstate` tells conflicts (40001, 40P01) and
+/// unique violations (23505) from the rest.
+class PostgresError : public std::runtime_error {
+ public:
+  PostgresError(const std::string& message, std::string sqlstate)
+      : std::runtime_error(message), sqlstate_(std::move(sqlstate)) {}
+  ~PostgresError() override;
+  const std::string& sqlstate() const { return sqlstate_; }
+
+ private:
+  std::string sqlstate_;
+};
+
+class PostgresConnection {
+ public:
+  /// Connects; throws StoreError naming the (redacted) URL and libpq's reason.
+  explicit PostgresConnection(const std::string& url);
+  ~PostgresConnection();
+  PostgresConnection(const PostgresConnection&) = delete;
+  PostgresConnection& operator=(const PostgresConnection&) = delete;
+
+  /// Runs one statement with $1, $2, ... bound to `parameters` (nullopt: NULL). Throws
+  /// PostgresError with the statement's first line, SQLSTATE and the server's message.
+  PostgresResult exec(const std::string& sql, const std::vector<std::optional<std::string>>& parameters = {});
+  /// Runs several statements separated by semicolons, without parameters (schema scripts).
+  void exec_script(const std::string& sql);
+
+  const std::string& url() const { return url_; }   // redacted
+
+ private:
+  pg_conn* connection_ = nullptr;
+  std::string url_;
+};
+
+}  // namespace trainyard

@@ -1,0 +1,95 @@
+#include "temporary_postgres.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <stdexcept>
+
+#include <trainyard/postgres_connection.h>
+
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+
+namespace trainyard::testing {
+namespace {
+
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("no free port on 127.0.0.1");
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// Debian installs the server's programs under /usr/lib/postgresql/<major>/bin.
+fs::path server_bin() {
+  std::error_code ec;
+  fs::path best;
+  double best_major = 0;
+  for (const auto& entry : fs::directory_iterator("/usr/lib/postgresql", ec)) {
+    const double major = std::atof(entry.path().filename().c_str());   // the newest of "13", "15", ...
+    if (fs::exists(entry.path() / "bin/initdb") && major > best_major) {
+      best = entry.path() / "bin";
+      best_major = major;
+    }
+  }
+  if (best.empty()) throw std::runtime_error("PostgreSQL's server is not installed (Debian: apt-get install postgresql)");
+  return best;
+}
+
+}  // namespace
+
+TemporaryPostgres::TemporaryPostgres() : bin_(server_bin()), port_(free_loopback_port()) {
+  char folder_template[] = "/tmp/trainyard-postgres-XXXXXX";
+  if (!::mkdtemp(folder_template)) throw std::runtime_error("mkdtemp failed");
+  folder_ = folder_template;
+  // The server refuses to run as root: as root, the cluster belongs to Debian's postgres user.
+  if (::geteuid() == 0) run_command("chown postgres " + shell_quote(folder_.string()));
+  const auto init = run_command(run_as_owner(shell_quote((bin_ / "initdb").string()) + " -D " +
+                                             shell_quote((folder_ / "data").string()) +
+                                             " -U trainyard --auth=trust -E UTF8 --no-sync"));
+  if (init.exit_code != 0) throw std::runtime_error("initdb failed:\n" + init.output);
+  // Durability off: a test cluster lives for seconds.
+  const auto start = run_command(run_as_owner(
+      shell_quote((bin_ / "pg_ctl").string()) + " -D " + shell_quote((folder_ / "data").string()) + " -l " +
+      shell_quote((folder_ / "server.log").string()) + " -w -t 60 -o '-h 127.0.0.1 -p " + std::to_string(port_) +
+      " -k " + folder_.string() + " -c fsync=off -c synchronous_commit=off -c full_page_writes=off' start"));
+  if (start.exit_code != 0) {
+    throw std::runtime_error("the PostgreSQL server did not start:\n" + start.output + "\n" +
+                             read_file(folder_ / "server.log"));
+  }
+}
+
+TemporaryPostgres::~TemporaryPostgres() {
+  run_command(run_as_owner(shell_quote((bin_ / "pg_ctl").string()) + " -D " + shell_quote((folder_ / "data").string()) +
+                           " -m immediate stop"));
+  std::error_code ec;
+  fs::remove_all(folder_, ec);
+}
+
+std::string TemporaryPostgres::run_as_owner(const std::string& command) const {
+  return ::geteuid() == 0 ? "runuser -u postgres -- " + command : command;
+}
+
+std::string TemporaryPostgres::url(const std::string& database) const {
+  return "postgresql://trainyard@127.0.0.1:" + std::to_string(port_) + "/" + database;
+}
+
+std::string TemporaryPostgres::create_database(const std::string& name) const {
+  PostgresConnection admin(url());
+  admin.exec_script("CREATE DATABASE \"" + name + "\"");
+  return url(name);
+}
+
+}  // namespace trainyard::testing

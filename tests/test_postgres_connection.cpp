@@ -1,0 +1,129 @@
+// The libpq connection under the PostgreSQL results store, against a real server started in a
+// temporary folder for this suite.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "temporary_postgres.h"
+#include "test_support.h"
+#include "trainyard/errors.h"
+#include "trainyard/postgres_connection.h"
+
+namespace t = trainyard::testing;
+using trainyard::PostgresConnection;
+
+namespace {
+
+class Postgres : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    try {
+      server_ = new t::TemporaryPostgres();
+    } catch (const std::exception& e) {
+      setup_failure_ = e.what();
+    }
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  // A failure in SetUpTestSuite() would make GoogleTest skip the tests, which CTest counts as
+  // passing: it fails each test instead.
+  void SetUp() override {
+    if (!setup_failure_.empty()) FAIL() << setup_failure_;
+  }
+  static t::TemporaryPostgres* server_;
+  static std::string setup_failure_;
+};
+t::TemporaryPostgres* Postgres::server_ = nullptr;
+std::string Postgres::setup_failure_;
+
+}  // namespace
+
+TEST(PostgresUrl, RecognizedAndRedacted) {
+  EXPECT_TRUE(trainyard::is_postgres_url("postgresql://u@h:5432/db"));
+  EXPECT_TRUE(trainyard::is_postgres_url("postgres://h/db"));
+  EXPECT_FALSE(trainyard::is_postgres_url("results/trainyard.db"));
+  EXPECT_EQ(trainyard::redact_postgres_url("postgresql://ann:s3cret@db.lab:5432/runs"),
+            "postgresql://ann:***@db.lab:5432/runs");
+  EXPECT_EQ(trainyard::redact_postgres_url("postgresql://db.lab/runs?user=ann&password=s3cret&sslmode=require"),
+            "postgresql://db.lab/runs?user=ann&password=***&sslmode=require");
+  EXPECT_EQ(trainyard::redact_postgres_url("postgresql://ann@db.lab/runs"), "postgresql://ann@db.lab/runs");
+}
+
+TEST_F(Postgres, BoundParametersNullsAndRowsRoundTrip) {
+  PostgresConnection db(server_->create_database("round_trip"));
+  db.exec_script("CREATE TABLE t (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, score DOUBLE PRECISION);"
+                 "CREATE INDEX t_by_score ON t (score);");
+  const auto inserted = db.exec("INSERT INTO t (name, score) VALUES ($1, $2), ($3, $4) RETURNING id",
+                                {"it's \"quoted\"", "0.25", "no score", std::nullopt});
+  ASSERT_EQ(inserted.rows(), 2);
+  EXPECT_EQ(inserted.text(0, 0), "1");
+  EXPECT_EQ(inserted.text(1, 0), "2");
+  const auto rows = db.exec("SELECT name, score FROM t ORDER BY id");
+  ASSERT_EQ(rows.rows(), 2);
+  ASSERT_EQ(rows.columns(), 2);
+  EXPECT_EQ(rows.text(0, 0), "it's \"quoted\"");   // parameters are never spliced into SQL
+  EXPECT_EQ(rows.text(0, 1), "0.25");
+  EXPECT_TRUE(rows.is_null(1, 1));
+  EXPECT_EQ(rows.text(1, 1), std::nullopt);
+  EXPECT_EQ(db.exec("UPDATE t SET score = 1 WHERE score IS NULL").affected_rows(), 1);
+}
+
+TEST_F(Postgres, RefusedStatementsCarryTheirSqlstateAndMessage) {
+  PostgresConnection db(server_->create_database("refused"));
+  db.exec_script("CREATE TABLE u (k TEXT PRIMARY KEY)");
+  db.exec("INSERT INTO u VALUES ($1)", {"a"});
+  try {
+    db.exec("INSERT INTO u VALUES ($1)", {"a"});
+    FAIL() << "a duplicate key was accepted";
+  } catch (const trainyard::PostgresError& e) {
+    EXPECT_EQ(e.sqlstate(), "23505");   // unique_violation
+    EXPECT_NE(std::string(e.what()).find("PostgreSQL refused 'INSERT INTO u VALUES ($1)' (SQLSTATE 23505)"),
+              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("duplicate key value violates unique constraint"), std::string::npos) << e.what();
+  }
+  try {
+    db.exec("SELEC 1");
+    FAIL() << "a syntax error was accepted";
+  } catch (const trainyard::PostgresError& e) {
+    EXPECT_EQ(e.sqlstate(), "42601");   // syntax_error
+  }
+  // The connection is still usable after refusals.
+  EXPECT_EQ(db.exec("SELECT count(*) FROM u").text(0, 0), "1");
+}
+
+TEST_F(Postgres, SkipLockedHandsEachRowToOneTransaction) {
+  // What sweep workers will claim trials with: two sessions, each takes the next unclaimed row.
+  const std::string url = server_->create_database("claims");
+  PostgresConnection first(url), second(url);
+  first.exec_script("CREATE TABLE trials (id INTEGER PRIMARY KEY, owner TEXT);"
+                    "INSERT INTO trials (id) VALUES (1), (2), (3);");
+  const std::string claim = "SELECT id FROM trials WHERE owner IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED";
+  first.exec_script("BEGIN");
+  second.exec_script("BEGIN");
+  const auto a = first.exec(claim);
+  const auto b = second.exec(claim);   // does not wait for the first's lock
+  ASSERT_EQ(a.rows(), 1);
+  ASSERT_EQ(b.rows(), 1);
+  EXPECT_EQ(a.text(0, 0), "1");
+  EXPECT_EQ(b.text(0, 0), "2");
+  first.exec("UPDATE trials SET owner = 'first' WHERE id = $1", {a.text(0, 0)});
+  second.exec("UPDATE trials SET owner = 'second' WHERE id = $1", {b.text(0, 0)});
+  first.exec_script("COMMIT");
+  second.exec_script("COMMIT");
+  EXPECT_EQ(first.exec("SELECT string_agg(coalesce(owner, '-'), ',' ORDER BY id) FROM trials").text(0, 0),
+            "first,second,-");
+}
+
+TEST_F(Postgres, UnreachableServerIsAStoreErrorWithoutThePassword) {
+  try {
+    PostgresConnection db("postgresql://ann:s3cret@127.0.0.1:" + std::to_string(server_->port()) + "/no_such_db?connect_timeout=5");
+    FAIL() << "connected to a database that does not exist";
+  } catch (const trainyard::StoreError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("Cannot connect to the PostgreSQL results store 'postgresql://ann:***@127.0.0.1:"),
+              std::string::npos) << message;
+    EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
+  }
+}
