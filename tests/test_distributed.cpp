@@ -1,11 +1,6 @@
 // Data-parallel training with c10d: the launch contract, DistributedSampler's shards, the gradient
 // buckets (two ranks as two threads of this process, Gloo on loopback), and whole runs of the
 // runner over two processes.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -124,22 +119,9 @@ TEST(ShardOrder, UnpaddedShardsHoldEachIndexOnceAndDropCutsTheTail) {
 
 namespace {
 
-// A loopback port the kernel just handed out, for rank 0's store to bind.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 template <typename Body>
 void run_two_ranks(Body body) {
-  const int port = free_port();
+  const int port = trainyard::free_loopback_port();
   std::exception_ptr errors[2];
   std::vector<std::thread> threads;
   for (int rank = 0; rank < 2; ++rank) {
@@ -325,6 +307,7 @@ class DistributedRuns : public ::testing::Test {
     }
     return rows;
   }
+  void expect_killed_rank_fails_the_run(int rank, const std::string& said, const std::string& why);
   t::TempDir dir_;
 };
 
@@ -366,40 +349,33 @@ TEST_F(DistributedRuns, TwoProcessesEqualOneAtTheSameGlobalBatch) {
   EXPECT_NEAR(distributed[2][3] * 8, std::round(distributed[2][3] * 8), 1e-9);
 }
 
-TEST_F(DistributedRuns, AKilledRankFailsTheRunWithinAMinute) {
+// Kills `rank` before its 8th training step (mid-way through epoch 2 of 20) and checks the whole
+// command ends within a minute, saying `said`, with run 1 failed for `why` and epoch 1 kept.
+void DistributedRuns::expect_killed_rank_fails_the_run(int rank, const std::string& said, const std::string& why) {
   t::write_file(dir_ / "exp.yaml", kTinyExperiment);
   const auto start = std::chrono::steady_clock::now();
-  // Rank 1 dies before its 8th step: mid-way through epoch 2.
   const auto killed = runner("exp.yaml --nproc 2 --set train.batch_size=2 --set train.epochs=20",
-                             "TRAINYARD_FAULT_KILL_RANK_AT_STEP=1:8");
+                             "TRAINYARD_FAULT_KILL_RANK_AT_STEP=" + std::to_string(rank) + ":8");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(killed.exit_code, 1) << killed.output;
   EXPECT_LT(seconds, 60.0) << killed.output;
-  EXPECT_NE(killed.output.find("rank 1 was killed by signal"), std::string::npos) << killed.output;
+  EXPECT_NE(killed.output.find(said), std::string::npos) << killed.output;
   SQLite::Database db((dir_ / "results/d.db").string(), SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("SELECT status FROM runs WHERE id = 1").getString(), "failed");
   const std::string error = db.execAndGet("SELECT error FROM runs WHERE id = 1").getString();
-  EXPECT_NE(error.find("rank 0 of 2: a collective operation (gloo) failed"), std::string::npos) << error;
-  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM epochs WHERE run_id = 1").getInt(), 1);   // epoch 1 kept
+  EXPECT_NE(error.find(why), std::string::npos) << error;
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM epochs WHERE run_id = 1").getInt(), 1);
   EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
 }
 
+TEST_F(DistributedRuns, AKilledRankFailsTheRunWithinAMinute) {
+  // Rank 0 fails at its next collective and records why.
+  expect_killed_rank_fails_the_run(1, "rank 1 was killed by signal", "rank 0 of 2: a collective operation (gloo) failed");
+}
+
 TEST_F(DistributedRuns, AKilledRankZeroLeavesTheRunMarkedFailedByTheLauncher) {
-  t::write_file(dir_ / "exp.yaml", kTinyExperiment);
-  const auto start = std::chrono::steady_clock::now();
-  const auto killed = runner("exp.yaml --nproc 2 --set train.batch_size=2 --set train.epochs=20",
-                             "TRAINYARD_FAULT_KILL_RANK_AT_STEP=0:8");
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_NE(killed.exit_code, 0) << killed.output;
-  EXPECT_LT(seconds, 60.0) << killed.output;
-  // Rank 1 notices at its next collective.
-  EXPECT_NE(killed.output.find("rank 1 of 2: a collective operation (gloo) failed"), std::string::npos) << killed.output;
-  SQLite::Database db((dir_ / "results/d.db").string(), SQLite::OPEN_READONLY);
-  EXPECT_EQ(db.execAndGet("SELECT status FROM runs WHERE id = 1").getString(), "failed");
-  const std::string error = db.execAndGet("SELECT error FROM runs WHERE id = 1").getString();
-  EXPECT_NE(error.find("rank 0 was killed by signal"), std::string::npos) << error;
-  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM epochs WHERE run_id = 1").getInt(), 1);
-  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+  // Rank 1 fails at its next collective; the launcher records the run failed for rank 0.
+  expect_killed_rank_fails_the_run(0, "rank 1 of 2: a collective operation (gloo) failed", "rank 0 was killed by signal");
 }
 
 TEST_F(DistributedRuns, TheResNet50RecipeTrainsOverTwoProcessesAsOneRun) {

@@ -567,21 +567,21 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
         outcome.checkpoint_path = checkpoint.string();
       }
       outcome.epochs.push_back(e);
-      if (store) {
-      // One serialization of the epoch's state serves both files: the best checkpoint (written
-      // before the epoch is recorded) and the last one (after, for resuming).
-      CheckpointInfo info;
-      info.epoch = epoch;
-      info.test_accuracy = e.test_accuracy;
-      info.class_names = class_names;
-      info.config_yaml = record.config_yaml;
-      info.generator_states = generator_states(device);
-      info.loss_scale = trainer.loss_scale();
-      info.loss_scale_clean_steps = trainer.loss_scale_clean_steps();
-      const std::string state = serialize_checkpoint(*model, *optimizer, info);
-      if (new_best) write_checkpoint(checkpoint, state);
-      store->record_epoch(outcome.run_id, e, new_best, checkpoint.string());
-      write_checkpoint(last_checkpoint, state);
+      if (store) {   // rank 0 of several, or the only process
+        // One serialization of the epoch's state serves both files: the best checkpoint (written
+        // before the epoch is recorded) and the last one (after, for resuming).
+        CheckpointInfo info;
+        info.epoch = epoch;
+        info.test_accuracy = e.test_accuracy;
+        info.class_names = class_names;
+        info.config_yaml = record.config_yaml;
+        info.generator_states = generator_states(device);
+        info.loss_scale = trainer.loss_scale();
+        info.loss_scale_clean_steps = trainer.loss_scale_clean_steps();
+        const std::string state = serialize_checkpoint(*model, *optimizer, info);
+        if (new_best) write_checkpoint(checkpoint, state);
+        store->record_epoch(outcome.run_id, e, new_best, checkpoint.string());
+        write_checkpoint(last_checkpoint, state);
       }
       fault_injection_after_epoch(epoch);
       spdlog::info(

@@ -1,13 +1,11 @@
 #include "temporary_postgres.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <stdexcept>
 
+#include <trainyard/distributed.h>
 #include <trainyard/postgres_connection.h>
 
 #include "test_support.h"
@@ -16,21 +14,6 @@ namespace fs = std::filesystem;
 
 namespace trainyard::testing {
 namespace {
-
-int free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("no free port on 127.0.0.1");
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 // Debian installs the server's programs under /usr/lib/postgresql/<major>/bin.
 fs::path server_bin() {
@@ -50,7 +33,7 @@ fs::path server_bin() {
 
 }  // namespace
 
-TemporaryPostgres::TemporaryPostgres() : bin_(server_bin()), port_(free_loopback_port()) {
+TemporaryPostgres::TemporaryPostgres() : bin_(server_bin()), port_(trainyard::free_loopback_port()) {
   char folder_template[] = "/tmp/trainyard-postgres-XXXXXX";
   if (!::mkdtemp(folder_template)) throw std::runtime_error("mkdtemp failed");
   folder_ = folder_template;

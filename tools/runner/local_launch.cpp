@@ -1,10 +1,7 @@
 #include "local_launch.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,32 +17,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <trainyard/distributed.h>
 #include <trainyard/results_store.h>
 
 extern char** environ;
 
 namespace trainyard {
 namespace {
-
-// A port the kernel has just handed out on loopback: free unless something takes it in the
-// moment between this and rank 0's TCP store binding it.
-int free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof address;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    const std::string error = std::strerror(errno);
-    ::close(fd);
-    throw std::runtime_error("cannot find a free port on 127.0.0.1: " + error);
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 // This process's environment with the launch variables replaced.
 std::vector<std::string> rank_environment(const std::map<std::string, std::string>& set) {

@@ -41,6 +41,10 @@ LaunchEnvironment read_launch_environment(const EnvironmentLookup& lookup);
 /// The same, from this process's environment.
 LaunchEnvironment read_launch_environment();
 
+/// A TCP port on 127.0.0.1 the kernel has just handed out: free unless something takes it in the
+/// moment before its user binds it (a local rendezvous, a test server). Throws std::runtime_error.
+int free_loopback_port();
+
 /// DistributedSampler's share of one epoch for `rank`: `order` (the epoch's global visiting
 /// order) padded by repeating its head until it divides evenly (`pad`; every rank then takes the
 /// same number of steps) or cut to a multiple of the world size (`!pad && drop`), then every
