@@ -378,6 +378,20 @@ TEST_F(DistributedRuns, AKilledRankZeroLeavesTheRunMarkedFailedByTheLauncher) {
   expect_killed_rank_fails_the_run(0, "rank 1 of 2: a collective operation (gloo) failed", "rank 0 was killed by signal");
 }
 
+TEST_F(DistributedRuns, BadInputIsReportedOnceBeforeAnyRankStarts) {
+  t::write_file(dir_ / "exp.yaml", std::string(kTinyExperiment) + "sweep:\n  grid:\n    optimizer.lr: [0.1, 0.01]\n");
+  const auto sweep = runner("exp.yaml --nproc 2");
+  EXPECT_EQ(sweep.exit_code, 2) << sweep.output;
+  EXPECT_NE(sweep.output.find("exp.yaml: sweep: a sweep cannot run over several processes yet"), std::string::npos)
+      << sweep.output;
+  t::write_file(dir_ / "bad.yaml", kTinyExperiment);
+  const auto bad = runner("bad.yaml --nproc 2 --set distributed.backend=mpi");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("distributed.backend"), std::string::npos) << bad.output;
+  EXPECT_EQ(bad.output.find("rank 1"), std::string::npos) << bad.output;   // no rank was started
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "results/d.db"));
+}
+
 TEST_F(DistributedRuns, TheResNet50RecipeTrainsOverTwoProcessesAsOneRun) {
   t::write_file(dir_ / "exp.yaml", R"(name: resnet50-ddp
 seed: 1

@@ -335,7 +335,50 @@ int main(int argc, char** argv) {
       spdlog::set_pattern("%^[%H:%M:%S %l rank " + std::to_string(launch.rank) + "]%$ %v");
       if (!verbose) spdlog::set_level(spdlog::level::warn);
     }
-    if (nproc > 1 && !dry_run && !list_plugins && describe_name.empty() && !sweep_summary_only) {
+    trainyard::PluginRegistry registry;
+    if (list_plugins || !describe_name.empty()) {
+      registry.discover(trainyard::plugin_search_path());
+      if (list_plugins) print_plugins(registry);
+      if (!describe_name.empty()) describe(registry, describe_name);
+      return trainyard::kExitOk;
+    }
+    if (resume_id > 0) {
+      if (nproc > 1) {
+        throw trainyard::InputError("--resume with --nproc: resuming a run of several processes is not "
+                                    "supported yet; resume it as one process");
+      }
+      return resume_run(resume_id, resume_db, experiment_file, registry, process_start);
+    }
+    if (experiment_file.empty()) {
+      std::cerr << "runner: no experiment file given\n" << app.help();
+      return trainyard::kExitBadInput;
+    }
+    std::vector<trainyard::Override> overrides, trial_overrides;
+    for (const auto& s : sets) overrides.push_back(trainyard::parse_override(s));
+    for (const auto& s : trial_sets) trial_overrides.push_back(trainyard::parse_override(s));
+    overrides.insert(overrides.end(), trial_overrides.begin(), trial_overrides.end());
+    const auto document = trainyard::ExperimentDocument::load(experiment_file, overrides);
+    registry.discover(trainyard::plugin_search_path(document.plugin_paths()));
+    const trainyard::ExperimentConfig config = document.resolve(registry);
+
+    if (trial_of_sweep == 0) {
+      const auto spec = trainyard::parse_sweep(document, config.name, sweeps);
+      if (!spec.empty() && (launch.distributed() || nproc > 1)) {
+        throw trainyard::InputError(experiment_file + ": sweep: a sweep cannot run over several processes "
+                                    "yet; run it as one process (its trials run side by side with --jobs)");
+      }
+      if (!spec.empty() || sweep_summary_only) {
+        return run_sweep_command(document, spec, registry, experiment_file, sets,
+                                 jobs > 0 ? jobs : static_cast<int>(spec.jobs), dry_run,
+                                 sweep_summary_only);
+      }
+    }
+    if (dry_run) {
+      std::cout << config.to_yaml();
+      return trainyard::kExitOk;
+    }
+    // --nproc: the experiment is validated here once, then each rank starts from the same argv.
+    if (nproc > 1) {
       if (launch.distributed()) {
         throw trainyard::InputError("--nproc: this process is already rank " + std::to_string(launch.rank) + " of " +
                                     std::to_string(launch.world_size) + " (" + launch.launcher +
@@ -357,44 +400,6 @@ int main(int argc, char** argv) {
       return trainyard::launch_local_ranks(arguments, launch_options);
     }
 
-    trainyard::PluginRegistry registry;
-    if (list_plugins || !describe_name.empty()) {
-      registry.discover(trainyard::plugin_search_path());
-      if (list_plugins) print_plugins(registry);
-      if (!describe_name.empty()) describe(registry, describe_name);
-      return trainyard::kExitOk;
-    }
-    if (resume_id > 0) {
-      return resume_run(resume_id, resume_db, experiment_file, registry, process_start);
-    }
-    if (experiment_file.empty()) {
-      std::cerr << "runner: no experiment file given\n" << app.help();
-      return trainyard::kExitBadInput;
-    }
-    std::vector<trainyard::Override> overrides, trial_overrides;
-    for (const auto& s : sets) overrides.push_back(trainyard::parse_override(s));
-    for (const auto& s : trial_sets) trial_overrides.push_back(trainyard::parse_override(s));
-    overrides.insert(overrides.end(), trial_overrides.begin(), trial_overrides.end());
-    const auto document = trainyard::ExperimentDocument::load(experiment_file, overrides);
-    registry.discover(trainyard::plugin_search_path(document.plugin_paths()));
-    const trainyard::ExperimentConfig config = document.resolve(registry);
-
-    if (trial_of_sweep == 0) {
-      const auto spec = trainyard::parse_sweep(document, config.name, sweeps);
-      if (!spec.empty() && launch.distributed()) {
-        throw trainyard::InputError(experiment_file + ": sweep: a sweep cannot run over several processes "
-                                    "yet; run it as one process (its trials run side by side with --jobs)");
-      }
-      if (!spec.empty() || sweep_summary_only) {
-        return run_sweep_command(document, spec, registry, experiment_file, sets,
-                                 jobs > 0 ? jobs : static_cast<int>(spec.jobs), dry_run,
-                                 sweep_summary_only);
-      }
-    }
-    if (dry_run) {
-      std::cout << config.to_yaml();
-      return trainyard::kExitOk;
-    }
 
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
