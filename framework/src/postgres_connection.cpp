@@ -65,6 +65,8 @@ PostgresResult& PostgresResult::operator=(PostgresResult&& other) noexcept {
 }
 int PostgresResult::rows() const { return PQntuples(result_); }
 int PostgresResult::columns() const { return PQnfields(result_); }
+std::string PostgresResult::column_name(int column) const { return PQfname(result_, column); }
+unsigned PostgresResult::column_type(int column) const { return PQftype(result_, column); }
 bool PostgresResult::is_null(int row, int column) const { return PQgetisnull(result_, row, column) != 0; }
 std::optional<std::string> PostgresResult::text(int row, int column) const {
   if (is_null(row, column)) return std::nullopt;

@@ -30,6 +30,9 @@ class PostgresResult {
 
   int rows() const;
   int columns() const;
+  std::string column_name(int column) const;
+  /// The column's type OID (20 int8, 23 int4, 701 float8, 25 text, ...: pg_type).
+  unsigned column_type(int column) const;
   bool is_null(int row, int column) const;
   /// The value as PostgreSQL writes it in text form; nullopt for NULL.
   std::optional<std::string> text(int row, int column) const;
