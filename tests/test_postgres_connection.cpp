@@ -2,8 +2,6 @@
 // temporary folder for this suite.
 #include <gtest/gtest.h>
 
-#include <memory>
-
 #include "temporary_postgres.h"
 #include "test_support.h"
 #include "trainyard/errors.h"
@@ -11,34 +9,6 @@
 
 namespace t = trainyard::testing;
 using trainyard::PostgresConnection;
-
-namespace {
-
-class Postgres : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    try {
-      server_ = new t::TemporaryPostgres();
-    } catch (const std::exception& e) {
-      setup_failure_ = e.what();
-    }
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  // A failure in SetUpTestSuite() would make GoogleTest skip the tests, which CTest counts as
-  // passing: it fails each test instead.
-  void SetUp() override {
-    if (!setup_failure_.empty()) FAIL() << setup_failure_;
-  }
-  static t::TemporaryPostgres* server_;
-  static std::string setup_failure_;
-};
-t::TemporaryPostgres* Postgres::server_ = nullptr;
-std::string Postgres::setup_failure_;
-
-}  // namespace
 
 TEST(PostgresUrl, RecognizedAndRedacted) {
   EXPECT_TRUE(trainyard::is_postgres_url("postgresql://u@h:5432/db"));
@@ -51,8 +21,8 @@ TEST(PostgresUrl, RecognizedAndRedacted) {
   EXPECT_EQ(trainyard::redact_postgres_url("postgresql://ann@db.lab/runs"), "postgresql://ann@db.lab/runs");
 }
 
-TEST_F(Postgres, BoundParametersNullsAndRowsRoundTrip) {
-  PostgresConnection db(server_->create_database("round_trip"));
+TEST(Postgres, BoundParametersNullsAndRowsRoundTrip) {
+  PostgresConnection db(t::database_for_this_test());
   db.exec_script("CREATE TABLE t (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, score DOUBLE PRECISION);"
                  "CREATE INDEX t_by_score ON t (score);");
   const auto inserted = db.exec("INSERT INTO t (name, score) VALUES ($1, $2), ($3, $4) RETURNING id",
@@ -70,8 +40,8 @@ TEST_F(Postgres, BoundParametersNullsAndRowsRoundTrip) {
   EXPECT_EQ(db.exec("UPDATE t SET score = 1 WHERE score IS NULL").affected_rows(), 1);
 }
 
-TEST_F(Postgres, RefusedStatementsCarryTheirSqlstateAndMessage) {
-  PostgresConnection db(server_->create_database("refused"));
+TEST(Postgres, RefusedStatementsCarryTheirSqlstateAndMessage) {
+  PostgresConnection db(t::database_for_this_test());
   db.exec_script("CREATE TABLE u (k TEXT PRIMARY KEY)");
   db.exec("INSERT INTO u VALUES ($1)", {"a"});
   try {
@@ -93,9 +63,9 @@ TEST_F(Postgres, RefusedStatementsCarryTheirSqlstateAndMessage) {
   EXPECT_EQ(db.exec("SELECT count(*) FROM u").text(0, 0), "1");
 }
 
-TEST_F(Postgres, SkipLockedHandsEachRowToOneTransaction) {
+TEST(Postgres, SkipLockedHandsEachRowToOneTransaction) {
   // What sweep workers will claim trials with: two sessions, each takes the next unclaimed row.
-  const std::string url = server_->create_database("claims");
+  const std::string url = t::database_for_this_test();
   PostgresConnection first(url), second(url);
   first.exec_script("CREATE TABLE trials (id INTEGER PRIMARY KEY, owner TEXT);"
                     "INSERT INTO trials (id) VALUES (1), (2), (3);");
@@ -116,9 +86,9 @@ TEST_F(Postgres, SkipLockedHandsEachRowToOneTransaction) {
             "first,second,-");
 }
 
-TEST_F(Postgres, UnreachableServerIsAStoreErrorWithoutThePassword) {
+TEST(Postgres, UnreachableServerIsAStoreErrorWithoutThePassword) {
   try {
-    PostgresConnection db("postgresql://ann:s3cret@127.0.0.1:" + std::to_string(server_->port()) + "/no_such_db?connect_timeout=5");
+    PostgresConnection db("postgresql://ann:s3cret@127.0.0.1:" + std::to_string(t::shared_postgres().port()) + "/no_such_db?connect_timeout=5");
     FAIL() << "connected to a database that does not exist";
   } catch (const trainyard::StoreError& e) {
     const std::string message = e.what();

@@ -17,27 +17,12 @@ namespace {
 
 class SqlEngines : public ::testing::TestWithParam<SqlDialect> {
  protected:
-  static void SetUpTestSuite() {
-    try {
-      server_ = new t::TemporaryPostgres();
-    } catch (const std::exception& e) {
-      setup_failure_ = e.what();
-    }
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   void SetUp() override {
     if (GetParam() == SqlDialect::kSqlite) {
       db_ = trainyard::open_sqlite_database((dir_ / "test.db").string());
       return;
     }
-    if (!setup_failure_.empty()) FAIL() << setup_failure_;   // not a skip: CTest would count it passed
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("t_") + info->name();
-    for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
-    db_ = trainyard::open_postgres_database(server_->create_database(name));
+    db_ = trainyard::open_postgres_database(t::database_for_this_test());
   }
   // The one place the two engines' DDL differs in these tests.
   std::string id_column() const {
@@ -46,11 +31,7 @@ class SqlEngines : public ::testing::TestWithParam<SqlDialect> {
   }
   t::TempDir dir_;
   std::unique_ptr<trainyard::SqlDatabase> db_;
-  static t::TemporaryPostgres* server_;
-  static std::string setup_failure_;
 };
-t::TemporaryPostgres* SqlEngines::server_ = nullptr;
-std::string SqlEngines::setup_failure_;
 
 }  // namespace
 

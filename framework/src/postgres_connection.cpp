@@ -5,16 +5,10 @@
 #include <regex>
 
 #include "trainyard/errors.h"
+#include "trainyard/sql_database.h"
 
 namespace trainyard {
 namespace {
-
-std::string first_line(const std::string& sql) {
-  const auto start = sql.find_first_not_of(" \n\t");
-  if (start == std::string::npos) return "";
-  const auto end = sql.find('\n', start);
-  return sql.substr(start, end == std::string::npos ? std::string::npos : end - start);
-}
 
 std::string trimmed(const char* text) {
   std::string s = text ? text : "";
@@ -30,7 +24,7 @@ pg_result* checked(pg_conn* connection, pg_result* result, const std::string& sq
   const std::string sqlstate = state ? state : "";
   const std::string message = trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(connection));
   if (result) PQclear(result);
-  throw PostgresError("PostgreSQL refused '" + first_line(sql) + "'" + (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")") +
+  throw PostgresError("PostgreSQL refused '" + statement_head(sql) + "'" + (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")") +
                           ": " + message,
                       sqlstate);
 }

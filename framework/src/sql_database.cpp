@@ -13,13 +13,6 @@
 namespace trainyard {
 namespace {
 
-std::string first_line(const std::string& sql) {
-  const auto start = sql.find_first_not_of(" \n\t");
-  if (start == std::string::npos) return "";
-  const auto end = sql.find('\n', start);
-  return sql.substr(start, end == std::string::npos ? std::string::npos : end - start);
-}
-
 [[noreturn]] void kind_error(const SqlRows& rows, std::size_t column, const char* wanted) {
   const std::string name = column < rows.columns.size() ? rows.columns[column] : std::to_string(column);
   throw std::logic_error("column '" + name + "' is not " + wanted);
@@ -74,7 +67,7 @@ class SqliteDatabase : public SqlDatabase {
       }
       return rows;
     } catch (const SQLite::Exception& e) {
-      throw StoreError("results database '" + path_ + "': '" + first_line(sql) + "' failed: " + e.what());
+      throw StoreError("results database '" + path_ + "': '" + statement_head(sql) + "' failed: " + e.what());
     }
   }
 
@@ -82,7 +75,7 @@ class SqliteDatabase : public SqlDatabase {
     try {
       db_.exec(sql);
     } catch (const SQLite::Exception& e) {
-      throw StoreError("results database '" + path_ + "': '" + first_line(sql) + "' failed: " + e.what());
+      throw StoreError("results database '" + path_ + "': '" + statement_head(sql) + "' failed: " + e.what());
     }
   }
   void begin_write() override { execute_script("BEGIN IMMEDIATE"); }
@@ -221,6 +214,13 @@ SqlWriteTransaction::~SqlWriteTransaction() {
 void SqlWriteTransaction::commit() {
   database_.commit();
   done_ = true;
+}
+
+std::string statement_head(const std::string& sql) {
+  const auto start = sql.find_first_not_of(" \n\t");
+  if (start == std::string::npos) return "";
+  const auto end = sql.find('\n', start);
+  return sql.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
 std::string number_placeholders(const std::string& sql) {

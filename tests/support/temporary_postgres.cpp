@@ -2,11 +2,15 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
+#include <memory>
 #include <stdexcept>
 
 #include <trainyard/distributed.h>
 #include <trainyard/postgres_connection.h>
+
+#include <gtest/gtest.h>
 
 #include "test_support.h"
 
@@ -73,6 +77,27 @@ std::string TemporaryPostgres::create_database(const std::string& name) const {
   PostgresConnection admin(url());
   admin.exec_script("CREATE DATABASE \"" + name + "\"");
   return url(name);
+}
+
+const TemporaryPostgres& shared_postgres() {
+  static std::string failure;
+  static const std::unique_ptr<TemporaryPostgres> server = []() -> std::unique_ptr<TemporaryPostgres> {
+    try {
+      return std::make_unique<TemporaryPostgres>();
+    } catch (const std::exception& e) {
+      failure = e.what();
+      return nullptr;
+    }
+  }();
+  if (!server) throw std::runtime_error("no PostgreSQL server for the tests: " + failure);
+  return *server;
+}
+
+std::string database_for_this_test() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string("t_") + info->test_suite_name() + "_" + info->name();
+  for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
+  return shared_postgres().create_database(name.substr(0, 63));   // PostgreSQL's name limit
 }
 
 }  // namespace trainyard::testing

@@ -29,4 +29,11 @@ class TemporaryPostgres {
   int port_ = 0;
 };
 
+/// One server for this test process, started on first use and stopped at exit. When it cannot
+/// start, every call throws the reason, so a test that needs it fails (a skip would pass in CTest).
+const TemporaryPostgres& shared_postgres();
+
+/// A fresh database on the shared server, named after the running test; its URL.
+std::string database_for_this_test();
+
 }  // namespace trainyard::testing

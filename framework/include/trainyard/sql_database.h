@@ -66,6 +66,9 @@ class SqlWriteTransaction {
   bool done_ = false;
 };
 
+/// A statement's first line, to name it in messages.
+std::string statement_head(const std::string& sql);
+
 /// `?` placeholders numbered $1, $2, ... in order, leaving string literals, quoted names and
 /// comments alone.
 std::string number_placeholders(const std::string& sql);
