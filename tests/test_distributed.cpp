@@ -378,6 +378,28 @@ TEST_F(DistributedRuns, AKilledRankZeroLeavesTheRunMarkedFailedByTheLauncher) {
   expect_killed_rank_fails_the_run(0, "rank 1 of 2: a collective operation (gloo) failed", "rank 0 was killed by signal");
 }
 
+TEST_F(DistributedRuns, AFailedRunResumesOverTwoProcessesAsIfNeverStopped) {
+  t::write_file(dir_ / "exp.yaml", kTinyExperiment);
+  const std::string arguments = "exp.yaml --nproc 2 --set train.batch_size=2 --set train.epochs=4";
+  const auto whole = runner(arguments);
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  const auto killed = runner(arguments, "TRAINYARD_FAULT_KILL_RANK_AT_STEP=1:8");   // in epoch 2
+  ASSERT_EQ(killed.exit_code, 1) << killed.output;
+  const auto resumed = runner("--resume 2 --db results/d.db --nproc 2");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("run 2 resumed after epoch 1 of 4"), std::string::npos) << resumed.output;
+  const auto reference = epochs(1), continued = epochs(2);
+  ASSERT_EQ(reference.size(), 4u);
+  ASSERT_EQ(continued.size(), 4u);
+  for (std::size_t e = 0; e < 4; ++e) {
+    for (std::size_t c = 0; c < 4; ++c) {
+      EXPECT_DOUBLE_EQ(continued[e][c], reference[e][c]) << "epoch " << e + 1 << " column " << c;
+    }
+  }
+  SQLite::Database db((dir_ / "results/d.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT status || ' ' || world_size FROM runs WHERE id = 2").getString(), "finished 2");
+}
+
 TEST_F(DistributedRuns, BadInputIsReportedOnceBeforeAnyRankStarts) {
   t::write_file(dir_ / "exp.yaml", std::string(kTinyExperiment) + "sweep:\n  grid:\n    optimizer.lr: [0.1, 0.01]\n");
   const auto sweep = runner("exp.yaml --nproc 2");

@@ -89,9 +89,10 @@ void save_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer
   write_checkpoint(path, serialize_checkpoint(model, optimizer, info));
 }
 
-CheckpointInfo load_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer* optimizer) {
-  torch::serialize::InputArchive archive;
-  archive.load_from(path.string());
+namespace {
+
+CheckpointInfo read_checkpoint(torch::serialize::InputArchive& archive, Model& model,
+                               torch::optim::Optimizer* optimizer) {
   torch::serialize::InputArchive model_archive;
   archive.read("model", model_archive);
   model.load(model_archive);
@@ -118,6 +119,20 @@ CheckpointInfo load_checkpoint(const fs::path& path, Model& model, torch::optim:
     info.loss_scale_clean_steps = value.toInt();
   }
   return info;
+}
+
+}  // namespace
+
+CheckpointInfo load_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer* optimizer) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(path.string());
+  return read_checkpoint(archive, model, optimizer);
+}
+
+CheckpointInfo load_checkpoint_bytes(const std::string& bytes, Model& model, torch::optim::Optimizer* optimizer) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(bytes.data(), bytes.size());
+  return read_checkpoint(archive, model, optimizer);
 }
 
 }  // namespace trainyard

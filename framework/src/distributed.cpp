@@ -295,6 +295,21 @@ void Communicator::broadcast(std::vector<torch::Tensor>& tensors, int root) {
   }
 }
 
+void Communicator::broadcast_bytes(std::string& bytes, int root) {
+  c10d::BroadcastOptions options;
+  options.rootRank = root;
+  try {
+    std::vector<at::Tensor> size{torch::full({1}, static_cast<std::int64_t>(bytes.size()), torch::kInt64)};
+    groups_->cpu->broadcast(size, options)->wait();
+    bytes.resize(static_cast<std::size_t>(size[0].item<std::int64_t>()));
+    if (bytes.empty()) return;
+    std::vector<at::Tensor> data{torch::from_blob(bytes.data(), {static_cast<std::int64_t>(bytes.size())}, torch::kUInt8)};
+    groups_->cpu->broadcast(data, options)->wait();
+  } catch (...) {
+    raise_collective_error(*this, groups_->timeout, std::current_exception());
+  }
+}
+
 void broadcast_module_state(Communicator& communicator, torch::nn::Module& module) {
   // One flat buffer per dtype: a handful of collectives instead of one per tensor, and flat
   // buffers are dense whatever the parameters' memory format.

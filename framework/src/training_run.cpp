@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include <spdlog/spdlog.h>
 #include <torch/version.h>
@@ -339,6 +340,13 @@ void fault_injection_after_epoch(std::int64_t epoch) {
   if (kill_after && std::atoll(kill_after) == epoch) std::raise(SIGKILL);
 }
 
+std::string read_file_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) throw std::runtime_error("cannot read '" + path.string() + "'");
+  return bytes;
+}
+
 // `runner --nproc` asks rank 0 where its run is recorded (TRAINYARD_RUN_RECORD_FILE), so that it
 // can mark the run failed should rank 0 itself die.
 void announce_run(std::int64_t run_id, const std::string& db) {
@@ -363,10 +371,6 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
                           const RunOptions& options) {
   // Everything that can reject the input happens before the run's row is written.
   const LaunchEnvironment launch = read_launch_environment();
-  if (launch.distributed() && options.resume_run_id) {
-    throw InputError("--resume: resuming a run of several processes is not supported yet; resume "
-                     "it as one process (runner --resume " + std::to_string(*options.resume_run_id) + ")");
-  }
   // Processes that share a machine share its cores (torchrun and --nproc say how many).
   const int cores = std::max(1, available_cpu_cores() / launch.local_world_size);
   const int threads = configure_cpu_threads(config.train.threads > 0 ? static_cast<int>(config.train.threads) : cores);
@@ -499,11 +503,11 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   RunOutcome outcome;
   outcome.db_path = config.output.db;
   outcome.num_parameters = num_parameters;
-  if (!store) {
-    // Not rank 0: no row of its own; the run's row is rank 0's.
-  } else if (options.resume_run_id) {
-    store->resume_run(*options.resume_run_id, record.host);
+  if (options.resume_run_id) {
+    if (store) store->resume_run(*options.resume_run_id, record.host);
     outcome.run_id = *options.resume_run_id;
+  } else if (!store) {
+    // Not rank 0: no row of its own; the run's row is rank 0's.
   } else {
     outcome.run_id = store->begin_run(record);
   }
@@ -524,15 +528,22 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
     if (options.resume_run_id) {
       // Continue where the last checkpoint stands: epochs recorded after it are done again (they
       // come out the same), and the best so far is what the database holds up to it.
+      // Over several processes rank 0 reads the checkpoint and sends its bytes to the others, so
+      // they need not see its folder.
+      std::string saved_bytes;
+      if (store && fs::exists(last_checkpoint)) saved_bytes = read_file_bytes(last_checkpoint);
+      if (communicator) communicator->broadcast_bytes(saved_bytes);
       std::int64_t done = 0;
-      if (fs::exists(last_checkpoint)) {
-        const auto saved = load_checkpoint(last_checkpoint, *model, optimizer.get());
+      if (!saved_bytes.empty()) {
+        const auto saved = load_checkpoint_bytes(saved_bytes, *model, optimizer.get());
         done = saved.epoch;
         restore_generator_states(saved.generator_states, device);
         trainer.restore_loss_scale(saved.loss_scale, saved.loss_scale_clean_steps);
       }
-      store->truncate_epochs(outcome.run_id, done);
-      outcome.epochs = store->epochs(outcome.run_id);
+      if (store) {
+        store->truncate_epochs(outcome.run_id, done);
+        outcome.epochs = store->epochs(outcome.run_id);
+      }
       for (const auto& e : outcome.epochs) {
         if (!outcome.best || e.test_accuracy > outcome.best->test_accuracy) outcome.best = e;
       }

@@ -335,6 +335,28 @@ int main(int argc, char** argv) {
       spdlog::set_pattern("%^[%H:%M:%S %l rank " + std::to_string(launch.rank) + "]%$ %v");
       if (!verbose) spdlog::set_level(spdlog::level::warn);
     }
+    // runner ... --nproc N: the same command line once per rank, without --nproc.
+    auto launch_ranks = [&]() {
+      if (launch.distributed()) {
+        throw trainyard::InputError("--nproc: this process is already rank " + std::to_string(launch.rank) + " of " +
+                                    std::to_string(launch.world_size) + " (" + launch.launcher +
+                                    " set the environment); leave --nproc out under a launcher");
+      }
+      std::vector<std::string> arguments{runner_executable()};
+      for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--nproc") {
+          ++i;
+        } else if (a.rfind("--nproc=", 0) != 0) {
+          arguments.push_back(a);
+        }
+      }
+      install_sweep_signal_handlers();   // count signals; the launcher passes each on
+      trainyard::LocalLaunchOptions launch_options;
+      launch_options.nproc = nproc;
+      launch_options.signals = &g_stop_signals;
+      return trainyard::launch_local_ranks(arguments, launch_options);
+    };
     trainyard::PluginRegistry registry;
     if (list_plugins || !describe_name.empty()) {
       registry.discover(trainyard::plugin_search_path());
@@ -343,10 +365,8 @@ int main(int argc, char** argv) {
       return trainyard::kExitOk;
     }
     if (resume_id > 0) {
-      if (nproc > 1) {
-        throw trainyard::InputError("--resume with --nproc: resuming a run of several processes is not "
-                                    "supported yet; resume it as one process");
-      }
+      // Every rank reads the run's configuration from the database; rank 0 sends the checkpoint.
+      if (nproc > 1) return launch_ranks();
       return resume_run(resume_id, resume_db, experiment_file, registry, process_start);
     }
     if (experiment_file.empty()) {
@@ -378,27 +398,7 @@ int main(int argc, char** argv) {
       return trainyard::kExitOk;
     }
     // --nproc: the experiment is validated here once, then each rank starts from the same argv.
-    if (nproc > 1) {
-      if (launch.distributed()) {
-        throw trainyard::InputError("--nproc: this process is already rank " + std::to_string(launch.rank) + " of " +
-                                    std::to_string(launch.world_size) + " (" + launch.launcher +
-                                    " set the environment); leave --nproc out under a launcher");
-      }
-      std::vector<std::string> arguments{runner_executable()};
-      for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--nproc") {
-          ++i;
-        } else if (a.rfind("--nproc=", 0) != 0) {
-          arguments.push_back(a);
-        }
-      }
-      install_sweep_signal_handlers();   // count signals; the launcher passes each on
-      trainyard::LocalLaunchOptions launch_options;
-      launch_options.nproc = nproc;
-      launch_options.signals = &g_stop_signals;
-      return trainyard::launch_local_ranks(arguments, launch_options);
-    }
+    if (nproc > 1) return launch_ranks();
 
 
     std::signal(SIGINT, on_stop_signal);

@@ -38,5 +38,8 @@ void save_checkpoint(const std::filesystem::path& path, Model& model,
 /// Loads a checkpoint written by save_checkpoint into `model` (and `optimizer` if given).
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, Model& model,
                                torch::optim::Optimizer* optimizer = nullptr);
+/// The same from the bytes of a checkpoint file (one that came over the network, say).
+CheckpointInfo load_checkpoint_bytes(const std::string& bytes, Model& model,
+                                     torch::optim::Optimizer* optimizer = nullptr);
 
 }  // namespace trainyard

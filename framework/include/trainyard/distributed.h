@@ -84,6 +84,8 @@ class Communicator {
   bool any(bool flag);
   /// Copies rank `root`'s tensors into every other rank's, in place.
   void broadcast(std::vector<torch::Tensor>& tensors, int root = 0);
+  /// Copies rank `root`'s bytes into every other rank's string (through the CPU side group).
+  void broadcast_bytes(std::string& bytes, int root = 0);
 
  private:
   struct Groups;
