@@ -293,7 +293,7 @@ class DistributedRuns : public ::testing::Test {
   t::CommandResult runner(const std::string& arguments, const std::string& environment = "") {
     return t::run_command(t::runner_command(
         dir_.path(), arguments,
-        environment + " TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string())));
+        environment + " " + t::tiny_model_environment()));
   }
   std::vector<std::vector<double>> epochs(std::int64_t run) {
     SQLite::Database db((dir_ / "results/d.db").string(), SQLite::OPEN_READONLY);

@@ -80,7 +80,7 @@ schedule:  {kind: step, step_epochs: 1, gamma: 0.5}
 output:    {db: r.db, checkpoints: ck}
 )");
   const auto result = t::run_command(t::runner_command(
-      dir.path(), "exp.yaml", "TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string())));
+      dir.path(), "exp.yaml", t::tiny_model_environment()));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   SQLite::Database db((dir / "r.db").string(), SQLite::OPEN_READONLY);
   SQLite::Statement rates(db, "SELECT learning_rate FROM epochs ORDER BY epoch");

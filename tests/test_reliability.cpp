@@ -28,7 +28,7 @@ class Reliability : public ::testing::Test {
                                          std::to_string(epochs) + ", batch_size: 4, threads: 1}\n" + extra);
   }
   std::string environment() const {
-    return "TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string());
+    return t::tiny_model_environment();
   }
   std::string db() const { return (dir_ / "results/trainyard.db").string(); }
   int count_epochs() const {

@@ -277,7 +277,7 @@ output:    {db: results.db, checkpoints: checkpoints}
     t::write_file(*dir_ / "plain.yaml", experiment);
     t::write_file(*dir_ / "sweep.yaml", experiment + "sweep:\n  grid:\n    optimizer.lr: [1.0e-2, 1.0e-3]\n");
     const std::string environment =
-        "TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string());
+        t::tiny_model_environment();
     const auto sweep = t::run_command(t::runner_command(dir_->path(), "sweep.yaml", environment));
     if (sweep.exit_code != 0) setup_failure_ = "the sweep failed:\n" + sweep.output;   // runs 1 and 2
     const auto plain = t::run_command(t::runner_command(dir_->path(), "plain.yaml --set seed=9", environment));

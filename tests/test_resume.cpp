@@ -31,7 +31,7 @@ output:    {db: results/r.db, checkpoints: results/checkpoints}
   t::CommandResult runner(const std::string& arguments, const std::string& environment = "") {
     return t::run_command(t::runner_command(
         dir_.path(), arguments,
-        environment + " TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string())));
+        environment + " " + t::tiny_model_environment()));
   }
   std::vector<std::vector<double>> epochs(std::int64_t run) {
     SQLite::Database db((dir_ / "results/r.db").string(), SQLite::OPEN_READONLY);
@@ -117,7 +117,7 @@ TEST_F(Resume, KilledSweepTrialsContinueInTheirRowsAndMatchAnUntouchedSweep) {
   t::write_file(clean / "sweep.yaml", t::read_file(dir_ / "sweep.yaml"));
   const auto reference = t::run_command(t::runner_command(
       clean.path(), "sweep.yaml",
-      "TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string())));
+      t::tiny_model_environment()));
   ASSERT_EQ(reference.exit_code, 0) << reference.output;
   SQLite::Database reference_db((clean / "results/r.db").string(), SQLite::OPEN_READONLY);
   const char* query = "SELECT r.trial_key, e.epoch, e.train_loss, e.test_loss, e.test_accuracy FROM epochs e "

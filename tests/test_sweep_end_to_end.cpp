@@ -38,7 +38,7 @@ sweep:
   }
   std::string command(const std::string& arguments) const {
     return t::runner_command(dir_.path(), arguments,
-                             "TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string()));
+                             t::tiny_model_environment());
   }
   t::CommandResult runner(const std::string& arguments) const { return t::run_command(command(arguments)); }
   // Starts the runner in the background; returns its pid.

@@ -34,6 +34,10 @@ fs::path fixture_plugin_dir(const std::string& case_name) {
   return fs::path(TRAINYARD_TEST_FIXTURE_PLUGIN_DIR) / case_name;
 }
 
+std::string tiny_model_environment() {
+  return "TRAINYARD_PLUGIN_PATH=" + shell_quote(fixture_plugin_dir("tiny_model").string());
+}
+
 const PluginRegistry& build_registry() {
   static PluginRegistry* registry = [] {
     auto* r = new PluginRegistry();

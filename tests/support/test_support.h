@@ -57,6 +57,10 @@ CommandResult run_command(const std::string& command);
 std::string runner_command(const std::filesystem::path& folder, const std::string& arguments,
                            const std::string& environment = "");
 
+/// "TRAINYARD_PLUGIN_PATH=<the tiny test model's folder>": the environment for a runner command
+/// whose experiment uses `model: {plugin: tiny}`.
+std::string tiny_model_environment();
+
 /// Polls `condition` every 100 ms until it holds or `seconds` pass; returns whether it held.
 /// Exceptions from the condition (a database not created yet, say) count as "not yet".
 bool wait_until(const std::function<bool()>& condition, double seconds = 60);

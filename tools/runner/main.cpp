@@ -37,13 +37,13 @@ namespace {
 std::atomic<bool> g_stop_requested{false};
 std::atomic<int> g_stop_signals{0};
 
-// In a sweep, the parent only counts signals: run_sweep passes them on to the trials and waits
-// for them to record their state, however many signals come.
-extern "C" void on_sweep_signal(int) { g_stop_signals.fetch_add(1); }
+// A parent of runner processes (a sweep, or --nproc) only counts signals: it passes them on to
+// its children (trials or ranks) and waits for them to record their state, however many come.
+extern "C" void on_counted_signal(int) { g_stop_signals.fetch_add(1); }
 
-void install_sweep_signal_handlers() {
+void install_counting_signal_handlers() {
   struct sigaction action {};
-  action.sa_handler = on_sweep_signal;
+  action.sa_handler = on_counted_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = 0;   // no SA_RESTART: waitpid returns EINTR so the signal is passed on at once
   sigaction(SIGINT, &action, nullptr);
@@ -173,7 +173,7 @@ int run_sweep_command(const trainyard::ExperimentDocument& document, const train
     for (std::size_t i = 0; i < trials.size(); ++i) std::cout << "  " << i + 1 << ": " << trials[i].key() << "\n";
     return trainyard::kExitOk;
   }
-  install_sweep_signal_handlers();
+  install_counting_signal_handlers();
   trainyard::SweepRunOptions options;
   options.runner_path = runner_executable();
   options.experiment_file = experiment_file;
@@ -351,7 +351,7 @@ int main(int argc, char** argv) {
           arguments.push_back(a);
         }
       }
-      install_sweep_signal_handlers();   // count signals; the launcher passes each on
+      install_counting_signal_handlers();
       trainyard::LocalLaunchOptions launch_options;
       launch_options.nproc = nproc;
       launch_options.signals = &g_stop_signals;
