@@ -573,11 +573,6 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
       e.data_wait_fraction = train->wait_seconds / train->seconds;
 
       const bool new_best = !outcome.best || e.test_accuracy > outcome.best->test_accuracy;
-      if (new_best) {
-        outcome.best = e;
-        outcome.checkpoint_path = checkpoint.string();
-      }
-      outcome.epochs.push_back(e);
       if (store) {   // rank 0 of several, or the only process
         // One serialization of the epoch's state serves both files: the best checkpoint (written
         // before the epoch is recorded) and the last one (after, for resuming).
@@ -594,6 +589,11 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
         store->record_epoch(outcome.run_id, e, new_best, checkpoint.string());
         write_checkpoint(last_checkpoint, state);
       }
+      if (new_best) {   // after its checkpoint is written, so a failed write names no best.pt
+        outcome.best = e;
+        outcome.checkpoint_path = checkpoint.string();
+      }
+      outcome.epochs.push_back(e);
       fault_injection_after_epoch(epoch);
       spdlog::info(
           "epoch {:>3}/{}  train loss {:.4f} acc {:5.1f}%  test loss {:.4f} acc {:5.1f}%  lr {:.2e}  "
