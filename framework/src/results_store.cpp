@@ -260,10 +260,18 @@ ResultsStore::ResultsStore(const std::string& path) : path_(path) {
 ResultsStore::~ResultsStore() = default;
 
 void ResultsStore::migrate() {
-  // Check identity before writing anything: a foreign or newer file must stay untouched.
-  const int application_id = db_->execAndGet("PRAGMA application_id").getInt();
-  const int version = db_->execAndGet("PRAGMA user_version").getInt();
-  const int tables = db_->execAndGet("SELECT count(*) FROM sqlite_master").getInt();
+  // Check identity before writing anything: a foreign or newer file must stay untouched. The three
+  // values are read in one snapshot: read one by one, they could straddle another process's first
+  // migration and see its tables without its application id (a writer of a new database then
+  // refused it as foreign; seen with eight writers starting at once).
+  int application_id = 0, version = 0, tables = 0;
+  {
+    SQLite::Transaction snapshot(*db_);   // deferred: a read transaction until something is written
+    application_id = db_->execAndGet("PRAGMA application_id").getInt();
+    version = db_->execAndGet("PRAGMA user_version").getInt();
+    tables = db_->execAndGet("SELECT count(*) FROM sqlite_master").getInt();
+    snapshot.commit();
+  }
   if (application_id != kApplicationId && (application_id != 0 || tables != 0)) {
     throw StoreError("'" + path_ +
                      "' is not a Trainyard results database (it has other tables or another "
