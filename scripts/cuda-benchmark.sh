@@ -11,11 +11,12 @@
 #           pkgconf): unpacked into a private prefix, never into /. Fetch them on a Debian 12
 #           machine with `apt-get download` (docs/gpu.md lists the names).
 # --tests   also run the test suite against the CUDA build.
+# --test-programs a,b  build and run only these test programs (e.g. test_distributed).
 # Logs and the benchmark table go to $OUT (or build-cuda/logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-data="" debs="" batch=256 epochs=3 tests=0 benchmark=1
+data="" debs="" batch=256 epochs=3 tests=0 benchmark=1 test_programs=""
 while (($#)); do
   case "$1" in
     --data) data=$2; shift 2 ;;
@@ -23,6 +24,7 @@ while (($#)); do
     --batch) batch=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
     --tests) tests=1; shift ;;
+    --test-programs) test_programs=$2; tests=1; shift 2 ;;
     --skip-benchmark) benchmark=0; shift ;;
     *) echo "cuda-benchmark: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -71,6 +73,12 @@ fi
 # path; it is set only for our programs, never for Python, whose sqlite3 module it would break.
 with_deps() { LD_LIBRARY_PATH=${deps_lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$@"; }
 
+# A machine that only trains may lack cairo and its many -dev packages: no results tool there.
+if ! ${deps:+"$deps/bin/"}pkg-config --exists cairo 2>/dev/null; then
+  echo "no cairo: building without the results tool"
+  cmake_args+=(-DTRAINYARD_BUILD_RESULTS_TOOL=OFF)
+fi
+
 echo "== configure and build (build-cuda)"
 start=$SECONDS
 with_deps cmake -S . -B build-cuda -G Ninja "${cmake_args[@]}" -DCMAKE_PREFIX_PATH="$prefix_path" \
@@ -93,7 +101,18 @@ if [[ $benchmark == 1 ]]; then
     2>&1 | tee "$logs/benchmark.log"
 fi
 
-if [[ $tests == 1 ]]; then
+if [[ -n $test_programs ]]; then
+  echo "== test programs: $test_programs"
+  IFS=, read -ra programs <<<"$test_programs"
+  with_deps cmake --build build-cuda --parallel "$(nproc)" --target "${programs[@]}" >"$logs/build-tests.log" 2>&1 \
+    || { grep -E "error:|FAILED" "$logs/build-tests.log" | sort | uniq | head -60; exit 1; }
+  status=0
+  for program in "${programs[@]}"; do
+    (cd build-cuda && with_deps "bin/$program") >"$logs/$program.log" 2>&1 || status=1
+    grep -E "^\[  (PASSED|FAILED|SKIPPED) " "$logs/$program.log" || tail -20 "$logs/$program.log"
+  done
+  exit $status
+elif [[ $tests == 1 ]]; then
   echo "== tests"
   with_deps cmake --build build-cuda --parallel "$(nproc)" -- -k 0 >"$logs/build-tests.log" 2>&1 \
     || { grep -E "error:|FAILED" "$logs/build-tests.log" | sort | uniq | head -60; exit 1; }

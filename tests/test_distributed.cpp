@@ -285,6 +285,70 @@ TEST(Communicator, APeerThatLeavesMakesTheOtherFailWithAClearError) {
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 25.0);
 }
 
+// The NCCL path, where this build and machine have it (a CUDA build on a GPU; skipped elsewhere).
+// One rank on cuda:0 is what one GPU allows (NCCL refuses two ranks on one device): it checks that
+// the group forms, that every collective the training loop uses runs on CUDA tensors, and that the
+// bucketed gradients come back as computed (asynchronous NCCL work is waited for).
+TEST(Communicator, NcclOnOneGpuRunsEveryCollectiveTheTrainingLoopUses) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA, 0);
+  try {
+    trainyard::resolve_backend("nccl", cuda);
+  } catch (const trainyard::InputError& e) {
+    GTEST_SKIP() << e.what();
+  }
+  LaunchEnvironment env;
+  env.master_port = trainyard::free_loopback_port();
+  env.launcher = "test";
+  trainyard::Communicator c(env, "nccl", std::chrono::seconds(30));
+  EXPECT_EQ(c.backend(), "nccl");
+  std::vector<torch::Tensor> sums{torch::arange(6, torch::TensorOptions().dtype(torch::kFloat).device(cuda))};
+  c.all_reduce_sum(sums);
+  EXPECT_TRUE(torch::equal(sums[0].cpu(), torch::arange(6, torch::kFloat)));
+  auto threes = torch::full({4}, 3.0, torch::TensorOptions().device(cuda));
+  c.all_reduce_sum_async(threes)->wait();
+  EXPECT_TRUE(torch::equal(threes.cpu(), torch::full({4}, 3.0)));
+  EXPECT_TRUE(c.any(true));
+  EXPECT_FALSE(c.any(false));
+  std::string bytes = "checkpoint bytes";
+  c.broadcast_bytes(bytes);
+  EXPECT_EQ(bytes, "checkpoint bytes");
+
+  torch::manual_seed(5);
+  TwoLayers reference;
+  torch::manual_seed(5);
+  TwoLayers reduced;
+  reference.to(cuda);
+  reduced.to(cuda);
+  trainyard::broadcast_module_state(c, reduced);
+  trainyard::GradientReducer reducer(c, reduced.parameters(), /*bucket_mb=*/40.0 / (1024 * 1024));
+  const auto inputs = torch::randn({8, 6}).to(cuda);
+  const auto targets = torch::randint(0, 3, {8}).to(cuda);
+  torch::nn::functional::cross_entropy(reference.forward(inputs), targets).backward();
+  torch::nn::functional::cross_entropy(reduced.forward(inputs), targets).backward();
+  reducer.synchronize();
+  const auto expected = reference.parameters();
+  const auto actual = reduced.parameters();
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const auto want = expected[i].grad().defined() ? expected[i].grad() : torch::zeros_like(expected[i]);
+    ASSERT_TRUE(actual[i].grad().defined()) << "parameter " << i;
+    EXPECT_TRUE(torch::allclose(actual[i].grad().cpu(), want.cpu(), 1e-6, 1e-7)) << "parameter " << i;
+  }
+}
+
+TEST(LaunchEnvironment, ProcessesOnCudaTakeOneGpuEach) {
+  EXPECT_NO_THROW(trainyard::require_gpu_per_local_process(torch::Device(torch::kCPU), 4, 0));
+  EXPECT_NO_THROW(trainyard::require_gpu_per_local_process(torch::Device(torch::kCUDA, 0), 2, 2));
+  try {
+    trainyard::require_gpu_per_local_process(torch::Device(torch::kCUDA, 0), 2, 1);
+    ADD_FAILURE() << "two processes were given one GPU";
+  } catch (const trainyard::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("it has 1 CUDA device(s): start at most 1 (--nproc 1), or set device: cpu"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 // ---- whole runs: the runner over two processes
 
 namespace {

@@ -160,6 +160,14 @@ std::vector<std::int64_t> shard_order(const std::vector<std::int64_t>& order, in
   return mine;
 }
 
+void require_gpu_per_local_process(const torch::Device& device, int local_processes, int cuda_devices) {
+  if (!device.is_cuda() || local_processes <= cuda_devices) return;
+  throw InputError(std::to_string(local_processes) + " processes on this machine train on one GPU each (local rank r on " +
+                   "cuda:r), and it has " + std::to_string(cuda_devices) + " CUDA device(s): start at most " +
+                   std::to_string(cuda_devices) + " (--nproc " + std::to_string(cuda_devices) +
+                   "), or set device: cpu");
+}
+
 std::string resolve_backend(const std::string& setting, const torch::Device& device) {
   const std::string backend = setting == "auto" ? (device.is_cuda() ? "nccl" : "gloo") : setting;
   if (backend == "nccl") {

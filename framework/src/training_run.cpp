@@ -376,6 +376,7 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   const int threads = configure_cpu_threads(config.train.threads > 0 ? static_cast<int>(config.train.threads) : cores);
   torch::Device device = resolve_device(config.device);
   if (launch.distributed() && device.is_cuda() && (config.device == "auto" || config.device == "cuda")) {
+    require_gpu_per_local_process(device, launch.local_world_size, static_cast<int>(torch::cuda::device_count()));
     device = resolve_device("cuda:" + std::to_string(launch.local_rank));   // one GPU per local rank
   }
   const Precision precision = resolve_precision(config.train.precision, device);

@@ -20,6 +20,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <trainyard/device.h>
 #include <trainyard/distributed.h>
 #include <trainyard/errors.h>
 #include <trainyard/experiment_config.h>
@@ -398,7 +399,11 @@ int main(int argc, char** argv) {
       return trainyard::kExitOk;
     }
     // --nproc: the experiment is validated here once, then each rank starts from the same argv.
-    if (nproc > 1) return launch_ranks();
+    if (nproc > 1) {
+      trainyard::require_gpu_per_local_process(trainyard::resolve_device(config.device), nproc,
+                                               static_cast<int>(torch::cuda::device_count()));
+      return launch_ranks();
+    }
 
 
     std::signal(SIGINT, on_stop_signal);

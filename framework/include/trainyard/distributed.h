@@ -106,6 +106,11 @@ class CollectiveError : public std::runtime_error {
 /// without CUDA or in a build without NCCL.
 std::string resolve_backend(const std::string& setting, const torch::Device& device);
 
+/// Processes on one machine that train on CUDA take one GPU each (local rank r on cuda:r); throws
+/// InputError when `local_processes` exceed `cuda_devices` (before any of them starts, in
+/// `runner --nproc`), saying what would fit.
+void require_gpu_per_local_process(const torch::Device& device, int local_processes, int cuda_devices);
+
 /// Makes every rank start from rank 0's parameters and buffers (initializations drawn from
 /// per-process generators may differ, and do on GPUs).
 void broadcast_module_state(Communicator& communicator, torch::nn::Module& module);
