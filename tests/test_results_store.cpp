@@ -1,10 +1,14 @@
-// The SQLite results store: schema creation and migration, round trips, refusal of foreign and
-// newer files without touching them.
+// The results store on both engines (a SQLite file and a real PostgreSQL server started for this
+// suite): schema creation and migration, round trips, concurrent writers, the trial queue of
+// workers, and refusal of foreign and newer databases without touching them.
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include <sys/wait.h>
+#include <chrono>
+#include <thread>
 #include <unistd.h>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -12,12 +16,15 @@
 #include <trainyard/errors.h>
 #include <trainyard/results_store.h>
 
+#include "temporary_postgres.h"
 #include "test_support.h"
 
 namespace t = trainyard::testing;
 using trainyard::EpochRecord;
 using trainyard::ResultsStore;
 using trainyard::RunStatus;
+using trainyard::SqlDialect;
+using trainyard::SqlValue;
 using trainyard::StoreError;
 
 namespace {
@@ -52,9 +59,54 @@ EpochRecord epoch(std::int64_t n, double test_accuracy) {
   e.data_wait_fraction = 0.01;
   return e;
 }
+
+// Every test of this fixture runs once on a SQLite file and once on a PostgreSQL database.
+class Store : public ::testing::TestWithParam<SqlDialect> {
+ protected:
+  void SetUp() override {
+    location_ = GetParam() == SqlDialect::kSqlite ? (dir_ / "r.db").string() : t::database_for_this_test();
+  }
+  const std::string& location() const { return location_; }
+  bool sqlite() const { return GetParam() == SqlDialect::kSqlite; }
+  // One value from a statement on the store's own connection.
+  static SqlValue value(ResultsStore& store, const std::string& sql, const std::vector<SqlValue>& parameters = {}) {
+    const auto rows = store.database().query(sql, parameters);
+    if (rows.empty()) throw std::runtime_error("no row: " + sql);
+    return rows.rows[0][0];
+  }
+  static std::int64_t integer(ResultsStore& store, const std::string& sql) { return std::get<std::int64_t>(value(store, sql)); }
+  static double real(ResultsStore& store, const std::string& sql) { return std::get<double>(value(store, sql)); }
+  static std::string text(ResultsStore& store, const std::string& sql) { return std::get<std::string>(value(store, sql)); }
+  t::TempDir dir_;
+  std::string location_;
+};
+
+std::string engine_name(const ::testing::TestParamInfo<SqlDialect>& engine) {
+  return engine.param == SqlDialect::kSqlite ? "Sqlite" : "Postgres";
+}
+
 }  // namespace
 
-TEST(ResultsStore, CreatesSchemaInANewFileAndAnEmptyOne) {
+INSTANTIATE_TEST_SUITE_P(BothEngines, Store, ::testing::Values(SqlDialect::kSqlite, SqlDialect::kPostgres), engine_name);
+
+TEST_P(Store, CreatesTheSchemaAtTheCurrentVersion) {
+  ResultsStore store(location());
+  EXPECT_EQ(store.schema_version(), ResultsStore::kSchemaVersion);
+  for (const char* table : {"runs", "epochs", "sweeps", "run_overrides", "run_config", "trials", "run_summary",
+                            "run_best_epoch", "run_last_epoch", "sweep_leaderboard"}) {
+    EXPECT_NO_THROW(store.database().query(std::string("SELECT count(*) FROM ") + table)) << table;
+  }
+  if (sqlite()) {
+    EXPECT_EQ(text(store, "PRAGMA journal_mode"), "wal");
+    EXPECT_EQ(integer(store, "PRAGMA application_id"), ResultsStore::kApplicationId);
+  } else {
+    EXPECT_EQ(integer(store, "SELECT application_id FROM trainyard_schema"), ResultsStore::kApplicationId);
+  }
+  ResultsStore again(location());   // opening a current database changes nothing
+  EXPECT_EQ(again.schema_version(), ResultsStore::kSchemaVersion);
+}
+
+TEST(ResultsStore, CreatesTheFolderOfANewFileAndUsesAnEmptyFile) {
   t::TempDir dir;
   {
     ResultsStore store((dir / "sub/new.db").string());   // creates the folder too
@@ -63,13 +115,10 @@ TEST(ResultsStore, CreatesSchemaInANewFileAndAnEmptyOne) {
   t::write_file(dir / "empty.db", "");
   ResultsStore store((dir / "empty.db").string());
   EXPECT_EQ(store.schema_version(), ResultsStore::kSchemaVersion);
-  EXPECT_EQ(store.database().execAndGet("PRAGMA journal_mode").getString(), "wal");
-  EXPECT_EQ(store.database().execAndGet("PRAGMA application_id").getInt(), ResultsStore::kApplicationId);
 }
 
-TEST(ResultsStore, RoundTripsARunAndItsEpochs) {
-  t::TempDir dir;
-  ResultsStore store((dir / "r.db").string());
+TEST_P(Store, RoundTripsARunAndItsEpochs) {
+  ResultsStore store(location());
   const auto id = store.begin_run(sample_run());
   auto run = store.run(id);
   ASSERT_TRUE(run);
@@ -89,24 +138,23 @@ TEST(ResultsStore, RoundTripsARunAndItsEpochs) {
   EXPECT_FALSE(run->ended_at.empty());
   const auto epochs = store.epochs(id);
   ASSERT_EQ(epochs.size(), 2u);
-  EXPECT_DOUBLE_EQ(epochs[1].train_loss, 0.5);
-  EXPECT_DOUBLE_EQ(epochs[1].data_wait_fraction, 0.01);
+  EXPECT_EQ(epochs[1].train_loss, 0.5);   // exactly: doubles cross both engines unrounded
+  EXPECT_EQ(epochs[1].data_wait_fraction, 0.01);
   EXPECT_FALSE(store.run(id + 100));
 }
 
-TEST(ResultsStore, FinishedEpochsAreVisibleToAnotherConnectionAtOnce) {
-  t::TempDir dir;
-  ResultsStore store((dir / "r.db").string());
+TEST_P(Store, FinishedEpochsAreVisibleToAnotherConnectionAtOnce) {
+  ResultsStore store(location());
   const auto id = store.begin_run(sample_run());
   store.record_epoch(id, epoch(1, 0.6), true, "x");
-  SQLite::Database reader((dir / "r.db").string(), SQLite::OPEN_READONLY);
-  EXPECT_EQ(reader.execAndGet("SELECT count(*) FROM epochs").getInt(), 1);
-  EXPECT_EQ(reader.execAndGet("SELECT status FROM runs").getString(), "running");
+  const auto reader = sqlite() ? trainyard::open_sqlite_database(location(), /*read_only=*/true)
+                               : trainyard::open_postgres_database(location());
+  EXPECT_EQ(reader->query("SELECT count(*) FROM epochs").integer(0, 0), 1);
+  EXPECT_EQ(reader->query("SELECT status FROM runs").text(0, 0), "running");
 }
 
-TEST(ResultsStore, FailureTextIsStored) {
-  t::TempDir dir;
-  ResultsStore store((dir / "r.db").string());
+TEST_P(Store, FailureTextIsStored) {
+  ResultsStore store(location());
   const auto id = store.begin_run(sample_run());
   store.finish_run(id, RunStatus::kFailed, "'a.png': corrupt PNG");
   EXPECT_EQ(store.run(id)->status, "failed");
@@ -130,6 +178,21 @@ TEST(ResultsStore, ForeignSqliteDatabaseIsRefusedUntouched) {
   EXPECT_EQ(t::read_file(path), before);
 }
 
+TEST(ResultsStore, ForeignPostgresDatabaseIsRefusedUntouched) {
+  const auto url = t::database_for_this_test();
+  trainyard::open_postgres_database(url)->execute_script("CREATE TABLE customers (id BIGINT); INSERT INTO customers VALUES (7)");
+  try {
+    ResultsStore store(url);
+    FAIL() << "opened a foreign database";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("is not a Trainyard results database (its schema 'public' has 1 other tables)"),
+              std::string::npos)
+        << e.what();
+  }
+  const auto db = trainyard::open_postgres_database(url);
+  EXPECT_EQ(db->query("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").integer(0, 0), 1);
+}
+
 TEST(ResultsStore, NonDatabaseFileIsRefusedUntouched) {
   t::TempDir dir;
   t::write_file(dir / "notes.db", "these are my notes, not a database\n");
@@ -137,27 +200,37 @@ TEST(ResultsStore, NonDatabaseFileIsRefusedUntouched) {
   EXPECT_EQ(t::read_file(dir / "notes.db"), "these are my notes, not a database\n");
 }
 
-TEST(ResultsStore, NewerSchemaIsRefusedUntouched) {
-  t::TempDir dir;
-  const auto path = (dir / "future.db").string();
+TEST_P(Store, NewerSchemaIsRefusedUntouched) {
   {
-    ResultsStore store(path);
+    ResultsStore store(location());
     store.begin_run(sample_run());
-    store.database().exec("PRAGMA user_version = " + std::to_string(ResultsStore::kSchemaVersion + 1));
+    store.database().execute_script(
+        sqlite() ? "PRAGMA user_version = " + std::to_string(ResultsStore::kSchemaVersion + 1)
+                 : "UPDATE trainyard_schema SET version = " + std::to_string(ResultsStore::kSchemaVersion + 1));
   }
   try {
-    ResultsStore store(path);
+    ResultsStore store(location());
     FAIL() << "opened a newer database";
   } catch (const StoreError& e) {
     EXPECT_NE(std::string(e.what()).find("written by a newer Trainyard"), std::string::npos) << e.what();
   }
-  SQLite::Database reader(path, SQLite::OPEN_READONLY);
-  EXPECT_EQ(reader.execAndGet("SELECT count(*) FROM runs").getInt(), 1);
+  const auto reader = sqlite() ? trainyard::open_sqlite_database(location(), true)
+                               : trainyard::open_postgres_database(location());
+  EXPECT_EQ(reader->query("SELECT count(*) FROM runs").integer(0, 0), 1);
 }
 
 TEST(ResultsStore, FolderPathIsRefused) {
   t::TempDir dir;
   EXPECT_THROW(ResultsStore(dir.path().string()), StoreError);
+}
+
+TEST(ResultsStore, PostgresSchemaIsTheSqliteMigrationsWithItsTypes) {
+  EXPECT_EQ(trainyard::postgres_ddl("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL, x REAL, "
+                                    "real_name TEXT, intervals INTEGERS)"),
+            "CREATE TABLE t (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, n BIGINT NOT NULL, "
+            "x DOUBLE PRECISION, real_name TEXT, intervals INTEGERS)");
+  EXPECT_EQ(trainyard::postgres_ddl("CREATE TEMP VIEW IF NOT EXISTS v AS SELECT 1; CREATE VIEW IF NOT EXISTS w AS SELECT 2"),
+            "CREATE OR REPLACE TEMP VIEW v AS SELECT 1; CREATE OR REPLACE VIEW w AS SELECT 2");
 }
 
 TEST(ResultsStore, MigratesAVersionOneFileKeepingItsRuns) {
@@ -204,18 +277,17 @@ optimizer: {plugin: adam, lr: 1.0e-3}', 'finished', '2026-01-01T00:00:00.000Z', 
   EXPECT_GT(*store.run(id)->peak_memory_mib, 1.0);
 
   // Schema 4 filled the config rows of the old run and made the views.
-  SQLite::Statement config(store.database(),
-                           "SELECT value, number FROM run_config WHERE run_id = 1 AND key = 'optimizer.lr'");
-  ASSERT_TRUE(config.executeStep());
-  EXPECT_EQ(config.getColumn(0).getString(), "1.0e-3");
-  EXPECT_DOUBLE_EQ(config.getColumn(1).getDouble(), 0.001);
-  EXPECT_EQ(store.database().execAndGet("SELECT best_test_accuracy FROM run_summary WHERE run_id = 1").getDouble(), 0.75);
-  EXPECT_EQ(store.database().execAndGet("SELECT epoch FROM run_last_epoch WHERE run_id = 1").getInt(), 3);
+  const auto config =
+      store.database().query("SELECT value, number FROM run_config WHERE run_id = 1 AND key = 'optimizer.lr'");
+  ASSERT_EQ(config.size(), 1u);
+  EXPECT_EQ(config.text(0, 0), "1.0e-3");
+  EXPECT_DOUBLE_EQ(config.real(0, 1), 0.001);
+  EXPECT_EQ(store.database().query("SELECT best_test_accuracy FROM run_summary WHERE run_id = 1").real(0, 0), 0.75);
+  EXPECT_EQ(store.database().query("SELECT epoch FROM run_last_epoch WHERE run_id = 1").integer(0, 0), 3);
 }
 
-TEST(ResultsStore, EveryResolvedConfigValueIsARowAndTheViewsAnswer) {
-  t::TempDir dir;
-  ResultsStore store((dir / "r.db").string());
+TEST_P(Store, EveryResolvedConfigValueIsARowAndTheViewsAnswer) {
+  ResultsStore store(location());
   auto record = sample_run();
   record.config_yaml = "name: unit\nseed: 42\ntrain: {batch_size: 32, precision: bf16}\nplugin_paths: [a, b]\n";
   record.git_revision = "0123abc-dirty";
@@ -229,49 +301,83 @@ TEST(ResultsStore, EveryResolvedConfigValueIsARowAndTheViewsAnswer) {
   }
   store.finish_run(id, RunStatus::kFinished);
   std::map<std::string, std::string> rows;
-  SQLite::Statement query(store.database(), "SELECT key, value FROM run_config WHERE run_id = ?");
-  query.bind(1, id);
-  while (query.executeStep()) rows[query.getColumn(0).getString()] = query.getColumn(1).getString();
+  const auto config = store.database().query("SELECT key, value, number FROM run_config WHERE run_id = ?", {id});
+  for (std::size_t i = 0; i < config.size(); ++i) rows[config.text(i, 0)] = config.text(i, 1);
   EXPECT_EQ(rows, (std::map<std::string, std::string>{{"name", "unit"}, {"seed", "42"},
                                                       {"train.batch_size", "32"},
                                                       {"train.precision", "bf16"},
                                                       {"plugin_paths", "[a, b]"}}));
-  auto& db = store.database();
-  EXPECT_EQ(db.execAndGet("SELECT git_revision FROM runs WHERE id = 1").getString(), "0123abc-dirty");
-  EXPECT_EQ(db.execAndGet("SELECT epoch FROM run_best_epoch WHERE run_id = 1").getInt(), 2);
-  EXPECT_EQ(db.execAndGet("SELECT epoch FROM run_last_epoch WHERE run_id = 1").getInt(), 3);
-  EXPECT_DOUBLE_EQ(db.execAndGet("SELECT final_test_accuracy FROM run_summary WHERE run_id = 1").getDouble(), 0.8);
-  EXPECT_DOUBLE_EQ(db.execAndGet("SELECT min_test_loss FROM run_summary WHERE run_id = 1").getDouble(), 1.0 / 3);
+  EXPECT_EQ(real(store, "SELECT number FROM run_config WHERE key = 'train.batch_size'"), 32.0);
+  EXPECT_EQ(text(store, "SELECT git_revision FROM runs WHERE id = 1"), "0123abc-dirty");
+  EXPECT_EQ(integer(store, "SELECT epoch FROM run_best_epoch WHERE run_id = 1"), 2);
+  EXPECT_EQ(integer(store, "SELECT epoch FROM run_last_epoch WHERE run_id = 1"), 3);
+  EXPECT_DOUBLE_EQ(real(store, "SELECT final_test_accuracy FROM run_summary WHERE run_id = 1"), 0.8);
+  EXPECT_DOUBLE_EQ(real(store, "SELECT min_test_loss FROM run_summary WHERE run_id = 1"), 1.0 / 3);
+  EXPECT_EQ(integer(store, "SELECT epochs FROM run_summary WHERE run_id = 1"), 3);
 }
 
-TEST(ResultsStore, OverridesAreStoredAsQueryableRows) {
-  t::TempDir dir;
-  ResultsStore store((dir / "r.db").string());
+TEST_P(Store, SweepsAndTheirTrialsAreSummarized) {
+  ResultsStore store(location());
+  const auto sweep = store.ensure_sweep("lr", "exp.yaml", "grid: {optimizer.lr: [1, 2]}");
+  EXPECT_EQ(store.ensure_sweep("lr", "exp.yaml", "grid: {optimizer.lr: [1, 2, 3]}"), sweep);   // updated, same id
+  EXPECT_EQ(store.find_sweep("lr", "exp.yaml"), sweep);
+  EXPECT_FALSE(store.find_sweep("lr", "other.yaml"));
+  for (const auto& [key, accuracy] : std::vector<std::pair<std::string, double>>{{"lr=1", 0.5}, {"lr=2", 0.75}}) {
+    auto record = sample_run();
+    record.sweep_id = sweep;
+    record.trial_key = key;
+    const auto id = store.begin_run(record);
+    store.record_epoch(id, epoch(1, accuracy), true, "c");
+    store.finish_run(id, RunStatus::kFinished);
+  }
+  const auto summary = store.sweep_summary(sweep);
+  ASSERT_EQ(summary.size(), 2u);
+  EXPECT_EQ(summary[0].trial_key, "lr=2");   // best first
+  EXPECT_GE(summary[0].seconds, 0.0);
+  EXPECT_LT(summary[0].seconds, 60.0);
+  EXPECT_EQ(store.latest_trial_runs(sweep).at("lr=1").status, "finished");
+  EXPECT_EQ(store.trial_run(sweep, "lr=2", "host", getpid()), summary[0].run_id);
+  EXPECT_FALSE(store.trial_run(sweep, "lr=2", "another-host", getpid()));
+  EXPECT_EQ(integer(store, "SELECT rank FROM sweep_leaderboard WHERE trial_key = 'lr=1'"), 2);
+}
+
+TEST_P(Store, TruncatedEpochsLeaveTheBestOfWhatRemains) {
+  ResultsStore store(location());
+  const auto id = store.begin_run(sample_run());
+  store.record_epoch(id, epoch(1, 0.6), true, "c");
+  store.record_epoch(id, epoch(2, 0.6), false, "c");
+  store.record_epoch(id, epoch(3, 0.9), true, "c");
+  store.finish_run(id, RunStatus::kFailed, "stopped");
+  store.truncate_epochs(id, 2);
+  EXPECT_EQ(store.epochs(id).size(), 2u);
+  EXPECT_EQ(store.run(id)->best_epoch, 1);   // a tie goes to the earlier epoch
+  EXPECT_EQ(store.resume_run(id, "host").id, id);
+  EXPECT_EQ(store.run(id)->status, "running");
+}
+
+TEST_P(Store, OverridesAreStoredAsQueryableRows) {
+  ResultsStore store(location());
   auto record = sample_run();
   record.trial_key = "optimizer.lr=0.001";
   record.overrides = {{"optimizer.lr", "0.001"}, {"train.batch_size", "32"}};
   const auto id = store.begin_run(record);
-  SQLite::Statement query(store.database(),
-                          "SELECT value FROM run_overrides WHERE run_id = ? AND key = 'train.batch_size'");
-  query.bind(1, id);
-  ASSERT_TRUE(query.executeStep());
-  EXPECT_EQ(query.getColumn(0).getString(), "32");
+  EXPECT_EQ(std::get<std::string>(value(store, "SELECT value FROM run_overrides WHERE run_id = ? AND key = 'train.batch_size'",
+                                        {id})),
+            "32");
 }
 
-TEST(ResultsStore, RunWhoseProcessDiedIsMarkedInterrupted) {
-  t::TempDir dir;
-  const auto path = (dir / "r.db").string();
+TEST_P(Store, RunWhoseProcessDiedIsMarkedInterrupted) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
     // A runner that starts a run and dies without a word.
-    ResultsStore store(path);
+    ResultsStore store(location());
     store.begin_run(sample_run());
     _exit(0);
   }
   int status = 0;
   waitpid(child, &status, 0);
-  ResultsStore store(path);
+  ResultsStore store(location());
   const auto own = store.begin_run(sample_run());   // alive: must stay running
   const auto marked = store.mark_abandoned_runs("host");
   ASSERT_EQ(marked.size(), 1u);
@@ -281,9 +387,7 @@ TEST(ResultsStore, RunWhoseProcessDiedIsMarkedInterrupted) {
   EXPECT_TRUE(store.mark_abandoned_runs("other-host").empty());
 }
 
-TEST(ResultsStore, EightConcurrentWritersLoseNoRows) {
-  t::TempDir dir;
-  const auto path = (dir / "shared.db").string();
+TEST_P(Store, EightConcurrentWritersLoseNoRows) {
   constexpr int kWriters = 8, kEpochs = 25;
   std::vector<pid_t> children;
   for (int w = 0; w < kWriters; ++w) {
@@ -292,7 +396,7 @@ TEST(ResultsStore, EightConcurrentWritersLoseNoRows) {
     if (child == 0) {
       int code = 0;
       try {
-        ResultsStore store(path);   // all open (and the first creates) at once
+        ResultsStore store(location());   // all open (and the first creates) at once
         const auto id = store.begin_run(sample_run());
         for (int e = 1; e <= kEpochs; ++e) store.record_epoch(id, epoch(e, 0.01 * e), e % 5 == 0, "c");
         store.finish_run(id, RunStatus::kFinished);
@@ -309,9 +413,115 @@ TEST(ResultsStore, EightConcurrentWritersLoseNoRows) {
     waitpid(child, &status, 0);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a writer failed";
   }
-  SQLite::Database reader(path, SQLite::OPEN_READONLY);
-  EXPECT_EQ(reader.execAndGet("SELECT count(*) FROM runs WHERE status = 'finished'").getInt(), kWriters);
-  EXPECT_EQ(reader.execAndGet("SELECT count(*) FROM epochs").getInt(), kWriters * kEpochs);
-  EXPECT_EQ(reader.execAndGet("SELECT count(DISTINCT run_id) FROM epochs").getInt(), kWriters);
-  EXPECT_EQ(reader.execAndGet("PRAGMA integrity_check").getString(), "ok");
+  ResultsStore store(location());
+  EXPECT_EQ(integer(store, "SELECT count(*) FROM runs WHERE status = 'finished'"), kWriters);
+  EXPECT_EQ(integer(store, "SELECT count(*) FROM epochs"), kWriters * kEpochs);
+  EXPECT_EQ(integer(store, "SELECT count(DISTINCT run_id) FROM epochs"), kWriters);
+  if (sqlite()) EXPECT_EQ(text(store, "PRAGMA integrity_check"), "ok");
+}
+
+// ---- the trial queue of workers
+
+TEST_P(Store, TrialsAreClaimedOnceInOrderAndEndWithTheirRun) {
+  ResultsStore store(location());
+  const auto sweep = store.ensure_sweep("s", "exp.yaml", "grid: {}");
+  store.enqueue_trials(sweep, {"a", "b", "c"}, {"b"});
+  store.enqueue_trials(sweep, {"a", "b", "c"}, {});   // a second worker enqueues the same: no change
+  EXPECT_EQ(store.trial_counts(sweep).pending, 2);
+  EXPECT_EQ(store.trial_counts(sweep).finished, 1);
+  const auto first = store.claim_trial(sweep, "w1", 60);
+  const auto second = store.claim_trial(sweep, "w2", 60);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->trial_key, "a");
+  EXPECT_EQ(first->attempt, 1);
+  EXPECT_EQ(second->trial_key, "c");
+  EXPECT_FALSE(store.claim_trial(sweep, "w3", 60));   // "b" finished before; the others are held
+  EXPECT_TRUE(store.renew_trial_lease(first->id, "w1", 60));
+  EXPECT_FALSE(store.renew_trial_lease(first->id, "w2", 60));   // not w2's
+  const auto run = store.begin_run(sample_run());
+  EXPECT_TRUE(store.complete_trial(first->id, "w1", true, run));
+  EXPECT_FALSE(store.complete_trial(first->id, "w1", true, run));   // once
+  EXPECT_TRUE(store.complete_trial(second->id, "w2", false, std::nullopt, "bad data"));
+  const auto counts = store.trial_counts(sweep);
+  EXPECT_EQ(counts.finished, 2);
+  EXPECT_EQ(counts.failed, 1);
+  EXPECT_EQ(counts.open(), 0);
+  EXPECT_EQ(integer(store, "SELECT run_id FROM trials WHERE trial_key = 'a'"), run);
+}
+
+TEST_P(Store, ALapsedLeaseHandsTheTrialToAnotherWorkerAndFailsItsRun) {
+  ResultsStore store(location());
+  const auto sweep = store.ensure_sweep("s", "exp.yaml", "grid: {}");
+  store.enqueue_trials(sweep, {"a"}, {});
+  const auto lost = store.claim_trial(sweep, "dead-worker", 0.05);
+  ASSERT_TRUE(lost);
+  auto record = sample_run();
+  record.sweep_id = sweep;
+  record.trial_key = "a";
+  const auto dead_run = store.begin_run(record);
+  EXPECT_FALSE(store.claim_trial(sweep, "w2", 60));   // still leased
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const auto taken = store.claim_trial(sweep, "w2", 60);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->id, lost->id);
+  EXPECT_EQ(taken->attempt, 2);
+  EXPECT_EQ(store.run(dead_run)->status, "failed");
+  EXPECT_NE(store.run(dead_run)->error.find("handed to worker w2"), std::string::npos) << store.run(dead_run)->error;
+  EXPECT_FALSE(store.renew_trial_lease(lost->id, "dead-worker", 60));   // the old worker must stop
+  EXPECT_FALSE(store.complete_trial(lost->id, "dead-worker", true, dead_run));
+  EXPECT_TRUE(store.complete_trial(taken->id, "w2", true, std::nullopt));
+}
+
+TEST_P(Store, ATrialWhoseWorkersKeepDyingIsFailed) {
+  ResultsStore store(location());
+  const auto sweep = store.ensure_sweep("s", "exp.yaml", "grid: {}");
+  store.enqueue_trials(sweep, {"a"}, {});
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    ASSERT_TRUE(store.claim_trial(sweep, "w" + std::to_string(attempt), 0.02, /*max_attempts=*/2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  }
+  EXPECT_FALSE(store.claim_trial(sweep, "w3", 60, 2));
+  EXPECT_EQ(store.trial_counts(sweep).failed, 1);
+  EXPECT_NE(text(store, "SELECT error FROM trials").find("stopped renewing the lease 2 times"), std::string::npos);
+}
+
+TEST_P(Store, ConcurrentWorkersNeverClaimTheSameTrial) {
+  constexpr int kWorkers = 6, kTrials = 30;
+  {
+    ResultsStore store(location());
+    const auto sweep = store.ensure_sweep("s", "exp.yaml", "grid: {}");
+    std::vector<std::string> keys;
+    for (int i = 0; i < kTrials; ++i) keys.push_back("trial-" + std::to_string(i));
+    store.enqueue_trials(sweep, keys, {});
+  }
+  std::vector<pid_t> children;
+  for (int w = 0; w < kWorkers; ++w) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      int code = 0;
+      try {
+        ResultsStore store(location());
+        const auto sweep = *store.find_sweep("s", "exp.yaml");
+        const std::string worker = "w" + std::to_string(w);
+        while (const auto trial = store.claim_trial(sweep, worker, 60)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));   // the trial's work
+          if (!store.complete_trial(trial->id, worker, true, std::nullopt)) code = 2;
+        }
+      } catch (const std::exception& error) {
+        std::fprintf(stderr, "worker %d: %s\n", w, error.what());
+        code = 1;
+      }
+      _exit(code);
+    }
+    children.push_back(child);
+  }
+  for (pid_t child : children) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a worker failed";
+  }
+  ResultsStore store(location());
+  EXPECT_EQ(integer(store, "SELECT count(*) FROM trials WHERE status = 'finished' AND attempts = 1"), kTrials);
+  EXPECT_GE(integer(store, "SELECT count(DISTINCT worker) FROM trials"), 2);   // they did share the work
 }

@@ -245,8 +245,8 @@ TEST(ResultsReaderFiles, ReadingNeverBlocksAWriterInTheMiddleOfAnEpoch) {
   const std::string db = (dir / "busy.db").string();
   tr::write_synthetic_results(db, 3, 2);
   trainyard::ResultsStore store(db);   // WAL mode, as a run has it
-  SQLite::Transaction writing(store.database(), SQLite::TransactionBehavior::IMMEDIATE);
-  store.database().exec("UPDATE runs SET status = 'running' WHERE id = 3");
+  trainyard::SqlWriteTransaction writing(store.database());
+  store.database().execute_script("UPDATE runs SET status = 'running' WHERE id = 3");
 
   const auto listed = t::run_command(results_command(db, "runs --format csv"));
   ASSERT_EQ(listed.exit_code, 0) << listed.output;   // the write lock did not stop the reader

@@ -209,7 +209,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
     slot_busy[trial.slot] = false;
     const std::string key = trials[trial.index].key();
 
-    const auto run_id = store.trial_run(outcome.sweep_id, key, pid);
+    const auto run_id = store.trial_run(outcome.sweep_id, key, host, pid);
     std::string status_text;
     if (!run_id) {
       // The trial died before starting its run (bad data, say): record it so the sweep shows it.

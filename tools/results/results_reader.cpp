@@ -6,10 +6,9 @@
 #include <set>
 #include <stdexcept>
 
-#include <SQLiteCpp/SQLiteCpp.h>
-
 #include "trainyard/config_rows.h"
 #include "trainyard/errors.h"
+#include "trainyard/postgres_connection.h"
 #include "trainyard/results_store.h"
 #include "trainyard/suggest.h"
 
@@ -28,24 +27,7 @@ const std::vector<std::string> kRunColumns = {"run_id", "experiment", "status", 
                                               "trial_key", "seed", "precision", "device",
                                               "host", "started_at", "ended_at"};
 
-Value column_value(const SQLite::Column& column) {
-  if (column.isInteger()) return column.getInt64();
-  if (column.isFloat()) return column.getDouble();
-  if (column.isNull()) return std::monostate{};
-  return column.getString();
-}
-
-Table collect(SQLite::Statement& query) {
-  Table table;
-  for (int i = 0; i < query.getColumnCount(); ++i) table.columns.emplace_back(query.getColumnName(i));
-  while (query.executeStep()) {
-    std::vector<Value> row;
-    row.reserve(table.columns.size());
-    for (int i = 0; i < query.getColumnCount(); ++i) row.push_back(column_value(query.getColumn(i)));
-    table.rows.push_back(std::move(row));
-  }
-  return table;
-}
+Table collect(SqlRows rows) { return Table{std::move(rows.columns), std::move(rows.rows)}; }
 
 std::string quote_identifier(const std::string& name) {
   std::string quoted = "\"";
@@ -93,7 +75,32 @@ ConfigCondition parse_condition(const std::string& text) {
                    "optimizer.lr=0.001 or train.batch_size>=32");
 }
 
-ResultsReader::ResultsReader(const std::string& path) : path_(path) {
+ResultsReader::ResultsReader(const std::string& location)
+    : path_(is_postgres_url(location) ? redact_postgres_url(location) : location) {
+  if (is_postgres_url(location)) {
+    open_postgres(location);
+  } else {
+    open_sqlite(location);
+  }
+  if (schema_version_ > ResultsStore::kSchemaVersion) {
+    throw StoreError("'" + path_ + "' has schema version " + std::to_string(schema_version_) +
+                     ", written by a newer Trainyard; this build reads versions up to " +
+                     std::to_string(ResultsStore::kSchemaVersion) + ". Use a newer results tool.");
+  }
+}
+
+void ResultsReader::open_postgres(const std::string& url) {
+  db_ = open_postgres_database(url);
+  const auto marked = db_->query("SELECT to_regclass('trainyard_schema') IS NOT NULL").integer(0, 0);
+  if (!marked) {
+    throw StoreError("'" + path_ + "' is not a Trainyard results database (no trainyard_schema table); "
+                     "it was not modified");
+  }
+  schema_version_ = static_cast<int>(db_->query("SELECT version FROM trainyard_schema").integer(0, 0));
+  has_git_revision_ = true;   // PostgreSQL stores began at schema 5
+}
+
+void ResultsReader::open_sqlite(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) {
     throw StoreError("No results database at '" + path + "'. Give the file with --db (runs write "
@@ -102,15 +109,16 @@ ResultsReader::ResultsReader(const std::string& path) : path_(path) {
   if (fs::is_directory(path, ec)) {
     throw StoreError("'" + path + "' is a folder; --db takes the results database file");
   }
-  int application_id = 0;
-  int tables = 0;
+  std::int64_t application_id = 0, tables = 0;
   try {
-    db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY);
-    db_->setBusyTimeout(5000);
-    application_id = db_->execAndGet("PRAGMA application_id").getInt();
-    schema_version_ = db_->execAndGet("PRAGMA user_version").getInt();
-    tables = db_->execAndGet("SELECT count(*) FROM sqlite_master").getInt();
-  } catch (const SQLite::Exception& e) {
+    db_ = open_sqlite_database(path, /*read_only=*/true);
+    const auto identity = db_->query("SELECT (SELECT application_id FROM pragma_application_id), "
+                                     "(SELECT user_version FROM pragma_user_version), "
+                                     "(SELECT count(*) FROM sqlite_master)");
+    application_id = identity.integer(0, 0);
+    schema_version_ = static_cast<int>(identity.integer(0, 1));
+    tables = identity.integer(0, 2);
+  } catch (const StoreError& e) {
     throw StoreError("'" + path + "' is not a Trainyard results database (SQLite says: " +
                      e.what() + "); it was not modified");
   }
@@ -119,29 +127,20 @@ ResultsReader::ResultsReader(const std::string& path) : path_(path) {
                      (tables == 0 ? std::string("it is empty") : "it has another application id") +
                      "); it was not modified");
   }
-  if (schema_version_ > ResultsStore::kSchemaVersion) {
-    throw StoreError("'" + path + "' has schema version " + std::to_string(schema_version_) +
-                     ", written by a newer Trainyard; this build reads versions up to " +
-                     std::to_string(ResultsStore::kSchemaVersion) + ". Use a newer results tool.");
-  }
+  if (schema_version_ > ResultsStore::kSchemaVersion) return;   // refused by the caller
   if (schema_version_ < 3) {
     throw StoreError("'" + path + "' has schema version " + std::to_string(schema_version_) +
                      ", from an early Trainyard. The results tool never modifies a file: upgrade "
                      "it by running any experiment with output.db set to it.");
   }
-  try {
-    if (schema_version_ < 4) {
-      // The views and config rows of schema 4, in this connection's temporary schema only.
-      db_->exec("CREATE TEMP TABLE run_config (run_id INTEGER NOT NULL, key TEXT NOT NULL, "
-                "value TEXT NOT NULL, number REAL, PRIMARY KEY (run_id, key))");
-      ResultsStore::fill_config_rows(*db_, "temp.run_config");
-      db_->exec(ResultsStore::views_sql(true));
-    }
-    SQLite::Statement columns(*db_, "SELECT 1 FROM pragma_table_info('runs') WHERE name = 'git_revision'");
-    has_git_revision_ = columns.executeStep();
-  } catch (const SQLite::Exception& e) {
-    throw StoreError("Cannot read results database '" + path + "': " + e.what());
+  if (schema_version_ < 4) {
+    // The views and config rows of schema 4, in this connection's temporary schema only.
+    db_->execute_script("CREATE TEMP TABLE run_config (run_id INTEGER NOT NULL, key TEXT NOT NULL, "
+                        "value TEXT NOT NULL, number REAL, PRIMARY KEY (run_id, key))");
+    ResultsStore::fill_config_rows(*db_, "temp.run_config");
+    db_->execute_script(ResultsStore::views_sql(true));
   }
+  has_git_revision_ = !db_->query("SELECT 1 FROM pragma_table_info('runs') WHERE name = 'git_revision'").empty();
 }
 
 ResultsReader::~ResultsReader() = default;
@@ -156,8 +155,8 @@ const std::vector<std::string>& ResultsReader::metrics() {
 
 std::vector<std::string> ResultsReader::config_keys() const {
   std::vector<std::string> keys;
-  SQLite::Statement query(*db_, "SELECT DISTINCT key FROM run_config ORDER BY key");
-  while (query.executeStep()) keys.push_back(query.getColumn(0).getString());
+  const auto rows = db_->query("SELECT DISTINCT key FROM run_config ORDER BY key");
+  for (std::size_t i = 0; i < rows.size(); ++i) keys.push_back(rows.text(i, 0));
   return keys;
 }
 
@@ -177,12 +176,14 @@ std::string ResultsReader::sort_expression(const std::string& sort, bool ascendi
                         nearest_key ? "; did you mean '" + *nearest_key + "'?" : "") +
                        " Metrics: " + join_names(metrics()) + ".");
     }
-    expression = "(SELECT coalesce(number, value) FROM run_config c WHERE c.run_id = rs.run_id "
-                 "AND c.key = " + sql_literal(sort) + ")";
+    // Numbers by value (1e-4 < 3e-4), then text; the two engines agree on this order.
+    const std::string of_run = " FROM run_config c WHERE c.run_id = rs.run_id AND c.key = " + sql_literal(sort) + ")";
+    const std::string number = "(SELECT number" + of_run, text = "(SELECT value" + of_run;
+    const std::string direction = ascending ? " ASC" : " DESC";
+    return number + " IS NULL, " + number + direction + ", " + text + direction + ", rs.run_id DESC";
   }
   // NULLs (runs without epochs) last either way; ties by newest run.
-  return ascending ? expression + " IS NULL, " + expression + " ASC, rs.run_id DESC"
-                   : expression + " DESC, rs.run_id DESC";
+  return expression + " IS NULL, " + expression + (ascending ? " ASC" : " DESC") + ", rs.run_id DESC";
 }
 
 std::vector<std::int64_t> ResultsReader::run_ids(const RunFilter& filter) const {
@@ -218,11 +219,9 @@ Table ResultsReader::runs(const RunFilter& filter, const std::vector<std::string
     sql += ", (SELECT value FROM run_config c WHERE c.run_id = rs.run_id AND c.key = ?) AS " +
            quote_identifier(key);
   }
-  sql += " FROM run_summary rs WHERE 1";
-  struct Binding { bool numeric; std::string text; double number; };
-  std::vector<Binding> bindings;
-  for (const auto& key : shown_keys) bindings.push_back({false, key, 0});
-  auto bind_text = [&](const std::string& text) { bindings.push_back({false, text, 0}); };
+  sql += " FROM run_summary rs WHERE 1 = 1";
+  std::vector<SqlValue> bindings(shown_keys.begin(), shown_keys.end());
+  auto bind_text = [&](const std::string& text) { bindings.emplace_back(text); };
 
   if (!filter.ids.empty()) sql += " AND rs.run_id IN (" + id_list(filter.ids) + ")";
   if (filter.experiment) { sql += " AND rs.experiment = ?"; bind_text(*filter.experiment); }
@@ -235,8 +234,8 @@ Table ResultsReader::runs(const RunFilter& filter, const std::vector<std::string
     sql += " AND rs.status = ?";
     bind_text(*filter.status);
   }
-  if (filter.since) { sql += " AND substr(rs.started_at, 1, length(?)) >= ?"; bind_text(*filter.since); bind_text(*filter.since); }
-  if (filter.until) { sql += " AND substr(rs.started_at, 1, length(?)) <= ?"; bind_text(*filter.until); bind_text(*filter.until); }
+  if (filter.since) { sql += " AND substr(rs.started_at, 1, length(CAST(? AS TEXT))) >= ?"; bind_text(*filter.since); bind_text(*filter.since); }
+  if (filter.until) { sql += " AND substr(rs.started_at, 1, length(CAST(? AS TEXT))) <= ?"; bind_text(*filter.until); bind_text(*filter.until); }
   for (const auto& condition : filter.where) {
     require_key(condition.key, "--where");
     const auto number = parse_number(condition.value);
@@ -244,7 +243,7 @@ Table ResultsReader::runs(const RunFilter& filter, const std::vector<std::string
            std::string(number ? "number " : "value ") + condition.op + " ?)";
     bind_text(condition.key);
     if (number) {
-      bindings.push_back({true, "", *number});
+      bindings.emplace_back(*number);
     } else {
       bind_text(condition.value);
     }
@@ -252,93 +251,76 @@ Table ResultsReader::runs(const RunFilter& filter, const std::vector<std::string
   sql += " ORDER BY " + sort_expression(filter.sort, filter.ascending);
   if (filter.limit) sql += " LIMIT " + std::to_string(std::max<std::int64_t>(0, *filter.limit));
 
-  SQLite::Statement query(*db_, sql);
-  for (std::size_t i = 0; i < bindings.size(); ++i) {
-    const int index = static_cast<int>(i) + 1;
-    if (bindings[i].numeric) {
-      query.bind(index, bindings[i].number);
-    } else {
-      query.bind(index, bindings[i].text);
-    }
-  }
-  return collect(query);
+  return collect(db_->query(sql, bindings));
 }
 
 Table ResultsReader::sweeps() const {
-  SQLite::Statement query(*db_, R"sql(
+  return collect(db_->query(R"sql(
     SELECT s.id AS sweep_id, s.name AS sweep, s.experiment_file, s.created_at,
-           count(l.run_id) AS trials, coalesce(sum(l.status = 'finished'), 0) AS finished,
+           count(l.run_id) AS trials,
+           coalesce(sum(CASE WHEN l.status = 'finished' THEN 1 ELSE 0 END), 0) AS finished,
            (SELECT run_id FROM sweep_leaderboard b WHERE b.sweep_id = s.id AND b.rank = 1
             ORDER BY run_id LIMIT 1) AS best_run,
            (SELECT trial_key FROM sweep_leaderboard b WHERE b.sweep_id = s.id AND b.rank = 1
             ORDER BY run_id LIMIT 1) AS best_trial,
            max(l.best_test_accuracy) AS best_test_accuracy
     FROM sweeps s LEFT JOIN sweep_leaderboard l ON l.sweep_id = s.id
-    GROUP BY s.id ORDER BY s.id)sql");
-  return collect(query);
+    GROUP BY s.id ORDER BY s.id)sql"));
 }
 
 std::int64_t ResultsReader::resolve_sweep(const std::string& id_or_name) const {
   if (const auto number = parse_number(id_or_name)) {
-    SQLite::Statement query(*db_, "SELECT id FROM sweeps WHERE id = ?");
-    query.bind(1, static_cast<std::int64_t>(*number));
-    if (query.executeStep()) return query.getColumn(0).getInt64();
+    const auto rows = db_->query("SELECT id FROM sweeps WHERE id = ?", {static_cast<std::int64_t>(*number)});
+    if (!rows.empty()) return rows.integer(0, 0);
   }
-  SQLite::Statement by_name(*db_, "SELECT id FROM sweeps WHERE name = ? ORDER BY id DESC");
-  by_name.bind(1, id_or_name);
-  if (by_name.executeStep()) return by_name.getColumn(0).getInt64();
+  const auto by_name = db_->query("SELECT id FROM sweeps WHERE name = ? ORDER BY id DESC", {id_or_name});
+  if (!by_name.empty()) return by_name.integer(0, 0);
   std::vector<std::string> known;
-  SQLite::Statement all(*db_, "SELECT id, name FROM sweeps ORDER BY id");
-  while (all.executeStep()) known.push_back(all.getColumn(1).getString() + " (" + all.getColumn(0).getString() + ")");
+  const auto all = db_->query("SELECT id, name FROM sweeps ORDER BY id");
+  for (std::size_t i = 0; i < all.size(); ++i) known.push_back(all.text(i, 1) + " (" + std::to_string(all.integer(i, 0)) + ")");
   throw InputError("--sweep '" + id_or_name + "': no such sweep in '" + path_ + "'; sweeps: " +
                    join_names(known));
 }
 
 void ResultsReader::require_runs(const std::vector<std::int64_t>& ids) const {
   for (const auto id : ids) {
-    SQLite::Statement query(*db_, "SELECT 1 FROM runs WHERE id = ?");
-    query.bind(1, id);
-    if (query.executeStep()) continue;
-    const auto range = db_->execAndGet("SELECT coalesce(min(id) || '..' || max(id), 'none') FROM runs").getString();
+    if (!db_->query("SELECT 1 FROM runs WHERE id = ?", {id}).empty()) continue;
+    const auto range = db_->query("SELECT coalesce(min(id) || '..' || max(id), 'none') FROM runs").text(0, 0);
     throw InputError("no run " + std::to_string(id) + " in '" + path_ + "' (run ids there: " + range + ")");
   }
 }
 
 std::vector<std::pair<std::string, Value>> ResultsReader::run_fields(std::int64_t id) const {
   require_runs({id});
-  SQLite::Statement query(*db_, R"sql(
+  const auto row = db_->query(R"sql(
     SELECT r.*, rs.epochs, rs.best_test_loss, rs.final_test_accuracy, rs.final_test_loss,
            rs.final_train_accuracy, rs.final_train_loss, rs.train_images_per_second,
            rs.train_seconds, s.name AS sweep
     FROM runs r JOIN run_summary rs ON rs.run_id = r.id LEFT JOIN sweeps s ON s.id = r.sweep_id
-    WHERE r.id = ?)sql");
-  query.bind(1, id);
-  query.executeStep();
+    WHERE r.id = ?)sql",
+                              {id});
   std::vector<std::pair<std::string, Value>> fields;
-  for (int i = 0; i < query.getColumnCount(); ++i) {
-    const std::string name = query.getColumnName(i);
-    if (name == "config_yaml") continue;   // shown as config
-    fields.emplace_back(name, column_value(query.getColumn(i)));
+  for (std::size_t i = 0; i < row.columns.size(); ++i) {
+    if (row.columns[i] == "config_yaml") continue;   // shown as config
+    fields.emplace_back(row.columns[i], row.rows.at(0)[i]);
   }
   return fields;
 }
 
 std::map<std::string, std::string> ResultsReader::config(std::int64_t id) const {
-  SQLite::Statement query(*db_, "SELECT key, value FROM run_config WHERE run_id = ? ORDER BY key");
-  query.bind(1, id);
+  const auto rows = db_->query("SELECT key, value FROM run_config WHERE run_id = ? ORDER BY key", {id});
   std::map<std::string, std::string> out;
-  while (query.executeStep()) out[query.getColumn(0).getString()] = query.getColumn(1).getString();
+  for (std::size_t i = 0; i < rows.size(); ++i) out[rows.text(i, 0)] = rows.text(i, 1);
   return out;
 }
 
 Table ResultsReader::epochs(std::int64_t id) const {
-  SQLite::Statement query(*db_, R"sql(
+  return collect(db_->query(R"sql(
     SELECT epoch, train_loss, train_accuracy, test_loss, test_accuracy, learning_rate,
            epoch_seconds, train_images_per_second, test_images_per_second, data_wait_fraction,
            finished_at
-    FROM epochs WHERE run_id = ? ORDER BY epoch)sql");
-  query.bind(1, id);
-  return collect(query);
+    FROM epochs WHERE run_id = ? ORDER BY epoch)sql",
+                            {id}));
 }
 
 Table ResultsReader::export_epochs(const std::vector<std::int64_t>& ids) const {
@@ -349,8 +331,7 @@ Table ResultsReader::export_epochs(const std::vector<std::int64_t>& ids) const {
     FROM epochs e JOIN runs r ON r.id = e.run_id)sql";
   if (!ids.empty()) sql += " WHERE e.run_id IN (" + id_list(ids) + ")";
   sql += " ORDER BY e.run_id, e.epoch";
-  SQLite::Statement query(*db_, sql);
-  return collect(query);
+  return collect(db_->query(sql));
 }
 
 Table ResultsReader::compare(const std::vector<std::int64_t>& ids, bool all_keys) const {
@@ -377,15 +358,13 @@ Table ResultsReader::compare(const std::vector<std::int64_t>& ids, bool all_keys
   const std::vector<std::string> shown = {"status", "epochs", "best_epoch", "best_test_accuracy",
                                           "best_test_loss", "final_test_accuracy", "final_test_loss",
                                           "train_images_per_second", "train_seconds"};
-  SQLite::Statement query(*db_, "SELECT run_id, status, epochs, best_epoch, best_test_accuracy, "
+  const auto summary = db_->query("SELECT run_id, status, epochs, best_epoch, best_test_accuracy, "
                                 "best_test_loss, final_test_accuracy, final_test_loss, "
                                 "train_images_per_second, train_seconds FROM run_summary "
                                 "WHERE run_id IN (" + id_list(ids) + ")");
   std::map<std::int64_t, std::vector<Value>> by_run;
-  while (query.executeStep()) {
-    std::vector<Value> values;
-    for (int i = 1; i < query.getColumnCount(); ++i) values.push_back(column_value(query.getColumn(i)));
-    by_run[query.getColumn(0).getInt64()] = std::move(values);
+  for (std::size_t r = 0; r < summary.size(); ++r) {
+    by_run[summary.integer(r, 0)] = std::vector<Value>(summary.rows[r].begin() + 1, summary.rows[r].end());
   }
   for (std::size_t m = 0; m < shown.size(); ++m) {
     std::vector<Value> row{shown[m]};

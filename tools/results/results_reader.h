@@ -11,14 +11,12 @@
 #include <variant>
 #include <vector>
 
-namespace SQLite {
-class Database;
-}
+#include "trainyard/sql_database.h"
 
 namespace trainyard::results {
 
 /// One cell: NULL, integer, real or text.
-using Value = std::variant<std::monostate, std::int64_t, double, std::string>;
+using Value = SqlValue;
 
 /// A result set: named columns, rows of cells.
 struct Table {
@@ -52,9 +50,10 @@ struct RunFilter {
 
 class ResultsReader {
  public:
-  /// Opens `path` read-only. Throws StoreError for a missing file, a file that is not a
-  /// Trainyard database, or one written by a newer Trainyard; the file is never modified.
-  explicit ResultsReader(const std::string& path);
+  /// Opens `location` (a file, read-only, or a postgresql:// URL). Throws StoreError for a missing
+  /// file, a database that is not Trainyard's, or one written by a newer Trainyard; the database
+  /// is never modified.
+  explicit ResultsReader(const std::string& location);
   ~ResultsReader();
   ResultsReader(const ResultsReader&) = delete;
   ResultsReader& operator=(const ResultsReader&) = delete;
@@ -96,7 +95,9 @@ class ResultsReader {
   std::string sort_expression(const std::string& sort, bool ascending) const;
   std::vector<std::string> config_keys() const;
   std::string path_;
-  std::unique_ptr<SQLite::Database> db_;
+  void open_sqlite(const std::string& path);
+  void open_postgres(const std::string& url);
+  std::unique_ptr<SqlDatabase> db_;
   int schema_version_ = 0;
   bool has_git_revision_ = false;
 };

@@ -3,8 +3,6 @@
 #include <cmath>
 #include <random>
 
-#include <SQLiteCpp/SQLiteCpp.h>
-
 #include "trainyard/config_rows.h"
 #include "trainyard/experiment_config.h"
 #include "trainyard/results_store.h"
@@ -22,19 +20,19 @@ void write_synthetic_results(const std::string& path, std::int64_t runs, std::in
 
   const auto sweep = store.ensure_sweep("synthetic-lr", "experiments/synthetic.yaml",
                                         "grid: {optimizer.lr: [0.0001, 0.0003, 0.001, 0.003]}");
-  SQLite::Transaction transaction(db);
-  SQLite::Statement run(db, R"sql(
+  SqlWriteTransaction transaction(db);
+  const std::string run_sql = R"sql(
     INSERT INTO runs (id, experiment, experiment_file, config_yaml, status, started_at, ended_at,
                       host, device, torch_version, seed, model_plugin, dataset_plugin,
                       optimizer_plugin, precision, best_epoch, best_test_accuracy, sweep_id, trial_key)
     VALUES (?, 'synthetic', 'experiments/synthetic.yaml', ?, 'finished', ?, ?, 'bench', 'cpu (2 threads)',
-            '1.13.1', ?, 'resnet50 1.0.0', 'imagefolder 1.0.0', 'adam 1.0.0', 'bf16', ?, ?, ?, ?))sql");
-  SQLite::Statement config(db, "INSERT INTO run_config (run_id, key, value, number) VALUES (?, ?, ?, ?)");
-  SQLite::Statement epoch(db, R"sql(
+            '1.13.1', ?, 'resnet50 1.0.0', 'imagefolder 1.0.0', 'adam 1.0.0', 'bf16', ?, ?, ?, ?))sql";
+  const std::string config_sql = "INSERT INTO run_config (run_id, key, value, number) VALUES (?, ?, ?, ?)";
+  const std::string epoch_sql = R"sql(
     INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, test_loss, test_accuracy,
                         learning_rate, epoch_seconds, train_images_per_second,
                         test_images_per_second, data_wait_fraction, finished_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, 10.0, 25.0, 95.0, 0.001, ?))sql");
+    VALUES (?, ?, ?, ?, ?, ?, ?, 10.0, 25.0, 95.0, 0.001, ?))sql";
 
   for (std::int64_t id = 1; id <= runs; ++id) {
     const double lr = rates[(id - 1) % 4];
@@ -55,52 +53,21 @@ void write_synthetic_results(const std::string& path, std::int64_t runs, std::in
                              "\nmodel:\n  plugin: resnet50\noptimizer:\n  plugin: adam\n  lr: " +
                              format_double(lr) + "\ntrain:\n  batch_size: " + std::to_string(batch) +
                              "\n  epochs: " + std::to_string(epochs) + "\n";
-    int i = 1;
-    run.bind(i++, id);
-    run.bind(i++, yaml);
-    run.bind(i++, started);
-    run.bind(i++, started);
-    run.bind(i++, id);
-    run.bind(i++, best_epoch);
-    run.bind(i++, best);
-    if (trial) {
-      run.bind(i++, sweep);
-      run.bind(i++, "optimizer.lr=" + format_double(lr) + ",seed=" + std::to_string(id));
-    } else {
-      run.bind(i++);
-      run.bind(i++, "");
-    }
-    run.exec();
-    run.reset();
+    const std::string trial_key = "optimizer.lr=" + format_double(lr) + ",seed=" + std::to_string(id);
+    db.query(run_sql, {id, yaml, started, started, id, best_epoch, best, trial ? SqlValue{sweep} : SqlValue{},
+                       trial ? trial_key : std::string()});
     const std::pair<const char*, std::string> rows[] = {
         {"model.plugin", "resnet50"}, {"name", "synthetic"}, {"optimizer.lr", format_double(lr)},
         {"optimizer.plugin", "adam"}, {"seed", std::to_string(id)},
         {"train.batch_size", std::to_string(batch)}, {"train.epochs", std::to_string(epochs)}};
     for (const auto& [key, value] : rows) {
-      config.bind(1, id);
-      config.bind(2, key);
-      config.bind(3, value);
-      if (const auto number = parse_number(value)) {
-        config.bind(4, *number);
-      } else {
-        config.bind(4);
-      }
-      config.exec();
-      config.reset();
+      const auto number = parse_number(value);
+      db.query(config_sql, {id, std::string(key), value, number ? SqlValue{*number} : SqlValue{}});
     }
     for (std::int64_t e = 1; e <= epochs; ++e) {
       const double a = accuracy[static_cast<std::size_t>(e - 1)];
-      int j = 1;
-      epoch.bind(j++, id);
-      epoch.bind(j++, e);
-      epoch.bind(j++, 1.2 * std::exp(-static_cast<double>(e) / 3.0) + 0.02);
-      epoch.bind(j++, std::min(0.999, a + 0.02));
-      epoch.bind(j++, 1.0 - a);
-      epoch.bind(j++, a);
-      epoch.bind(j++, lr);
-      epoch.bind(j++, started);
-      epoch.exec();
-      epoch.reset();
+      db.query(epoch_sql, {id, e, 1.2 * std::exp(-static_cast<double>(e) / 3.0) + 0.02, std::min(0.999, a + 0.02),
+                           1.0 - a, a, lr, started});
     }
   }
   transaction.commit();

@@ -1,7 +1,9 @@
-// The results database: SQLite in WAL mode, one row per run and one per finished epoch, each
-// epoch committed as it ends so a killed run leaves every finished epoch readable.
-// The schema is versioned (PRAGMA user_version) and migrated forward on open; the file is marked
-// as Trainyard's (PRAGMA application_id) so a foreign database is refused, never modified.
+// The results database: one row per run and one per finished epoch, each epoch committed as it
+// ends so a killed run leaves every finished epoch readable. Two engines behind one schema:
+// SQLite in WAL mode (a file: the default) and PostgreSQL (a postgresql:// URL: one store shared
+// by workers on many machines). The schema is versioned and migrated forward on open; a database
+// is marked as Trainyard's (SQLite: PRAGMA application_id and user_version; PostgreSQL: the table
+// trainyard_schema) so a foreign or newer one is refused, never modified.
 #pragma once
 
 #include <cstdint>
@@ -11,9 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace SQLite {
-class Database;
-}
+#include "trainyard/sql_database.h"
 
 namespace trainyard {
 
@@ -86,17 +86,30 @@ struct SweepTrialSummary {
   std::string error;
 };
 
+/// A trial of a sweep that workers (`runner --worker`) share, as one of them claimed it.
+struct ClaimedTrial {
+  std::int64_t id = 0;
+  std::string trial_key;
+  std::int64_t attempt = 1;   // more than 1 when a worker holding it before stopped renewing its lease
+};
+
+/// How far a sweep's shared trials are.
+struct TrialCounts {
+  std::int64_t pending = 0, claimed = 0, finished = 0, failed = 0;
+  std::int64_t open() const { return pending + claimed; }
+};
+
 class ResultsStore {
  public:
-  /// The schema version this build writes; older files are migrated, newer ones refused.
-  static constexpr int kSchemaVersion = 5;
-  /// PRAGMA application_id of Trainyard databases ("TRYD").
+  /// The schema version this build writes; older databases are migrated, newer ones refused.
+  static constexpr int kSchemaVersion = 6;
+  /// The application id of Trainyard databases ("TRYD").
   static constexpr std::int32_t kApplicationId = 0x54525944;
 
-  /// Opens (creating if needed) the database at `path` and migrates it to kSchemaVersion.
-  /// Throws StoreError if the file is not a Trainyard database, is from a newer Trainyard,
-  /// or cannot be opened or written. A refused file is left untouched.
-  explicit ResultsStore(const std::string& path);
+  /// Opens (creating if needed) the database at `location`, a file path or a postgresql:// URL,
+  /// and migrates it to kSchemaVersion. Throws StoreError if it is not a Trainyard database, is
+  /// from a newer Trainyard, or cannot be opened or written. A refused database is left untouched.
+  explicit ResultsStore(const std::string& location);
   ~ResultsStore();
   ResultsStore(const ResultsStore&) = delete;
   ResultsStore& operator=(const ResultsStore&) = delete;
@@ -130,30 +143,61 @@ class ResultsStore {
     std::string config_yaml;
   };
   std::map<std::string, TrialRun> latest_trial_runs(std::int64_t sweep_id) const;
-  /// The run a trial's process `pid` started, if it got that far.
+  /// The run a trial's process `pid` on `host` started, if it got that far.
   std::optional<std::int64_t> trial_run(std::int64_t sweep_id, const std::string& trial_key,
-                                        std::int64_t pid) const;
+                                        const std::string& host, std::int64_t pid) const;
   /// One line per trial (its latest run), best test accuracy first.
   std::vector<SweepTrialSummary> sweep_summary(std::int64_t sweep_id) const;
+
+  /// The work queue of workers (`runner --worker`). Adds the sweep's trials (those already
+  /// queued stay as they are); keys in `finished` (their latest run finished before) go in done.
+  void enqueue_trials(std::int64_t sweep_id, const std::vector<std::string>& keys,
+                      const std::vector<std::string>& finished);
+  /// Takes the next pending trial, or one whose lease ran out (its worker died), for `worker`
+  /// until `lease_seconds` from now on the database's clock. One statement: PostgreSQL skips
+  /// rows other workers are claiming (FOR UPDATE SKIP LOCKED); SQLite's write lock serializes.
+  /// A trial whose lease ran out after `max_attempts` claims is failed instead. nullopt: none free.
+  std::optional<ClaimedTrial> claim_trial(std::int64_t sweep_id, const std::string& worker,
+                                          double lease_seconds, int max_attempts = 3);
+  /// Extends the lease; false when `worker` no longer holds the trial (its lease ran out and
+  /// another worker took it): the caller must stop the trial.
+  bool renew_trial_lease(std::int64_t trial_id, const std::string& worker, double lease_seconds);
+  /// Ends the trial as finished or failed with its run; false when `worker` no longer held it.
+  bool complete_trial(std::int64_t trial_id, const std::string& worker, bool finished,
+                      std::optional<std::int64_t> run_id, const std::string& error = "");
+  TrialCounts trial_counts(std::int64_t sweep_id) const;
 
   int schema_version() const;
 
   /// The CREATE VIEW statements of the current schema (run_summary, run_best_epoch,
   /// run_last_epoch, sweep_leaderboard); `temporary` makes them TEMP views, which a read-only
   /// connection may create over a file from before they existed.
-  static std::string views_sql(bool temporary);
+  /// In `dialect` (PostgreSQL: CREATE OR REPLACE VIEW).
+  static std::string views_sql(bool temporary, SqlDialect dialect = SqlDialect::kSqlite);
   /// Fills `table` (run_id, key, value, number) with every run's flattened configuration.
-  static void fill_config_rows(SQLite::Database& db, const std::string& table);
+  static void fill_config_rows(SqlDatabase& database, const std::string& table);
   std::optional<StoredRun> run(std::int64_t run_id) const;
   std::vector<EpochRecord> epochs(std::int64_t run_id) const;
+  /// The file path, or the URL with its password hidden.
   const std::string& path() const { return path_; }
-  SQLite::Database& database() { return *db_; }
+  SqlDatabase& database() { return *db_; }
+  const SqlDatabase& database() const { return *db_; }
 
  private:
   void migrate();
+  void migrate_sqlite();
+  void migrate_postgres();
   std::string path_;
-  std::unique_ptr<SQLite::Database> db_;
+  std::unique_ptr<SqlDatabase> db_;
 };
+
+/// Whether `location` (output.db, --db) names a PostgreSQL database rather than a file.
+bool is_postgres_location(const std::string& location);
+
+/// `sql` (a migration written for SQLite) as PostgreSQL DDL: INTEGER PRIMARY KEY becomes a BIGINT
+/// identity, INTEGER BIGINT, REAL DOUBLE PRECISION, CREATE [TEMP] VIEW IF NOT EXISTS CREATE OR
+/// REPLACE [TEMP] VIEW. The only dialect difference in the schema: one text serves both engines.
+std::string postgres_ddl(const std::string& sql);
 
 /// Peak resident memory of this process so far, in MiB.
 double peak_memory_mib();
