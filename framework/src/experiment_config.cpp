@@ -51,7 +51,9 @@ std::vector<ParamSpec> train_schema() {
 
 std::vector<ParamSpec> output_schema() {
   return {
-      string_param("db", "results/trainyard.db", "SQLite results database"),
+      string_param("db", "results/trainyard.db",
+                   "results database: a SQLite file, or a PostgreSQL URL postgresql://USER@HOST:PORT/DBNAME "
+                   "shared by sweep workers on many machines"),
       string_param("checkpoints", "results/checkpoints", "folder for model checkpoints"),
       string_param("cache", "results/cache",
                    "folder where decoded datasets are shared between runs (the trials of a "

@@ -594,6 +594,13 @@ bool ResultsStore::renew_trial_lease(std::int64_t trial_id, const std::string& w
   return !rows.empty();
 }
 
+bool ResultsStore::release_trial(std::int64_t trial_id, const std::string& worker) {
+  return !db_->query("UPDATE trials SET status = 'pending', worker = NULL, lease_until = NULL "
+                     "WHERE id = ? AND worker = ? AND status = 'claimed' RETURNING id",
+                     {trial_id, worker})
+              .empty();
+}
+
 bool ResultsStore::complete_trial(std::int64_t trial_id, const std::string& worker, bool finished,
                                   std::optional<std::int64_t> run_id, const std::string& error) {
   const auto rows = db_->query(

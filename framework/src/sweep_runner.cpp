@@ -1,8 +1,6 @@
 #include "trainyard/sweep_runner.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,8 +19,7 @@
 #include "trainyard/device.h"
 #include "trainyard/errors.h"
 #include "trainyard/results_store.h"
-
-extern char** environ;
+#include "trial_process.h"
 
 namespace fs = std::filesystem;
 
@@ -51,46 +48,6 @@ struct RunningTrial {
   std::size_t slot = 0;   // which of the `jobs` places it holds (and so which GPU)
   fs::path log;
 };
-
-std::string tail_of(const fs::path& log, std::size_t max_chars = 600) {
-  std::ifstream in(log);
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
-  if (s.size() > max_chars) s = "..." + s.substr(s.size() - max_chars);
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-std::string describe_exit(int status) {
-  if (WIFSIGNALED(status)) {
-    return "its process was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
-           strsignal(WTERMSIG(status)) + ")";
-  }
-  return "its process exited with code " + std::to_string(WEXITSTATUS(status));
-}
-
-pid_t spawn_trial(const std::vector<std::string>& arguments, const fs::path& log) {
-  posix_spawn_file_actions_t files;
-  posix_spawn_file_actions_init(&files);
-  posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&files, STDOUT_FILENO, STDERR_FILENO);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  // Its own process group: a Ctrl-C at the terminal reaches the sweep alone, which passes it on
-  // once; otherwise each trial would see it twice and take the second as "exit at once".
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  std::vector<char*> argv;
-  for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int error = posix_spawn(&pid, argv[0], &files, &attributes, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&files);
-  posix_spawnattr_destroy(&attributes);
-  if (error != 0) throw std::runtime_error("cannot start '" + arguments[0] + "': " + std::strerror(error));
-  return pid;
-}
 
 }  // namespace
 
@@ -171,18 +128,14 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
                      resume->second, log.string());
         continue;
       }
-      std::vector<std::string> arguments{options.runner_path, options.experiment_file, "-q"};
-      for (const auto& s : options.base_sets) arguments.insert(arguments.end(), {"--set", s});
-      for (const auto& o : trial.overrides) {
-        arguments.insert(arguments.end(), {"--trial-set", o.key + "=" + o.value});
-      }
+      auto arguments = trial_arguments(options.runner_path, options.experiment_file, options.base_sets, trial,
+                                       outcome.sweep_id);
       slot_busy[slot] = true;
       if (gpus > 1) {
         arguments.insert(arguments.end(), {"--set", "device=cuda:" + std::to_string(static_cast<int>(slot) % gpus)});
       } else if (configs[index].train.threads == 0 && jobs > 1) {
         arguments.insert(arguments.end(), {"--set", "train.threads=" + std::to_string(threads_per_trial)});
       }
-      arguments.insert(arguments.end(), {"--trial-of-sweep", std::to_string(outcome.sweep_id), "--trial-key", trial.key()});
       const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
       const pid_t pid = spawn_trial(arguments, log);
       running[pid] = RunningTrial{index, slot, log};
@@ -209,33 +162,10 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
     slot_busy[trial.slot] = false;
     const std::string key = trials[trial.index].key();
 
-    const auto run_id = store.trial_run(outcome.sweep_id, key, host, pid);
-    std::string status_text;
-    if (!run_id) {
-      // The trial died before starting its run (bad data, say): record it so the sweep shows it.
-      RunRecord record;
-      record.experiment = configs[trial.index].name;
-      record.experiment_file = options.experiment_file;
-      record.config_yaml = configs[trial.index].to_yaml();
-      record.host = host;
-      record.seed = configs[trial.index].seed;
-      record.sweep_id = outcome.sweep_id;
-      record.trial_key = key;
-      for (const auto& o : trials[trial.index].overrides) record.overrides.emplace_back(o.key, o.value);
-      const auto id = store.begin_run(record);
-      store.finish_run(id, RunStatus::kFailed, describe_exit(status) + " before its run started: " + tail_of(trial.log));
-      status_text = "failed";
-    } else {
-      const auto run = store.run(*run_id);
-      status_text = run ? run->status : "unknown";
-      if (status_text == "running") {
-        // Killed without a chance to say so (a crash, the OOM killer, a second Ctrl-C).
-        const bool stopped = forwarded_signals > 0;
-        store.finish_run(*run_id, stopped ? RunStatus::kInterrupted : RunStatus::kFailed,
-                         describe_exit(status) + ": " + tail_of(trial.log));
-        status_text = stopped ? "interrupted" : "failed";
-      }
-    }
+    const std::string status_text = settle_trial(store, outcome.sweep_id, trials[trial.index], configs[trial.index],
+                                                 options.experiment_file, host, pid, status, trial.log,
+                                                 forwarded_signals > 0)
+                                        .status;
     if (status_text == "finished") ++outcome.finished;
     else if (status_text == "interrupted") ++outcome.interrupted;
     else ++outcome.failed;

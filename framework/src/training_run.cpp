@@ -353,7 +353,7 @@ void announce_run(std::int64_t run_id, const std::string& db) {
   const char* file = std::getenv("TRAINYARD_RUN_RECORD_FILE");
   if (!file || !*file) return;
   std::ofstream out(file, std::ios::trunc);
-  out << run_id << "\n" << fs::absolute(db).string() << "\n";
+  out << run_id << "\n" << (is_postgres_location(db) ? db : fs::absolute(db).string()) << "\n";
 }
 
 // For the tests of data-parallel failures: TRAINYARD_FAULT_KILL_RANK_AT_STEP=R:S makes rank R
@@ -481,7 +481,7 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   if (store) {
     for (const auto id : store->mark_abandoned_runs(record.host)) {
       spdlog::warn("run {} in {} was left 'running' by a process that is gone; marked interrupted", id,
-                   config.output.db);
+                   store->path());
     }
   }
   record.device = device_text;
@@ -502,7 +502,7 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
   for (const auto& o : options.trial_overrides) record.overrides.emplace_back(o.key, o.value);
 
   RunOutcome outcome;
-  outcome.db_path = config.output.db;
+  outcome.db_path = store ? store->path() : config.output.db;   // a URL's password hidden
   outcome.num_parameters = num_parameters;
   if (options.resume_run_id) {
     if (store) store->resume_run(*options.resume_run_id, record.host);
@@ -618,7 +618,7 @@ RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& 
     try {
       if (store) store->finish_run(outcome.run_id, outcome.status, outcome.error);
     } catch (const std::exception& e) {
-      spdlog::error("could not record the failure in '{}': {}", config.output.db, e.what());
+      spdlog::error("could not record the failure in '{}': {}", outcome.db_path, e.what());
     }
   }
   return outcome;

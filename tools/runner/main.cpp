@@ -29,9 +29,12 @@
 #include <trainyard/suggest.h>
 #include <trainyard/sweep.h>
 #include <trainyard/sweep_runner.h>
+#include <trainyard/sweep_worker.h>
+#include <trainyard/postgres_connection.h>
 #include <trainyard/training_run.h>
 
 #include "local_launch.h"
+#include "slurm_script.h"
 
 namespace {
 
@@ -152,9 +155,83 @@ int describe(const trainyard::PluginRegistry& registry, const std::string& name)
   return trainyard::kExitOk;
 }
 
+// What a sweep command line asks for beyond the sweep itself.
+struct SweepCommand {
+  int jobs = 1;
+  bool dry_run = false, summary_only = false;
+  bool worker = false;                 // --worker: join the sweep through its database
+  double lease_seconds = 60.0;
+  std::string emit_slurm;              // --emit-slurm FILE
+  trainyard::SlurmResources slurm;
+  std::vector<std::string> sweeps;     // --sweep options, passed on to Slurm workers
+};
+
+// runner EXPERIMENT --emit-slurm FILE: the job array of workers for this sweep.
+int emit_slurm_script(const trainyard::SweepSpec& spec, std::size_t trials, const std::string& db,
+                      const std::string& experiment_file, const std::vector<std::string>& sets,
+                      const SweepCommand& command) {
+  if (!trainyard::is_postgres_location(db)) {
+    throw trainyard::InputError(
+        "--emit-slurm: workers on several machines need a shared PostgreSQL store, and output.db is the "
+        "SQLite file '" + db + "' (SQLite over a network file system corrupts). Set output.db: "
+        "postgresql://USER@HOST:PORT/DBNAME (docs/cluster.md)");
+  }
+  // Validated before anything is written: a bad resource leaves no file behind.
+  trainyard::SlurmSweep sweep;
+  sweep.sweep_name = spec.name;
+  sweep.trials = trials;
+  sweep.runner_path = std::filesystem::absolute(runner_executable()).string();
+  sweep.experiment_file = std::filesystem::absolute(experiment_file).string();
+  sweep.working_folder = std::filesystem::current_path().string();
+  sweep.database = trainyard::redact_postgres_url(db);
+  sweep.sets = sets;
+  sweep.sweeps = command.sweeps;
+  sweep.lease_seconds = command.lease_seconds;
+  const std::string script = trainyard::slurm_script(sweep, command.slurm);
+  const std::filesystem::path file(command.emit_slurm);
+  const std::filesystem::path partial = file.string() + ".partial";
+  {
+    std::ofstream out(partial, std::ios::trunc);
+    out << script;
+    if (!out.flush()) throw trainyard::InputError("--emit-slurm: cannot write '" + file.string() + "'");
+  }
+  std::filesystem::permissions(partial, std::filesystem::perms::owner_exec | std::filesystem::perms::group_exec,
+                               std::filesystem::perm_options::add);
+  std::filesystem::rename(partial, file);
+  std::cout << "wrote " << file.string() << ": sweep '" << spec.name << "', " << trials << " trials, "
+            << command.slurm.workers << " workers (job array) through " << sweep.database
+            << "\nsubmit it with: sbatch " << file.string() << "\n";
+  return trainyard::kExitOk;
+}
+
+// runner EXPERIMENT --worker: claim trials from the sweep's database until none is left.
+int run_sweep_worker_command(const trainyard::SweepSpec& spec, const std::vector<trainyard::SweepTrial>& trials,
+                             const std::vector<trainyard::ExperimentConfig>& configs,
+                             const std::string& experiment_file, const std::vector<std::string>& sets,
+                             const SweepCommand& command) {
+  install_counting_signal_handlers();
+  trainyard::SweepWorkerOptions options;
+  options.runner_path = runner_executable();
+  options.experiment_file = experiment_file;
+  options.base_sets = sets;
+  options.lease_seconds = command.lease_seconds;
+  options.stop_signals = &g_stop_signals;
+  const auto outcome = trainyard::run_sweep_worker(spec, trials, configs, options);
+  trainyard::ResultsStore store(configs.front().output.db);
+  const auto counts = store.trial_counts(outcome.sweep_id);
+  spdlog::info("worker done: {} finished, {} failed, {} lost to another worker, {} handed back; sweep '{}': "
+               "{} of {} trials finished, {} failed, {} still open",
+               outcome.finished, outcome.failed, outcome.lost, outcome.handed_back, spec.name, counts.finished,
+               trials.size(), counts.failed, counts.open());
+  if (g_stop_signals.load() > 0) return trainyard::kExitInterrupted;
+  return outcome.failed > 0 ? trainyard::kExitRunFailed : trainyard::kExitOk;
+}
+
 int run_sweep_command(const trainyard::ExperimentDocument& document, const trainyard::SweepSpec& spec,
                       const trainyard::PluginRegistry& registry, const std::string& experiment_file,
-                      const std::vector<std::string>& sets, int jobs, bool dry_run, bool summary_only) {
+                      const std::vector<std::string>& sets, const SweepCommand& command) {
+  const int jobs = command.jobs;
+  const bool dry_run = command.dry_run, summary_only = command.summary_only;
   const auto trials = trainyard::expand_sweep(spec);
   if (trials.empty() && !summary_only) throw trainyard::ConfigError("sweep '" + spec.name + "' has no trials");
   // Every trial is checked against the schemas before the first one starts.
@@ -174,6 +251,10 @@ int run_sweep_command(const trainyard::ExperimentDocument& document, const train
     for (std::size_t i = 0; i < trials.size(); ++i) std::cout << "  " << i + 1 << ": " << trials[i].key() << "\n";
     return trainyard::kExitOk;
   }
+  if (!command.emit_slurm.empty()) {
+    return emit_slurm_script(spec, trials.size(), configs.front().output.db, experiment_file, sets, command);
+  }
+  if (command.worker) return run_sweep_worker_command(spec, trials, configs, experiment_file, sets, command);
   install_counting_signal_handlers();
   trainyard::SweepRunOptions options;
   options.runner_path = runner_executable();
@@ -247,7 +328,7 @@ int resume_run(std::int64_t run_id, std::string db, const std::string& experimen
     db = trainyard::ExperimentDocument::load(experiment_file).section("output")["db"].as<std::string>("results/trainyard.db");
   }
   if (db.empty()) db = "results/trainyard.db";
-  if (!std::filesystem::exists(db)) {
+  if (!trainyard::is_postgres_location(db) && !std::filesystem::exists(db)) {
     throw trainyard::InputError("--resume: no results database at '" + db + "' (give it with --db)");
   }
   std::string config_yaml;
@@ -285,6 +366,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> sweeps, trial_sets;
   int jobs = 0;
   bool sweep_summary_only = false;
+  SweepCommand sweep_command;
   std::int64_t trial_of_sweep = 0;
   std::string trial_key;
   app.add_option("experiment", experiment_file, "experiment YAML file");
@@ -295,6 +377,29 @@ int main(int argc, char** argv) {
   app.add_option("--jobs", jobs, "sweep trials to run at once (default: the file's sweep.jobs, or 1)")
       ->check(CLI::PositiveNumber);
   app.add_flag("--sweep-summary", sweep_summary_only, "print the summary table of the file's sweep and exit");
+  app.add_flag("--worker", sweep_command.worker,
+               "join the file's sweep as a worker: claim its pending trials from output.db one at a time "
+               "until none is left (start any number, on any machines sharing a PostgreSQL output.db)");
+  app.add_option("--lease", sweep_command.lease_seconds,
+                 "with --worker: seconds a claimed trial stays this worker's without renewal; after a worker "
+                 "dies its trial passes to another once this has run out")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--emit-slurm", sweep_command.emit_slurm,
+                 "write a Slurm batch script (a job array of --worker processes) for the file's sweep to FILE, "
+                 "for sbatch; resources from the Slurm options")
+      ->type_name("FILE");
+  auto* slurm_group = "Slurm (with --emit-slurm)";
+  app.add_option("--workers", sweep_command.slurm.workers, "array tasks: workers running at once")
+      ->capture_default_str()->group(slurm_group)->check(CLI::PositiveNumber);
+  app.add_option("--cpus-per-worker", sweep_command.slurm.cpus_per_worker, "--cpus-per-task of each worker")
+      ->capture_default_str()->group(slurm_group)->check(CLI::PositiveNumber);
+  app.add_option("--gpus-per-worker", sweep_command.slurm.gpus_per_worker, "--gres=gpu:N of each worker")
+      ->capture_default_str()->group(slurm_group)->check(CLI::NonNegativeNumber);
+  app.add_option("--mem", sweep_command.slurm.memory, "--mem of each worker, e.g. 16G")->group(slurm_group);
+  app.add_option("--time", sweep_command.slurm.time_limit, "--time of each worker, e.g. 04:00:00")->group(slurm_group);
+  app.add_option("--partition", sweep_command.slurm.partition, "--partition")->group(slurm_group);
+  app.add_option("--account", sweep_command.slurm.account, "--account")->group(slurm_group);
   // Used by a sweep to start its trials.
   app.add_option("--trial-of-sweep", trial_of_sweep)->group("");
   app.add_option("--trial-key", trial_key)->group("");
@@ -388,10 +493,17 @@ int main(int argc, char** argv) {
         throw trainyard::InputError(experiment_file + ": sweep: a sweep cannot run over several processes "
                                     "yet; run it as one process (its trials run side by side with --jobs)");
       }
+      if (spec.empty() && (sweep_command.worker || !sweep_command.emit_slurm.empty())) {
+        throw trainyard::InputError(experiment_file + ": " +
+                                    (sweep_command.worker ? "--worker" : "--emit-slurm") +
+                                    " runs a sweep, and this experiment declares none (a sweep: section or --sweep)");
+      }
       if (!spec.empty() || sweep_summary_only) {
-        return run_sweep_command(document, spec, registry, experiment_file, sets,
-                                 jobs > 0 ? jobs : static_cast<int>(spec.jobs), dry_run,
-                                 sweep_summary_only);
+        sweep_command.jobs = jobs > 0 ? jobs : static_cast<int>(spec.jobs);
+        sweep_command.dry_run = dry_run;
+        sweep_command.summary_only = sweep_summary_only;
+        sweep_command.sweeps = sweeps;
+        return run_sweep_command(document, spec, registry, experiment_file, sets, sweep_command);
       }
     }
     if (dry_run) {

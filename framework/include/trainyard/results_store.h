@@ -162,6 +162,9 @@ class ResultsStore {
   /// Extends the lease; false when `worker` no longer holds the trial (its lease ran out and
   /// another worker took it): the caller must stop the trial.
   bool renew_trial_lease(std::int64_t trial_id, const std::string& worker, double lease_seconds);
+  /// Puts a trial `worker` holds back in the queue (its run was stopped by a signal); false when
+  /// it no longer held it.
+  bool release_trial(std::int64_t trial_id, const std::string& worker);
   /// Ends the trial as finished or failed with its run; false when `worker` no longer held it.
   bool complete_trial(std::int64_t trial_id, const std::string& worker, bool finished,
                       std::optional<std::int64_t> run_id, const std::string& error = "");

@@ -1,0 +1,109 @@
+#include "trial_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "trainyard/results_store.h"
+
+namespace fs = std::filesystem;
+
+namespace trainyard {
+
+std::vector<std::string> trial_arguments(const std::string& runner_path, const std::string& experiment_file,
+                                         const std::vector<std::string>& base_sets, const SweepTrial& trial,
+                                         std::int64_t sweep_id) {
+  std::vector<std::string> arguments{runner_path, experiment_file, "-q"};
+  for (const auto& s : base_sets) arguments.insert(arguments.end(), {"--set", s});
+  for (const auto& o : trial.overrides) arguments.insert(arguments.end(), {"--trial-set", o.key + "=" + o.value});
+  arguments.insert(arguments.end(), {"--trial-of-sweep", std::to_string(sweep_id), "--trial-key", trial.key()});
+  return arguments;
+}
+
+pid_t spawn_trial(const std::vector<std::string>& arguments, const fs::path& log, bool die_with_parent) {
+  // Everything the child needs is made before fork: between fork and exec a child of a
+  // multithreaded process may only make async-signal-safe calls.
+  std::vector<char*> argv;
+  for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (log_fd < 0) throw std::runtime_error("cannot write trial log '" + log.string() + "': " + std::strerror(errno));
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int error = errno;
+    ::close(log_fd);
+    throw std::runtime_error("cannot start '" + arguments[0] + "': " + std::strerror(error));
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    if (die_with_parent) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);   // the parent died before the line above
+    }
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  return pid;
+}
+
+std::string tail_of(const fs::path& log, std::size_t max_chars) {
+  std::ifstream in(log);
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  if (s.size() > max_chars) s = "..." + s.substr(s.size() - max_chars);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) {
+    return "its process was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           strsignal(WTERMSIG(status)) + ")";
+  }
+  return "its process exited with code " + std::to_string(WEXITSTATUS(status));
+}
+
+TrialEnd settle_trial(ResultsStore& store, std::int64_t sweep_id, const SweepTrial& trial,
+                      const ExperimentConfig& config, const std::string& experiment_file, const std::string& host,
+                      pid_t pid, int wait_status, const fs::path& log, bool stop_requested) {
+  const std::string key = trial.key();
+  const auto run_id = store.trial_run(sweep_id, key, host, pid);
+  if (!run_id) {
+    // The trial died before starting its run (bad data, say): record it so the sweep shows it.
+    RunRecord record;
+    record.experiment = config.name;
+    record.experiment_file = experiment_file;
+    record.config_yaml = config.to_yaml();
+    record.host = host;
+    record.seed = config.seed;
+    record.sweep_id = sweep_id;
+    record.trial_key = key;
+    for (const auto& o : trial.overrides) record.overrides.emplace_back(o.key, o.value);
+    const auto id = store.begin_run(record);
+    store.finish_run(id, RunStatus::kFailed, describe_exit(wait_status) + " before its run started: " + tail_of(log));
+    return {id, "failed"};
+  }
+  const auto run = store.run(*run_id);
+  std::string status = run ? run->status : "failed";
+  if (status == "running") {
+    // Killed without a chance to say so (a crash, the OOM killer, a second Ctrl-C).
+    store.finish_run(*run_id, stop_requested ? RunStatus::kInterrupted : RunStatus::kFailed,
+                     describe_exit(wait_status) + ": " + tail_of(log));
+    status = stop_requested ? "interrupted" : "failed";
+  }
+  return {*run_id, status};
+}
+
+}  // namespace trainyard

@@ -1,0 +1,190 @@
+// Sweep workers through the runner binary (`runner EXPERIMENT --worker`): several workers share a
+// sweep through a real PostgreSQL server started for this suite; one is killed mid-trial and its
+// trial passes to another once its lease lapses. Also: workers on a SQLite file on one machine,
+// and the Slurm job array `--emit-slurm` writes.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <thread>
+
+#include "temporary_postgres.h"
+#include "test_support.h"
+#include "trainyard/device.h"
+#include "trainyard/sql_database.h"
+
+namespace t = trainyard::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+class SweepWorkers : public ::testing::Test {
+ protected:
+  void write_experiment(const std::string& db) {
+    t::make_image_folder(dir_ / "data", {{"a", 8}, {"b", 8}}, 16);
+    // Six trials of 300 quick epochs: each takes about a second, so a trial is caught mid-way.
+    t::write_file(dir_ / "sweep.yaml", R"(name: workers
+seed: 5
+device: cpu
+model:     {plugin: tiny}
+dataset:   {plugin: imagefolder, root: data, image_size: 16, train_fraction: 0.5}
+optimizer: {plugin: adam, lr: 1.0e-2}
+train:     {epochs: 300, batch_size: 4, threads: 1}
+output:    {db: ')" + db + R"(', checkpoints: results/checkpoints}
+sweep:
+  grid:
+    optimizer.lr: [1.0e-2, 3.0e-3, 1.0e-3]
+    model.width: [4, 8]
+)");
+  }
+  std::string command(const std::string& arguments) const {
+    return t::runner_command(dir_.path(), arguments, t::tiny_model_environment());
+  }
+  // Starts a worker in the background; returns its pid.
+  pid_t start_worker(const std::string& log) const {
+    return std::stoi(t::run_command(command("sweep.yaml --worker --lease 1.5") + " > " + log + " 2>&1 & echo $!").output);
+  }
+  t::TempDir dir_;
+};
+
+std::int64_t count(trainyard::SqlDatabase& db, const std::string& sql) { return db.query(sql).integer(0, 0); }
+
+}  // namespace
+
+TEST_F(SweepWorkers, SixTrialsThreeWorkersOneKilledMidTrialEachTrialFinishesOnce) {
+  const std::string url = t::database_for_this_test();
+  write_experiment(url);
+  // Two workers run to the end (their exit codes are checked); the third is killed mid-trial.
+  auto first = std::async(std::launch::async, [&] { return t::run_command(command("sweep.yaml --worker --lease 1.5")); });
+  const pid_t victim = start_worker("victim.log");
+  auto second = std::async(std::launch::async, [&] { return t::run_command(command("sweep.yaml --worker --lease 1.5")); });
+
+  const std::string victim_name = trainyard::host_name() + ":" + std::to_string(victim);
+  // Caught mid-trial: its run has recorded some epochs and has most still to go.
+  std::string killed_trial;
+  bool caught = false;
+  std::unique_ptr<trainyard::SqlDatabase> watcher;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       !caught && std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(std::chrono::milliseconds(10))) {
+    try {
+      if (!watcher) watcher = trainyard::open_postgres_database(url);
+      const auto rows = watcher->query(R"sql(
+        SELECT t.trial_key FROM trials t JOIN runs r ON r.sweep_id = t.sweep_id AND r.trial_key = t.trial_key
+        WHERE t.worker = ? AND t.status = 'claimed' AND r.status = 'running'
+          AND (SELECT count(*) FROM epochs WHERE run_id = r.id) BETWEEN 1 AND 200)sql",
+                                       {victim_name});
+      if (!rows.empty()) {
+        killed_trial = rows.text(0, 0);
+        caught = true;
+      }
+    } catch (const std::exception&) {
+      // the schema is not there yet
+    }
+  }
+  ASSERT_TRUE(caught) << "the victim never ran a trial\n" << t::read_file(dir_ / "victim.log");
+  ASSERT_EQ(kill(victim, SIGKILL), 0);   // a node failure: no chance to say anything
+  ASSERT_TRUE(t::wait_for_exit(victim, 10));
+
+  const auto a = first.get();
+  const auto b = second.get();
+  EXPECT_EQ(a.exit_code, 0) << a.output;
+  EXPECT_EQ(b.exit_code, 0) << b.output;
+
+  const auto db = trainyard::open_postgres_database(url);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM trials"), 6);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM trials WHERE status = 'finished'"), 6);
+  // Each trial finished exactly once, and each finished trial points at its finished run.
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM runs WHERE status = 'finished'"), 6);
+  EXPECT_EQ(count(*db, "SELECT count(DISTINCT trial_key) FROM runs WHERE status = 'finished'"), 6);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM trials t JOIN runs r ON r.id = t.run_id "
+                       "WHERE r.status = 'finished' AND r.trial_key = t.trial_key"),
+            6);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.status = 'finished'"),
+            6 * 300);
+  // The killed worker's trial was taken over once; its first run is recorded as failed, with why.
+  const auto killed = db->query("SELECT attempts, worker FROM trials WHERE trial_key = ?", {killed_trial});
+  EXPECT_EQ(killed.integer(0, 0), 2);
+  EXPECT_NE(killed.text(0, 1), victim_name);
+  const auto lost_runs = db->query("SELECT status, error FROM runs WHERE trial_key = ? AND status <> 'finished'",
+                                   {killed_trial});
+  ASSERT_EQ(lost_runs.size(), 1u);
+  // Whoever noticed first says why: the worker taking the trial over ("failed"), or, on this one
+  // machine, a runner that found the dead process of a 'running' run ("interrupted").
+  const std::string status = lost_runs.text(0, 0), error = lost_runs.text(0, 1);
+  if (status == "failed") {
+    EXPECT_NE(error.find("stopped renewing the trial's lease"), std::string::npos) << error;
+  } else {
+    EXPECT_EQ(status, "interrupted");
+    EXPECT_NE(error.find("ended without finishing the run"), std::string::npos) << error;
+  }
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM runs WHERE status = 'running'"), 0);
+  // The work was shared.
+  EXPECT_GE(count(*db, "SELECT count(DISTINCT worker) FROM trials"), 2);
+
+  // The results tool reads the PostgreSQL store as it reads a file.
+  const auto listed = t::run_command(t::shell_quote(TRAINYARD_RESULTS_PATH) + " --db " + t::shell_quote(url) +
+                                     " sweeps --format csv");
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("workers"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find(",6,6,"), std::string::npos) << listed.output;   // 6 trials, 6 finished
+}
+
+TEST_F(SweepWorkers, TwoWorkersShareASqliteSweepOnOneMachine) {
+  write_experiment("results/sweep.db");
+  auto first = std::async(std::launch::async, [&] { return t::run_command(command("sweep.yaml --worker")); });
+  const auto second = t::run_command(command("sweep.yaml --worker"));
+  const auto other = first.get();
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  ASSERT_EQ(other.exit_code, 0) << other.output;
+  const auto db = trainyard::open_sqlite_database((dir_ / "results/sweep.db").string(), true);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM trials WHERE status = 'finished' AND attempts = 1"), 6);
+  EXPECT_EQ(count(*db, "SELECT count(DISTINCT trial_key) FROM runs WHERE status = 'finished'"), 6);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM runs"), 6);
+
+  // A worker started after the sweep is done finds nothing to do; the local sweep agrees.
+  const auto late = t::run_command(command("sweep.yaml --worker"));
+  ASSERT_EQ(late.exit_code, 0) << late.output;
+  EXPECT_NE(late.output.find("6 of 6 trials finished"), std::string::npos) << late.output;
+  const auto local = t::run_command(command("sweep.yaml"));
+  EXPECT_NE(local.output.find("6 finished before, 0 to run"), std::string::npos) << local.output;
+}
+
+TEST_F(SweepWorkers, EmitSlurmWritesAJobArrayOfWorkers) {
+  write_experiment("postgresql://trainyard@db.cluster:5432/sweeps");
+  const auto written = t::run_command(command("sweep.yaml --emit-slurm sweep.sbatch --workers 3 --gpus-per-worker 1 "
+                                              "--cpus-per-worker 8 --mem 32G --time 02:00:00 --partition gpu "
+                                              "--set train.epochs=5"));
+  ASSERT_EQ(written.exit_code, 0) << written.output;
+  const auto script = t::read_file(dir_ / "sweep.sbatch");
+  for (const char* line : {"#!/bin/bash\n", "#SBATCH --job-name=trainyard-workers\n", "#SBATCH --array=0-2\n",
+                           "#SBATCH --cpus-per-task=8\n", "#SBATCH --gres=gpu:1\n", "#SBATCH --mem=32G\n",
+                           "#SBATCH --time=02:00:00\n", "#SBATCH --partition=gpu\n",
+                           "6 trials shared by 3 workers", "--worker --lease 60 --set 'train.epochs=5'\n"}) {
+    EXPECT_NE(script.find(line), std::string::npos) << line << "\n" << script;
+  }
+  EXPECT_NE(script.find("#SBATCH --chdir=" + fs::canonical(dir_.path()).string()), std::string::npos) << script;
+  // The script is valid bash.
+  EXPECT_EQ(t::run_command("bash -n " + t::shell_quote((dir_ / "sweep.sbatch").string())).exit_code, 0);
+
+  // A SQLite output.db is refused: it cannot be shared between machines.
+  write_experiment("results/sweep.db");
+  const auto refused = t::run_command(command("sweep.yaml --emit-slurm other.sbatch"));
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("need a shared PostgreSQL store"), std::string::npos) << refused.output;
+  EXPECT_FALSE(fs::exists(dir_ / "other.sbatch"));
+}
+
+TEST_F(SweepWorkers, AWorkerNeedsASweep) {
+  write_experiment("results/sweep.db");
+  std::string text = t::read_file(dir_ / "sweep.yaml");
+  text = text.substr(0, text.find("sweep:\n"));
+  t::write_file(dir_ / "single.yaml", text);
+  const auto refused = t::run_command(command("single.yaml --worker"));
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("--worker runs a sweep, and this experiment declares none"), std::string::npos)
+      << refused.output;
+}
