@@ -14,6 +14,7 @@
 #include "output_format.h"
 #include "results_reader.h"
 #include "synthetic_results.h"
+#include "temporary_postgres.h"
 #include "test_support.h"
 #include "trainyard/errors.h"
 #include "trainyard/image_io.h"
@@ -418,4 +419,46 @@ TEST_F(ResultsOfRealRuns, BadRequestsAreClearAndChangeNothing) {
   EXPECT_EQ(missing.exit_code, trainyard::kExitBadInput);
   EXPECT_NE(missing.output.find("No results database at"), std::string::npos) << missing.output;
   EXPECT_EQ(t::read_file(db()), before);
+}
+
+// ---- copies between engines: a real sweep's file into PostgreSQL and back
+
+TEST_F(ResultsOfRealRuns, CopiesIntoPostgresAndBackAndEveryCommandAnswersAlike) {
+  const std::string server = t::database_for_this_test();
+  const auto into = results("copy --to " + t::shell_quote(server));
+  ASSERT_EQ(into.exit_code, 0) << into.output;
+  EXPECT_NE(into.output.find(": 1 sweeps, 3 runs, 9 epochs"), std::string::npos) << into.output;
+  const std::string back = (*dir_ / "back.db").string();
+  const auto out = t::run_command(results_command(server, "copy --to " + t::shell_quote(back)));
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+
+  // The same answers from the file, the server and the copy of the copy.
+  for (const std::string arguments : {"runs --format csv --show optimizer.lr", "sweeps --format csv",
+                                      "show 2 --format json", "compare 1 2 3 --format csv",
+                                      "runs --sort optimizer.lr --format csv", "export --format csv",
+                                      "runs --where 'optimizer.lr<=0.001' --since 2026 --format csv"}) {
+    const auto original = results(arguments);
+    ASSERT_EQ(original.exit_code, 0) << arguments << "\n" << original.output;
+    EXPECT_EQ(t::run_command(results_command(server, arguments)).output, original.output) << arguments;
+    EXPECT_EQ(t::run_command(results_command(back, arguments)).output, original.output) << arguments;
+  }
+  // The server's ids go on after the copied ones.
+  trainyard::ResultsStore store(server);
+  trainyard::RunRecord record;
+  record.experiment = "after";
+  record.config_yaml = "name: after\n";
+  EXPECT_EQ(store.begin_run(record), 4);
+}
+
+TEST_F(ResultsOfRealRuns, CopyRefusesADestinationThatHoldsRuns) {
+  const std::string target = (*dir_ / "taken.db").string();
+  ASSERT_EQ(results("copy --to " + t::shell_quote(target)).exit_code, 0);
+  const std::string before = t::read_file(target);
+  const auto again = results("copy --to " + t::shell_quote(target));
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+  EXPECT_NE(again.output.find("already holds 3 runs and 1 sweeps; copy into a new file or an empty database"),
+            std::string::npos)
+      << again.output;
+  trainyard::ResultsStore store(target);
+  EXPECT_EQ(store.database().query("SELECT count(*) FROM runs").integer(0, 0), 3);
 }

@@ -16,7 +16,9 @@
 
 #include "figures.h"
 #include "output_format.h"
+#include "results_copy.h"
 #include "results_reader.h"
+#include "trainyard/postgres_connection.h"
 #include "trainyard/config_rows.h"
 #include "trainyard/errors.h"
 
@@ -75,7 +77,8 @@ int main(int argc, char** argv) {
   app.fallthrough();   // --db and --format also after the subcommand
   std::string db = "results/trainyard.db";
   std::string format_text = "table";
-  app.add_option("--db", db, "results database (the experiment's output.db)")->capture_default_str();
+  app.add_option("--db", db, "results database (the experiment's output.db): a file or a postgresql:// URL")
+      ->capture_default_str();
   app.add_option("--format", format_text, "table, csv or json")->capture_default_str();
 
   FilterOptions runs_options;
@@ -111,6 +114,12 @@ int main(int argc, char** argv) {
   export_options.add_to(exporting, false);
   exporting->add_option("runs", export_ids, "run ids (default: every run the filters select)");
   exporting->add_option("--out", export_out, "file to write (default: standard output)");
+
+  std::string copy_to;
+  auto* copying = app.add_subcommand(
+      "copy", "copy the whole database (--db) into a new SQLite file or an empty PostgreSQL database, ids kept: "
+              "e.g. a cluster sweep's server store into a file to analyse offline");
+  copying->add_option("--to", copy_to, "destination: a file path or postgresql://USER@HOST:PORT/DBNAME")->required();
 
   std::vector<std::int64_t> plot_ids;
   std::string plot_out, plot_sweep, plot_param, plot_metric = "best_test_accuracy";
@@ -179,6 +188,14 @@ int main(int argc, char** argv) {
       }
       Output out(export_out);
       tr::write_table(out.stream(), reader.export_epochs(ids), format == tr::Format::kTable ? tr::Format::kCsv : format);
+    } else if (app.got_subcommand(copying)) {
+      const auto counts = tr::copy_results(reader, copy_to);
+      std::cerr << "copied " << reader.path() << " into "
+                << (trainyard::is_postgres_url(copy_to) ? trainyard::redact_postgres_url(copy_to) : copy_to);
+      for (std::size_t i = 0; i < counts.size(); ++i) {
+        std::cerr << (i ? ", " : ": ") << counts[i].second << " " << counts[i].first;
+      }
+      std::cerr << "\n";
     } else if (app.got_subcommand(plot)) {
       if (!plot_sweep.empty()) {
         if (plot_param.empty()) throw trainyard::InputError("plot --sweep needs --param KEY (the swept config key)");

@@ -90,6 +90,8 @@ class ResultsReader {
   std::vector<std::int64_t> run_ids(const RunFilter& filter) const;
 
   const std::string& path() const { return path_; }
+  /// The open connection, for copying the database whole (results_copy.h); never written to.
+  SqlDatabase& database() const { return *db_; }
 
  private:
   std::string sort_expression(const std::string& sort, bool ascending) const;
