@@ -174,7 +174,7 @@ int emit_slurm_script(const trainyard::SweepSpec& spec, std::size_t trials, cons
     throw trainyard::InputError(
         "--emit-slurm: workers on several machines need a shared PostgreSQL store, and output.db is the "
         "SQLite file '" + db + "' (SQLite over a network file system corrupts). Set output.db: "
-        "postgresql://USER@HOST:PORT/DBNAME (docs/cluster.md)");
+        "postgresql://USER@HOST:PORT/DBNAME (README: Sweeps across machines)");
   }
   // Validated before anything is written: a bad resource leaves no file behind.
   trainyard::SlurmSweep sweep;
