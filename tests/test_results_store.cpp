@@ -417,7 +417,9 @@ TEST_P(Store, EightConcurrentWritersLoseNoRows) {
   EXPECT_EQ(integer(store, "SELECT count(*) FROM runs WHERE status = 'finished'"), kWriters);
   EXPECT_EQ(integer(store, "SELECT count(*) FROM epochs"), kWriters * kEpochs);
   EXPECT_EQ(integer(store, "SELECT count(DISTINCT run_id) FROM epochs"), kWriters);
-  if (sqlite()) EXPECT_EQ(text(store, "PRAGMA integrity_check"), "ok");
+  if (sqlite()) {
+    EXPECT_EQ(text(store, "PRAGMA integrity_check"), "ok");
+  }
 }
 
 // ---- the trial queue of workers
