@@ -81,6 +81,33 @@ class Store : public ::testing::TestWithParam<SqlDialect> {
   std::string location_;
 };
 
+// Runs `body(i)` in `n` forked processes at once and expects each to return normally; what a
+// process throws is printed with its number (the processes stand for runners or workers).
+template <typename Body>
+void in_processes(int n, const char* what, Body body) {
+  std::vector<pid_t> children;
+  for (int i = 0; i < n; ++i) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      int code = 0;
+      try {
+        body(i);
+      } catch (const std::exception& error) {
+        std::fprintf(stderr, "%s %d: %s\n", what, i, error.what());
+        code = 1;
+      }
+      _exit(code);
+    }
+    children.push_back(child);
+  }
+  for (pid_t child : children) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a " << what << " failed";
+  }
+}
+
 std::string engine_name(const ::testing::TestParamInfo<SqlDialect>& engine) {
   return engine.param == SqlDialect::kSqlite ? "Sqlite" : "Postgres";
 }
@@ -389,30 +416,12 @@ TEST_P(Store, RunWhoseProcessDiedIsMarkedInterrupted) {
 
 TEST_P(Store, EightConcurrentWritersLoseNoRows) {
   constexpr int kWriters = 8, kEpochs = 25;
-  std::vector<pid_t> children;
-  for (int w = 0; w < kWriters; ++w) {
-    const pid_t child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      int code = 0;
-      try {
-        ResultsStore store(location());   // all open (and the first creates) at once
-        const auto id = store.begin_run(sample_run());
-        for (int e = 1; e <= kEpochs; ++e) store.record_epoch(id, epoch(e, 0.01 * e), e % 5 == 0, "c");
-        store.finish_run(id, RunStatus::kFinished);
-      } catch (const std::exception& error) {
-        std::fprintf(stderr, "writer %d: %s\n", w, error.what());
-        code = 1;
-      }
-      _exit(code);
-    }
-    children.push_back(child);
-  }
-  for (pid_t child : children) {
-    int status = 0;
-    waitpid(child, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a writer failed";
-  }
+  in_processes(kWriters, "writer", [&](int) {
+    ResultsStore store(location());   // all open (and the first creates) at once
+    const auto id = store.begin_run(sample_run());
+    for (int e = 1; e <= kEpochs; ++e) store.record_epoch(id, epoch(e, 0.01 * e), e % 5 == 0, "c");
+    store.finish_run(id, RunStatus::kFinished);
+  });
   ResultsStore store(location());
   EXPECT_EQ(integer(store, "SELECT count(*) FROM runs WHERE status = 'finished'"), kWriters);
   EXPECT_EQ(integer(store, "SELECT count(*) FROM epochs"), kWriters * kEpochs);
@@ -496,33 +505,17 @@ TEST_P(Store, ConcurrentWorkersNeverClaimTheSameTrial) {
     for (int i = 0; i < kTrials; ++i) keys.push_back("trial-" + std::to_string(i));
     store.enqueue_trials(sweep, keys, {});
   }
-  std::vector<pid_t> children;
-  for (int w = 0; w < kWorkers; ++w) {
-    const pid_t child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      int code = 0;
-      try {
-        ResultsStore store(location());
-        const auto sweep = *store.find_sweep("s", "exp.yaml");
-        const std::string worker = "w" + std::to_string(w);
-        while (const auto trial = store.claim_trial(sweep, worker, 60)) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(10));   // the trial's work
-          if (!store.complete_trial(trial->id, worker, true, std::nullopt)) code = 2;
-        }
-      } catch (const std::exception& error) {
-        std::fprintf(stderr, "worker %d: %s\n", w, error.what());
-        code = 1;
+  in_processes(kWorkers, "worker", [&](int w) {
+    ResultsStore store(location());
+    const auto sweep = *store.find_sweep("s", "exp.yaml");
+    const std::string worker = "w" + std::to_string(w);
+    while (const auto trial = store.claim_trial(sweep, worker, 60)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));   // the trial's work
+      if (!store.complete_trial(trial->id, worker, true, std::nullopt)) {
+        throw std::runtime_error("trial " + trial->trial_key + " was not this worker's to complete");
       }
-      _exit(code);
     }
-    children.push_back(child);
-  }
-  for (pid_t child : children) {
-    int status = 0;
-    waitpid(child, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a worker failed";
-  }
+  });
   ResultsStore store(location());
   EXPECT_EQ(integer(store, "SELECT count(*) FROM trials WHERE status = 'finished' AND attempts = 1"), kTrials);
   EXPECT_GE(integer(store, "SELECT count(DISTINCT worker) FROM trials"), 2);   // they did share the work

@@ -1,5 +1,7 @@
 #include "trainyard/provenance.h"
 
+#include "trainyard/shell_quote.h"
+
 #include <sys/wait.h>
 
 #include <array>
@@ -7,12 +9,6 @@
 
 namespace trainyard {
 namespace {
-
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
 
 // Runs a shell command; its standard output, or nothing if it failed.
 std::string capture(const std::string& command) {

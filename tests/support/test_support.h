@@ -11,6 +11,7 @@
 
 #include <trainyard/image_io.h>
 #include <trainyard/plugin_registry.h>
+#include <trainyard/shell_quote.h>
 
 namespace trainyard::testing {
 
@@ -68,7 +69,7 @@ bool wait_until(const std::function<bool()>& condition, double seconds = 60);
 /// Waits up to `seconds` for process `pid` (a child or not) to exit; returns whether it did.
 bool wait_for_exit(int pid, double seconds = 60);
 
-/// Quotes a string for /bin/sh.
-std::string shell_quote(const std::string& text);
+/// Quotes a string for /bin/sh (the framework's, under the tests' namespace).
+using trainyard::shell_quote;
 
 }  // namespace trainyard::testing

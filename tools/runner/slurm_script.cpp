@@ -4,16 +4,10 @@
 #include <sstream>
 
 #include "trainyard/errors.h"
+#include "trainyard/shell_quote.h"
 
 namespace trainyard {
 namespace {
-
-// Single-quoted for bash: what is inside stays literal.
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
 
 // Slurm job names: letters, digits, '-', '_' and '.' keep logs and squeue readable.
 std::string job_name(const std::string& sweep) {
