@@ -153,6 +153,27 @@ TEST_F(SweepWorkers, TwoWorkersShareASqliteSweepOnOneMachine) {
   EXPECT_NE(local.output.find("6 finished before, 0 to run"), std::string::npos) << local.output;
 }
 
+TEST_F(SweepWorkers, ACtrlCStopsTheTrialAndHandsItBackToTheQueue) {
+  write_experiment("results/sweep.db");
+  const pid_t worker = start_worker("worker.log");
+  const std::string db_path = (dir_ / "results/sweep.db").string();
+  auto epochs_so_far = [&] {
+    return trainyard::open_sqlite_database(db_path, true)->query("SELECT count(*) FROM epochs").integer(0, 0);
+  };
+  ASSERT_TRUE(t::wait_until([&] { return fs::exists(db_path) && epochs_so_far() >= 1; }, 60))
+      << t::read_file(dir_ / "worker.log");
+  ASSERT_EQ(kill(worker, SIGINT), 0);
+  ASSERT_TRUE(t::wait_for_exit(worker, 30)) << t::read_file(dir_ / "worker.log");
+  const auto db = trainyard::open_sqlite_database(db_path, true);
+  // Its one trial is pending again (no lease to wait out), its run interrupted; nothing else began.
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM trials WHERE status = 'pending'"), 6);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM trials WHERE attempts = 1 AND worker IS NULL"), 1);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM runs"), 1);
+  EXPECT_EQ(db->query("SELECT status FROM runs").text(0, 0), "interrupted");
+  EXPECT_NE(t::read_file(dir_ / "worker.log").find("handed back to the queue"), std::string::npos)
+      << t::read_file(dir_ / "worker.log");
+}
+
 TEST_F(SweepWorkers, EmitSlurmWritesAJobArrayOfWorkers) {
   write_experiment("postgresql://trainyard@db.cluster:5432/sweeps");
   const auto written = t::run_command(command("sweep.yaml --emit-slurm sweep.sbatch --workers 3 --gpus-per-worker 1 "
