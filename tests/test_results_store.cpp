@@ -431,6 +431,27 @@ TEST_P(Store, EightConcurrentWritersLoseNoRows) {
   }
 }
 
+TEST(ResultsStore, APostgresStoreRidesOutAServerRestart) {
+  const t::TemporaryPostgres server;   // its own: the restart ends every connection to it
+  ResultsStore store(server.create_database("restarted"));
+  const auto id = store.begin_run(sample_run());
+  server.restart();
+  // The next write notices the lost connection at its BEGIN, connects again and goes through.
+  store.record_epoch(id, epoch(1, 0.5), true, "c");
+  EXPECT_EQ(store.epochs(id).size(), 1u);
+
+  // Inside a transaction the loss is an error: what it wrote is gone, nothing half-done remains.
+  {
+    trainyard::SqlWriteTransaction transaction(store.database());
+    store.database().query("UPDATE runs SET error = 'half' WHERE id = ?", {id});
+    server.restart();
+    EXPECT_THROW(store.database().query("UPDATE runs SET status = 'failed' WHERE id = ?", {id}), StoreError);
+    EXPECT_THROW(transaction.commit(), StoreError);   // not "committed" on a new connection
+  }
+  EXPECT_EQ(store.run(id)->status, "running");
+  EXPECT_EQ(store.run(id)->error, "");
+}
+
 // ---- the trial queue of workers
 
 TEST_P(Store, TrialsAreClaimedOnceInOrderAndEndWithTheirRun) {

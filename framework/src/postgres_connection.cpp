@@ -97,6 +97,16 @@ PostgresResult PostgresConnection::exec(const std::string& sql, const std::vecto
                                 sql));
 }
 
+bool PostgresConnection::lost() const { return PQstatus(connection_) == CONNECTION_BAD; }
+
+void PostgresConnection::reconnect() {
+  PQreset(connection_);
+  if (PQstatus(connection_) != CONNECTION_OK) {
+    throw StoreError("Lost the PostgreSQL results store '" + url_ + "' and cannot reconnect: " +
+                     trimmed(PQerrorMessage(connection_)));
+  }
+}
+
 void PostgresConnection::exec_script(const std::string& sql) {
   PostgresResult(checked(connection_, PQexec(connection_, sql.c_str()), sql));
 }

@@ -96,6 +96,55 @@ class PostgresDatabase : public SqlDatabase {
   std::string describe() const override { return connection_.url(); }
 
   SqlRows query(const std::string& sql, const std::vector<SqlValue>& parameters) override {
+    return reconnecting([&] { return run_query(sql, parameters); });
+  }
+
+  void execute_script(const std::string& sql) override {
+    reconnecting([&] {
+      try {
+        connection_.exec_script(sql);
+      } catch (const PostgresError& e) {
+        throw StoreError("results database '" + connection_.url() + "': " + e.what());
+      }
+      return 0;
+    });
+  }
+  void begin_write() override {
+    execute_script("BEGIN");
+    in_transaction_ = true;
+  }
+  // Never run again on a new connection: a COMMIT there would "succeed" with nothing to commit.
+  void commit() override { end_transaction("COMMIT"); }
+  void rollback() override { end_transaction("ROLLBACK"); }
+
+ private:
+  // A server restart or a dropped connection is noticed by the first statement after it. Outside
+  // a transaction nothing is lost with that statement: connect again and run it once more, so a
+  // sweep's workers and runs ride out a database restart. Inside one the error stands (what the
+  // transaction wrote is gone); the caller's rollback ends it and the next statement reconnects.
+  template <typename Statement>
+  std::invoke_result_t<Statement> reconnecting(Statement statement) {
+    if (!in_transaction_ && connection_.lost()) connection_.reconnect();
+    try {
+      return statement();
+    } catch (const StoreError&) {
+      if (in_transaction_ || !connection_.lost()) throw;
+    }
+    connection_.reconnect();
+    return statement();
+  }
+
+  void end_transaction(const char* sql) {
+    try {
+      execute_script(sql);   // in_transaction_ is still set: no second try
+    } catch (...) {
+      in_transaction_ = false;   // ended either way: a failed COMMIT rolls back
+      throw;
+    }
+    in_transaction_ = false;
+  }
+
+  SqlRows run_query(const std::string& sql, const std::vector<SqlValue>& parameters) {
     std::vector<std::optional<std::string>> texts;
     for (const auto& p : parameters) {
       std::visit(
@@ -149,19 +198,8 @@ class PostgresDatabase : public SqlDatabase {
     }
   }
 
-  void execute_script(const std::string& sql) override {
-    try {
-      connection_.exec_script(sql);
-    } catch (const PostgresError& e) {
-      throw StoreError("results database '" + connection_.url() + "': " + e.what());
-    }
-  }
-  void begin_write() override { execute_script("BEGIN"); }
-  void commit() override { execute_script("COMMIT"); }
-  void rollback() override { execute_script("ROLLBACK"); }
-
- private:
   PostgresConnection connection_;
+  bool in_transaction_ = false;
 };
 
 }  // namespace

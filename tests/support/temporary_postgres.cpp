@@ -47,16 +47,23 @@ TemporaryPostgres::TemporaryPostgres() : bin_(server_bin()), port_(trainyard::fr
                                              shell_quote((folder_ / "data").string()) +
                                              " -U trainyard --auth=trust -E UTF8 --no-sync"));
   if (init.exit_code != 0) throw std::runtime_error("initdb failed:\n" + init.output);
+  pg_ctl("start");
+}
+
+void TemporaryPostgres::pg_ctl(const std::string& action) const {
   // Durability off: a test cluster lives for seconds.
-  const auto start = run_command(run_as_owner(
+  const auto done = run_command(run_as_owner(
       shell_quote((bin_ / "pg_ctl").string()) + " -D " + shell_quote((folder_ / "data").string()) + " -l " +
-      shell_quote((folder_ / "server.log").string()) + " -w -t 60 -o '-h 127.0.0.1 -p " + std::to_string(port_) +
-      " -k " + folder_.string() + " -c fsync=off -c synchronous_commit=off -c full_page_writes=off' start"));
-  if (start.exit_code != 0) {
-    throw std::runtime_error("the PostgreSQL server did not start:\n" + start.output + "\n" +
+      shell_quote((folder_ / "server.log").string()) + " -m fast -w -t 60 -o '-h 127.0.0.1 -p " +
+      std::to_string(port_) + " -k " + folder_.string() +
+      " -c fsync=off -c synchronous_commit=off -c full_page_writes=off' " + action));
+  if (done.exit_code != 0) {
+    throw std::runtime_error("the PostgreSQL server did not " + action + ":\n" + done.output + "\n" +
                              read_file(folder_ / "server.log"));
   }
 }
+
+void TemporaryPostgres::restart() const { pg_ctl("restart"); }
 
 TemporaryPostgres::~TemporaryPostgres() {
   run_command(run_as_owner(shell_quote((bin_ / "pg_ctl").string()) + " -D " + shell_quote((folder_ / "data").string()) +

@@ -21,9 +21,12 @@ class TemporaryPostgres {
   /// Creates an empty database and returns its URL: one per test keeps tests apart.
   std::string create_database(const std::string& name) const;
   int port() const { return port_; }
+  /// Stops the server (ending every connection) and starts it again on the same port.
+  void restart() const;
 
  private:
   std::string run_as_owner(const std::string& command) const;
+  void pg_ctl(const std::string& action) const;
   std::filesystem::path folder_;
   std::filesystem::path bin_;
   int port_ = 0;

@@ -72,6 +72,11 @@ class PostgresConnection {
 
   const std::string& url() const { return url_; }   // redacted
 
+  /// Whether the connection broke (the server restarted, the network dropped it).
+  bool lost() const;
+  /// Connects again with the same parameters; throws StoreError when the server is still away.
+  void reconnect();
+
  private:
   pg_conn* connection_ = nullptr;
   std::string url_;
