@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 
@@ -65,7 +68,18 @@ void TemporaryPostgres::pg_ctl(const std::string& action) const {
 
 void TemporaryPostgres::restart() const { pg_ctl("restart"); }
 
+std::unique_ptr<TemporaryPostgres> TemporaryPostgres::adopt(int port) {
+  std::unique_ptr<TemporaryPostgres> server(new TemporaryPostgres(port));
+  try {
+    PostgresConnection probe(server->url());
+  } catch (const std::exception&) {
+    return nullptr;   // a stale file: that run's server is gone
+  }
+  return server;
+}
+
 TemporaryPostgres::~TemporaryPostgres() {
+  if (!owned_) return;
   run_command(run_as_owner(shell_quote((bin_ / "pg_ctl").string()) + " -D " + shell_quote((folder_ / "data").string()) +
                            " -m immediate stop"));
   std::error_code ec;
@@ -82,6 +96,7 @@ std::string TemporaryPostgres::url(const std::string& database) const {
 
 std::string TemporaryPostgres::create_database(const std::string& name) const {
   PostgresConnection admin(url());
+  admin.exec_script("DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)");   // a test run again
   admin.exec_script("CREATE DATABASE \"" + name + "\"");
   return url(name);
 }
@@ -90,6 +105,13 @@ const TemporaryPostgres& shared_postgres() {
   static std::string failure;
   static const std::unique_ptr<TemporaryPostgres> server = []() -> std::unique_ptr<TemporaryPostgres> {
     try {
+#ifdef TRAINYARD_TEST_POSTGRES_INFO_FILE
+      std::ifstream info(TRAINYARD_TEST_POSTGRES_INFO_FILE);
+      int port = 0;
+      if (info >> port) {
+        if (auto adopted = TemporaryPostgres::adopt(port)) return adopted;
+      }
+#endif
       return std::make_unique<TemporaryPostgres>();
     } catch (const std::exception& e) {
       failure = e.what();
@@ -103,8 +125,12 @@ const TemporaryPostgres& shared_postgres() {
 std::string database_for_this_test() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string name = std::string("t_") + info->test_suite_name() + "_" + info->name();
+  // Unique over the whole run (tests of several processes share the fixture's server): the name
+  // cut to PostgreSQL's 63 characters, then a hash of all of it.
+  char hash[12];
+  std::snprintf(hash, sizeof hash, "_%08zx", std::hash<std::string>{}(name) & 0xffffffffu);
   for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
-  return shared_postgres().create_database(name.substr(0, 63));   // PostgreSQL's name limit
+  return shared_postgres().create_database(name.substr(0, 63 - 9) + hash);
 }
 
 }  // namespace trainyard::testing

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 namespace trainyard::testing {
@@ -12,13 +13,17 @@ class TemporaryPostgres {
   /// Starts the server (about half a second); throws std::runtime_error with initdb's or the
   /// server's log when it cannot.
   TemporaryPostgres();
+  /// The server another process started on `port` (CTest's fixture, tests/support/
+  /// postgres_fixture.sh), used and left running; nullptr when none answers there.
+  static std::unique_ptr<TemporaryPostgres> adopt(int port);
   ~TemporaryPostgres();
   TemporaryPostgres(const TemporaryPostgres&) = delete;
   TemporaryPostgres& operator=(const TemporaryPostgres&) = delete;
 
   /// postgresql://trainyard@127.0.0.1:PORT/DBNAME (trust authentication, no password).
   std::string url(const std::string& database = "postgres") const;
-  /// Creates an empty database and returns its URL: one per test keeps tests apart.
+  /// Creates an empty database (dropping one of that name first) and returns its URL: one per test
+  /// keeps tests apart.
   std::string create_database(const std::string& name) const;
   int port() const { return port_; }
   /// Stops the server (ending every connection) and starts it again on the same port.
@@ -27,13 +32,17 @@ class TemporaryPostgres {
  private:
   std::string run_as_owner(const std::string& command) const;
   void pg_ctl(const std::string& action) const;
+  explicit TemporaryPostgres(int adopted_port) : port_(adopted_port), owned_(false) {}
   std::filesystem::path folder_;
   std::filesystem::path bin_;
   int port_ = 0;
+  bool owned_ = true;
 };
 
-/// One server for this test process, started on first use and stopped at exit. When it cannot
-/// start, every call throws the reason, so a test that needs it fails (a skip would pass in CTest).
+/// One server for this test process: under CTest the fixture's, shared by the whole run (its port
+/// in TRAINYARD_TEST_POSTGRES_INFO_FILE); else one started on first use and stopped at exit. When
+/// none can start, every call throws the reason, so a test that needs it fails (a skip would pass
+/// in CTest).
 const TemporaryPostgres& shared_postgres();
 
 /// A fresh database on the shared server, named after the running test; its URL.
