@@ -357,7 +357,7 @@ int resume_run(std::int64_t run_id, std::string db, const std::string& experimen
 int main(int argc, char** argv) {
   const auto process_start = process_start_time();
   CLI::App app{"Trainyard runner: trains the experiment a YAML file describes, logging every "
-               "epoch to SQLite.\nExit codes: 0 finished, 1 the run failed, 2 bad input "
+               "epoch to its results database (SQLite, or PostgreSQL for sweeps across machines).\nExit codes: 0 finished, 1 the run failed, 2 bad input "
                "(nothing started), 130 interrupted."};
   std::string experiment_file;
   std::vector<std::string> sets;
