@@ -14,6 +14,7 @@
 #include "temporary_postgres.h"
 #include "test_support.h"
 #include "trainyard/device.h"
+#include "trainyard/results_store.h"
 #include "trainyard/sql_database.h"
 
 namespace t = trainyard::testing;
@@ -197,6 +198,25 @@ TEST_F(SweepWorkers, EmitSlurmWritesAJobArrayOfWorkers) {
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
   EXPECT_NE(refused.output.find("need a shared PostgreSQL store"), std::string::npos) << refused.output;
   EXPECT_FALSE(fs::exists(dir_ / "other.sbatch"));
+}
+
+TEST_F(SweepWorkers, AWorkerWhoseExperimentDiffersStopsAndLeavesTheTrialQueued) {
+  write_experiment("results/sweep.db");
+  {
+    // Queued by a worker started with other options.
+    trainyard::ResultsStore store((dir_ / "results/sweep.db").string());
+    const auto sweep = store.ensure_sweep("workers", "sweep.yaml", "grid: {model.width: [16]}");
+    store.enqueue_trials(sweep, {"model.width=16"}, {});
+  }
+  const auto refused = t::run_command(command("sweep.yaml --worker"));
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("has a trial 'model.width=16' that sweep.yaml with this worker's --set/--sweep "
+                                "options does not make"),
+            std::string::npos)
+      << refused.output;
+  const auto db = trainyard::open_sqlite_database((dir_ / "results/sweep.db").string(), true);
+  EXPECT_EQ(db->query("SELECT status FROM trials WHERE trial_key = 'model.width=16'").text(0, 0), "pending");
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM runs"), 0);
 }
 
 TEST_F(SweepWorkers, AWorkerNeedsASweep) {

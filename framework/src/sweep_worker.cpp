@@ -72,11 +72,12 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
     }
     const auto found = std::find(keys.begin(), keys.end(), claimed->trial_key);
     if (found == keys.end()) {
-      store.complete_trial(claimed->id, me, false, std::nullopt,
-                           "worker " + me + " has no trial '" + claimed->trial_key + "' in " + options.experiment_file +
-                               ": every worker of a sweep must run the same experiment file and --set/--sweep options");
-      ++outcome.failed;
-      continue;
+      // Another worker queued a trial this one does not have: their experiments differ. This one
+      // stops rather than fail a trial that the others can run.
+      store.release_trial(claimed->id, me);
+      throw InputError("worker " + me + ": sweep '" + spec.name + "' has a trial '" + claimed->trial_key +
+                       "' that " + options.experiment_file + " with this worker's --set/--sweep options does not "
+                       "make; every worker of a sweep must run the same experiment file and options");
     }
     const auto index = static_cast<std::size_t>(found - keys.begin());
     const SweepTrial& trial = trials[index];
