@@ -45,9 +45,11 @@ sweep:
     return t::runner_command(dir_.path(), arguments, t::tiny_model_environment());
   }
   // Starts a worker in the background; returns its pid.
-  pid_t start_worker(const std::string& log) const {
-    return std::stoi(t::run_command(command("sweep.yaml --worker --lease 1.5") + " > " + log + " 2>&1 & echo $!").output);
+  pid_t start_worker(const std::string& log, const std::string& sets = "") const {
+    return std::stoi(
+        t::run_command(command("sweep.yaml --worker --lease 1.5 " + sets) + " > " + log + " 2>&1 & echo $!").output);
   }
+  std::pair<std::string, std::unique_ptr<trainyard::SqlDatabase>> kill_one_of_three(const std::string& victim_sets);
   t::TempDir dir_;
 };
 
@@ -55,12 +57,16 @@ std::int64_t count(trainyard::SqlDatabase& db, const std::string& sql) { return 
 
 }  // namespace
 
-TEST_F(SweepWorkers, SixTrialsThreeWorkersOneKilledMidTrialEachTrialFinishesOnce) {
+// Six trials on PostgreSQL, three workers; one (started with `victim_sets`) is SIGKILLed while its
+// trial is mid-way. Checks that every trial finished exactly once and the two others exited 0;
+// returns the killed trial's key and the database for the variant's own checks.
+std::pair<std::string, std::unique_ptr<trainyard::SqlDatabase>> SweepWorkers::kill_one_of_three(
+    const std::string& victim_sets) {
   const std::string url = t::database_for_this_test();
   write_experiment(url);
   // Two workers run to the end (their exit codes are checked); the third is killed mid-trial.
   auto first = std::async(std::launch::async, [&] { return t::run_command(command("sweep.yaml --worker --lease 1.5")); });
-  const pid_t victim = start_worker("victim.log");
+  const pid_t victim = start_worker("victim.log", victim_sets);
   auto second = std::async(std::launch::async, [&] { return t::run_command(command("sweep.yaml --worker --lease 1.5")); });
 
   const std::string victim_name = trainyard::host_name() + ":" + std::to_string(victim);
@@ -86,9 +92,12 @@ TEST_F(SweepWorkers, SixTrialsThreeWorkersOneKilledMidTrialEachTrialFinishesOnce
       // the schema is not there yet
     }
   }
-  ASSERT_TRUE(caught) << "the victim never ran a trial\n" << t::read_file(dir_ / "victim.log");
-  ASSERT_EQ(kill(victim, SIGKILL), 0);   // a node failure: no chance to say anything
-  ASSERT_TRUE(t::wait_for_exit(victim, 10));
+  if (!caught) {
+    ADD_FAILURE() << "the victim never ran a trial\n" << t::read_file(dir_ / "victim.log");
+    return {"", nullptr};   // the two others finish the sweep first
+  }
+  EXPECT_EQ(kill(victim, SIGKILL), 0);   // a node failure: no chance to say anything
+  EXPECT_TRUE(t::wait_for_exit(victim, 10));
 
   const auto a = first.get();
   const auto b = second.get();
@@ -106,12 +115,42 @@ TEST_F(SweepWorkers, SixTrialsThreeWorkersOneKilledMidTrialEachTrialFinishesOnce
             6);
   EXPECT_EQ(count(*db, "SELECT count(*) FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.status = 'finished'"),
             6 * 300);
-  // The killed worker's trial was taken over once; its first run is recorded as failed, with why.
+  // The killed worker's trial was taken over once.
   const auto killed = db->query("SELECT attempts, worker FROM trials WHERE trial_key = ?", {killed_trial});
   EXPECT_EQ(killed.integer(0, 0), 2);
   EXPECT_NE(killed.text(0, 1), victim_name);
-  const auto lost_runs = db->query("SELECT status, error FROM runs WHERE trial_key = ? AND status <> 'finished'",
-                                   {killed_trial});
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM runs WHERE status = 'running'"), 0);
+  // The work was shared.
+  EXPECT_GE(count(*db, "SELECT count(DISTINCT worker) FROM trials"), 2);
+
+  // The results tool reads the PostgreSQL store as it reads a file.
+  const auto listed = t::run_command(t::shell_quote(TRAINYARD_RESULTS_PATH) + " --db " + t::shell_quote(url) +
+                                     " sweeps --format csv");
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("workers"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find(",6,6,"), std::string::npos) << listed.output;   // 6 trials, 6 finished
+  return {killed_trial, trainyard::open_postgres_database(url)};
+}
+
+TEST_F(SweepWorkers, SixTrialsThreeWorkersOneKilledMidTrialTheTrialContinuesFromItsCheckpoint) {
+  // All workers see one checkpoint folder (one machine here; a shared file system on a cluster):
+  // the worker taking the trial over continues the killed run in its own row from its last.pt.
+  const auto [trial, db] = kill_one_of_three("");
+  ASSERT_TRUE(db);
+  const auto runs = db->query("SELECT id, status FROM runs WHERE trial_key = ?", {trial});
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs.text(0, 1), "finished");
+  const auto epochs = db->query("SELECT count(*), count(DISTINCT epoch), min(epoch), max(epoch) FROM epochs WHERE run_id = ?",
+                                {runs.integer(0, 0)});
+  EXPECT_EQ(epochs.rows[0], (std::vector<trainyard::SqlValue>{std::int64_t{300}, std::int64_t{300}, std::int64_t{1},
+                                                               std::int64_t{300}}));
+}
+
+TEST_F(SweepWorkers, SixTrialsThreeWorkersOneKilledMidTrialWithoutItsCheckpointTheTrialStartsAfresh) {
+  // The killed worker kept its checkpoints where the others cannot see them.
+  const auto [trial, db] = kill_one_of_three("--set output.checkpoints=victim-checkpoints");
+  ASSERT_TRUE(db);
+  const auto lost_runs = db->query("SELECT status, error FROM runs WHERE trial_key = ? AND status <> 'finished'", {trial});
   ASSERT_EQ(lost_runs.size(), 1u);
   // Whoever noticed first says why: the worker taking the trial over ("failed"), or, on this one
   // machine, a runner that found the dead process of a 'running' run ("interrupted").
@@ -122,16 +161,6 @@ TEST_F(SweepWorkers, SixTrialsThreeWorkersOneKilledMidTrialEachTrialFinishesOnce
     EXPECT_EQ(status, "interrupted");
     EXPECT_NE(error.find("ended without finishing the run"), std::string::npos) << error;
   }
-  EXPECT_EQ(count(*db, "SELECT count(*) FROM runs WHERE status = 'running'"), 0);
-  // The work was shared.
-  EXPECT_GE(count(*db, "SELECT count(DISTINCT worker) FROM trials"), 2);
-
-  // The results tool reads the PostgreSQL store as it reads a file.
-  const auto listed = t::run_command(t::shell_quote(TRAINYARD_RESULTS_PATH) + " --db " + t::shell_quote(url) +
-                                     " sweeps --format csv");
-  ASSERT_EQ(listed.exit_code, 0) << listed.output;
-  EXPECT_NE(listed.output.find("workers"), std::string::npos) << listed.output;
-  EXPECT_NE(listed.output.find(",6,6,"), std::string::npos) << listed.output;   // 6 trials, 6 finished
 }
 
 TEST_F(SweepWorkers, TwoWorkersShareASqliteSweepOnOneMachine) {

@@ -15,7 +15,6 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include "trainyard/config_rows.h"
 #include "trainyard/device.h"
 #include "trainyard/errors.h"
 #include "trainyard/results_store.h"
@@ -25,23 +24,6 @@ namespace fs = std::filesystem;
 
 namespace trainyard {
 namespace {
-
-// Two resolved configurations that differ at most in the keys the sweep sets per slot (threads,
-// device): a stored trial run of the first may be continued as the second.
-bool same_trial_config(const std::string& stored, const std::string& planned) {
-  auto rows = [](const std::string& yaml) {
-    std::map<std::string, std::string> out;
-    for (const auto& row : flatten_config_yaml(yaml)) {
-      if (row.key != "train.threads" && row.key != "device") out[row.key] = row.value;
-    }
-    return out;
-  };
-  try {
-    return rows(stored) == rows(planned);
-  } catch (const ConfigError&) {
-    return false;
-  }
-}
 
 struct RunningTrial {
   std::size_t index = 0;
@@ -86,8 +68,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
     // A trial stopped or killed part-way continues from its last checkpoint, in its own row,
     // when it would run with the same configuration; otherwise it starts over.
     if (it != previous.end() &&
-        fs::exists(fs::path(configs[i].output.checkpoints) / ("run-" + std::to_string(it->second.id)) / "last.pt") &&
-        same_trial_config(it->second.config_yaml, configs[i].to_yaml())) {
+        can_continue_trial_run(it->second.status, it->second.id, it->second.config_yaml, configs[i])) {
       resumable[i] = it->second.id;
     }
     pending.push_back(i);
@@ -119,8 +100,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
       const auto resume = resumable.find(index);
       if (resume != resumable.end()) {
         slot_busy[slot] = true;
-        const std::vector<std::string> arguments{options.runner_path, "--resume", std::to_string(resume->second),
-                                                 "--db", base.output.db, "-q"};
+        const auto arguments = resume_arguments(options.runner_path, resume->second, base.output.db);
         const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
         const pid_t pid = spawn_trial(arguments, log);
         running[pid] = RunningTrial{index, slot, log};

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -81,22 +82,33 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
     }
     const auto index = static_cast<std::size_t>(found - keys.begin());
     const SweepTrial& trial = trials[index];
+    // A trial claimed before (its worker died, or handed it back) continues its run from the last
+    // checkpoint where that is visible here (a shared file system), else starts afresh.
+    std::optional<std::int64_t> continued;
     if (claimed->attempt > 1) {
-      // The worker before may have finished the run and died before saying so.
       const auto previous = store.latest_trial_runs(outcome.sweep_id);
       const auto it = previous.find(trial.key());
       if (it != previous.end() && it->second.status == "finished") {
+        // The worker before finished the run and died before saying so.
         store.complete_trial(claimed->id, me, true, it->second.id);
         continue;
       }
-      spdlog::warn("trial '{}': its worker stopped renewing the lease; taking it over (attempt {})", trial.key(),
-                   claimed->attempt);
+      if (it != previous.end() &&
+          can_continue_trial_run(it->second.status, it->second.id, it->second.config_yaml, configs[index])) {
+        continued = it->second.id;
+      }
+      spdlog::warn("trial '{}': claimed again (attempt {}); {}", trial.key(), claimed->attempt,
+                   continued ? "continuing run " + std::to_string(*continued) + " from its last checkpoint"
+                             : std::string("starting it afresh"));
     }
     const fs::path log = logs / ("trial-" + std::to_string(index + 1) + "-" + me + ".log");
     const pid_t pid = spawn_trial(
-        trial_arguments(options.runner_path, options.experiment_file, options.base_sets, trial, outcome.sweep_id), log,
-        /*die_with_parent=*/true);
-    spdlog::info("[{}/{}] started: {}  (log {})", index + 1, trials.size(), trial.key(), log.string());
+        continued ? resume_arguments(options.runner_path, *continued, base.output.db)
+                  : trial_arguments(options.runner_path, options.experiment_file, options.base_sets, trial,
+                                    outcome.sweep_id),
+        log, /*die_with_parent=*/true);
+    spdlog::info("[{}/{}] {}: {}  (log {})", index + 1, trials.size(), continued ? "continued" : "started", trial.key(),
+                 log.string());
 
     // Wait for it, renewing the lease every third of its length.
     auto renew_at = Clock::now() + seconds(options.lease_seconds / 3);

@@ -8,9 +8,12 @@
 
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
+#include "trainyard/config_rows.h"
+#include "trainyard/errors.h"
 #include "trainyard/results_store.h"
 
 namespace fs = std::filesystem;
@@ -25,6 +28,29 @@ std::vector<std::string> trial_arguments(const std::string& runner_path, const s
   for (const auto& o : trial.overrides) arguments.insert(arguments.end(), {"--trial-set", o.key + "=" + o.value});
   arguments.insert(arguments.end(), {"--trial-of-sweep", std::to_string(sweep_id), "--trial-key", trial.key()});
   return arguments;
+}
+
+std::vector<std::string> resume_arguments(const std::string& runner_path, std::int64_t run_id, const std::string& db) {
+  return {runner_path, "--resume", std::to_string(run_id), "--db", db, "-q"};
+}
+
+bool can_continue_trial_run(const std::string& status, std::int64_t run_id, const std::string& stored_config_yaml,
+                            const ExperimentConfig& config) {
+  if (status == "finished" || status == "running") return false;
+  std::error_code ec;
+  if (!fs::exists(fs::path(config.output.checkpoints) / ("run-" + std::to_string(run_id)) / "last.pt", ec)) return false;
+  auto rows = [](const std::string& yaml) {
+    std::map<std::string, std::string> out;
+    for (const auto& row : flatten_config_yaml(yaml)) {
+      if (row.key != "train.threads" && row.key != "device") out[row.key] = row.value;
+    }
+    return out;
+  };
+  try {
+    return rows(stored_config_yaml) == rows(config.to_yaml());
+  } catch (const ConfigError&) {
+    return false;
+  }
 }
 
 pid_t spawn_trial(const std::vector<std::string>& arguments, const fs::path& log, bool die_with_parent) {

@@ -23,6 +23,15 @@ std::vector<std::string> trial_arguments(const std::string& runner_path, const s
                                          const std::vector<std::string>& base_sets, const SweepTrial& trial,
                                          std::int64_t sweep_id);
 
+/// The runner's command line that continues run `run_id` in its own row from its last checkpoint.
+std::vector<std::string> resume_arguments(const std::string& runner_path, std::int64_t run_id, const std::string& db);
+
+/// Whether a trial's latest run, stopped part-way, can be continued rather than started afresh:
+/// it did not finish, its last.pt is visible from here, and it ran with the configuration the
+/// trial would run with now (threads and device aside, which a sweep sets per slot).
+bool can_continue_trial_run(const std::string& status, std::int64_t run_id, const std::string& stored_config_yaml,
+                            const ExperimentConfig& config);
+
 /// Starts `arguments` with stdout and stderr into `log`, in a process group of its own (a Ctrl-C
 /// at the terminal reaches the sweep alone, which passes it on once). With `die_with_parent` the
 /// kernel kills it (SIGKILL) when this process dies: a killed worker's trial must not finish
