@@ -13,25 +13,25 @@ bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 work=$(mktemp -d /tmp/trainyard-store-bench.XXXXXX)
 as_owner() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 [[ $(id -u) == 0 ]] && chown postgres "$work"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cleanup() { as_owner "$bin/pg_ctl" -D "$work/data" -m fast stop >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 as_owner "$bin/initdb" -D "$work/data" -U trainyard --auth=trust -E UTF8 >/dev/null
-as_owner "$bin/pg_ctl" -D "$work/data" -l "$work/server.log" -w -o "-h 127.0.0.1 -p $port -k $work" start >/dev/null
+for attempt in 1 2 3 4 5 6 7 8 9 10; do   # a free port: random ones until the server binds one
+  port=$((20000 + RANDOM % 40000))
+  as_owner "$bin/pg_ctl" -D "$work/data" -l "$work/server.log" -w -o "-h 127.0.0.1 -p $port -k $work" start \
+    >/dev/null && break
+done
 as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U trainyard bench
 echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (default durability), data in $work"
 args=(--epochs "$epochs" --trials "$trials" --workers "$workers")
 build/bin/store_benchmark --db "$work/bench.db" --label sqlite "${args[@]}" | tee "$work/sqlite.txt"
 build/bin/store_benchmark --db "postgresql://trainyard@127.0.0.1:$port/bench" --label postgres "${args[@]}" \
   | tee "$work/postgres.txt"
-python3 - "$work/sqlite.txt" "$work/postgres.txt" <<'PY'
-import re, sys
-def figures(path):
-    text = open(path).read()
-    return (float(re.search(r"= (\d+) epochs/s", text).group(1)),
-            float(re.search(r"1 worker: \d+ claims; median ([\d.]+) ms", text).group(1)),
-            float(re.search(r"= (\d+) claims/s", text).group(1)))
-s, p = figures(sys.argv[1]), figures(sys.argv[2])
-print(f"postgres / sqlite: epoch writes per second {p[0] / s[0]:.2f}x, single-worker claim latency "
-      f"{p[1] / s[1]:.2f}x, claims per second with several workers {p[2] / s[2]:.2f}x")
-PY
+ratio() {   # $1: the figure's pattern (the number follows it); postgres / sqlite
+  local p q
+  p=$(grep -oP "$1\K[0-9.]+" "$work/postgres.txt") q=$(grep -oP "$1\K[0-9.]+" "$work/sqlite.txt")
+  awk -v p="$p" -v q="$q" 'BEGIN { printf "%.2fx", p / q }'
+}
+echo "postgres / sqlite: epoch writes per second $(ratio 'epoch writes: [0-9]+ in [0-9.]+ s = '), single-worker" \
+     "claim latency $(ratio '1 worker: [0-9]+ claims; median '), claims per second with several workers" \
+     "$(ratio 'workers at once: .* s = ')"

@@ -54,7 +54,9 @@ std::string utc_timestamp() {
 namespace {
 
 // Migration N takes a database from schema version N-1 to N. Append, never edit: files written
-// by earlier builds replay exactly these steps.
+// by earlier builds replay exactly these steps. Written in SQLite's types; PostgreSQL runs each
+// through postgres_ddl(), so a new migration must stay within what that translation covers
+// (ALTER TABLE ADD COLUMN, CREATE TABLE/INDEX, INTEGER, REAL, TEXT) or be tested on both.
 const char* const kMigrations[] = {
     // 1: runs and their epochs.
     R"sql(
