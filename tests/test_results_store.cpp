@@ -485,14 +485,14 @@ TEST_P(Store, ALapsedLeaseHandsTheTrialToAnotherWorkerAndFailsItsRun) {
   ResultsStore store(location());
   const auto sweep = store.ensure_sweep("s", "exp.yaml", "grid: {}");
   store.enqueue_trials(sweep, {"a"}, {});
-  const auto lost = store.claim_trial(sweep, "dead-worker", 0.05);
+  const auto lost = store.claim_trial(sweep, "dead-worker", 0.5);   // long enough for the next lines under load
   ASSERT_TRUE(lost);
   auto record = sample_run();
   record.sweep_id = sweep;
   record.trial_key = "a";
   const auto dead_run = store.begin_run(record);
   EXPECT_FALSE(store.claim_trial(sweep, "w2", 60));   // still leased
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
   const auto taken = store.claim_trial(sweep, "w2", 60);
   ASSERT_TRUE(taken);
   EXPECT_EQ(taken->id, lost->id);
