@@ -42,6 +42,10 @@ std::string redact_postgres_url(const std::string& url) {
   return std::regex_replace(std::regex_replace(url, in_authority, "$1:***@"), in_query, "$1***");
 }
 
+std::string redact_location(const std::string& location) {
+  return is_postgres_url(location) ? redact_postgres_url(location) : location;
+}
+
 PostgresError::~PostgresError() = default;
 
 PostgresResult::PostgresResult(pg_result* result) : result_(result) {}

@@ -36,14 +36,7 @@ struct RunningTrial {
 SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& trials,
                        const std::vector<ExperimentConfig>& configs, const SweepRunOptions& options) {
   SweepOutcome outcome;
-  const ExperimentConfig& base = configs.front();
-  for (const auto& c : configs) {
-    // The sweep reads its trials' outcomes from one database.
-    if (c.output.db != base.output.db) {
-      throw ConfigError("sweep '" + spec.name + "': output.db cannot differ between trials ('" +
-                        base.output.db + "' and '" + c.output.db + "'); sweep other keys");
-    }
-  }
+  const ExperimentConfig& base = sweep_base_config(spec, configs);
   ResultsStore store(base.output.db);
   const std::string host = host_name();
   for (const auto id : store.mark_abandoned_runs(host)) {

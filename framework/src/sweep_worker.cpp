@@ -34,13 +34,7 @@ std::string worker_name() { return host_name() + ":" + std::to_string(::getpid()
 
 WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTrial>& trials,
                                const std::vector<ExperimentConfig>& configs, const SweepWorkerOptions& options) {
-  const ExperimentConfig& base = configs.front();
-  for (const auto& c : configs) {
-    if (c.output.db != base.output.db) {
-      throw ConfigError("sweep '" + spec.name + "': output.db cannot differ between trials ('" + base.output.db +
-                        "' and '" + c.output.db + "'); sweep other keys");
-    }
-  }
+  const ExperimentConfig& base = sweep_base_config(spec, configs);
   if (!(options.lease_seconds > 0.0)) throw InputError("--lease: must be more than 0 seconds");
   WorkerOutcome outcome;
   ResultsStore store(base.output.db);

@@ -18,6 +18,7 @@
 #include "trainyard/distributed.h"
 #include "trainyard/errors.h"
 #include "trainyard/plugin_registry.h"
+#include "trainyard/postgres_connection.h"
 #include "trainyard/mixed_precision.h"
 #include "trainyard/progress.h"
 #include "trainyard/provenance.h"
@@ -353,7 +354,7 @@ void announce_run(std::int64_t run_id, const std::string& db) {
   const char* file = std::getenv("TRAINYARD_RUN_RECORD_FILE");
   if (!file || !*file) return;
   std::ofstream out(file, std::ios::trunc);
-  out << run_id << "\n" << (is_postgres_location(db) ? db : fs::absolute(db).string()) << "\n";
+  out << run_id << "\n" << (is_postgres_url(db) ? db : fs::absolute(db).string()) << "\n";
 }
 
 // For the tests of data-parallel failures: TRAINYARD_FAULT_KILL_RANK_AT_STEP=R:S makes rank R

@@ -20,6 +20,17 @@ namespace fs = std::filesystem;
 
 namespace trainyard {
 
+const ExperimentConfig& sweep_base_config(const SweepSpec& spec, const std::vector<ExperimentConfig>& configs) {
+  const ExperimentConfig& base = configs.front();
+  for (const auto& c : configs) {
+    if (c.output.db != base.output.db) {
+      throw ConfigError("sweep '" + spec.name + "': output.db cannot differ between trials ('" + base.output.db +
+                        "' and '" + c.output.db + "'); sweep other keys");
+    }
+  }
+  return base;
+}
+
 std::vector<std::string> trial_arguments(const std::string& runner_path, const std::string& experiment_file,
                                          const std::vector<std::string>& base_sets, const SweepTrial& trial,
                                          std::int64_t sweep_id) {

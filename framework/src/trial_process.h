@@ -17,6 +17,11 @@ namespace trainyard {
 
 class ResultsStore;
 
+/// The trials' configurations (configs[0] the first's) with their one results database checked:
+/// a sweep reads its trials' outcomes from one database. Returns configs[0]; throws ConfigError
+/// naming both databases when a trial would write elsewhere.
+const ExperimentConfig& sweep_base_config(const SweepSpec& spec, const std::vector<ExperimentConfig>& configs);
+
 /// The runner's command line for one trial: the experiment, the user's --set, the trial's
 /// overrides, and which sweep and trial its run belongs to.
 std::vector<std::string> trial_arguments(const std::string& runner_path, const std::string& experiment_file,

@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
     } else if (app.got_subcommand(copying)) {
       const auto counts = tr::copy_results(reader, copy_to);
       std::cerr << "copied " << reader.path() << " into "
-                << (trainyard::is_postgres_url(copy_to) ? trainyard::redact_postgres_url(copy_to) : copy_to);
+                << trainyard::redact_location(copy_to);
       for (std::size_t i = 0; i < counts.size(); ++i) {
         std::cerr << (i ? ", " : ": ") << counts[i].second << " " << counts[i].first;
       }

@@ -76,7 +76,7 @@ ConfigCondition parse_condition(const std::string& text) {
 }
 
 ResultsReader::ResultsReader(const std::string& location)
-    : path_(is_postgres_url(location) ? redact_postgres_url(location) : location) {
+    : path_(redact_location(location)) {
   if (is_postgres_url(location)) {
     open_postgres(location);
   } else {

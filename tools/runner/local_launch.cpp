@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include <trainyard/distributed.h>
+#include <trainyard/postgres_connection.h>
 #include <trainyard/results_store.h>
 
 extern char** environ;
@@ -71,9 +72,9 @@ void fail_run_of_dead_rank0(const std::filesystem::path& record_file, const std:
     const auto run = store.run(run_id);
     if (!run || run->status != "running") return;
     store.finish_run(run_id, RunStatus::kFailed, "rank 0 " + why + " (recorded by runner --nproc)");
-    spdlog::error("run {} in {} marked failed: rank 0 {}", run_id, db, why);
+    spdlog::error("run {} in {} marked failed: rank 0 {}", run_id, store.path(), why);
   } catch (const std::exception& e) {
-    spdlog::error("could not mark run {} in {} failed: {}", run_id, db, e.what());
+    spdlog::error("could not mark run {} in {} failed: {}", run_id, redact_location(db), e.what());
   }
 }
 

@@ -170,7 +170,7 @@ struct SweepCommand {
 int emit_slurm_script(const trainyard::SweepSpec& spec, std::size_t trials, const std::string& db,
                       const std::string& experiment_file, const std::vector<std::string>& sets,
                       const SweepCommand& command) {
-  if (!trainyard::is_postgres_location(db)) {
+  if (!trainyard::is_postgres_url(db)) {
     throw trainyard::InputError(
         "--emit-slurm: workers on several machines need a shared PostgreSQL store, and output.db is the "
         "SQLite file '" + db + "' (SQLite over a network file system corrupts). Set output.db: "
@@ -264,7 +264,7 @@ int run_sweep_command(const trainyard::ExperimentDocument& document, const train
   options.stop_signals = &g_stop_signals;
   const auto outcome = trainyard::run_sweep(spec, trials, configs, options);
   trainyard::ResultsStore store(configs.front().output.db);
-  std::cout << "\nsweep '" << spec.name << "' (id " << outcome.sweep_id << ") in " << configs.front().output.db
+  std::cout << "\nsweep '" << spec.name << "' (id " << outcome.sweep_id << ") in " << store.path()
             << ":\n" << trainyard::format_sweep_summary(store, outcome.sweep_id);
   spdlog::info("sweep: {} finished, {} failed, {} interrupted, {} already finished before", outcome.finished,
                outcome.failed, outcome.interrupted, outcome.skipped);
@@ -328,7 +328,7 @@ int resume_run(std::int64_t run_id, std::string db, const std::string& experimen
     db = trainyard::ExperimentDocument::load(experiment_file).section("output")["db"].as<std::string>("results/trainyard.db");
   }
   if (db.empty()) db = "results/trainyard.db";
-  if (!trainyard::is_postgres_location(db) && !std::filesystem::exists(db)) {
+  if (!trainyard::is_postgres_url(db) && !std::filesystem::exists(db)) {
     throw trainyard::InputError("--resume: no results database at '" + db + "' (give it with --db)");
   }
   std::string config_yaml;
@@ -336,7 +336,7 @@ int resume_run(std::int64_t run_id, std::string db, const std::string& experimen
     trainyard::ResultsStore store(db);
     const auto stored = store.run(run_id);
     if (!stored) {
-      throw trainyard::InputError("--resume " + std::to_string(run_id) + ": no such run in '" + db + "'");
+      throw trainyard::InputError("--resume " + std::to_string(run_id) + ": no such run in '" + store.path() + "'");
     }
     config_yaml = stored->config_yaml;
   }

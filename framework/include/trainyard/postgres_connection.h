@@ -21,6 +21,9 @@ bool is_postgres_url(const std::string& text);
 /// The connection string with any password replaced by "***", for messages and logs.
 std::string redact_postgres_url(const std::string& url);
 
+/// A results database's location for messages: a PostgreSQL URL redacted, a file path as it is.
+std::string redact_location(const std::string& location);
+
 class PostgresResult {
  public:
   explicit PostgresResult(pg_result* result);

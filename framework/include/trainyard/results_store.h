@@ -194,9 +194,6 @@ class ResultsStore {
   std::unique_ptr<SqlDatabase> db_;
 };
 
-/// Whether `location` (output.db, --db) names a PostgreSQL database rather than a file.
-bool is_postgres_location(const std::string& location);
-
 /// `sql` (a migration written for SQLite) as PostgreSQL DDL: INTEGER PRIMARY KEY becomes a BIGINT
 /// identity, INTEGER BIGINT, REAL DOUBLE PRECISION, CREATE [TEMP] VIEW IF NOT EXISTS CREATE OR
 /// REPLACE [TEMP] VIEW. The only dialect difference in the schema: one text serves both engines.
