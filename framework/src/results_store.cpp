@@ -300,103 +300,90 @@ ResultsStore::ResultsStore(const std::string& location)
 
 ResultsStore::~ResultsStore() = default;
 
-void ResultsStore::migrate() {
-  if (db_->dialect() == SqlDialect::kSqlite) {
-    migrate_sqlite();
+DatabaseIdentity ResultsStore::identity(SqlDatabase& db) {
+  DatabaseIdentity id;
+  std::int64_t application_id = 0;
+  if (db.dialect() == SqlDialect::kSqlite) {
+    // One statement: read one by one, the values could straddle another process's first migration
+    // and see its tables without its application id (a writer of a new database then refused it as
+    // foreign; seen with eight writers starting at once).
+    const auto row = db.query("SELECT (SELECT application_id FROM pragma_application_id), "
+                              "(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)");
+    application_id = row.integer(0, 0);
+    id.version = row.integer(0, 1);
+    id.tables = row.integer(0, 2);
   } else {
-    migrate_postgres();
+    const auto head = db.query(R"sql(
+      SELECT to_regclass('trainyard_schema') IS NOT NULL,
+             (SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()))sql");
+    id.tables = head.integer(0, 1);
+    if (head.integer(0, 0) != 0) {
+      const auto row = db.query("SELECT application_id, version FROM trainyard_schema");
+      application_id = row.size() == 1 ? row.integer(0, 0) : -1;   // anything but one row is not Trainyard's
+      if (row.size() == 1) id.version = row.integer(0, 1);
+    }
+  }
+  id.trainyard = application_id == kApplicationId;
+  id.empty = application_id == 0 && id.tables == 0;
+  return id;
+}
+
+void ResultsStore::refuse_unless_ours(const DatabaseIdentity& id) const {
+  const bool sqlite = db_->dialect() == SqlDialect::kSqlite;
+  const std::string untouched = sqlite ? "this file was not modified." : "the database was not modified.";
+  if (!id.trainyard && !id.empty) {
+    throw StoreError("'" + path_ + "' is not a Trainyard results database (" +
+                     (sqlite ? std::string("it has other tables or another application id")
+                             : "its schema '" + db_->query("SELECT current_schema()").text(0, 0) + "' has " +
+                                   std::to_string(id.tables) + " other tables") +
+                     "). Choose another output.db" + (sqlite ? "" : " (an empty database)") + "; " + untouched);
+  }
+  if (id.version > kSchemaVersion) {
+    throw StoreError("Results database '" + path_ + "' has schema version " + std::to_string(id.version) +
+                     ", written by a newer Trainyard; this build reads versions up to " +
+                     std::to_string(kSchemaVersion) + ". Upgrade Trainyard or choose another output.db; " +
+                     untouched);
   }
 }
 
-void ResultsStore::migrate_sqlite() {
-  // Check identity before writing anything: a foreign or newer file must stay untouched. The three
-  // values are read by one statement, so in one snapshot: read one by one, they could straddle
-  // another process's first migration and see its tables without its application id (a writer of
-  // a new database then refused it as foreign; seen with eight writers starting at once).
-  SqlRows identity;
+void ResultsStore::migrate() {
+  // Identity first: a foreign or newer database must stay untouched.
+  const bool sqlite = db_->dialect() == SqlDialect::kSqlite;
+  DatabaseIdentity id;
   try {
-    identity = db_->query("SELECT (SELECT application_id FROM pragma_application_id), "
-                          "(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)");
+    id = identity(*db_);
   } catch (const StoreError& e) {
+    if (!sqlite) throw;
     throw StoreError("'" + path_ + "' is not a Trainyard results database (" + e.what() +
                      "). Choose another output.db; this file was not modified.");
   }
-  const auto application_id = identity.integer(0, 0), version = identity.integer(0, 1), tables = identity.integer(0, 2);
-  if (application_id != kApplicationId && (application_id != 0 || tables != 0)) {
-    throw StoreError("'" + path_ +
-                     "' is not a Trainyard results database (it has other tables or another "
-                     "application id). Choose another output.db; this file was not modified.");
-  }
-  if (version > kSchemaVersion) {
-    throw StoreError("Results database '" + path_ + "' has schema version " + std::to_string(version) +
-                     ", written by a newer Trainyard; this build reads versions up to " +
-                     std::to_string(kSchemaVersion) +
-                     ". Upgrade Trainyard or choose another output.db; the file was not modified.");
-  }
-  if (version == kSchemaVersion) return;
+  refuse_unless_ours(id);
+  if (id.trainyard && id.version == kSchemaVersion) return;
   SqlWriteTransaction transaction(*db_);
-  // Re-read under the write lock: another process may have migrated meanwhile.
-  const auto locked_version = db_->query("PRAGMA user_version").integer(0, 0);
-  for (auto v = locked_version; v < kSchemaVersion; ++v) db_->execute_script(kMigrations[v]);
-  if (locked_version < 4) {
-    fill_config_rows(*db_, "run_config");
-    db_->execute_script(views_sql(false));
-  }
-  db_->execute_script("PRAGMA application_id = " + std::to_string(kApplicationId) +
-                      "; PRAGMA user_version = " + std::to_string(kSchemaVersion));
-  transaction.commit();
-}
-
-void ResultsStore::migrate_postgres() {
-  // PostgreSQL support began at schema 5: a new database replays the same migrations (as
-  // postgres_ddl writes them) and records its identity in trainyard_schema, one row.
-  auto identity = [&] {
-    return db_->query(R"sql(
-      SELECT to_regclass('trainyard_schema') IS NOT NULL,
-             (SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()))sql");
-  };
-  auto read_version = [&]() -> std::int64_t {
-    const auto row = db_->query("SELECT application_id, version FROM trainyard_schema");
-    if (row.size() != 1 || row.integer(0, 0) != kApplicationId) {
-      throw StoreError("'" + path_ + "' has a trainyard_schema table that is not Trainyard's. Choose another " +
-                       "output.db; the database was not modified.");
-    }
-    return row.integer(0, 1);
-  };
-  const auto before = identity();
-  const bool marked = before.integer(0, 0) != 0;
-  if (!marked && before.integer(0, 1) != 0) {
-    throw StoreError("'" + path_ + "' is not a Trainyard results database (its schema '" +
-                     db_->query("SELECT current_schema()").text(0, 0) + "' has " +
-                     std::to_string(before.integer(0, 1)) + " other tables). Choose another output.db " +
-                     "(an empty database); the database was not modified.");
-  }
-  auto refuse_newer = [&](std::int64_t version) {
-    if (version <= kSchemaVersion) return;
-    throw StoreError("Results database '" + path_ + "' has schema version " + std::to_string(version) +
-                     ", written by a newer Trainyard; this build reads versions up to " +
-                     std::to_string(kSchemaVersion) +
-                     ". Upgrade Trainyard or choose another output.db; the database was not modified.");
-  };
-  if (marked) {
-    const auto version = read_version();
-    refuse_newer(version);
-    if (version == kSchemaVersion) return;
-  }
-  SqlWriteTransaction transaction(*db_);
-  // Workers that start together queue here; the first creates the schema, the others then see it.
-  db_->query("SELECT pg_advisory_xact_lock(" + std::to_string(kApplicationId) + ")");
-  std::int64_t version = 0;
-  if (identity().integer(0, 0) != 0) {
-    version = read_version();
-    refuse_newer(version);
-  } else {
+  // Under the write lock (SQLite's BEGIN IMMEDIATE; on PostgreSQL an advisory lock, where workers
+  // that start together queue), read again: another process may have migrated meanwhile.
+  if (!sqlite) db_->query("SELECT pg_advisory_xact_lock(" + std::to_string(kApplicationId) + ")");
+  id = identity(*db_);
+  refuse_unless_ours(id);
+  if (!sqlite && !id.trainyard) {
+    // PostgreSQL support began at schema 5: a new database replays the same migrations (as
+    // postgres_ddl writes them) and records its identity in trainyard_schema, one row.
     db_->execute_script("CREATE TABLE trainyard_schema (application_id BIGINT NOT NULL, version BIGINT NOT NULL)");
     db_->query("INSERT INTO trainyard_schema VALUES (?, 0)", {std::int64_t{kApplicationId}});
   }
-  for (auto v = version; v < kSchemaVersion; ++v) db_->execute_script(postgres_ddl(kMigrations[v]));
-  if (version < 4) db_->execute_script(views_sql(false, SqlDialect::kPostgres));
-  db_->query("UPDATE trainyard_schema SET version = ?", {std::int64_t{kSchemaVersion}});
+  for (auto v = id.version; v < kSchemaVersion; ++v) {
+    db_->execute_script(sqlite ? std::string(kMigrations[v]) : postgres_ddl(kMigrations[v]));
+  }
+  if (id.version < 4) {
+    fill_config_rows(*db_, "run_config");
+    db_->execute_script(views_sql(false, db_->dialect()));
+  }
+  if (sqlite) {
+    db_->execute_script("PRAGMA application_id = " + std::to_string(kApplicationId) +
+                        "; PRAGMA user_version = " + std::to_string(kSchemaVersion));
+  } else {
+    db_->query("UPDATE trainyard_schema SET version = ?", {std::int64_t{kSchemaVersion}});
+  }
   transaction.commit();
 }
 

@@ -75,61 +75,38 @@ ConfigCondition parse_condition(const std::string& text) {
                    "optimizer.lr=0.001 or train.batch_size>=32");
 }
 
-ResultsReader::ResultsReader(const std::string& location)
-    : path_(redact_location(location)) {
-  if (is_postgres_url(location)) {
-    open_postgres(location);
-  } else {
-    open_sqlite(location);
+ResultsReader::ResultsReader(const std::string& location) : path_(redact_location(location)) {
+  const bool sqlite = !is_postgres_url(location);
+  std::error_code ec;
+  if (sqlite && !fs::exists(location, ec)) {
+    throw StoreError("No results database at '" + path_ + "'. Give the file with --db (runs write "
+                     "their experiment's output.db, results/trainyard.db by default).");
   }
+  if (sqlite && fs::is_directory(location, ec)) {
+    throw StoreError("'" + path_ + "' is a folder; --db takes the results database file");
+  }
+  DatabaseIdentity id;
+  try {
+    db_ = sqlite ? open_sqlite_database(location, /*read_only=*/true) : open_postgres_database(location);
+    id = ResultsStore::identity(*db_);
+  } catch (const StoreError& e) {
+    if (!sqlite) throw;
+    throw StoreError("'" + path_ + "' is not a Trainyard results database (SQLite says: " + e.what() +
+                     "); it was not modified");
+  }
+  if (!id.trainyard) {
+    throw StoreError("'" + path_ + "' is not a Trainyard results database (" +
+                     (id.empty ? "it is empty" : sqlite ? "it has another application id" : "it holds other tables") +
+                     "); it was not modified");
+  }
+  schema_version_ = static_cast<int>(id.version);
   if (schema_version_ > ResultsStore::kSchemaVersion) {
     throw StoreError("'" + path_ + "' has schema version " + std::to_string(schema_version_) +
                      ", written by a newer Trainyard; this build reads versions up to " +
                      std::to_string(ResultsStore::kSchemaVersion) + ". Use a newer results tool.");
   }
-}
-
-void ResultsReader::open_postgres(const std::string& url) {
-  db_ = open_postgres_database(url);
-  const auto marked = db_->query("SELECT to_regclass('trainyard_schema') IS NOT NULL").integer(0, 0);
-  if (!marked) {
-    throw StoreError("'" + path_ + "' is not a Trainyard results database (no trainyard_schema table); "
-                     "it was not modified");
-  }
-  schema_version_ = static_cast<int>(db_->query("SELECT version FROM trainyard_schema").integer(0, 0));
-  has_git_revision_ = true;   // PostgreSQL stores began at schema 5
-}
-
-void ResultsReader::open_sqlite(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) {
-    throw StoreError("No results database at '" + path + "'. Give the file with --db (runs write "
-                     "their experiment's output.db, results/trainyard.db by default).");
-  }
-  if (fs::is_directory(path, ec)) {
-    throw StoreError("'" + path + "' is a folder; --db takes the results database file");
-  }
-  std::int64_t application_id = 0, tables = 0;
-  try {
-    db_ = open_sqlite_database(path, /*read_only=*/true);
-    const auto identity = db_->query("SELECT (SELECT application_id FROM pragma_application_id), "
-                                     "(SELECT user_version FROM pragma_user_version), "
-                                     "(SELECT count(*) FROM sqlite_master)");
-    application_id = identity.integer(0, 0);
-    schema_version_ = static_cast<int>(identity.integer(0, 1));
-    tables = identity.integer(0, 2);
-  } catch (const StoreError& e) {
-    throw StoreError("'" + path + "' is not a Trainyard results database (SQLite says: " +
-                     e.what() + "); it was not modified");
-  }
-  if (application_id != ResultsStore::kApplicationId) {
-    throw StoreError("'" + path + "' is not a Trainyard results database (" +
-                     (tables == 0 ? std::string("it is empty") : "it has another application id") +
-                     "); it was not modified");
-  }
-  if (schema_version_ > ResultsStore::kSchemaVersion) return;   // refused by the caller
-  if (schema_version_ < 3) {
-    throw StoreError("'" + path + "' has schema version " + std::to_string(schema_version_) +
+  if (schema_version_ < 3) {   // only SQLite files are that old
+    throw StoreError("'" + path_ + "' has schema version " + std::to_string(schema_version_) +
                      ", from an early Trainyard. The results tool never modifies a file: upgrade "
                      "it by running any experiment with output.db set to it.");
   }
@@ -140,7 +117,6 @@ void ResultsReader::open_sqlite(const std::string& path) {
     ResultsStore::fill_config_rows(*db_, "temp.run_config");
     db_->execute_script(ResultsStore::views_sql(true));
   }
-  has_git_revision_ = !db_->query("SELECT 1 FROM pragma_table_info('runs') WHERE name = 'git_revision'").empty();
 }
 
 ResultsReader::~ResultsReader() = default;

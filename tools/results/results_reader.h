@@ -97,11 +97,8 @@ class ResultsReader {
   std::string sort_expression(const std::string& sort, bool ascending) const;
   std::vector<std::string> config_keys() const;
   std::string path_;
-  void open_sqlite(const std::string& path);
-  void open_postgres(const std::string& url);
   std::unique_ptr<SqlDatabase> db_;
   int schema_version_ = 0;
-  bool has_git_revision_ = false;
 };
 
 /// A metric's value as text for people: accuracies as percentages, losses with 4 decimals.

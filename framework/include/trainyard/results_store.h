@@ -99,6 +99,14 @@ struct TrialCounts {
   std::int64_t open() const { return pending + claimed; }
 };
 
+/// What a database says of itself, before anything is written to it.
+struct DatabaseIdentity {
+  bool trainyard = false;    // it carries Trainyard's application id
+  bool empty = false;        // no mark and no tables: a new database
+  std::int64_t version = 0;  // its schema version (0 when unmarked)
+  std::int64_t tables = 0;   // tables in it (PostgreSQL: in the connection's current schema)
+};
+
 class ResultsStore {
  public:
   /// The schema version this build writes; older databases are migrated, newer ones refused.
@@ -179,6 +187,9 @@ class ResultsStore {
   static std::string views_sql(bool temporary, SqlDialect dialect = SqlDialect::kSqlite);
   /// Fills `table` (run_id, key, value, number) with every run's flattened configuration.
   static void fill_config_rows(SqlDatabase& database, const std::string& table);
+  /// Reads `database`'s identity: SQLite's PRAGMA application_id and user_version (with the table
+  /// count, in one statement, so in one snapshot), PostgreSQL's trainyard_schema row. Writes nothing.
+  static DatabaseIdentity identity(SqlDatabase& database);
   std::optional<StoredRun> run(std::int64_t run_id) const;
   std::vector<EpochRecord> epochs(std::int64_t run_id) const;
   /// The file path, or the URL with its password hidden.
@@ -188,8 +199,7 @@ class ResultsStore {
 
  private:
   void migrate();
-  void migrate_sqlite();
-  void migrate_postgres();
+  void refuse_unless_ours(const DatabaseIdentity& identity) const;
   std::string path_;
   std::unique_ptr<SqlDatabase> db_;
 };
