@@ -147,7 +147,7 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
       continue;
     }
     const bool ok = end.status == "finished";
-    const std::string error = ok ? "" : store.run(end.run_id) ? store.run(end.run_id)->error : "";
+    const std::string error = ok ? "" : end.error;
     if (!store.complete_trial(claimed->id, me, ok, end.run_id, error)) {
       spdlog::error("trial '{}': ended after its lease was taken over; its run {} does not count", trial.key(),
                     end.run_id);

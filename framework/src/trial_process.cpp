@@ -129,18 +129,19 @@ TrialEnd settle_trial(ResultsStore& store, std::int64_t sweep_id, const SweepTri
     record.trial_key = key;
     for (const auto& o : trial.overrides) record.overrides.emplace_back(o.key, o.value);
     const auto id = store.begin_run(record);
-    store.finish_run(id, RunStatus::kFailed, describe_exit(wait_status) + " before its run started: " + tail_of(log));
-    return {id, "failed"};
+    const std::string error = describe_exit(wait_status) + " before its run started: " + tail_of(log);
+    store.finish_run(id, RunStatus::kFailed, error);
+    return {id, "failed", error};
   }
   const auto run = store.run(*run_id);
-  std::string status = run ? run->status : "failed";
-  if (status == "running") {
+  TrialEnd end{*run_id, run ? run->status : "failed", run ? run->error : ""};
+  if (end.status == "running") {
     // Killed without a chance to say so (a crash, the OOM killer, a second Ctrl-C).
-    store.finish_run(*run_id, stop_requested ? RunStatus::kInterrupted : RunStatus::kFailed,
-                     describe_exit(wait_status) + ": " + tail_of(log));
-    status = stop_requested ? "interrupted" : "failed";
+    end.status = stop_requested ? "interrupted" : "failed";
+    end.error = describe_exit(wait_status) + ": " + tail_of(log);
+    store.finish_run(*run_id, stop_requested ? RunStatus::kInterrupted : RunStatus::kFailed, end.error);
   }
-  return {*run_id, status};
+  return end;
 }
 
 }  // namespace trainyard

@@ -55,6 +55,7 @@ std::string describe_exit(int wait_status);
 struct TrialEnd {
   std::int64_t run_id = 0;
   std::string status;   // finished, failed or interrupted
+  std::string error;    // why it did not finish, as the run records it
 };
 TrialEnd settle_trial(ResultsStore& store, std::int64_t sweep_id, const SweepTrial& trial,
                       const ExperimentConfig& config, const std::string& experiment_file,
