@@ -1,8 +1,8 @@
 # trainyard_add_plugin(<name> KIND <model|dataset|optimizer> SOURCES <files...> [LIBRARIES <libs...>])
 #
 # Builds one plugin as a loadable MODULE library named trainyard_<kind>_<name>.so, the file name
-# the runner's registry looks for. Symbols are hidden: the only thing a plugin exports is the
-# entry point that TRAINYARD_PLUGIN() declares. The same function builds the plugins in
+# the runner's registry looks for, linked against the plugin SDK (Trainyard::sdk) alone. Symbols
+# are hidden: the only thing a plugin exports is the entry point that TRAINYARD_PLUGIN() declares. The same function builds the plugins in
 # Trainyard's tree and, after find_package(Trainyard), a plugin in a project of its own.
 #
 # The library is written to TRAINYARD_PLUGIN_OUTPUT_DIR when that is set (the runner's own
@@ -21,7 +21,13 @@ function(trainyard_add_plugin name)
   endif()
   set(target trainyard_${ARG_KIND}_${name})
   add_library(${target} MODULE ${ARG_SOURCES})
-  target_link_libraries(${target} PRIVATE Trainyard::framework ${ARG_LIBRARIES})
+  # The SDK only: the plugin contract and what plugins share with the host. Every symbol must
+  # resolve at link time (--no-undefined), so a plugin reaching for a host-only function fails
+  # to build rather than to load. Sanitizer runtimes leave their symbols to the executable.
+  target_link_libraries(${target} PRIVATE Trainyard::sdk ${ARG_LIBRARIES})
+  if(NOT TRAINYARD_SANITIZERS)
+    target_link_options(${target} PRIVATE "LINKER:--no-undefined")
+  endif()
   if(DEFINED TRAINYARD_PLUGIN_OUTPUT_DIR)
     set(output_dir ${TRAINYARD_PLUGIN_OUTPUT_DIR})
   else()

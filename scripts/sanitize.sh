@@ -8,7 +8,7 @@
 # error. LibTorch and the system libraries are Debian's uninstrumented builds, so what is checked is
 # Trainyard's own code and what it hands to them. Leak detection is off: LibTorch keeps its static
 # registries alive to the end, and a plugin's library is never unloaded (by design, see
-# framework/src/plugin_registry.cpp), so its allocations look leaked at exit.
+# framework/src/plugin/plugin_registry.cpp), so its allocations look leaked at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

@@ -6,7 +6,7 @@
 #include <set>
 #include <thread>
 
-#include <trainyard/batch_loader.h>
+#include <trainyard/data/batch_loader.h>
 
 #include "test_support.h"
 

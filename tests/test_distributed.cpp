@@ -12,7 +12,7 @@
 
 #include "test_support.h"
 #include "trainyard/batch_norm.h"
-#include "trainyard/distributed.h"
+#include "trainyard/distributed/distributed.h"
 #include "trainyard/errors.h"
 
 namespace t = trainyard::testing;

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <trainyard/errors.h>
-#include <trainyard/experiment_config.h>
+#include <trainyard/config/experiment_config.h>
 
 #include "test_support.h"
 

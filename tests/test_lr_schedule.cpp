@@ -6,8 +6,8 @@
 
 #include "test_support.h"
 #include "trainyard/errors.h"
-#include "trainyard/experiment_config.h"
-#include "trainyard/lr_schedule.h"
+#include "trainyard/config/experiment_config.h"
+#include "trainyard/train/lr_schedule.h"
 
 namespace t = trainyard::testing;
 using trainyard::LearningRateSchedule;

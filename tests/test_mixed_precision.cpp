@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <trainyard/errors.h>
-#include <trainyard/mixed_precision.h>
+#include <trainyard/train/mixed_precision.h>
 #include <trainyard/torch_compat.h>
 
 using trainyard::CpuFeatures;

@@ -5,7 +5,7 @@
 #include <cstdlib>
 
 #include <trainyard/errors.h>
-#include <trainyard/plugin_registry.h>
+#include <trainyard/plugin/plugin_registry.h>
 
 #include "test_support.h"
 

@@ -5,7 +5,7 @@
 #include "temporary_postgres.h"
 #include "test_support.h"
 #include "trainyard/errors.h"
-#include "trainyard/postgres_connection.h"
+#include "trainyard/store/postgres_connection.h"
 
 namespace t = trainyard::testing;
 using trainyard::PostgresConnection;

@@ -11,7 +11,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "test_support.h"
-#include "trainyard/checkpoint.h"
+#include "trainyard/train/checkpoint.h"
 
 namespace t = trainyard::testing;
 namespace fs = std::filesystem;

@@ -14,7 +14,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <trainyard/errors.h>
-#include <trainyard/results_store.h>
+#include <trainyard/store/results_store.h>
 
 #include "temporary_postgres.h"
 #include "test_support.h"
@@ -149,7 +149,7 @@ TEST_P(Store, RoundTripsARunAndItsEpochs) {
   const auto id = store.begin_run(sample_run());
   auto run = store.run(id);
   ASSERT_TRUE(run);
-  EXPECT_EQ(run->status, "running");
+  EXPECT_EQ(run->status, trainyard::RunStatus::kRunning);
   EXPECT_FALSE(run->best_epoch);
 
   store.record_epoch(id, epoch(1, 0.6), true, "ckpt/best.pt");
@@ -157,7 +157,7 @@ TEST_P(Store, RoundTripsARunAndItsEpochs) {
   store.finish_run(id, RunStatus::kFinished);
 
   run = store.run(id);
-  EXPECT_EQ(run->status, "finished");
+  EXPECT_EQ(run->status, trainyard::RunStatus::kFinished);
   EXPECT_EQ(run->experiment, "unit");
   EXPECT_EQ(run->best_epoch, 1);
   EXPECT_DOUBLE_EQ(*run->best_test_accuracy, 0.6);
@@ -184,7 +184,7 @@ TEST_P(Store, FailureTextIsStored) {
   ResultsStore store(location());
   const auto id = store.begin_run(sample_run());
   store.finish_run(id, RunStatus::kFailed, "'a.png': corrupt PNG");
-  EXPECT_EQ(store.run(id)->status, "failed");
+  EXPECT_EQ(store.run(id)->status, trainyard::RunStatus::kFailed);
   EXPECT_EQ(store.run(id)->error, "'a.png': corrupt PNG");
 }
 
@@ -362,7 +362,7 @@ TEST_P(Store, SweepsAndTheirTrialsAreSummarized) {
   EXPECT_EQ(summary[0].trial_key, "lr=2");   // best first
   EXPECT_GE(summary[0].seconds, 0.0);
   EXPECT_LT(summary[0].seconds, 60.0);
-  EXPECT_EQ(store.latest_trial_runs(sweep).at("lr=1").status, "finished");
+  EXPECT_EQ(store.latest_trial_runs(sweep).at("lr=1").status, trainyard::RunStatus::kFinished);
   EXPECT_EQ(store.trial_run(sweep, "lr=2", "host", getpid()), summary[0].run_id);
   EXPECT_FALSE(store.trial_run(sweep, "lr=2", "another-host", getpid()));
   EXPECT_EQ(integer(store, "SELECT rank FROM sweep_leaderboard WHERE trial_key = 'lr=1'"), 2);
@@ -379,7 +379,7 @@ TEST_P(Store, TruncatedEpochsLeaveTheBestOfWhatRemains) {
   EXPECT_EQ(store.epochs(id).size(), 2u);
   EXPECT_EQ(store.run(id)->best_epoch, 1);   // a tie goes to the earlier epoch
   EXPECT_EQ(store.resume_run(id, "host").id, id);
-  EXPECT_EQ(store.run(id)->status, "running");
+  EXPECT_EQ(store.run(id)->status, trainyard::RunStatus::kRunning);
 }
 
 TEST_P(Store, OverridesAreStoredAsQueryableRows) {
@@ -408,9 +408,9 @@ TEST_P(Store, RunWhoseProcessDiedIsMarkedInterrupted) {
   const auto own = store.begin_run(sample_run());   // alive: must stay running
   const auto marked = store.mark_abandoned_runs("host");
   ASSERT_EQ(marked.size(), 1u);
-  EXPECT_EQ(store.run(marked[0])->status, "interrupted");
+  EXPECT_EQ(store.run(marked[0])->status, trainyard::RunStatus::kInterrupted);
   EXPECT_NE(store.run(marked[0])->error.find("pid " + std::to_string(child)), std::string::npos);
-  EXPECT_EQ(store.run(own)->status, "running");
+  EXPECT_EQ(store.run(own)->status, trainyard::RunStatus::kRunning);
   EXPECT_TRUE(store.mark_abandoned_runs("other-host").empty());
 }
 
@@ -448,7 +448,7 @@ TEST(ResultsStore, APostgresStoreRidesOutAServerRestart) {
     EXPECT_THROW(store.database().query("UPDATE runs SET status = 'failed' WHERE id = ?", {id}), StoreError);
     EXPECT_THROW(transaction.commit(), StoreError);   // not "committed" on a new connection
   }
-  EXPECT_EQ(store.run(id)->status, "running");
+  EXPECT_EQ(store.run(id)->status, trainyard::RunStatus::kRunning);
   EXPECT_EQ(store.run(id)->error, "");
 }
 
@@ -497,7 +497,7 @@ TEST_P(Store, ALapsedLeaseHandsTheTrialToAnotherWorkerAndFailsItsRun) {
   ASSERT_TRUE(taken);
   EXPECT_EQ(taken->id, lost->id);
   EXPECT_EQ(taken->attempt, 2);
-  EXPECT_EQ(store.run(dead_run)->status, "failed");
+  EXPECT_EQ(store.run(dead_run)->status, trainyard::RunStatus::kFailed);
   EXPECT_NE(store.run(dead_run)->error.find("handed to worker w2"), std::string::npos) << store.run(dead_run)->error;
   EXPECT_FALSE(store.renew_trial_lease(lost->id, "dead-worker", 60));   // the old worker must stop
   EXPECT_FALSE(store.complete_trial(lost->id, "dead-worker", true, dead_run));

@@ -18,7 +18,7 @@
 #include "test_support.h"
 #include "trainyard/errors.h"
 #include "trainyard/image_io.h"
-#include "trainyard/results_store.h"
+#include "trainyard/store/results_store.h"
 
 namespace t = trainyard::testing;
 namespace tr = trainyard::results;

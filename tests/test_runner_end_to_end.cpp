@@ -9,7 +9,7 @@
 #include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <trainyard/checkpoint.h>
+#include <trainyard/train/checkpoint.h>
 
 #include "test_support.h"
 

@@ -4,7 +4,7 @@
 #include <atomic>
 #include <thread>
 
-#include <trainyard/sample_cache.h>
+#include <trainyard/data/sample_cache.h>
 
 #include "test_support.h"
 

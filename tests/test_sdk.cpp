@@ -1,6 +1,10 @@
 // The SDK as a plugin author meets it: `cmake --install` into a fresh prefix, the installed
 // template copied to a folder of its own, built with find_package(Trainyard), loaded by the
 // installed runner through TRAINYARD_PLUGIN_PATH, and trained for one epoch.
+#include <map>
+#include <sstream>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -9,6 +13,55 @@
 
 namespace t = trainyard::testing;
 namespace fs = std::filesystem;
+
+namespace {
+
+// The libraries the dynamic loader brings in with `library`, transitively (ldd): name -> path.
+std::map<std::string, std::string> loaded_with(const fs::path& library) {
+  const auto listed = t::run_command("ldd " + t::shell_quote(library.string()));
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  std::map<std::string, std::string> out;
+  std::istringstream lines(listed.output);
+  for (std::string name, arrow, path; lines >> name;) {
+    std::string rest;
+    std::getline(lines, rest);
+    std::istringstream fields(rest);
+    fields >> arrow >> path;
+    out[name] = arrow == "=>" ? path : name;
+  }
+  return out;
+}
+
+// A plugin links the SDK alone: beyond what LibTorch itself brings (Debian's libtorch_cpu pulls
+// in OpenCV, and through GDAL both libpq and SQLite), it adds no database client and not the
+// host library.
+void expect_links_the_sdk_alone(const fs::path& library) {
+  const auto loaded = loaded_with(library);
+  ASSERT_TRUE(loaded.count("libtrainyard_sdk.so.0.1")) << library;
+  std::map<std::string, std::string> from_torch;
+  for (const auto& [name, path] : loaded) {
+    if (name.rfind("libtorch_cpu.so", 0) == 0) from_torch = loaded_with(path);
+  }
+  ASSERT_FALSE(from_torch.empty()) << library << " does not load libtorch_cpu";
+  for (const auto& [name, path] : loaded) {
+    if (from_torch.count(name)) continue;
+    for (const char* unwanted : {"libpq.so", "libsqlite3.so", "libtrainyard.so", "libSQLiteCpp", "libyaml-cpp"}) {
+      EXPECT_NE(name.rfind(unwanted, 0), 0u) << library << " brings in " << name << " (" << path << ")";
+    }
+  }
+}
+
+}  // namespace
+
+TEST(Sdk, BundledPluginsLinkTheSdkAloneNeitherTheHostNorADatabaseClient) {
+  int plugins = 0;
+  for (const auto& entry : fs::directory_iterator(t::plugin_dir())) {
+    if (entry.path().extension() != ".so") continue;
+    ++plugins;
+    expect_links_the_sdk_alone(entry.path());
+  }
+  EXPECT_GE(plugins, 8);   // resnet18..152, small_cnn, imagefolder, idx, adam, adamw, sgd
+}
 
 TEST(Sdk, TemplatePluginBuildsOutOfTreeAgainstTheInstalledPackageAndTrains) {
   t::TempDir dir;
@@ -19,6 +72,7 @@ TEST(Sdk, TemplatePluginBuildsOutOfTreeAgainstTheInstalledPackageAndTrains) {
                                         " --prefix " + t::shell_quote(prefix.string()));
   ASSERT_EQ(installed.exit_code, 0) << installed.output;
   for (const char* file : {"bin/runner", "bin/results", "include/trainyard/plugin_api.h",
+                           "include/trainyard/collectives.h", "include/trainyard/train/training_run.h",
                            "lib/cmake/Trainyard/TrainyardConfig.cmake",
                            "lib/cmake/Trainyard/TrainyardPlugin.cmake",
                            "lib/trainyard/plugins/trainyard_model_resnet50.so",
@@ -47,6 +101,7 @@ TEST(Sdk, TemplatePluginBuildsOutOfTreeAgainstTheInstalledPackageAndTrains) {
   const auto built = t::run_command(cmake + " --build " + t::shell_quote((project / "build").string()));
   ASSERT_EQ(built.exit_code, 0) << built.output;
   ASSERT_TRUE(fs::exists(project / "build/trainyard_model_my_cnn.so"));
+  expect_links_the_sdk_alone(project / "build/trainyard_model_my_cnn.so");
 
   const std::string runner = "cd " + t::shell_quote(project.string()) + " && TRAINYARD_PLUGIN_PATH=" +
                              t::shell_quote((project / "build").string()) + " " +

@@ -7,7 +7,7 @@
 #include "temporary_postgres.h"
 #include "test_support.h"
 #include "trainyard/errors.h"
-#include "trainyard/sql_database.h"
+#include "trainyard/store/sql_database.h"
 
 namespace t = trainyard::testing;
 using trainyard::SqlDialect;

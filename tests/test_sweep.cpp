@@ -4,7 +4,7 @@
 #include <set>
 
 #include <trainyard/errors.h>
-#include <trainyard/sweep.h>
+#include <trainyard/sweep/sweep.h>
 
 #include "test_support.h"
 

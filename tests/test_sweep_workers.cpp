@@ -13,9 +13,9 @@
 
 #include "temporary_postgres.h"
 #include "test_support.h"
-#include "trainyard/device.h"
-#include "trainyard/results_store.h"
-#include "trainyard/sql_database.h"
+#include "trainyard/train/device.h"
+#include "trainyard/store/results_store.h"
+#include "trainyard/store/sql_database.h"
 
 namespace t = trainyard::testing;
 namespace fs = std::filesystem;

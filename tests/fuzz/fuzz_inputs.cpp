@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
-#include "trainyard/experiment_config.h"
+#include "trainyard/config/experiment_config.h"
 #include "trainyard/image_io.h"
-#include "trainyard/plugin_registry.h"
+#include "trainyard/plugin/plugin_registry.h"
 
 namespace trainyard::fuzz {
 

@@ -10,8 +10,8 @@
 #include <memory>
 #include <stdexcept>
 
-#include <trainyard/distributed.h>
-#include <trainyard/postgres_connection.h>
+#include <trainyard/distributed/distributed.h>
+#include <trainyard/store/postgres_connection.h>
 
 #include <gtest/gtest.h>
 

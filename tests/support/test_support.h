@@ -10,8 +10,8 @@
 #include <vector>
 
 #include <trainyard/image_io.h>
-#include <trainyard/plugin_registry.h>
-#include <trainyard/shell_quote.h>
+#include <trainyard/plugin/plugin_registry.h>
+#include <trainyard/system/shell_quote.h>
 
 namespace trainyard::testing {
 

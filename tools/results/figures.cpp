@@ -6,7 +6,7 @@
 #include <map>
 
 #include "plot.h"
-#include "trainyard/config_rows.h"
+#include "trainyard/config/config_rows.h"
 #include "trainyard/errors.h"
 #include "trainyard/suggest.h"
 

@@ -18,8 +18,8 @@
 #include "output_format.h"
 #include "results_copy.h"
 #include "results_reader.h"
-#include "trainyard/postgres_connection.h"
-#include "trainyard/config_rows.h"
+#include "trainyard/store/postgres_connection.h"
+#include "trainyard/config/config_rows.h"
 #include "trainyard/errors.h"
 
 namespace tr = trainyard::results;

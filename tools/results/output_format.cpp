@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "trainyard/config_rows.h"
+#include "trainyard/config/config_rows.h"
 #include "trainyard/errors.h"
 
 namespace trainyard::results {

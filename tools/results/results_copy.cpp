@@ -1,7 +1,7 @@
 #include "results_copy.h"
 
 #include "trainyard/errors.h"
-#include "trainyard/results_store.h"
+#include "trainyard/store/results_store.h"
 
 namespace trainyard::results {
 namespace {

@@ -6,10 +6,10 @@
 #include <set>
 #include <stdexcept>
 
-#include "trainyard/config_rows.h"
+#include "trainyard/config/config_rows.h"
 #include "trainyard/errors.h"
-#include "trainyard/postgres_connection.h"
-#include "trainyard/results_store.h"
+#include "trainyard/store/postgres_connection.h"
+#include "trainyard/store/results_store.h"
 #include "trainyard/suggest.h"
 
 namespace fs = std::filesystem;
@@ -203,7 +203,7 @@ Table ResultsReader::runs(const RunFilter& filter, const std::vector<std::string
   if (filter.experiment) { sql += " AND rs.experiment = ?"; bind_text(*filter.experiment); }
   if (filter.sweep) sql += " AND rs.sweep_id = " + std::to_string(resolve_sweep(*filter.sweep));
   if (filter.status) {
-    static const std::vector<std::string> statuses = {"running", "finished", "failed", "interrupted"};
+    static const std::vector<std::string> statuses = run_status_names();
     if (!contains(statuses, *filter.status)) {
       throw InputError("--status '" + *filter.status + "': accepted: " + join_names(statuses));
     }

@@ -11,7 +11,7 @@
 #include <variant>
 #include <vector>
 
-#include "trainyard/sql_database.h"
+#include "trainyard/store/sql_database.h"
 
 namespace trainyard::results {
 

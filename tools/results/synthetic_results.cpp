@@ -3,9 +3,9 @@
 #include <cmath>
 #include <random>
 
-#include "trainyard/config_rows.h"
-#include "trainyard/experiment_config.h"
-#include "trainyard/results_store.h"
+#include "trainyard/config/config_rows.h"
+#include "trainyard/config/experiment_config.h"
+#include "trainyard/store/results_store.h"
 
 namespace trainyard::results {
 

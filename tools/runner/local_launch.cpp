@@ -17,9 +17,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include <trainyard/distributed.h>
-#include <trainyard/postgres_connection.h>
-#include <trainyard/results_store.h>
+#include <trainyard/distributed/distributed.h>
+#include <trainyard/store/postgres_connection.h>
+#include <trainyard/store/results_store.h>
 
 extern char** environ;
 
@@ -70,7 +70,7 @@ void fail_run_of_dead_rank0(const std::filesystem::path& record_file, const std:
   try {
     ResultsStore store(db);
     const auto run = store.run(run_id);
-    if (!run || run->status != "running") return;
+    if (!run || run->status != trainyard::RunStatus::kRunning) return;
     store.finish_run(run_id, RunStatus::kFailed, "rank 0 " + why + " (recorded by runner --nproc)");
     spdlog::error("run {} in {} marked failed: rank 0 {}", run_id, store.path(), why);
   } catch (const std::exception& e) {

@@ -20,18 +20,19 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <trainyard/device.h>
-#include <trainyard/distributed.h>
+#include <trainyard/train/device.h>
+#include <trainyard/distributed/distributed.h>
 #include <trainyard/errors.h>
-#include <trainyard/experiment_config.h>
-#include <trainyard/plugin_registry.h>
-#include <trainyard/results_store.h>
+#include <trainyard/config/experiment_config.h>
+#include <trainyard/plugin/plugin_registry.h>
+#include <trainyard/store/results_store.h>
 #include <trainyard/suggest.h>
-#include <trainyard/sweep.h>
-#include <trainyard/sweep_runner.h>
-#include <trainyard/sweep_worker.h>
-#include <trainyard/postgres_connection.h>
-#include <trainyard/training_run.h>
+#include <trainyard/sweep/sweep.h>
+#include <trainyard/sweep/sweep_runner.h>
+#include <trainyard/sweep/sweep_worker.h>
+#include <trainyard/store/postgres_connection.h>
+#include <trainyard/store/store_recorder.h>
+#include <trainyard/train/training_run.h>
 
 #include "local_launch.h"
 #include "slurm_script.h"
@@ -350,6 +351,7 @@ int resume_run(std::int64_t run_id, std::string db, const std::string& experimen
   trainyard::RunOptions options;
   options.stop_requested = &g_stop_requested;
   options.process_start = process_start;
+  options.faults = trainyard::FaultInjector::from_environment();   // the tests' seam; unset in use
   options.resume_run_id = run_id;
   return report(trainyard::run_experiment(config, registry, options));
 }
@@ -523,6 +525,7 @@ int main(int argc, char** argv) {
     trainyard::RunOptions options;
     options.stop_requested = &g_stop_requested;
     options.process_start = process_start;
+    options.faults = trainyard::FaultInjector::from_environment();   // the tests' seam; unset in use
     if (trial_of_sweep > 0) {
       options.sweep_id = trial_of_sweep;
       options.trial_key = trial_key;

@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "trainyard/errors.h"
-#include "trainyard/shell_quote.h"
+#include "trainyard/system/shell_quote.h"
 
 namespace trainyard {
 namespace {

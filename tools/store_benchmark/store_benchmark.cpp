@@ -13,7 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "trainyard/results_store.h"
+#include "trainyard/store/results_store.h"
 
 namespace {
 

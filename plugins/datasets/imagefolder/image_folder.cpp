@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include <spdlog/spdlog.h>
-#include <trainyard/batch_loader.h>
+#include <trainyard/seeded_permutation.h>
 #include <trainyard/image_io.h>
 
 namespace fs = std::filesystem;

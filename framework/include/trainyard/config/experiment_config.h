@@ -1,0 +1,130 @@
+// The experiment file: YAML read with yaml-cpp, overridden from the command line, validated
+// against the framework's sections and each chosen plugin's schema, and resolved (defaults filled
+// in) into typed settings. Everything is checked here, before anything heavy starts.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "trainyard/train/lr_schedule.h"
+#include "trainyard/plugin_api.h"
+
+namespace trainyard {
+
+class PluginRegistry;
+
+/// `model:`, `dataset:` or `optimizer:`: which plugin, with its validated parameters.
+struct PluginSection {
+  std::string plugin;
+  Params params;
+};
+
+struct TrainSettings {
+  std::int64_t epochs = 20;
+  std::int64_t batch_size = 10;
+  std::int64_t threads = 0;           // LibTorch intra-op threads; 0: every core this process may use
+  std::int64_t loader_threads = 0;    // decoding threads; 0: chosen from the core count
+  std::int64_t prefetch_batches = 4;  // batches decoded ahead of the model
+  bool drop_last = false;             // skip a short last training batch
+  bool channels_last = true;          // NHWC images and conv weights
+  std::string precision = "auto";     // auto | fp32 | bf16 | fp16
+  bool cudnn_benchmark = true;
+  std::string cache = "auto";         // auto | on | off: decoded samples kept in memory
+  std::int64_t cache_max_mb = 8192;
+};
+
+/// `distributed:`: how a run trains over several processes (see distributed.h). Ignored by a run
+/// of one process.
+struct DistributedSettings {
+  std::string backend = "auto";        // auto (nccl on CUDA, gloo on the CPU) | gloo | nccl
+  std::string batch_norm = "local";    // local: statistics per process | sync: over all processes
+  std::int64_t timeout_seconds = 300;  // a collective waiting longer than this fails the run
+  double bucket_mb = 25.0;             // gradients all-reduced together, as PyTorch's DDP buckets
+};
+
+struct OutputSettings {
+  std::string db = "results/trainyard.db";
+  std::string checkpoints = "results/checkpoints";
+  std::string cache = "results/cache";   // shared decoded datasets; empty: none
+};
+
+/// A fully validated experiment.
+struct ExperimentConfig {
+  std::string source;   // the experiment file, as given
+  std::string name;
+  std::int64_t seed = 42;
+  std::string device = "auto";   // auto | cpu | cuda | cuda:N
+  std::vector<std::string> plugin_paths;
+  PluginSection model;
+  PluginSection dataset;
+  PluginSection optimizer;
+  TrainSettings train;
+  ScheduleSettings schedule;   // the learning-rate schedule (`schedule:`)
+  DistributedSettings distributed;
+  OutputSettings output;
+
+  /// The resolved configuration as YAML, every default filled in. It is itself a valid
+  /// experiment file; it is what the results store keeps.
+  std::string to_yaml() const;
+};
+
+/// One `--set key=value` from the command line. The value is read as YAML (`1e-4`, `true`, `[a]`).
+struct Override {
+  std::string key;     // dotted path, e.g. optimizer.lr
+  std::string value;
+};
+
+/// Parses "key=value"; throws ConfigError when there is no '=' or no key.
+Override parse_override(const std::string& text);
+
+/// An experiment file as read, with overrides applied, not yet validated against plugins.
+class ExperimentDocument {
+ public:
+  /// Reads and parses `file` and applies `overrides`. Throws ConfigError for a missing or
+  /// unreadable file, malformed YAML (with line and column) or an override that does not fit.
+  static ExperimentDocument load(const std::filesystem::path& file,
+                                 const std::vector<Override>& overrides = {});
+  /// Parses YAML text (for tests and tools); `source` names it in messages.
+  static ExperimentDocument parse(const std::string& yaml_text, const std::string& source,
+                                  const std::vector<Override>& overrides = {});
+
+  /// The `plugin_paths:` list (validated), needed before plugins can be discovered.
+  std::vector<std::filesystem::path> plugin_paths() const;
+
+  /// Validates every key against the framework's sections and the chosen plugins' schemas and
+  /// fills in defaults. Throws ConfigError listing every problem, each with the key, its line and
+  /// column (or the --set that gave it), and what is accepted.
+  ExperimentConfig resolve(const PluginRegistry& registry) const;
+
+  const std::string& source() const { return source_; }
+
+  /// A copy with more overrides applied (a sweep's trial, say).
+  ExperimentDocument with_overrides(const std::vector<Override>& overrides) const;
+  /// A top-level section as read (null when absent), e.g. "sweep".
+  YAML::Node section(const std::string& key) const;
+  /// "file.yaml:12:5", or "--set key" when the key came from the command line.
+  std::string location(const YAML::Node& node, const std::string& key) const;
+
+ private:
+  void apply(const Override& override_entry);
+
+  YAML::Node root_;
+  std::string source_;
+  std::set<std::string> overridden_;   // dotted keys set from the command line
+};
+
+/// Shortest decimal text that reads back as the same double ("0.0001"), always a YAML float.
+std::string format_double(double value);
+
+/// The framework's own sections, for `--describe` and documentation.
+std::vector<ParamSpec> experiment_top_level_schema();
+std::vector<ParamSpec> train_schema();
+std::vector<ParamSpec> output_schema();
+std::vector<ParamSpec> distributed_schema();
+
+}  // namespace trainyard

@@ -1,0 +1,73 @@
+// Hyperparameter sweeps: the `sweep:` section of an experiment (and `--sweep` on the command
+// line), expanded into trials, each a set of overrides on the experiment.
+//
+//   sweep:
+//     name: lr_x_batch                  # default: the experiment's name
+//     jobs: 2                           # trials at once (the command line's --jobs wins)
+//     grid:                             # every combination
+//       optimizer.lr: [1.0e-3, 1.0e-4]
+//       train.batch_size: [10, 32]
+//     random:                           # `trials` draws from the sweep's seed
+//       trials: 4
+//       seed: 0
+//       params:
+//         optimizer.weight_decay: {loguniform: [1.0e-6, 1.0e-3]}
+//         optimizer.beta1: {uniform: [0.85, 0.95]}
+//         train.epochs: {int: [2, 4]}
+//         model.zero_init_residual: {choice: [true, false]}
+//
+// With both, every grid point is combined with every random draw.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "trainyard/config/experiment_config.h"
+
+namespace trainyard {
+
+/// One random parameter: uniform, loguniform, int (inclusive) over [low, high], or choice.
+struct RandomParameter {
+  std::string key;
+  std::string distribution;
+  double low = 0.0;
+  double high = 0.0;
+  std::vector<std::string> choices;
+};
+
+struct SweepSpec {
+  std::string name;
+  std::int64_t jobs = 1;
+  std::vector<std::pair<std::string, std::vector<std::string>>> grid;   // key, values as YAML text
+  std::int64_t random_trials = 0;
+  std::uint64_t random_seed = 0;
+  std::vector<RandomParameter> random;
+
+  bool empty() const { return grid.empty() && random.empty(); }
+  /// The spec as YAML, as the sweeps table stores it.
+  std::string to_yaml() const;
+};
+
+/// One trial: overrides in a fixed key order.
+struct SweepTrial {
+  std::vector<Override> overrides;
+  /// "optimizer.lr=0.001 train.batch_size=32": identifies the trial across reruns of the sweep.
+  std::string key() const;
+};
+
+/// Reads the document's `sweep:` section and the command line's `--sweep KEY=V1,V2,...` (each
+/// adds or replaces a grid key). Throws ConfigError naming the key and line for a malformed spec.
+SweepSpec parse_sweep(const ExperimentDocument& document, const std::string& experiment_name,
+                      const std::vector<std::string>& command_line_sweeps);
+
+/// Every trial of the spec, in a fixed order (grid in row-major order of the keys as given).
+std::vector<SweepTrial> expand_sweep(const SweepSpec& spec);
+
+/// Resolves every trial's configuration against the plugins' schemas, so that one bad value
+/// fails the sweep before its first trial. Throws ConfigError naming the trial.
+std::vector<ExperimentConfig> validate_trials(const ExperimentDocument& document,
+                                              const std::vector<SweepTrial>& trials,
+                                              const PluginRegistry& registry);
+
+}  // namespace trainyard

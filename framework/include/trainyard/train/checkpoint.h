@@ -1,0 +1,50 @@
+// Model checkpoints, written atomically: a crash while saving leaves the previous file intact.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "trainyard/plugin_api.h"
+
+namespace trainyard {
+
+struct CheckpointInfo {
+  std::int64_t epoch = 0;
+  double test_accuracy = 0.0;
+  std::vector<std::string> class_names;
+  std::string config_yaml;
+  // What a resumed run needs beyond the model and optimizer (the "last" checkpoint): the random
+  // generators' states (the CPU's, then each CUDA device's) and the fp16 loss scaler's.
+  std::vector<torch::Tensor> generator_states;
+  double loss_scale = 0.0;
+  std::int64_t loss_scale_clean_steps = 0;
+};
+
+/// Model parameters and buffers ("model"), optimizer state ("optimizer") and `info`, serialized
+/// as a LibTorch archive in memory.
+std::string serialize_checkpoint(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info);
+
+/// Writes serialized checkpoint `bytes` to `path` through a temporary file in the same folder,
+/// flushed and renamed over `path`. On failure (a full disk) throws std::runtime_error naming
+/// the file and the reason, and `path` keeps its previous content.
+void write_checkpoint(const std::filesystem::path& path, const std::string& bytes);
+
+/// serialize_checkpoint, then write_checkpoint.
+void save_checkpoint(const std::filesystem::path& path, Model& model,
+                     torch::optim::Optimizer& optimizer, const CheckpointInfo& info);
+
+/// Loads a checkpoint written by save_checkpoint into `model` (and `optimizer` if given).
+CheckpointInfo load_checkpoint(const std::filesystem::path& path, Model& model,
+                               torch::optim::Optimizer* optimizer = nullptr);
+/// The same from the bytes of a checkpoint file (one that came over the network, say).
+CheckpointInfo load_checkpoint_bytes(const std::string& bytes, Model& model,
+                                     torch::optim::Optimizer* optimizer = nullptr);
+
+/// The states of the random generators a run draws from: the CPU's, then (on a CUDA `device`)
+/// each CUDA device's. What CheckpointInfo::generator_states keeps.
+std::vector<torch::Tensor> generator_states(const torch::Device& device);
+void restore_generator_states(const std::vector<torch::Tensor>& states, const torch::Device& device);
+
+}  // namespace trainyard

@@ -1,0 +1,1 @@
+// The translation unit that builds the framework's precompiled LibTorch header (CMakeLists.txt).

@@ -1,0 +1,64 @@
+#include "trainyard/store/store_recorder.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+#include "trainyard/store/postgres_connection.h"
+
+namespace fs = std::filesystem;
+
+namespace trainyard {
+
+StoreRecorder::StoreRecorder(const std::string& location) : location_(location), store_(location) {}
+
+void StoreRecorder::mark_abandoned_runs(const std::string& host) {
+  for (const auto id : store_.mark_abandoned_runs(host)) {
+    spdlog::warn("run {} in {} was left 'running' by a process that is gone; marked interrupted", id,
+                 store_.path());
+  }
+}
+
+void StoreRecorder::announce_run(std::int64_t run_id) const {
+  const char* file = std::getenv("TRAINYARD_RUN_RECORD_FILE");
+  if (!file || !*file) return;
+  std::ofstream out(file, std::ios::trunc);
+  out << run_id << "\n" << (is_postgres_url(location_) ? location_ : fs::absolute(location_).string()) << "\n";
+}
+
+std::int64_t StoreRecorder::begin_run(const RunRecord& run) {
+  mark_abandoned_runs(run.host);
+  const std::int64_t id = store_.begin_run(run);
+  announce_run(id);
+  return id;
+}
+
+void StoreRecorder::resume_run(std::int64_t run_id, const std::string& host) {
+  mark_abandoned_runs(host);
+  store_.resume_run(run_id, host);
+  announce_run(run_id);
+}
+
+std::vector<EpochRecord> StoreRecorder::keep_epochs(std::int64_t run_id, std::int64_t last_epoch) {
+  store_.truncate_epochs(run_id, last_epoch);
+  return store_.epochs(run_id);
+}
+
+void StoreRecorder::record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best,
+                                 const std::string& checkpoint_path) {
+  store_.record_epoch(run_id, epoch, new_best, checkpoint_path);
+}
+
+void StoreRecorder::finish_run(std::int64_t run_id, RunStatus status, const std::string& error) {
+  store_.finish_run(run_id, status, error);
+}
+
+RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& registry,
+                          const RunOptions& options) {
+  return train_run(config, registry, options,
+                   [&config] { return std::make_unique<StoreRecorder>(config.output.db); });
+}
+
+}  // namespace trainyard

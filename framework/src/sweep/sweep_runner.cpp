@@ -1,0 +1,170 @@
+#include "trainyard/sweep/sweep_runner.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "trainyard/train/device.h"
+#include "trainyard/errors.h"
+#include "trainyard/store/results_store.h"
+#include "trial_process.h"
+
+namespace fs = std::filesystem;
+
+namespace trainyard {
+namespace {
+
+struct RunningTrial {
+  std::size_t index = 0;
+  std::size_t slot = 0;   // which of the `jobs` places it holds (and so which GPU)
+  fs::path log;
+};
+
+}  // namespace
+
+SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& trials,
+                       const std::vector<ExperimentConfig>& configs, const SweepRunOptions& options) {
+  SweepOutcome outcome;
+  const ExperimentConfig& base = sweep_base_config(spec, configs);
+  ResultsStore store(base.output.db);
+  const std::string host = host_name();
+  for (const auto id : store.mark_abandoned_runs(host)) {
+    spdlog::warn("run {} was left 'running' by a process that is gone; marked interrupted", id);
+  }
+  outcome.sweep_id = store.ensure_sweep(spec.name, options.experiment_file, spec.to_yaml());
+  const fs::path logs = fs::path(base.output.checkpoints) / ("sweep-" + std::to_string(outcome.sweep_id));
+  fs::create_directories(logs);
+
+  const auto previous = store.latest_trial_runs(outcome.sweep_id);
+  std::vector<std::size_t> pending;
+  std::map<std::size_t, std::int64_t> resumable;   // trial index -> the run to continue
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    auto it = previous.find(trials[i].key());
+    if (it != previous.end() && (it->second.status == RunStatus::kFinished || it->second.status == RunStatus::kRunning)) {
+      ++outcome.skipped;
+      if (it->second.status == RunStatus::kRunning) {
+        spdlog::warn("trial '{}' is running in another process; not started again", trials[i].key());
+      }
+      continue;
+    }
+    // A trial stopped or killed part-way continues from its last checkpoint, in its own row,
+    // when it would run with the same configuration; otherwise it starts over.
+    if (it != previous.end() &&
+        can_continue_trial_run(it->second.status, it->second.id, it->second.config_yaml, configs[i])) {
+      resumable[i] = it->second.id;
+    }
+    pending.push_back(i);
+  }
+  const int jobs = std::max(1, options.jobs);
+  // Split the cores between the trials running at once, unless the experiment fixes threads.
+  const int threads_per_trial = std::max(1, available_cpu_cores() / jobs);
+  spdlog::info("sweep '{}' (id {}): {} trials, {} finished before, {} to run, {} at a time{}", spec.name,
+               outcome.sweep_id, trials.size(), outcome.skipped, pending.size(), jobs,
+               jobs > 1 ? fmt::format(", {} threads each", threads_per_trial) : std::string());
+
+  // On a machine with several GPUs each running trial gets its own: slot k runs on cuda:k % GPUs.
+  const bool wants_gpu = base.device == "auto" || base.device.rfind("cuda", 0) == 0;
+  const int gpus = wants_gpu ? static_cast<int>(torch::cuda::device_count()) : 0;
+  if (gpus > 1) spdlog::info("sweep: {} GPUs, one trial per GPU", gpus);
+  std::vector<bool> slot_busy(static_cast<std::size_t>(jobs), false);
+
+  std::map<pid_t, RunningTrial> running;
+  std::size_t next = 0;
+  int forwarded_signals = 0;
+  auto stop_count = [&] { return options.stop_signals ? options.stop_signals->load() : 0; };
+
+  while (next < pending.size() || !running.empty()) {
+    while (stop_count() == 0 && next < pending.size() && static_cast<int>(running.size()) < jobs) {
+      const std::size_t index = pending[next++];
+      const SweepTrial& trial = trials[index];
+      const auto slot = static_cast<std::size_t>(
+          std::find(slot_busy.begin(), slot_busy.end(), false) - slot_busy.begin());
+      const auto resume = resumable.find(index);
+      if (resume != resumable.end()) {
+        slot_busy[slot] = true;
+        const auto arguments = resume_arguments(options.runner_path, resume->second, base.output.db);
+        const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
+        const pid_t pid = spawn_trial(arguments, log);
+        running[pid] = RunningTrial{index, slot, log};
+        spdlog::info("[{}/{}] resumed: {} (run {})  (log {})", index + 1, trials.size(), trial.key(),
+                     resume->second, log.string());
+        continue;
+      }
+      auto arguments = trial_arguments(options.runner_path, options.experiment_file, options.base_sets, trial,
+                                       outcome.sweep_id);
+      slot_busy[slot] = true;
+      if (gpus > 1) {
+        arguments.insert(arguments.end(), {"--set", "device=cuda:" + std::to_string(static_cast<int>(slot) % gpus)});
+      } else if (configs[index].train.threads == 0 && jobs > 1) {
+        arguments.insert(arguments.end(), {"--set", "train.threads=" + std::to_string(threads_per_trial)});
+      }
+      const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
+      const pid_t pid = spawn_trial(arguments, log);
+      running[pid] = RunningTrial{index, slot, log};
+      spdlog::info("[{}/{}] started: {}  (log {})", index + 1, trials.size(), trial.key(), log.string());
+    }
+    if (running.empty()) break;
+
+    // Pass each new signal on to the trials once.
+    const int signals = stop_count();
+    if (signals > forwarded_signals) {
+      for (const auto& [pid, trial] : running) ::kill(pid, SIGINT);
+      forwarded_signals = signals;
+    }
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;   // a signal arrived: forward it at the top of the loop
+      throw std::runtime_error(std::string("waitpid failed: ") + std::strerror(errno));
+    }
+    auto found = running.find(pid);
+    if (found == running.end()) continue;
+    const RunningTrial trial = found->second;
+    running.erase(found);
+    slot_busy[trial.slot] = false;
+    const std::string key = trials[trial.index].key();
+
+    const RunStatus ended = settle_trial(store, outcome.sweep_id, trials[trial.index], configs[trial.index],
+                                         options.experiment_file, host, pid, status, trial.log,
+                                         forwarded_signals > 0)
+                                .status;
+    if (ended == RunStatus::kFinished) ++outcome.finished;
+    else if (ended == RunStatus::kInterrupted) ++outcome.interrupted;
+    else ++outcome.failed;
+    spdlog::info("[{}/{}] {}: {}", trial.index + 1, trials.size(), to_string(ended), key);
+  }
+  return outcome;
+}
+
+std::string format_sweep_summary(ResultsStore& store, std::int64_t sweep_id) {
+  const auto rows = store.sweep_summary(sweep_id);
+  std::size_t width = 5;
+  for (const auto& r : rows) width = std::max(width, r.trial_key.size());
+  std::ostringstream out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-6s %-*s %-11s %9s %5s %9s\n", "run", static_cast<int>(width), "trial",
+                "status", "best acc", "epoch", "time");
+  out << line;
+  for (const auto& r : rows) {
+    const std::string accuracy = r.best_test_accuracy ? fmt::format("{:.2f}%", 100 * *r.best_test_accuracy) : "-";
+    const std::string epoch = r.best_epoch ? std::to_string(*r.best_epoch) : "-";
+    std::snprintf(line, sizeof line, "%-6lld %-*s %-11s %9s %5s %8.0fs\n", static_cast<long long>(r.run_id),
+                  static_cast<int>(width), r.trial_key.c_str(), to_string(r.status), accuracy.c_str(),
+                  epoch.c_str(), r.seconds);
+    out << line;
+  }
+  return out.str();
+}
+
+}  // namespace trainyard

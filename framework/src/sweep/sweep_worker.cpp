@@ -1,0 +1,167 @@
+#include "trainyard/sweep/sweep_worker.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "trainyard/train/device.h"
+#include "trainyard/errors.h"
+#include "trainyard/store/results_store.h"
+#include "trial_process.h"
+
+namespace fs = std::filesystem;
+
+namespace trainyard {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds seconds(double s) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
+}
+
+}  // namespace
+
+std::string worker_name() { return host_name() + ":" + std::to_string(::getpid()); }
+
+WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTrial>& trials,
+                               const std::vector<ExperimentConfig>& configs, const SweepWorkerOptions& options) {
+  const ExperimentConfig& base = sweep_base_config(spec, configs);
+  if (!(options.lease_seconds > 0.0)) throw InputError("--lease: must be more than 0 seconds");
+  WorkerOutcome outcome;
+  ResultsStore store(base.output.db);
+  const std::string host = host_name();
+  const std::string me = worker_name();
+  outcome.sweep_id = store.ensure_sweep(spec.name, options.experiment_file, spec.to_yaml());
+  // Every worker offers the whole sweep; what is queued already stays as it is. Trials that
+  // finished in an earlier sweep of the same name are not run again.
+  std::vector<std::string> keys, finished;
+  for (const auto& t : trials) keys.push_back(t.key());
+  for (const auto& [key, run] : store.latest_trial_runs(outcome.sweep_id)) {
+    if (run.status == RunStatus::kFinished) finished.push_back(key);
+  }
+  store.enqueue_trials(outcome.sweep_id, keys, finished);
+  const fs::path logs = fs::path(base.output.checkpoints) / ("sweep-" + std::to_string(outcome.sweep_id));
+  fs::create_directories(logs);
+  spdlog::info("worker {}: sweep '{}' (id {}) in {}, {} trials, lease {} s", me, spec.name, outcome.sweep_id,
+               store.path(), trials.size(), options.lease_seconds);
+
+  auto stop_count = [&] { return options.stop_signals ? options.stop_signals->load() : 0; };
+  const auto poll = std::min(seconds(options.lease_seconds / 4), std::chrono::milliseconds(2000));
+  while (stop_count() == 0) {
+    const auto claimed = store.claim_trial(outcome.sweep_id, me, options.lease_seconds);
+    if (!claimed) {
+      const auto counts = store.trial_counts(outcome.sweep_id);
+      if (counts.open() == 0) break;
+      // Others hold the rest; one of them may die and its trial come back.
+      std::this_thread::sleep_for(poll);
+      continue;
+    }
+    const auto found = std::find(keys.begin(), keys.end(), claimed->trial_key);
+    if (found == keys.end()) {
+      // Another worker queued a trial this one does not have: their experiments differ. This one
+      // stops rather than fail a trial that the others can run.
+      store.release_trial(claimed->id, me);
+      throw InputError("worker " + me + ": sweep '" + spec.name + "' has a trial '" + claimed->trial_key +
+                       "' that " + options.experiment_file + " with this worker's --set/--sweep options does not "
+                       "make; every worker of a sweep must run the same experiment file and options");
+    }
+    const auto index = static_cast<std::size_t>(found - keys.begin());
+    const SweepTrial& trial = trials[index];
+    // A trial claimed before (its worker died, or handed it back) continues its run from the last
+    // checkpoint where that is visible here (a shared file system), else starts afresh.
+    std::optional<std::int64_t> continued;
+    if (claimed->attempt > 1) {
+      const auto previous = store.latest_trial_runs(outcome.sweep_id);
+      const auto it = previous.find(trial.key());
+      if (it != previous.end() && it->second.status == RunStatus::kFinished) {
+        // The worker before finished the run and died before saying so.
+        store.complete_trial(claimed->id, me, true, it->second.id);
+        continue;
+      }
+      if (it != previous.end() &&
+          can_continue_trial_run(it->second.status, it->second.id, it->second.config_yaml, configs[index])) {
+        continued = it->second.id;
+      }
+      spdlog::warn("trial '{}': claimed again (attempt {}); {}", trial.key(), claimed->attempt,
+                   continued ? "continuing run " + std::to_string(*continued) + " from its last checkpoint"
+                             : std::string("starting it afresh"));
+    }
+    const fs::path log = logs / ("trial-" + std::to_string(index + 1) + "-" + me + ".log");
+    const pid_t pid = spawn_trial(
+        continued ? resume_arguments(options.runner_path, *continued, base.output.db)
+                  : trial_arguments(options.runner_path, options.experiment_file, options.base_sets, trial,
+                                    outcome.sweep_id),
+        log, /*die_with_parent=*/true);
+    spdlog::info("[{}/{}] {}: {}  (log {})", index + 1, trials.size(), continued ? "continued" : "started", trial.key(),
+                 log.string());
+
+    // Wait for it, renewing the lease every third of its length.
+    auto renew_at = Clock::now() + seconds(options.lease_seconds / 3);
+    bool lost = false, stopped = false;
+    int status = 0;
+    for (;;) {
+      const pid_t done = ::waitpid(pid, &status, WNOHANG);
+      if (done == pid) break;
+      if (!stopped && stop_count() > 0) {
+        ::kill(pid, SIGINT);   // it stops at the next step and records its run interrupted
+        stopped = true;
+      }
+      if (!lost && Clock::now() >= renew_at) {
+        bool renewed = false;
+        try {
+          renewed = store.renew_trial_lease(claimed->id, me, options.lease_seconds);
+        } catch (const StoreError& e) {
+          spdlog::warn("trial '{}': could not renew its lease: {}", trial.key(), e.what());
+          renewed = true;   // try again soon; the lease runs out only if this keeps failing
+        }
+        if (!renewed) {
+          // The lease lapsed (this machine stalled or lost the database) and another worker took
+          // the trial: this copy must not finish it a second time.
+          spdlog::error("trial '{}': lost its lease to another worker; stopping this copy", trial.key());
+          ::kill(pid, SIGKILL);
+          lost = true;
+        }
+        renew_at = Clock::now() + seconds(options.lease_seconds / 3);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const auto end = settle_trial(store, outcome.sweep_id, trial, configs[index], options.experiment_file, host, pid,
+                                  status, log, stopped);
+    if (lost) {
+      ++outcome.lost;
+      continue;
+    }
+    if (end.status == RunStatus::kInterrupted) {
+      store.release_trial(claimed->id, me);
+      ++outcome.handed_back;
+      spdlog::info("[{}/{}] interrupted, handed back to the queue: {}", index + 1, trials.size(), trial.key());
+      continue;
+    }
+    const bool ok = end.status == RunStatus::kFinished;
+    const std::string error = ok ? "" : end.error;
+    if (!store.complete_trial(claimed->id, me, ok, end.run_id, error)) {
+      spdlog::error("trial '{}': ended after its lease was taken over; its run {} does not count", trial.key(),
+                    end.run_id);
+      if (ok) {
+        store.finish_run(end.run_id, RunStatus::kFailed,
+                         "finished after its worker " + me + " had lost the trial's lease; another worker runs the trial");
+      }
+      ++outcome.lost;
+      continue;
+    }
+    ok ? ++outcome.finished : ++outcome.failed;
+    spdlog::info("[{}/{}] {}: {} (run {})", index + 1, trials.size(), to_string(end.status), trial.key(), end.run_id);
+  }
+  return outcome;
+}
+
+}  // namespace trainyard

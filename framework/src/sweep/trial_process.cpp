@@ -1,0 +1,147 @@
+#include "trial_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "trainyard/config/config_rows.h"
+#include "trainyard/errors.h"
+#include "trainyard/store/results_store.h"
+
+namespace fs = std::filesystem;
+
+namespace trainyard {
+
+const ExperimentConfig& sweep_base_config(const SweepSpec& spec, const std::vector<ExperimentConfig>& configs) {
+  const ExperimentConfig& base = configs.front();
+  for (const auto& c : configs) {
+    if (c.output.db != base.output.db) {
+      throw ConfigError("sweep '" + spec.name + "': output.db cannot differ between trials ('" + base.output.db +
+                        "' and '" + c.output.db + "'); sweep other keys");
+    }
+  }
+  return base;
+}
+
+std::vector<std::string> trial_arguments(const std::string& runner_path, const std::string& experiment_file,
+                                         const std::vector<std::string>& base_sets, const SweepTrial& trial,
+                                         std::int64_t sweep_id) {
+  std::vector<std::string> arguments{runner_path, experiment_file, "-q"};
+  for (const auto& s : base_sets) arguments.insert(arguments.end(), {"--set", s});
+  for (const auto& o : trial.overrides) arguments.insert(arguments.end(), {"--trial-set", o.key + "=" + o.value});
+  arguments.insert(arguments.end(), {"--trial-of-sweep", std::to_string(sweep_id), "--trial-key", trial.key()});
+  return arguments;
+}
+
+std::vector<std::string> resume_arguments(const std::string& runner_path, std::int64_t run_id, const std::string& db) {
+  return {runner_path, "--resume", std::to_string(run_id), "--db", db, "-q"};
+}
+
+bool can_continue_trial_run(RunStatus status, std::int64_t run_id, const std::string& stored_config_yaml,
+                            const ExperimentConfig& config) {
+  if (status == RunStatus::kFinished || status == RunStatus::kRunning) return false;
+  std::error_code ec;
+  if (!fs::exists(fs::path(config.output.checkpoints) / ("run-" + std::to_string(run_id)) / "last.pt", ec)) return false;
+  auto rows = [](const std::string& yaml) {
+    std::map<std::string, std::string> out;
+    for (const auto& row : flatten_config_yaml(yaml)) {
+      if (row.key != "train.threads" && row.key != "device") out[row.key] = row.value;
+    }
+    return out;
+  };
+  try {
+    return rows(stored_config_yaml) == rows(config.to_yaml());
+  } catch (const ConfigError&) {
+    return false;
+  }
+}
+
+pid_t spawn_trial(const std::vector<std::string>& arguments, const fs::path& log, bool die_with_parent) {
+  // Everything the child needs is made before fork: between fork and exec a child of a
+  // multithreaded process may only make async-signal-safe calls.
+  std::vector<char*> argv;
+  for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (log_fd < 0) throw std::runtime_error("cannot write trial log '" + log.string() + "': " + std::strerror(errno));
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int error = errno;
+    ::close(log_fd);
+    throw std::runtime_error("cannot start '" + arguments[0] + "': " + std::strerror(error));
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    if (die_with_parent) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);   // the parent died before the line above
+    }
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  return pid;
+}
+
+std::string tail_of(const fs::path& log, std::size_t max_chars) {
+  std::ifstream in(log);
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  if (s.size() > max_chars) s = "..." + s.substr(s.size() - max_chars);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) {
+    return "its process was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           strsignal(WTERMSIG(status)) + ")";
+  }
+  return "its process exited with code " + std::to_string(WEXITSTATUS(status));
+}
+
+TrialEnd settle_trial(ResultsStore& store, std::int64_t sweep_id, const SweepTrial& trial,
+                      const ExperimentConfig& config, const std::string& experiment_file, const std::string& host,
+                      pid_t pid, int wait_status, const fs::path& log, bool stop_requested) {
+  const std::string key = trial.key();
+  const auto run_id = store.trial_run(sweep_id, key, host, pid);
+  if (!run_id) {
+    // The trial died before starting its run (bad data, say): record it so the sweep shows it.
+    RunRecord record;
+    record.experiment = config.name;
+    record.experiment_file = experiment_file;
+    record.config_yaml = config.to_yaml();
+    record.host = host;
+    record.seed = config.seed;
+    record.sweep_id = sweep_id;
+    record.trial_key = key;
+    for (const auto& o : trial.overrides) record.overrides.emplace_back(o.key, o.value);
+    const auto id = store.begin_run(record);
+    const std::string error = describe_exit(wait_status) + " before its run started: " + tail_of(log);
+    store.finish_run(id, RunStatus::kFailed, error);
+    return {id, RunStatus::kFailed, error};
+  }
+  const auto run = store.run(*run_id);
+  TrialEnd end{*run_id, run ? run->status : RunStatus::kFailed, run ? run->error : ""};
+  if (end.status == RunStatus::kRunning) {
+    // Killed without a chance to say so (a crash, the OOM killer, a second Ctrl-C).
+    end.status = stop_requested ? RunStatus::kInterrupted : RunStatus::kFailed;
+    end.error = describe_exit(wait_status) + ": " + tail_of(log);
+    store.finish_run(*run_id, end.status, end.error);
+  }
+  return end;
+}
+
+}  // namespace trainyard

@@ -1,0 +1,171 @@
+#include "trainyard/train/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+
+namespace fs = std::filesystem;
+
+namespace trainyard {
+namespace {
+void fsync_path(const fs::path& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+// Writes `data` to `path` and flushes it to the disk; on any error removes the partial file and
+// throws std::runtime_error naming the file and the reason ("File too large", "No space left").
+void write_file_durably(const fs::path& path, const std::string& data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot write checkpoint '" + path.string() + "': " + std::strerror(errno));
+  std::size_t written = 0;
+  int error = 0;
+  while (written < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = n < 0 ? errno : ENOSPC;
+      break;
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (!error && ::fsync(fd) != 0) error = errno;
+  if (::close(fd) != 0 && !error) error = errno;
+  if (error) {
+    std::error_code ignored;
+    fs::remove(path, ignored);
+    throw std::runtime_error("cannot write checkpoint '" + path.string() + "' (" + std::to_string(data.size()) +
+                             " bytes): " + std::strerror(error) + "; the previous checkpoint, if any, is kept");
+  }
+}
+}  // namespace
+
+std::string serialize_checkpoint(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info) {
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive model_archive;
+  model.save(model_archive);
+  archive.write("model", model_archive);
+  torch::serialize::OutputArchive optimizer_archive;
+  optimizer.save(optimizer_archive);
+  archive.write("optimizer", optimizer_archive);
+  archive.write("epoch", c10::IValue(info.epoch));
+  archive.write("test_accuracy", c10::IValue(info.test_accuracy));
+  c10::List<std::string> names;
+  for (const auto& name : info.class_names) names.push_back(name);
+  archive.write("class_names", c10::IValue(names));
+  archive.write("config_yaml", c10::IValue(info.config_yaml));
+  if (!info.generator_states.empty()) {
+    c10::List<at::Tensor> states;
+    for (const auto& state : info.generator_states) states.push_back(state);
+    archive.write("generator_states", c10::IValue(states));
+    archive.write("loss_scale", c10::IValue(info.loss_scale));
+    archive.write("loss_scale_clean_steps", c10::IValue(info.loss_scale_clean_steps));
+  }
+
+  // Serialized in memory: LibTorch's zip writer, when the file cannot be written (a full disk),
+  // throws again from its destructor and ends the process. write_checkpoint writes the bytes
+  // itself and turns that into an exception the run records.
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  return bytes.str();
+}
+
+void write_checkpoint(const fs::path& path, const std::string& bytes) {
+  fs::create_directories(path.parent_path());
+  const fs::path temporary = path.string() + ".tmp";
+  write_file_durably(temporary, bytes);
+  fs::rename(temporary, path);   // atomic on POSIX: readers see the old or the new file
+  fsync_path(path.parent_path(), O_RDONLY | O_DIRECTORY);
+}
+
+void save_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer& optimizer,
+                     const CheckpointInfo& info) {
+  write_checkpoint(path, serialize_checkpoint(model, optimizer, info));
+}
+
+namespace {
+
+CheckpointInfo read_checkpoint(torch::serialize::InputArchive& archive, Model& model,
+                               torch::optim::Optimizer* optimizer) {
+  torch::serialize::InputArchive model_archive;
+  archive.read("model", model_archive);
+  model.load(model_archive);
+  if (optimizer) {
+    torch::serialize::InputArchive optimizer_archive;
+    archive.read("optimizer", optimizer_archive);
+    optimizer->load(optimizer_archive);
+  }
+  CheckpointInfo info;
+  c10::IValue value;
+  archive.read("epoch", value);
+  info.epoch = value.toInt();
+  archive.read("test_accuracy", value);
+  info.test_accuracy = value.toDouble();
+  archive.read("class_names", value);
+  for (const c10::IValue& name : value.toList().vec()) info.class_names.push_back(name.toStringRef());
+  archive.read("config_yaml", value);
+  info.config_yaml = value.toStringRef();
+  if (archive.try_read("generator_states", value)) {
+    for (const c10::IValue& state : value.toList().vec()) info.generator_states.push_back(state.toTensor());
+    archive.read("loss_scale", value);
+    info.loss_scale = value.toDouble();
+    archive.read("loss_scale_clean_steps", value);
+    info.loss_scale_clean_steps = value.toInt();
+  }
+  return info;
+}
+
+}  // namespace
+
+CheckpointInfo load_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer* optimizer) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(path.string());
+  return read_checkpoint(archive, model, optimizer);
+}
+
+CheckpointInfo load_checkpoint_bytes(const std::string& bytes, Model& model, torch::optim::Optimizer* optimizer) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(bytes.data(), bytes.size());
+  return read_checkpoint(archive, model, optimizer);
+}
+
+std::vector<torch::Tensor> generator_states(const torch::Device& device) {
+  std::vector<torch::Tensor> states;
+  at::Generator cpu = at::detail::getDefaultCPUGenerator();
+  {
+    std::lock_guard<std::mutex> lock(cpu.mutex());
+    states.push_back(cpu.get_state());
+  }
+  if (device.is_cuda()) {
+    for (int i = 0; i < static_cast<int>(torch::cuda::device_count()); ++i) {
+      at::Generator cuda = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
+      std::lock_guard<std::mutex> lock(cuda.mutex());
+      states.push_back(cuda.get_state());
+    }
+  }
+  return states;
+}
+
+void restore_generator_states(const std::vector<torch::Tensor>& states, const torch::Device& device) {
+  if (states.empty()) return;
+  at::Generator cpu = at::detail::getDefaultCPUGenerator();
+  {
+    std::lock_guard<std::mutex> lock(cpu.mutex());
+    cpu.set_state(states.front());
+  }
+  if (device.is_cuda()) {
+    for (std::size_t i = 1; i < states.size() && static_cast<int>(i - 1) < static_cast<int>(torch::cuda::device_count()); ++i) {
+      at::Generator cuda = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i - 1)));
+      std::lock_guard<std::mutex> lock(cuda.mutex());
+      cuda.set_state(states[i]);
+    }
+  }
+}
+
+}  // namespace trainyard

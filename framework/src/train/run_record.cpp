@@ -1,0 +1,32 @@
+#include "trainyard/train/run_record.h"
+
+namespace trainyard {
+namespace {
+constexpr RunStatus kStatuses[] = {RunStatus::kRunning, RunStatus::kFinished, RunStatus::kFailed,
+                                   RunStatus::kInterrupted};
+}  // namespace
+
+const char* to_string(RunStatus status) {
+  switch (status) {
+    case RunStatus::kRunning: return "running";
+    case RunStatus::kFinished: return "finished";
+    case RunStatus::kFailed: return "failed";
+    case RunStatus::kInterrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+std::optional<RunStatus> parse_run_status(const std::string& text) {
+  for (const RunStatus status : kStatuses) {
+    if (text == to_string(status)) return status;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> run_status_names() {
+  std::vector<std::string> names;
+  for (const RunStatus status : kStatuses) names.emplace_back(to_string(status));
+  return names;
+}
+
+}  // namespace trainyard

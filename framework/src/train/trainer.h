@@ -1,0 +1,78 @@
+// The epoch loop's inner part: one pass over a split (training or evaluation) with the plan's
+// device, precision, loader and process group. It knows nothing of recording or checkpoints;
+// train_run (training_run.cpp) drives it epoch by epoch.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "run_setup.h"
+#include "progress.h"
+#include "trainyard/data/batch_loader.h"
+#include "trainyard/data/sample_cache.h"
+#include "trainyard/train/lr_schedule.h"
+#include "trainyard/train/training_run.h"
+
+namespace trainyard {
+
+/// One pass's figures, over every process's shard.
+struct EpochTotals {
+  double loss = 0.0;
+  double accuracy = 0.0;
+  std::int64_t samples = 0;
+  double seconds = 0.0;
+  double wait_seconds = 0.0;
+  double learning_rate = 0.0;   // at the epoch's first step
+};
+
+class Trainer {
+ public:
+  /// `plan` and `objects` must outlive the trainer. Throws InputError when a schedule is
+  /// configured but the optimizer exposes no learning rate.
+  Trainer(const ExperimentConfig& config, const ExecutionPlan& plan, RunObjects& objects,
+          const RunOptions& options);
+
+  /// One pass over `split` in epoch `epoch` (1-based). Loss and correct counts are accumulated on
+  /// the device and read once at the end (or when the progress line redraws), so the loop never
+  /// waits on the device. Returns nullopt when a stop was requested (on any process).
+  std::optional<EpochTotals> pass(Split split, std::int64_t epoch);
+
+  double loss_scale() const { return scaler_.scale_value(); }
+  std::int64_t loss_scale_clean_steps() const { return scaler_.clean_steps(); }
+  void restore_loss_scale(double scale, std::int64_t clean_steps);
+
+ private:
+  struct Accumulated;
+  void load_shared_caches();
+  std::vector<std::int64_t> pass_order(Split split, std::int64_t epoch) const;
+  BatchLoader::Options loader_options(Split split) const;
+  void step(const Batch& batch, bool training, double progress, Accumulated& sums);
+  void draw_progress(const std::string& label, const Accumulated& sums, std::int64_t num_batches,
+                     double elapsed);
+  // Sums over every process's shard: loss sum, correct count, samples.
+  std::array<double, 3> reduce(const Accumulated& sums) const;
+  bool stop_requested() const;
+  bool stop_agreed(bool at_collective_point);
+  bool is_writer() const { return !plan_.communicator || plan_.communicator->rank() == 0; }
+  double set_learning_rate(double progress);
+  void share_cache(Split split);
+
+  const ExperimentConfig& config_;
+  const ExecutionPlan& plan_;
+  RunObjects& objects_;
+  const RunOptions& options_;
+  LossScaler scaler_;
+  ProgressLine progress_;
+  std::array<std::unique_ptr<SampleCache>, 2> caches_;   // by Split
+  std::array<std::filesystem::path, 2> shared_files_;     // where other runs find them
+  LearningRateSchedule schedule_;
+  std::vector<double> base_rates_;   // as the optimizer was configured
+  double first_rate_ = 0.0;
+  std::int64_t steps_taken_ = 0;   // training steps of this process, for fault injection
+};
+
+}  // namespace trainyard

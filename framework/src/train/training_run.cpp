@@ -1,0 +1,208 @@
+// train_run: set-up (run_setup.h), the run's record (a RunRecorder), the epoch loop over the
+// Trainer's passes, the callbacks around each epoch, and the run's end.
+#include "trainyard/train/training_run.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <spdlog/spdlog.h>
+
+#include "builtin_callbacks.h"
+#include "run_setup.h"
+#include "trainer.h"
+#include "trainyard/errors.h"
+#include "trainyard/train/checkpoint.h"
+
+namespace fs = std::filesystem;
+
+namespace trainyard {
+
+RunRecorder::~RunRecorder() = default;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string read_file_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) throw std::runtime_error("cannot read '" + path.string() + "'");
+  return bytes;
+}
+
+EpochRecord epoch_record(std::int64_t epoch, const EpochTotals& train, const EpochTotals& test, double seconds) {
+  EpochRecord e;
+  e.epoch = epoch;
+  e.train_loss = train.loss;
+  e.train_accuracy = train.accuracy;
+  e.test_loss = test.loss;
+  e.test_accuracy = test.accuracy;
+  e.learning_rate = train.learning_rate;
+  e.epoch_seconds = seconds;
+  e.train_images_per_second = static_cast<double>(train.samples) / train.seconds;
+  e.test_images_per_second = static_cast<double>(test.samples) / test.seconds;
+  e.data_wait_fraction = train.wait_seconds / train.seconds;
+  return e;
+}
+
+// One run from its first epoch (or where it resumes) to its end.
+class RunLoop {
+ public:
+  RunLoop(const ExperimentConfig& config, const RunOptions& options, ExecutionPlan& plan, RunObjects& objects,
+          Trainer& trainer, RunRecorder& recorder, RunOutcome& outcome)
+      : config_(config),
+        options_(options),
+        plan_(plan),
+        objects_(objects),
+        recorder_(recorder),
+        outcome_(outcome),
+        trainer_(trainer),
+        run_folder_(fs::path(config.output.checkpoints) / ("run-" + std::to_string(outcome.run_id))) {
+    if (plan.writer()) {
+      checkpoints_ = std::make_shared<CheckpointCallback>(run_folder_, plan, objects, trainer_, config.to_yaml());
+      callbacks_.push_back(checkpoints_);
+    }
+    callbacks_.push_back(std::make_shared<EpochLogCallback>());
+    callbacks_.insert(callbacks_.end(), options.callbacks.begin(), options.callbacks.end());
+  }
+
+  // Trains the remaining epochs and records how the run ended. A failure is recorded, not thrown.
+  void run() {
+    bool stopped = false;
+    try {
+      std::int64_t first_epoch = 1;
+      if (options_.resume_run_id) first_epoch = resume() + 1;
+      stopped = train_epochs(first_epoch);
+      outcome_.status = stopped ? RunStatus::kInterrupted : RunStatus::kFinished;
+      recorder_.finish_run(outcome_.run_id, outcome_.status, stopped ? "interrupted by a signal" : "");
+      if (stopped) spdlog::warn("run {} interrupted after {} finished epoch(s)", outcome_.run_id, outcome_.epochs.size());
+    } catch (...) {
+      record_failure(std::current_exception());
+    }
+    for (auto& callback : callbacks_) callback->on_run_end(outcome_.status);
+  }
+
+ private:
+  // Continues where the last checkpoint stands: epochs recorded after it are done again (they
+  // come out the same), and the best so far is what the record holds up to it. Over several
+  // processes rank 0 reads the checkpoint and sends its bytes to the others, so they need not see
+  // its folder. Returns the epochs done.
+  std::int64_t resume() {
+    const fs::path last = run_folder_ / "last.pt";
+    std::string saved_bytes;
+    if (plan_.writer() && fs::exists(last)) saved_bytes = read_file_bytes(last);
+    if (plan_.communicator) plan_.communicator->broadcast_bytes(saved_bytes);
+    std::int64_t done = 0;
+    if (!saved_bytes.empty()) {
+      const auto saved = load_checkpoint_bytes(saved_bytes, *objects_.model, objects_.optimizer.get());
+      done = saved.epoch;
+      restore_generator_states(saved.generator_states, plan_.device);
+      trainer_.restore_loss_scale(saved.loss_scale, saved.loss_scale_clean_steps);
+    }
+    outcome_.epochs = recorder_.keep_epochs(outcome_.run_id, done);
+    for (const auto& e : outcome_.epochs) {
+      if (!outcome_.best || e.test_accuracy > outcome_.best->test_accuracy) outcome_.best = e;
+    }
+    if (outcome_.best) outcome_.checkpoint_path = (run_folder_ / "best.pt").string();
+    spdlog::info("run {} resumed after epoch {} of {}", outcome_.run_id, done, config_.train.epochs);
+    return done;
+  }
+
+  // Returns true when a signal stopped the run (on any process); false when it ran to its end or
+  // a callback ended it.
+  bool train_epochs(std::int64_t first_epoch) {
+    for (std::int64_t epoch = first_epoch; epoch <= config_.train.epochs; ++epoch) {
+      const auto epoch_start = Clock::now();
+      const auto train = trainer_.pass(Split::kTrain, epoch);
+      const auto test = train ? trainer_.pass(Split::kTest, epoch) : std::nullopt;
+      if (!test) return true;
+      const EpochRecord record = epoch_record(epoch, *train, *test,
+                                              std::chrono::duration<double>(Clock::now() - epoch_start).count());
+      if (!end_epoch(record)) break;
+    }
+    return false;
+  }
+
+  // Runs the callbacks and the recorder around one finished epoch; false when a callback asked
+  // the run to end here.
+  bool end_epoch(const EpochRecord& record) {
+    EpochEnd end{record, config_.train.epochs};
+    end.new_best = !outcome_.best || record.test_accuracy > outcome_.best->test_accuracy;
+    for (auto& callback : callbacks_) callback->on_epoch_end(end);
+    const std::string best_path = (run_folder_ / "best.pt").string();
+    recorder_.record_epoch(outcome_.run_id, record, end.new_best, best_path);
+    if (end.new_best) {   // after its checkpoint is written, so a failed write names no best.pt
+      outcome_.best = record;
+      outcome_.checkpoint_path = best_path;
+    }
+    outcome_.epochs.push_back(record);
+    for (auto& callback : callbacks_) callback->on_epoch_recorded(end);
+    options_.faults.after_epoch(record.epoch);
+    return !end.stop;
+  }
+
+  void record_failure(std::exception_ptr error) {
+    outcome_.status = RunStatus::kFailed;
+    outcome_.error = exception_message(error);
+    spdlog::error("run {} failed: {}", outcome_.run_id, outcome_.error);
+    try {
+      recorder_.finish_run(outcome_.run_id, outcome_.status, outcome_.error);
+    } catch (const std::exception& e) {
+      spdlog::error("could not record the failure in '{}': {}", outcome_.db_path, e.what());
+    }
+  }
+
+  const ExperimentConfig& config_;
+  const RunOptions& options_;
+  ExecutionPlan& plan_;
+  RunObjects& objects_;
+  RunRecorder& recorder_;
+  RunOutcome& outcome_;
+  Trainer& trainer_;
+  fs::path run_folder_;
+  std::shared_ptr<CheckpointCallback> checkpoints_;
+  std::vector<std::shared_ptr<TrainingCallback>> callbacks_;
+};
+
+}  // namespace
+
+RunOutcome train_run(const ExperimentConfig& config, const PluginRegistry& registry, const RunOptions& options,
+                     const RecorderFactory& open_recorder) {
+  // Everything that can reject the input happens before the run is recorded. Over several
+  // processes only rank 0 keeps the record and writes checkpoints.
+  ExecutionPlan plan = plan_execution(config);
+  std::unique_ptr<RunRecorder> recorder;
+  if (plan.writer()) {
+    recorder = open_recorder();
+    check_writable_folder(config.output.checkpoints, "output.checkpoints");
+  } else {
+    recorder = std::make_unique<NullRecorder>("rank 0's record");
+  }
+  RunObjects objects = build_run_objects(config, registry, plan);
+  Trainer trainer(config, plan, objects, options);
+  RunRecord record = describe_run(config, registry, plan, objects);
+  record.sweep_id = options.sweep_id;
+  record.trial_key = options.trial_key;
+  for (const auto& o : options.trial_overrides) record.overrides.emplace_back(o.key, o.value);
+
+  RunOutcome outcome;
+  outcome.db_path = recorder->location();
+  outcome.num_parameters = objects.num_parameters;
+  if (options.resume_run_id) {
+    recorder->resume_run(*options.resume_run_id, record.host);
+    outcome.run_id = *options.resume_run_id;
+  } else {
+    outcome.run_id = recorder->begin_run(record);
+  }
+  spdlog::info("run {} started: {} epochs, batch {}{}, {} train / {} test images", outcome.run_id,
+               config.train.epochs, config.train.batch_size,
+               plan.launch.distributed() ? fmt::format(" per process x {} processes", plan.launch.world_size)
+                                         : std::string(),
+               record.train_size, record.test_size);
+  RunLoop(config, options, plan, objects, trainer, *recorder, outcome).run();
+  return outcome;
+}
+
+}  // namespace trainyard
