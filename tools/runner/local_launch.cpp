@@ -1,8 +1,6 @@
 #include "local_launch.h"
 
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +18,7 @@
 #include <trainyard/distributed/distributed.h>
 #include <trainyard/store/postgres_connection.h>
 #include <trainyard/store/results_store.h>
+#include <trainyard/system/child_process.h>
 
 extern char** environ;
 
@@ -36,29 +35,6 @@ std::vector<std::string> rank_environment(const std::map<std::string, std::strin
   }
   for (const auto& [name, value] : set) entries.push_back(name + "=" + value);
   return entries;
-}
-
-pid_t spawn_rank(const std::vector<std::string>& arguments, const std::vector<std::string>& environment,
-                 pid_t group) {
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, group);
-  std::vector<char*> argv, envp;
-  for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : environment) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  pid_t pid = 0;
-  const int error = posix_spawn(&pid, argv[0], nullptr, &attributes, argv.data(), envp.data());
-  posix_spawnattr_destroy(&attributes);
-  if (error != 0) throw std::runtime_error("cannot start '" + arguments[0] + "': " + std::strerror(error));
-  return pid;
-}
-
-std::string describe_status(int status) {
-  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + strsignal(WTERMSIG(status));
-  return "exited with code " + std::to_string(WEXITSTATUS(status));
 }
 
 // Rank 0 died without recording the end of its run: record it failed, as rank 0 would have.
@@ -96,7 +72,10 @@ int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLau
                                                {"LOCAL_WORLD_SIZE", std::to_string(options.nproc)},
                                                {"MASTER_ADDR", "127.0.0.1"},
                                                {"MASTER_PORT", std::to_string(port)}});
-    const pid_t pid = spawn_rank(arguments, environment, group);
+    ChildOptions child;
+    child.process_group = group;
+    child.environment = environment;
+    const pid_t pid = spawn_child(arguments, child);
     if (group == 0) group = pid;   // rank 0 leads the group the others join
     running[pid] = rank;
   }
@@ -121,31 +100,30 @@ int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLau
         ::kill(-group, SIGKILL);
       }
     }
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid == 0 || (pid < 0 && errno == EINTR)) {
+    const auto exited = reap_child();
+    if (!exited) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
     }
-    if (pid < 0) throw std::runtime_error(std::string("waitpid failed: ") + std::strerror(errno));
-    const auto it = running.find(pid);
+    const int status = exited->wait_status;
+    const auto it = running.find(exited->pid);
     if (it == running.end()) continue;
     const int rank = it->second;
     running.erase(it);
-    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-    const bool interrupted = WIFEXITED(status) && WEXITSTATUS(status) == 130;
+    const bool ok = exited->succeeded();
+    const int code = exited->code();
+    const bool interrupted = !exited->killed_by_signal() && code == 130;
     if (interrupted) {
       spdlog::info("rank {} stopped on the signal", rank);
     } else if (!ok) {
       spdlog::log(rank == 0 || !first_failure ? spdlog::level::err : spdlog::level::warn, "rank {} {}", rank,
-                  describe_status(status));
+                  describe_exit(status));
       if (!first_failure) first_failure = std::chrono::steady_clock::now();
-      if (rank == 0 && WIFSIGNALED(status) && !record_file.empty()) {
-        fail_run_of_dead_rank0(record_file, describe_status(status));
+      if (rank == 0 && exited->killed_by_signal() && !record_file.empty()) {
+        fail_run_of_dead_rank0(record_file, describe_exit(status));
       }
     }
-    if (rank == 0 && WIFEXITED(status)) rank0_code = code;
+    if (rank == 0 && !exited->killed_by_signal()) rank0_code = code;
     if (!ok && first_failure_code == 0) first_failure_code = code;   // 130 when interrupted
   }
   if (!record_file.empty()) std::filesystem::remove(record_file);

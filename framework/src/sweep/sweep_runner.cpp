@@ -122,12 +122,10 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
       for (const auto& [pid, trial] : running) ::kill(pid, SIGINT);
       forwarded_signals = signals;
     }
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, 0);
-    if (pid < 0) {
-      if (errno == EINTR) continue;   // a signal arrived: forward it at the top of the loop
-      throw std::runtime_error(std::string("waitpid failed: ") + std::strerror(errno));
-    }
+    const auto exited = reap_child(-1, /*block=*/true);
+    if (!exited) continue;   // a signal arrived: forward it at the top of the loop
+    const pid_t pid = exited->pid;
+    const int status = exited->wait_status;
     auto found = running.find(pid);
     if (found == running.end()) continue;
     const RunningTrial trial = found->second;

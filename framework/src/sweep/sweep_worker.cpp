@@ -109,8 +109,10 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
     bool lost = false, stopped = false;
     int status = 0;
     for (;;) {
-      const pid_t done = ::waitpid(pid, &status, WNOHANG);
-      if (done == pid) break;
+      if (const auto exited = reap_child(pid)) {
+        status = exited->wait_status;
+        break;
+      }
       if (!stopped && stop_count() > 0) {
         ::kill(pid, SIGINT);   // it stops at the next step and records its run interrupted
         stopped = true;

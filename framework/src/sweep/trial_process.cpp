@@ -1,12 +1,5 @@
 #include "trial_process.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -65,33 +58,10 @@ bool can_continue_trial_run(RunStatus status, std::int64_t run_id, const std::st
 }
 
 pid_t spawn_trial(const std::vector<std::string>& arguments, const fs::path& log, bool die_with_parent) {
-  // Everything the child needs is made before fork: between fork and exec a child of a
-  // multithreaded process may only make async-signal-safe calls.
-  std::vector<char*> argv;
-  for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (log_fd < 0) throw std::runtime_error("cannot write trial log '" + log.string() + "': " + std::strerror(errno));
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int error = errno;
-    ::close(log_fd);
-    throw std::runtime_error("cannot start '" + arguments[0] + "': " + std::strerror(error));
-  }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    if (die_with_parent) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);   // the parent died before the line above
-    }
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  return pid;
+  ChildOptions options;
+  options.output = log;
+  options.die_with_parent = die_with_parent;
+  return spawn_child(arguments, options);
 }
 
 std::string tail_of(const fs::path& log, std::size_t max_chars) {
@@ -102,14 +72,6 @@ std::string tail_of(const fs::path& log, std::size_t max_chars) {
   if (s.size() > max_chars) s = "..." + s.substr(s.size() - max_chars);
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
-}
-
-std::string describe_exit(int status) {
-  if (WIFSIGNALED(status)) {
-    return "its process was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
-           strsignal(WTERMSIG(status)) + ")";
-  }
-  return "its process exited with code " + std::to_string(WEXITSTATUS(status));
 }
 
 TrialEnd settle_trial(ResultsStore& store, std::int64_t sweep_id, const SweepTrial& trial,
@@ -129,7 +91,7 @@ TrialEnd settle_trial(ResultsStore& store, std::int64_t sweep_id, const SweepTri
     record.trial_key = key;
     for (const auto& o : trial.overrides) record.overrides.emplace_back(o.key, o.value);
     const auto id = store.begin_run(record);
-    const std::string error = describe_exit(wait_status) + " before its run started: " + tail_of(log);
+    const std::string error = "its process " + describe_exit(wait_status) + " before its run started: " + tail_of(log);
     store.finish_run(id, RunStatus::kFailed, error);
     return {id, RunStatus::kFailed, error};
   }
@@ -138,7 +100,7 @@ TrialEnd settle_trial(ResultsStore& store, std::int64_t sweep_id, const SweepTri
   if (end.status == RunStatus::kRunning) {
     // Killed without a chance to say so (a crash, the OOM killer, a second Ctrl-C).
     end.status = stop_requested ? RunStatus::kInterrupted : RunStatus::kFailed;
-    end.error = describe_exit(wait_status) + ": " + tail_of(log);
+    end.error = "its process " + describe_exit(wait_status) + ": " + tail_of(log);
     store.finish_run(*run_id, end.status, end.error);
   }
   return end;

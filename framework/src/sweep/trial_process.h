@@ -12,6 +12,7 @@
 
 #include "trainyard/config/experiment_config.h"
 #include "trainyard/sweep/sweep.h"
+#include "trainyard/system/child_process.h"
 #include "trainyard/train/run_record.h"
 
 namespace trainyard {
@@ -38,18 +39,13 @@ std::vector<std::string> resume_arguments(const std::string& runner_path, std::i
 bool can_continue_trial_run(RunStatus status, std::int64_t run_id, const std::string& stored_config_yaml,
                             const ExperimentConfig& config);
 
-/// Starts `arguments` with stdout and stderr into `log`, in a process group of its own (a Ctrl-C
-/// at the terminal reaches the sweep alone, which passes it on once). With `die_with_parent` the
-/// kernel kills it (SIGKILL) when this process dies: a killed worker's trial must not finish
-/// behind the back of the worker that takes it over.
+/// Starts a trial's runner (spawn_child) with stdout and stderr into `log`, in a process group of
+/// its own; with `die_with_parent` it dies with this process (a worker's trials).
 pid_t spawn_trial(const std::vector<std::string>& arguments, const std::filesystem::path& log,
                   bool die_with_parent = false);
 
 /// The last `max_chars` of a trial's log, for the error of a run that could not say why it failed.
 std::string tail_of(const std::filesystem::path& log, std::size_t max_chars = 600);
-
-/// "its process exited with code 1" / "its process was killed by signal 9 (Killed)".
-std::string describe_exit(int wait_status);
 
 /// How a trial's process ended, settled in the database: its run (recorded failed when the
 /// process died before starting one, or left it 'running') and the run's final status.
