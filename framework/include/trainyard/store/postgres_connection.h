@@ -1,7 +1,7 @@
 // A connection to a PostgreSQL server through libpq (Debian's libpq-dev): statements with bound
-// text parameters, results read as text, errors with the server's SQLSTATE and message. The
-// groundwork of the PostgreSQL results store (issue 9); a connection string is what `output.db`
-// will accept: postgresql://user@host:port/dbname.
+// text parameters, results read as text, errors with the server's SQLSTATE and message, and
+// reconnect() for a lost connection. SqlDatabase's PostgreSQL engine (sql_database.h) is built on
+// it and decides when to reconnect; `output.db: postgresql://user@host:port/dbname` selects it.
 #pragma once
 
 #include <memory>

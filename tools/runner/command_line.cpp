@@ -1,0 +1,61 @@
+// The runner's command line: every option, its help text, and where it goes in the Invocation.
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+
+namespace trainyard::runner {
+
+void add_options(CLI::App& app, Invocation& invocation) {
+  app.add_option("experiment", invocation.experiment_file, "experiment YAML file");
+  app.add_option("--set", invocation.sets, "override a key, e.g. --set optimizer.lr=1e-3 (repeatable)");
+  app.add_option("--sweep", invocation.sweeps,
+                 "sweep a key over values, e.g. --sweep optimizer.lr=1e-3,1e-4 (repeatable; adds to "
+                 "the file's sweep: grid)");
+  app.add_option("--jobs", invocation.jobs, "sweep trials to run at once (default: the file's sweep.jobs, or 1)")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--sweep-summary", invocation.sweep_summary_only, "print the summary table of the file's sweep and exit");
+  app.add_flag("--worker", invocation.worker,
+               "join the file's sweep as a worker: claim its pending trials from output.db one at a time "
+               "until none is left (start any number, on any machines sharing a PostgreSQL output.db)");
+  app.add_option("--lease", invocation.lease_seconds,
+                 "with --worker: seconds a claimed trial stays this worker's without renewal; after a worker "
+                 "dies its trial passes to another once this has run out")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--emit-slurm", invocation.emit_slurm,
+                 "write a Slurm batch script (a job array of --worker processes) for the file's sweep to FILE, "
+                 "for sbatch; resources from the Slurm options")
+      ->type_name("FILE");
+  auto* slurm_group = "Slurm (with --emit-slurm)";
+  app.add_option("--workers", invocation.slurm.workers, "array tasks: workers running at once")
+      ->capture_default_str()->group(slurm_group)->check(CLI::PositiveNumber);
+  app.add_option("--cpus-per-worker", invocation.slurm.cpus_per_worker, "--cpus-per-task of each worker")
+      ->capture_default_str()->group(slurm_group)->check(CLI::PositiveNumber);
+  app.add_option("--gpus-per-worker", invocation.slurm.gpus_per_worker, "--gres=gpu:N of each worker")
+      ->capture_default_str()->group(slurm_group)->check(CLI::NonNegativeNumber);
+  app.add_option("--mem", invocation.slurm.memory, "--mem of each worker, e.g. 16G")->group(slurm_group);
+  app.add_option("--time", invocation.slurm.time_limit, "--time of each worker, e.g. 04:00:00")->group(slurm_group);
+  app.add_option("--partition", invocation.slurm.partition, "--partition")->group(slurm_group);
+  app.add_option("--account", invocation.slurm.account, "--account")->group(slurm_group);
+  // Used by a sweep to start its trials.
+  app.add_option("--trial-of-sweep", invocation.trial_of_sweep)->group("");
+  app.add_option("--trial-key", invocation.trial_key)->group("");
+  app.add_option("--trial-set", invocation.trial_sets)->group("");
+  app.add_option("--resume", invocation.resume_id,
+                 "continue run RUN_ID (interrupted, failed or killed) in its own row, from its last "
+                 "checkpoint, with its stored configuration; run from the folder it was started in")
+      ->type_name("RUN_ID");
+  app.add_option("--db", invocation.resume_db, "with --resume: the results database (default: the experiment's "
+                                     "output.db when an experiment file is given, else results/trainyard.db)");
+  app.add_option("--nproc", invocation.nproc,
+                 "train one run over N processes on this machine (data-parallel, c10d: Gloo on the "
+                 "CPU, NCCL on GPUs); under torchrun or srun, leave it out")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--dry-run", invocation.dry_run, "validate the experiment and print the resolved configuration");
+  app.add_flag("--list-plugins", invocation.list_plugins, "list the plugins found, with versions and files");
+  app.add_option("--describe", invocation.describe_name, "print a plugin's (or section's) parameters");
+  app.add_flag("-v,--verbose", invocation.verbose, "debug logging");
+  app.add_flag("-q,--quiet", invocation.quiet, "warnings and errors only");
+}
+
+}  // namespace trainyard::runner

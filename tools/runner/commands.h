@@ -1,0 +1,85 @@
+// The runner's commands. main.cpp parses the command line into an Invocation (command_line.cpp)
+// and hands it to one of these; each returns the process's exit code (trainyard::kExit*).
+//
+//   train    runner EXPERIMENT [--set ...] [--dry-run]          train_command.cpp
+//   resume   runner --resume RUN_ID [--db DB]                     resume_command.cpp
+//   sweep    runner EXPERIMENT with a sweep [--jobs N] [--sweep-summary]   sweep_command.cpp
+//   worker   runner EXPERIMENT --worker [--lease S]               worker_command.cpp
+//   slurm    runner EXPERIMENT --emit-slurm FILE [--workers N ...]   slurm_command.cpp
+//   ranks    runner ... --nproc N                                  ranks_command.cpp
+//   plugins  runner --list-plugins | --describe NAME               plugins_command.cpp
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <trainyard/config/experiment_config.h>
+#include <trainyard/distributed/distributed.h>
+#include <trainyard/plugin/plugin_registry.h>
+#include <trainyard/sweep/sweep.h>
+
+#include "slurm_script.h"
+
+namespace CLI {
+class App;
+}
+
+namespace trainyard::runner {
+
+/// Everything the command line says.
+struct Invocation {
+  int argc = 0;
+  char** argv = nullptr;
+  std::chrono::steady_clock::time_point process_start;
+  std::string experiment_file;
+  std::vector<std::string> sets, sweeps;
+  bool dry_run = false, list_plugins = false, verbose = false, quiet = false;
+  std::string describe_name;
+  int jobs = 0;                        // --jobs; 0: the file's sweep.jobs
+  bool sweep_summary_only = false;
+  bool worker = false;                 // --worker: join the sweep through its database
+  double lease_seconds = 60.0;
+  std::string emit_slurm;              // --emit-slurm FILE
+  SlurmResources slurm;
+  std::int64_t resume_id = 0;
+  std::string resume_db;
+  int nproc = 0;
+  // Set by a sweep for the trials it starts.
+  std::int64_t trial_of_sweep = 0;
+  std::string trial_key;
+  std::vector<std::string> trial_sets;
+};
+
+/// Declares every option of the runner on `app`, writing into `invocation`.
+void add_options(CLI::App& app, Invocation& invocation);
+
+// The process: signals, and this binary (to start trials and ranks with).
+extern std::atomic<bool> g_stop_requested;
+extern std::atomic<int> g_stop_signals;
+/// A run: the first SIGINT/SIGTERM stops it after the current batch, a second exits at once.
+void install_stop_handlers();
+/// A parent of runner processes (a sweep, a worker, --nproc) only counts signals and passes them on.
+void install_counting_signal_handlers();
+std::string runner_executable();
+/// When the kernel started this process, so the time to the first batch includes loading libraries.
+std::chrono::steady_clock::time_point process_start_time();
+
+int list_plugins_command(const PluginRegistry& registry);
+int describe_command(const PluginRegistry& registry, const std::string& name);
+/// One run of `config` (a sweep's trial when the invocation says so).
+int train_command(const Invocation& invocation, const ExperimentConfig& config,
+                  const std::vector<Override>& trial_overrides, const PluginRegistry& registry);
+int resume_command(const Invocation& invocation, PluginRegistry& registry);
+/// A sweep: run here, summarized, listed (--dry-run), or handed to the worker or Slurm commands.
+int sweep_command(const Invocation& invocation, const ExperimentDocument& document, const SweepSpec& spec,
+                  const PluginRegistry& registry);
+int worker_command(const Invocation& invocation, const SweepSpec& spec, const std::vector<SweepTrial>& trials,
+                   const std::vector<ExperimentConfig>& configs);
+int slurm_command(const Invocation& invocation, const SweepSpec& spec, std::size_t trials, const std::string& db);
+/// The same command line once per rank (without --nproc), on this machine.
+int ranks_command(const Invocation& invocation, const LaunchEnvironment& launch);
+
+}  // namespace trainyard::runner

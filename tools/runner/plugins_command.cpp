@@ -1,0 +1,106 @@
+// runner --list-plugins, runner --describe NAME.
+#include "commands.h"
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <variant>
+
+#include <trainyard/errors.h>
+#include <trainyard/suggest.h>
+#include <trainyard/train/lr_schedule.h>
+
+namespace trainyard::runner {
+
+int list_plugins_command(const PluginRegistry& registry) {
+  for (auto kind : {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset,
+                    trainyard::PluginKind::kOptimizer}) {
+    std::cout << trainyard::to_string(kind) << " plugins:\n";
+    const auto plugins = registry.plugins(kind);
+    if (plugins.empty()) std::cout << "  (none)\n";
+    for (const auto* p : plugins) {
+      std::printf("  %-14s %-8s %s\n      %s\n", p->name().c_str(), p->version().c_str(),
+                  p->info->description, p->path.c_str());
+    }
+  }
+  if (!registry.rejected().empty()) {
+    std::cout << "refused plugin files:\n";
+    for (const auto& r : registry.rejected()) std::cout << "  " << r.reason << "\n";
+  }
+  std::cout << "searched: ";
+  bool first = true;
+  for (const auto& folder : trainyard::plugin_search_path()) {
+    std::cout << (first ? "" : ":") << folder.string();
+    first = false;
+  }
+  std::cout << "\n";
+  return kExitOk;
+}
+
+namespace {
+
+std::string format_default(const trainyard::ParamSpec& spec) {
+  if (!spec.default_value) return "(required)";
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::string>) return v.empty() ? "\"\"" : v;
+        else {
+          std::ostringstream out;
+          out << v;
+          return out.str();
+        }
+      },
+      *spec.default_value);
+}
+
+void print_schema(const std::vector<trainyard::ParamSpec>& schema) {
+  if (schema.empty()) std::cout << "  (no parameters)\n";
+  for (const auto& spec : schema) {
+    std::printf("  %-18s %-8s %-14s %s; accepted: %s\n", spec.name.c_str(),
+                trainyard::to_string(spec.type), format_default(spec).c_str(),
+                spec.description.c_str(), trainyard::describe_accepted(spec).c_str());
+  }
+}
+
+}  // namespace
+
+int describe_command(const PluginRegistry& registry, const std::string& name) {
+  bool found = false;
+  for (auto kind : {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset,
+                    trainyard::PluginKind::kOptimizer}) {
+    for (const auto* p : registry.plugins(kind)) {
+      if (p->name() != name) continue;
+      found = true;
+      std::cout << trainyard::to_string(kind) << " plugin '" << p->name() << "' " << p->version()
+                << ": " << p->info->description << "\n  file: " << p->path.string()
+                << "\nparameters (name, type, default, meaning):\n";
+      print_schema(p->schema);
+    }
+  }
+  if (!found) {
+    for (auto [section, schema] :
+         {std::pair{"train", trainyard::train_schema()}, std::pair{"output", trainyard::output_schema()},
+          std::pair{"schedule", trainyard::schedule_schema()},
+          std::pair{"distributed", trainyard::distributed_schema()},
+          std::pair{"experiment", trainyard::experiment_top_level_schema()}}) {
+      if (name != section) continue;
+      found = true;
+      std::cout << "section '" << section << "' (name, type, default, meaning):\n";
+      print_schema(schema);
+    }
+  }
+  if (!found) {
+    std::vector<std::string> known{"train", "output", "schedule", "distributed", "experiment"};
+    for (auto kind : {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset,
+                      trainyard::PluginKind::kOptimizer}) {
+      for (const auto& n : registry.names(kind)) known.push_back(n);
+    }
+    throw trainyard::PluginError("Didn't find a registered implementation for name: '" + name +
+                                 "'. Known plugins and sections: " + trainyard::join_names(known));
+  }
+  return trainyard::kExitOk;
+}
+
+}  // namespace trainyard::runner

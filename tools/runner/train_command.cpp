@@ -1,0 +1,55 @@
+// runner EXPERIMENT: one run, to its end or its interruption.
+#include "commands.h"
+
+#include <spdlog/spdlog.h>
+
+#include <trainyard/errors.h>
+#include <trainyard/store/results_store.h>
+#include <trainyard/store/store_recorder.h>
+
+#include "train_command.h"
+
+namespace trainyard::runner {
+
+RunOptions run_options(const Invocation& invocation) {
+  install_stop_handlers();
+  RunOptions options;
+  options.stop_requested = &g_stop_requested;
+  options.process_start = invocation.process_start;
+  options.faults = FaultInjector::from_environment();   // the tests' seam; unset in use
+  return options;
+}
+
+// The end of a run, for the log; the process's exit code.
+int report(const RunOutcome& outcome) {
+  spdlog::info("results: run {} in {} (peak memory {:.0f} MiB)", outcome.run_id, outcome.db_path,
+               trainyard::peak_memory_mib());
+  if (outcome.best) {
+    spdlog::info("best: epoch {} test accuracy {:.2f}% (test loss {:.4f}); checkpoint {}",
+                 outcome.best->epoch, 100 * outcome.best->test_accuracy, outcome.best->test_loss,
+                 outcome.checkpoint_path);
+  }
+  switch (outcome.status) {
+    case trainyard::RunStatus::kFinished:
+      spdlog::info("run {} finished: {} epochs", outcome.run_id, outcome.epochs.size());
+      return trainyard::kExitOk;
+    case trainyard::RunStatus::kInterrupted:
+      return trainyard::kExitInterrupted;
+    default:
+      spdlog::error("run {} failed: {}", outcome.run_id, outcome.error);
+      return trainyard::kExitRunFailed;
+  }
+}
+
+int train_command(const Invocation& invocation, const ExperimentConfig& config,
+                  const std::vector<Override>& trial_overrides, const PluginRegistry& registry) {
+  RunOptions options = run_options(invocation);
+  if (invocation.trial_of_sweep > 0) {
+    options.sweep_id = invocation.trial_of_sweep;
+    options.trial_key = invocation.trial_key;
+    options.trial_overrides = trial_overrides;
+  }
+  return report(run_experiment(config, registry, options));
+}
+
+}  // namespace trainyard::runner
