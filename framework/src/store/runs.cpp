@@ -1,0 +1,211 @@
+// Runs and their epochs: begun, recorded, finished, resumed, read back; and what the runs of a
+// dead process left behind.
+#include "trainyard/store/results_store.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+
+#include "store_sql.h"
+#include "trainyard/errors.h"
+
+namespace trainyard {
+
+using namespace store_sql;   // the store's shared SQL helpers
+
+double peak_memory_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;   // Linux reports KiB
+}
+
+std::string utc_timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+  return buffer;
+}
+
+void ResultsStore::heartbeat(std::int64_t run_id) {
+  db_->query("UPDATE runs SET heartbeat_at = ? WHERE id = ?", {utc_timestamp(), run_id});
+}
+
+std::vector<std::int64_t> ResultsStore::mark_abandoned_runs(const std::string& host) {
+  // A run still 'running' whose process no longer exists on this host was killed (kill -9, OOM
+  // killer, power loss): say so, instead of leaving it running forever.
+  std::vector<std::int64_t> marked;
+  SqlWriteTransaction transaction(*db_);
+  const auto running =
+      db_->query("SELECT id, pid FROM runs WHERE status = 'running' AND host = ? AND pid IS NOT NULL", {host});
+  for (std::size_t i = 0; i < running.size(); ++i) {
+    const auto id = running.integer(i, 0), pid = running.integer(i, 1);
+    if (pid == getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    db_->query(R"sql(
+      UPDATE runs SET status = 'interrupted', ended_at = coalesce(heartbeat_at, started_at),
+                      error = ? WHERE id = ? AND status = 'running')sql",
+               {"its process (pid " + std::to_string(pid) + " on " + host +
+                    ") ended without finishing the run; last heard of at the time in ended_at",
+                id});
+    marked.push_back(id);
+  }
+  transaction.commit();
+  return marked;
+}
+
+ResumableRun ResultsStore::resume_run(std::int64_t run_id, const std::string& host) {
+  mark_abandoned_runs(host);
+  SqlWriteTransaction transaction(*db_);
+  const auto row = db_->query(R"sql(
+    SELECT status, coalesce(host, ''), coalesce(pid, 0), config_yaml, coalesce(experiment_file, ''),
+           sweep_id, coalesce(trial_key, '') FROM runs WHERE id = ?)sql",
+                              {run_id});
+  if (row.empty()) {
+    const auto range = db_->query("SELECT coalesce(min(id) || '..' || max(id), 'none') FROM runs").text(0, 0);
+    throw InputError("--resume " + std::to_string(run_id) + ": no such run in '" + path_ +
+                     "' (run ids there: " + range + ")");
+  }
+  const RunStatus status = stored_status(row.text(0, 0), run_id);
+  if (status == RunStatus::kFinished) {
+    throw InputError("--resume " + std::to_string(run_id) + ": the run finished; there is nothing to resume");
+  }
+  if (status == RunStatus::kRunning) {
+    throw InputError("--resume " + std::to_string(run_id) + ": the run is still running (pid " +
+                     std::to_string(row.integer(0, 2)) + " on " + row.text(0, 1) + "); stop it first");
+  }
+  ResumableRun run;
+  run.id = run_id;
+  run.config_yaml = row.text(0, 3);
+  run.experiment_file = row.text(0, 4);
+  if (!row.is_null(0, 5)) run.sweep_id = row.integer(0, 5);
+  run.trial_key = row.text(0, 6);
+  db_->query(R"sql(
+    UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, host = ?, pid = ?,
+                    heartbeat_at = ? WHERE id = ?)sql",
+             {host, static_cast<std::int64_t>(getpid()), utc_timestamp(), run_id});
+  transaction.commit();
+  return run;
+}
+
+void ResultsStore::truncate_epochs(std::int64_t run_id, std::int64_t last_epoch) {
+  SqlWriteTransaction transaction(*db_);
+  db_->query("DELETE FROM epochs WHERE run_id = ? AND epoch > ?", {run_id, last_epoch});
+  // The best of what remains: highest test accuracy, earliest epoch on a tie (as training keeps it).
+  db_->query(R"sql(
+    UPDATE runs SET
+      best_epoch = (SELECT epoch FROM epochs WHERE run_id = ? ORDER BY test_accuracy DESC, epoch LIMIT 1),
+      best_test_accuracy = (SELECT max(test_accuracy) FROM epochs WHERE run_id = ?)
+    WHERE id = ?)sql",
+             {run_id, run_id, run_id});
+  transaction.commit();
+}
+
+std::int64_t ResultsStore::begin_run(const RunRecord& r) {
+  SqlWriteTransaction transaction(*db_);
+  const auto id = db_->query(R"sql(
+    INSERT INTO runs (experiment, experiment_file, config_yaml, status, started_at, host, device,
+                      torch_version, seed, model_plugin, dataset_plugin, optimizer_plugin,
+                      num_parameters, num_classes, train_size, test_size, precision, sweep_id,
+                      trial_key, pid, heartbeat_at, git_revision, world_size, distributed_backend)
+    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    RETURNING id)sql",
+                             {r.experiment, r.experiment_file, r.config_yaml, utc_timestamp(), r.host, r.device,
+                              r.torch_version, r.seed, r.model_plugin, r.dataset_plugin, r.optimizer_plugin,
+                              r.num_parameters, r.num_classes, r.train_size, r.test_size, r.precision,
+                              r.sweep_id ? SqlValue{*r.sweep_id} : SqlValue{}, r.trial_key,
+                              static_cast<std::int64_t>(getpid()), utc_timestamp(), r.git_revision, r.world_size,
+                              text_or_null(r.distributed_backend)})
+                      .integer(0, 0);
+  insert_config_rows(*db_, "run_config", id, r.config_yaml);
+  for (const auto& [key, value] : r.overrides) {
+    db_->query("INSERT INTO run_overrides (run_id, key, value) VALUES (?, ?, ?)", {id, key, value});
+  }
+  transaction.commit();
+  return id;
+}
+
+void ResultsStore::record_epoch(std::int64_t run_id, const EpochRecord& e, bool new_best,
+                                const std::string& checkpoint_path) {
+  SqlWriteTransaction transaction(*db_);
+  db_->query(R"sql(
+    INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, test_loss, test_accuracy,
+                        learning_rate, epoch_seconds, train_images_per_second,
+                        test_images_per_second, data_wait_fraction, finished_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql",
+             {run_id, e.epoch, e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy, e.learning_rate,
+              e.epoch_seconds, e.train_images_per_second, e.test_images_per_second, e.data_wait_fraction,
+              utc_timestamp()});
+  heartbeat(run_id);
+  if (new_best) {
+    db_->query("UPDATE runs SET best_epoch = ?, best_test_accuracy = ?, checkpoint_path = ? WHERE id = ?",
+               {e.epoch, e.test_accuracy, checkpoint_path, run_id});
+  }
+  transaction.commit();
+}
+
+void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::string& error) {
+  db_->query("UPDATE runs SET status = ?, ended_at = ?, error = ?, peak_memory_mib = ? WHERE id = ?",
+             {std::string(to_string(status)), utc_timestamp(), text_or_null(error), peak_memory_mib(), run_id});
+}
+
+std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
+  const auto row = db_->query(R"sql(
+    SELECT id, experiment, status, config_yaml, started_at, coalesce(ended_at, ''),
+           coalesce(device, ''), coalesce(error, ''), coalesce(checkpoint_path, ''),
+           best_epoch, best_test_accuracy, coalesce(precision, ''), peak_memory_mib
+    FROM runs WHERE id = ?)sql",
+                              {run_id});
+  if (row.empty()) return std::nullopt;
+  StoredRun r;
+  r.id = row.integer(0, 0);
+  r.experiment = row.text(0, 1);
+  r.status = stored_status(row.text(0, 2), r.id);
+  r.config_yaml = row.text(0, 3);
+  r.started_at = row.text(0, 4);
+  r.ended_at = row.text(0, 5);
+  r.device = row.text(0, 6);
+  r.error = row.text(0, 7);
+  r.checkpoint_path = row.text(0, 8);
+  if (!row.is_null(0, 9)) r.best_epoch = row.integer(0, 9);
+  if (!row.is_null(0, 10)) r.best_test_accuracy = row.real(0, 10);
+  r.precision = row.text(0, 11);
+  if (!row.is_null(0, 12)) r.peak_memory_mib = row.real(0, 12);
+  return r;
+}
+
+std::vector<EpochRecord> ResultsStore::epochs(std::int64_t run_id) const {
+  const auto rows = db_->query(R"sql(
+    SELECT epoch, train_loss, train_accuracy, test_loss, test_accuracy, learning_rate,
+           epoch_seconds, train_images_per_second, test_images_per_second, data_wait_fraction
+    FROM epochs WHERE run_id = ? ORDER BY epoch)sql",
+                               {run_id});
+  std::vector<EpochRecord> out;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    // Early files may lack a figure (NULL): it reads as 0, as it always did.
+    auto real = [&](std::size_t column) { return rows.is_null(i, column) ? 0.0 : rows.real(i, column); };
+    EpochRecord e;
+    e.epoch = rows.integer(i, 0);
+    e.train_loss = real(1);
+    e.train_accuracy = real(2);
+    e.test_loss = real(3);
+    e.test_accuracy = real(4);
+    e.learning_rate = real(5);
+    e.epoch_seconds = real(6);
+    e.train_images_per_second = real(7);
+    e.test_images_per_second = real(8);
+    e.data_wait_fraction = real(9);
+    out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace trainyard

@@ -1,0 +1,334 @@
+// The results database's schema: its migrations, its views, how a database says what it is,
+// and opening one (refusing what is not ours, migrating what is older).
+#include "trainyard/store/results_store.h"
+
+#include <filesystem>
+#include <regex>
+
+#include "store_sql.h"
+#include "trainyard/errors.h"
+#include "trainyard/store/postgres_connection.h"
+
+namespace fs = std::filesystem;
+
+namespace trainyard {
+
+namespace {
+
+// Migration N takes a database from schema version N-1 to N. Append, never edit: files written
+// by earlier builds replay exactly these steps. Written in SQLite's types; PostgreSQL runs each
+// through postgres_ddl(), so a new migration must stay within what that translation covers
+// (ALTER TABLE ADD COLUMN, CREATE TABLE/INDEX, INTEGER, REAL, TEXT) or be tested on both.
+const char* const kMigrations[] = {
+    // 1: runs and their epochs.
+    R"sql(
+    CREATE TABLE runs (
+      id                 INTEGER PRIMARY KEY,
+      experiment         TEXT NOT NULL,
+      experiment_file    TEXT,
+      config_yaml        TEXT NOT NULL,
+      status             TEXT NOT NULL
+                         CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+      started_at         TEXT NOT NULL,
+      ended_at           TEXT,
+      host               TEXT,
+      device             TEXT,
+      torch_version      TEXT,
+      seed               INTEGER,
+      model_plugin       TEXT,
+      dataset_plugin     TEXT,
+      optimizer_plugin   TEXT,
+      num_parameters     INTEGER,
+      num_classes        INTEGER,
+      train_size         INTEGER,
+      test_size          INTEGER,
+      best_epoch         INTEGER,
+      best_test_accuracy REAL,
+      checkpoint_path    TEXT,
+      error              TEXT
+    );
+    CREATE INDEX runs_by_experiment ON runs (experiment, started_at);
+    CREATE TABLE epochs (
+      run_id                  INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+      epoch                   INTEGER NOT NULL,
+      train_loss              REAL,
+      train_accuracy          REAL,
+      test_loss               REAL,
+      test_accuracy           REAL,
+      learning_rate           REAL,
+      epoch_seconds           REAL,
+      train_images_per_second REAL,
+      test_images_per_second  REAL,
+      data_wait_fraction      REAL,
+      finished_at             TEXT NOT NULL,
+      PRIMARY KEY (run_id, epoch)
+    );
+    )sql",
+    // 2: what precision actually ran ("auto" in the config resolves per machine), and peak memory.
+    R"sql(
+    ALTER TABLE runs ADD COLUMN precision TEXT;
+    ALTER TABLE runs ADD COLUMN peak_memory_mib REAL;
+    )sql",
+    // 3: sweeps, the overrides each run was started with (queryable), and the process behind a
+    // running run, so one whose process died can be told from one still going.
+    R"sql(
+    CREATE TABLE sweeps (
+      id              INTEGER PRIMARY KEY,
+      name            TEXT NOT NULL,
+      experiment_file TEXT NOT NULL,
+      spec_yaml       TEXT NOT NULL,
+      created_at      TEXT NOT NULL,
+      UNIQUE (name, experiment_file)
+    );
+    ALTER TABLE runs ADD COLUMN sweep_id INTEGER REFERENCES sweeps (id);
+    ALTER TABLE runs ADD COLUMN trial_key TEXT;
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+    CREATE INDEX runs_by_sweep ON runs (sweep_id, trial_key);
+    CREATE TABLE run_overrides (
+      run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+      key    TEXT NOT NULL,
+      value  TEXT NOT NULL,
+      PRIMARY KEY (run_id, key)
+    );
+    )sql",
+    // 4: every resolved config value as a row (filter and compare runs by any key), the git
+    // revision of the experiment file's repository, an index for "best runs first", and the views
+    // of kViews (created after this step, with run_config filled in for existing runs).
+    R"sql(
+    ALTER TABLE runs ADD COLUMN git_revision TEXT;
+    CREATE TABLE run_config (
+      run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+      key    TEXT NOT NULL,
+      value  TEXT NOT NULL,
+      number REAL,
+      PRIMARY KEY (run_id, key)
+    );
+    CREATE INDEX run_config_by_value ON run_config (key, value);
+    CREATE INDEX run_config_by_number ON run_config (key, number);
+    CREATE INDEX runs_by_best ON runs (best_test_accuracy);
+    )sql",
+    // 5: runs trained by several processes (data-parallel): how many, and over which backend.
+    R"sql(
+    ALTER TABLE runs ADD COLUMN world_size INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE runs ADD COLUMN distributed_backend TEXT;
+    )sql",
+    // 6: the work queue of sweeps run by workers (`runner --worker`, on any number of machines).
+    // A claimed trial belongs to its worker until lease_until (seconds since 1970 on the
+    // database's clock, so machines' clocks need not agree); a worker renews it while the trial
+    // runs, and one that dies lets it lapse, after which another worker takes the trial.
+    R"sql(
+    CREATE TABLE trials (
+      id          INTEGER PRIMARY KEY,
+      sweep_id    INTEGER NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+      trial_key   TEXT NOT NULL,
+      status      TEXT NOT NULL CHECK (status IN ('pending', 'claimed', 'finished', 'failed')),
+      worker      TEXT,
+      attempts    INTEGER NOT NULL DEFAULT 0,
+      lease_until REAL,
+      claimed_at  TEXT,
+      ended_at    TEXT,
+      run_id      INTEGER REFERENCES runs (id),
+      error       TEXT,
+      UNIQUE (sweep_id, trial_key)
+    );
+    CREATE INDEX trials_by_status ON trials (sweep_id, status, id);
+    )sql",
+};
+
+// The views documented in the README, for users of the sqlite3 shell and pandas as much as for
+// the results tool. "%s" is "" or "TEMP ": the tool creates them as temporary views when it
+// reads a file written before they existed, so one definition serves both.
+const char* const kViews = R"sql(
+    CREATE %sVIEW IF NOT EXISTS run_best_epoch AS
+      SELECT e.* FROM runs r JOIN epochs e ON e.run_id = r.id AND e.epoch = r.best_epoch;
+    CREATE %sVIEW IF NOT EXISTS run_last_epoch AS
+      SELECT e.* FROM runs r JOIN epochs e
+        ON e.run_id = r.id AND e.epoch = (SELECT max(epoch) FROM epochs WHERE run_id = r.id);
+    CREATE %sVIEW IF NOT EXISTS run_summary AS
+      SELECT r.id AS run_id, r.experiment, r.status, r.sweep_id, r.trial_key, r.seed, r.precision,
+             r.device, r.host, r.started_at, r.ended_at,
+             (SELECT count(*) FROM epochs WHERE run_id = r.id) AS epochs,
+             r.best_epoch, r.best_test_accuracy, b.test_loss AS best_test_loss,
+             l.test_accuracy AS final_test_accuracy, l.test_loss AS final_test_loss,
+             l.train_accuracy AS final_train_accuracy, l.train_loss AS final_train_loss,
+             (SELECT min(test_loss) FROM epochs WHERE run_id = r.id) AS min_test_loss,
+             (SELECT avg(train_images_per_second) FROM epochs WHERE run_id = r.id)
+               AS train_images_per_second,
+             (SELECT sum(epoch_seconds) FROM epochs WHERE run_id = r.id) AS train_seconds
+      FROM runs r
+      LEFT JOIN epochs b ON b.run_id = r.id AND b.epoch = r.best_epoch
+      LEFT JOIN epochs l ON l.run_id = r.id
+        AND l.epoch = (SELECT max(epoch) FROM epochs WHERE run_id = r.id);
+    CREATE %sVIEW IF NOT EXISTS sweep_leaderboard AS
+      SELECT s.id AS sweep_id, s.name AS sweep,
+             rank() OVER (PARTITION BY s.id
+                          ORDER BY rs.best_test_accuracy IS NULL, rs.best_test_accuracy DESC) AS rank,
+             rs.run_id, rs.trial_key, rs.status, rs.epochs, rs.best_epoch, rs.best_test_accuracy,
+             rs.final_test_accuracy, rs.final_test_loss
+      FROM sweeps s JOIN run_summary rs ON rs.sweep_id = s.id
+      WHERE rs.run_id = (SELECT max(id) FROM runs WHERE sweep_id = s.id AND trial_key = rs.trial_key);
+)sql";
+
+constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
+static_assert(kMigrationCount == ResultsStore::kSchemaVersion,
+              "one migration per schema version");
+
+}  // namespace
+
+using namespace store_sql;   // the store's shared SQL helpers
+
+std::string postgres_ddl(const std::string& sql) {
+  std::string out = std::regex_replace(sql, std::regex(R"(\bINTEGER PRIMARY KEY\b)"),
+                                       "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
+  out = std::regex_replace(out, std::regex(R"(\bINTEGER\b)"), "BIGINT");
+  out = std::regex_replace(out, std::regex(R"(\bREAL\b)"), "DOUBLE PRECISION");
+  return std::regex_replace(out, std::regex(R"(CREATE (TEMP )?VIEW IF NOT EXISTS)"), "CREATE OR REPLACE $1VIEW");
+}
+
+std::string ResultsStore::views_sql(bool temporary, SqlDialect dialect) {
+  std::string sql = kViews;
+  const std::string prefix = temporary ? "TEMP " : "";
+  for (std::size_t at = sql.find("%s"); at != std::string::npos; at = sql.find("%s", at)) {
+    sql.replace(at, 2, prefix);
+  }
+  return dialect == SqlDialect::kPostgres ? postgres_ddl(sql) : sql;
+}
+
+void ResultsStore::fill_config_rows(SqlDatabase& db, const std::string& table) {
+  const auto runs = db.query("SELECT id, config_yaml FROM runs");
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    try {
+      insert_config_rows(db, table, runs.integer(i, 0), runs.text(i, 1));
+    } catch (const ConfigError&) {
+      // A config that no longer parses keeps its text in runs.config_yaml; it just has no rows.
+    }
+  }
+}
+
+ResultsStore::ResultsStore(const std::string& location)
+    : path_(redact_location(location)) {
+  if (is_postgres_url(location)) {
+    db_ = open_postgres_database(location);
+    migrate();
+    return;
+  }
+  std::error_code ec;
+  const fs::path file(location);
+  if (fs::is_directory(file, ec)) {
+    throw StoreError("Results database '" + location + "' is a folder; give a file path (output.db)");
+  }
+  if (file.has_parent_path() && !fs::exists(file.parent_path(), ec)) {
+    fs::create_directories(file.parent_path(), ec);
+    if (ec) {
+      throw StoreError("Cannot create the folder of results database '" + location + "': " + ec.message());
+    }
+  }
+  try {
+    db_ = open_sqlite_database(location);
+    migrate();
+    // WAL lets readers (the results tools) work while a run writes; FULL syncs each commit, which
+    // costs nothing at one commit per epoch and keeps finished epochs through a power loss.
+    db_->execute_script("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
+  } catch (const StoreError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw StoreError("Cannot use results database '" + location + "': " + e.what());
+  }
+}
+
+ResultsStore::~ResultsStore() = default;
+
+DatabaseIdentity ResultsStore::identity(SqlDatabase& db) {
+  DatabaseIdentity id;
+  std::int64_t application_id = 0;
+  if (db.dialect() == SqlDialect::kSqlite) {
+    // One statement: read one by one, the values could straddle another process's first migration
+    // and see its tables without its application id (a writer of a new database then refused it as
+    // foreign; seen with eight writers starting at once).
+    const auto row = db.query("SELECT (SELECT application_id FROM pragma_application_id), "
+                              "(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)");
+    application_id = row.integer(0, 0);
+    id.version = row.integer(0, 1);
+    id.tables = row.integer(0, 2);
+  } else {
+    const auto head = db.query(R"sql(
+      SELECT to_regclass('trainyard_schema') IS NOT NULL,
+             (SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()))sql");
+    id.tables = head.integer(0, 1);
+    if (head.integer(0, 0) != 0) {
+      const auto row = db.query("SELECT application_id, version FROM trainyard_schema");
+      application_id = row.size() == 1 ? row.integer(0, 0) : -1;   // anything but one row is not Trainyard's
+      if (row.size() == 1) id.version = row.integer(0, 1);
+    }
+  }
+  id.trainyard = application_id == kApplicationId;
+  id.empty = application_id == 0 && id.tables == 0;
+  return id;
+}
+
+void ResultsStore::refuse_unless_ours(const DatabaseIdentity& id) const {
+  const bool sqlite = db_->dialect() == SqlDialect::kSqlite;
+  const std::string untouched = sqlite ? "this file was not modified." : "the database was not modified.";
+  if (!id.trainyard && !id.empty) {
+    throw StoreError("'" + path_ + "' is not a Trainyard results database (" +
+                     (sqlite ? std::string("it has other tables or another application id")
+                             : "its schema '" + db_->query("SELECT current_schema()").text(0, 0) + "' has " +
+                                   std::to_string(id.tables) + " other tables") +
+                     "). Choose another output.db" + (sqlite ? "" : " (an empty database)") + "; " + untouched);
+  }
+  if (id.version > kSchemaVersion) {
+    throw StoreError("Results database '" + path_ + "' has schema version " + std::to_string(id.version) +
+                     ", written by a newer Trainyard; this build reads versions up to " +
+                     std::to_string(kSchemaVersion) + ". Upgrade Trainyard or choose another output.db; " +
+                     untouched);
+  }
+}
+
+void ResultsStore::migrate() {
+  // Identity first: a foreign or newer database must stay untouched.
+  const bool sqlite = db_->dialect() == SqlDialect::kSqlite;
+  DatabaseIdentity id;
+  try {
+    id = identity(*db_);
+  } catch (const StoreError& e) {
+    if (!sqlite) throw;
+    throw StoreError("'" + path_ + "' is not a Trainyard results database (" + e.what() +
+                     "). Choose another output.db; this file was not modified.");
+  }
+  refuse_unless_ours(id);
+  if (id.trainyard && id.version == kSchemaVersion) return;
+  SqlWriteTransaction transaction(*db_);
+  // Under the write lock (SQLite's BEGIN IMMEDIATE; on PostgreSQL an advisory lock, where workers
+  // that start together queue), read again: another process may have migrated meanwhile.
+  if (!sqlite) db_->query("SELECT pg_advisory_xact_lock(" + std::to_string(kApplicationId) + ")");
+  id = identity(*db_);
+  refuse_unless_ours(id);
+  if (!sqlite && !id.trainyard) {
+    // PostgreSQL support began at schema 5: a new database replays the same migrations (as
+    // postgres_ddl writes them) and records its identity in trainyard_schema, one row.
+    db_->execute_script("CREATE TABLE trainyard_schema (application_id BIGINT NOT NULL, version BIGINT NOT NULL)");
+    db_->query("INSERT INTO trainyard_schema VALUES (?, 0)", {std::int64_t{kApplicationId}});
+  }
+  for (auto v = id.version; v < kSchemaVersion; ++v) {
+    db_->execute_script(sqlite ? std::string(kMigrations[v]) : postgres_ddl(kMigrations[v]));
+  }
+  if (id.version < 4) {
+    fill_config_rows(*db_, "run_config");
+    db_->execute_script(views_sql(false, db_->dialect()));
+  }
+  if (sqlite) {
+    db_->execute_script("PRAGMA application_id = " + std::to_string(kApplicationId) +
+                        "; PRAGMA user_version = " + std::to_string(kSchemaVersion));
+  } else {
+    db_->query("UPDATE trainyard_schema SET version = ?", {std::int64_t{kSchemaVersion}});
+  }
+  transaction.commit();
+}
+
+int ResultsStore::schema_version() const {
+  if (db_->dialect() == SqlDialect::kSqlite) return static_cast<int>(db_->query("PRAGMA user_version").integer(0, 0));
+  return static_cast<int>(db_->query("SELECT version FROM trainyard_schema").integer(0, 0));
+}
+
+}  // namespace trainyard

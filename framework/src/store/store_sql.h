@@ -1,0 +1,25 @@
+// What the store's files share (private to store/): SQL that differs between the engines, and
+// small conversions between rows and records.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "trainyard/store/sql_database.h"
+#include "trainyard/train/run_record.h"
+
+namespace trainyard::store_sql {
+
+/// The database's clock in seconds since 1970, for leases that several machines compare.
+std::string now_seconds(SqlDialect dialect);
+/// Seconds from ISO 8601 text `from` to `to` (both columns or expressions).
+std::string seconds_between(SqlDialect dialect, const std::string& from, const std::string& to);
+/// A run's status as the database holds it; throws StoreError for any other text (a database
+/// changed by hand: the schema's CHECK admits only the four).
+RunStatus stored_status(const std::string& text, std::int64_t run_id);
+/// Writes the flattened config of one run into `table` (run_config, or the tool's temporary copy).
+void insert_config_rows(SqlDatabase& db, const std::string& table, std::int64_t run_id, const std::string& config_yaml);
+/// NULL for an empty text.
+SqlValue text_or_null(const std::string& text);
+
+}  // namespace trainyard::store_sql

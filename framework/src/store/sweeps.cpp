@@ -1,0 +1,75 @@
+// Sweeps: their rows, their trials' latest runs, the summary table.
+#include "trainyard/store/results_store.h"
+
+#include "store_sql.h"
+
+namespace trainyard {
+
+using namespace store_sql;   // the store's shared SQL helpers
+
+std::int64_t ResultsStore::ensure_sweep(const std::string& name, const std::string& experiment_file,
+                                        const std::string& spec_yaml) {
+  SqlWriteTransaction transaction(*db_);
+  const auto id = db_->query(R"sql(
+    INSERT INTO sweeps (name, experiment_file, spec_yaml, created_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (name, experiment_file) DO UPDATE SET spec_yaml = excluded.spec_yaml
+    RETURNING id)sql",
+                             {name, experiment_file, spec_yaml, utc_timestamp()})
+                      .integer(0, 0);
+  transaction.commit();
+  return id;
+}
+
+std::optional<std::int64_t> ResultsStore::find_sweep(const std::string& name,
+                                                     const std::string& experiment_file) const {
+  const auto rows = db_->query("SELECT id FROM sweeps WHERE name = ? AND experiment_file = ?", {name, experiment_file});
+  if (rows.empty()) return std::nullopt;
+  return rows.integer(0, 0);
+}
+
+std::map<std::string, ResultsStore::TrialRun> ResultsStore::latest_trial_runs(std::int64_t sweep_id) const {
+  const auto rows = db_->query(R"sql(
+    SELECT trial_key, id, status, config_yaml FROM runs r WHERE sweep_id = ? AND id = (
+      SELECT max(id) FROM runs WHERE sweep_id = r.sweep_id AND trial_key = r.trial_key))sql",
+                               {sweep_id});
+  std::map<std::string, TrialRun> out;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    out[rows.text(i, 0)] = TrialRun{rows.integer(i, 1), stored_status(rows.text(i, 2), rows.integer(i, 1)), rows.text(i, 3)};
+  }
+  return out;
+}
+
+std::optional<std::int64_t> ResultsStore::trial_run(std::int64_t sweep_id, const std::string& trial_key,
+                                                    const std::string& host, std::int64_t pid) const {
+  const auto rows = db_->query("SELECT max(id) FROM runs WHERE sweep_id = ? AND trial_key = ? AND host = ? AND pid = ?",
+                               {sweep_id, trial_key, host, pid});
+  if (rows.empty() || rows.is_null(0, 0)) return std::nullopt;
+  return rows.integer(0, 0);
+}
+
+std::vector<SweepTrialSummary> ResultsStore::sweep_summary(std::int64_t sweep_id) const {
+  const auto rows = db_->query(R"sql(
+    SELECT id, trial_key, status, best_test_accuracy, best_epoch, )sql" +
+                                   seconds_between(db_->dialect(), "started_at",
+                                                   "coalesce(ended_at, heartbeat_at, started_at)") +
+                                   R"sql(, coalesce(error, '')
+    FROM runs r WHERE sweep_id = ? AND id = (
+      SELECT max(id) FROM runs WHERE sweep_id = r.sweep_id AND trial_key = r.trial_key)
+    ORDER BY best_test_accuracy IS NULL, best_test_accuracy DESC, id)sql",
+                               {sweep_id});
+  std::vector<SweepTrialSummary> out;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    SweepTrialSummary s;
+    s.run_id = rows.integer(i, 0);
+    s.trial_key = rows.text(i, 1);
+    s.status = stored_status(rows.text(i, 2), s.run_id);
+    if (!rows.is_null(i, 3)) s.best_test_accuracy = rows.real(i, 3);
+    if (!rows.is_null(i, 4)) s.best_epoch = rows.integer(i, 4);
+    s.seconds = rows.real(i, 5);
+    s.error = rows.text(i, 6);
+    out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace trainyard
