@@ -62,6 +62,31 @@ TEST(ExperimentConfig, ResolvedYamlIsItselfAnEquivalentExperiment) {
   EXPECT_EQ(again.to_yaml(), yaml);
 }
 
+// Each framework key's default is declared in its table (framework_keys.cpp); the settings
+// structs must start from the same values, or a config built in code would differ from a file.
+TEST(ExperimentConfig, SettingsStructsStartFromTheTablesDefaults) {
+  const auto config = ExperimentDocument::parse(R"(name: defaults
+model:     {plugin: resnet50}
+dataset:   {plugin: imagefolder, root: data/x}
+optimizer: {plugin: adam}
+)", "defaults.yaml").resolve(build_registry());
+  trainyard::ExperimentConfig from_structs = config;
+  from_structs.train = {};
+  from_structs.schedule = {};
+  from_structs.distributed = {};
+  from_structs.output = {};
+  EXPECT_EQ(config.to_yaml(), from_structs.to_yaml());
+  // And every key of the tables is in the resolved file, in the table's order.
+  const std::string yaml = config.to_yaml();
+  std::size_t at = yaml.find("train:");
+  ASSERT_NE(at, std::string::npos);
+  for (const auto& spec : trainyard::train_schema()) {
+    const auto next = yaml.find("  " + spec.name + ":", at);
+    EXPECT_NE(next, std::string::npos) << spec.name;
+    if (next != std::string::npos) at = next;
+  }
+}
+
 TEST(ExperimentConfig, UnknownKeySuggestsNearestWithLineAndColumn) {
   std::string yaml = kValid;
   yaml.replace(yaml.find("lr: 1.0e-3"), 10, "lrr: 1.0e-3");

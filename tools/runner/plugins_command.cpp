@@ -8,7 +8,6 @@
 
 #include <trainyard/errors.h>
 #include <trainyard/suggest.h>
-#include <trainyard/train/lr_schedule.h>
 
 namespace trainyard::runner {
 

@@ -11,6 +11,8 @@
 #include "trainyard/plugin/plugin_registry.h"
 #include "trainyard/suggest.h"
 
+#include "framework_keys.h"
+
 namespace fs = std::filesystem;
 
 namespace trainyard {
@@ -20,63 +22,6 @@ std::vector<ParamSpec> experiment_top_level_schema() {
       string_param("name", std::nullopt, "experiment name, recorded with every run"),
       int_param("seed", 42, "seed for the split, the initialization and the shuffling").at_least(0),
       string_param("device", "auto", "auto (CUDA when available, else CPU), cpu, cuda or cuda:N"),
-  };
-}
-
-std::vector<ParamSpec> train_schema() {
-  return {
-      int_param("epochs", 20, "passes over the training split").at_least(1),
-      int_param("batch_size", 10, "images per optimizer step").at_least(1),
-      int_param("threads", 0, "LibTorch intra-op threads; 0 uses every core this process may use")
-          .at_least(0),
-      int_param("loader_threads", 0, "image decoding threads; 0 picks from the core count").at_least(0),
-      int_param("prefetch_batches", 4, "batches decoded ahead of the model").at_least(1),
-      bool_param("drop_last", false,
-                 "leave out the last training batch when it is smaller than batch_size (batch "
-                 "norm cannot train on a batch of one image at low resolution)"),
-      bool_param("channels_last", true,
-                 "keep images and conv weights in NHWC order, which oneDNN and cuDNN run faster"),
-      string_param("precision", "auto",
-                   "auto: bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX) and GPUs that "
-                   "support it, fp16 on older GPUs, else fp32")
-          .one_of({"auto", "fp32", "bf16", "fp16"}),
-      bool_param("cudnn_benchmark", true, "let cuDNN time its algorithms for each input shape"),
-      string_param("cache", "auto",
-                   "keep decoded images in memory after the first epoch: auto (when the dataset "
-                   "is deterministic and fits in cache_max_mb), on, off")
-          .one_of({"auto", "on", "off"}),
-      int_param("cache_max_mb", 8192, "largest decoded dataset cache: auto caches up to this").at_least(0),
-  };
-}
-
-std::vector<ParamSpec> output_schema() {
-  return {
-      string_param("db", "results/trainyard.db",
-                   "results database: a SQLite file, or a PostgreSQL URL postgresql://USER@HOST:PORT/DBNAME "
-                   "shared by sweep workers on many machines"),
-      string_param("checkpoints", "results/checkpoints", "folder for model checkpoints"),
-      string_param("cache", "results/cache",
-                   "folder where decoded datasets are shared between runs (the trials of a "
-                   "sweep); empty: do not share"),
-  };
-}
-
-std::vector<ParamSpec> distributed_schema() {
-  return {
-      string_param("backend", "auto",
-                   "c10d backend when the run has several processes: auto (nccl on CUDA, gloo on "
-                   "the CPU), gloo, nccl")
-          .one_of({"auto", "gloo", "nccl"}),
-      string_param("batch_norm", "local",
-                   "batch norm statistics per process (local, as PyTorch's DDP) or over the whole "
-                   "global batch (sync, as SyncBatchNorm: one more all-reduce per layer)")
-          .one_of({"local", "sync"}),
-      int_param("timeout_seconds", 300,
-                "a collective that waits longer (a rank hung or gone) fails the run")
-          .at_least(1),
-      float_param("bucket_mb", 25.0,
-                  "gradients are all-reduced in buckets of this size while backward goes on")
-          .greater_than(0),
   };
 }
 
@@ -238,6 +183,8 @@ YAML::Node parse_yaml(const std::string& text, const std::string& source) {
   }
 }
 
+}  // namespace
+
 void emit_value(YAML::Emitter& out, const ParamValue& value) {
   std::visit(
       [&](const auto& v) {
@@ -268,8 +215,6 @@ void emit_value(YAML::Emitter& out, const ParamValue& value) {
       },
       value);
 }
-
-}  // namespace
 
 std::string format_double(double v) {
   std::string text = shortest_decimal(v);
@@ -456,49 +401,21 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
                                       ctx, problems);
   }
 
-  // Framework sections.
-  const std::pair<const char*, std::vector<ParamSpec>> framework_sections[] = {
-      {"train", train_schema()}, {"schedule", schedule_schema()},
-      {"distributed", distributed_schema()}, {"output", output_schema()}};
-  for (const auto& [name, schema] : framework_sections) {
+  // Framework sections: each key's spec and field from one table (framework_keys.cpp).
+  const FrameworkSection sections_of_the_framework[] = {
+      {"train", train_schema(), [&](const Params& p) { config.train = read_train(p); }},
+      {"schedule", schedule_schema(), [&](const Params& p) { config.schedule = read_schedule(p); }},
+      {"distributed", distributed_schema(), [&](const Params& p) { config.distributed = read_distributed(p); }},
+      {"output", output_schema(), [&](const Params& p) { config.output = read_output(p); }}};
+  for (const auto& [name, schema, apply] : sections_of_the_framework) {
     const YAML::Node section = root_[name];
     if (section && !section.IsMap()) {
-      problems.add(ctx.where(section, name) + ": " + name + ": expected a mapping, got " +
-                   scalar_text(section));
+      problems.add(ctx.where(section, name) + ": " + name + ": expected a mapping, got " + scalar_text(section));
       continue;
     }
-    const Params params = validate_section(section, schema, name, std::string("section '") + name + "'",
-                                           {}, ctx, problems);
-    if (!problems.empty()) continue;
-    if (std::string(name) == "train") {
-      config.train.epochs = params.get_int("epochs");
-      config.train.batch_size = params.get_int("batch_size");
-      config.train.threads = params.get_int("threads");
-      config.train.loader_threads = params.get_int("loader_threads");
-      config.train.prefetch_batches = params.get_int("prefetch_batches");
-      config.train.drop_last = params.get_bool("drop_last");
-      config.train.channels_last = params.get_bool("channels_last");
-      config.train.precision = params.get_string("precision");
-      config.train.cudnn_benchmark = params.get_bool("cudnn_benchmark");
-      config.train.cache = params.get_string("cache");
-      config.train.cache_max_mb = params.get_int("cache_max_mb");
-    } else if (std::string(name) == "schedule") {
-      config.schedule.kind = params.get_string("kind");
-      config.schedule.warmup_epochs = params.get_float("warmup_epochs");
-      config.schedule.warmup_start_factor = params.get_float("warmup_start_factor");
-      config.schedule.step_epochs = params.get_int("step_epochs");
-      config.schedule.gamma = params.get_float("gamma");
-      config.schedule.min_factor = params.get_float("min_factor");
-    } else if (std::string(name) == "distributed") {
-      config.distributed.backend = params.get_string("backend");
-      config.distributed.batch_norm = params.get_string("batch_norm");
-      config.distributed.timeout_seconds = params.get_int("timeout_seconds");
-      config.distributed.bucket_mb = params.get_float("bucket_mb");
-    } else {
-      config.output.db = params.get_string("db");
-      config.output.checkpoints = params.get_string("checkpoints");
-      config.output.cache = params.get_string("cache");
-    }
+    const Params params =
+        validate_section(section, schema, name, std::string("section '") + name + "'", {}, ctx, problems);
+    if (problems.empty()) apply(params);
   }
 
   if (!problems.empty()) problems.raise(source_);
@@ -529,41 +446,10 @@ std::string ExperimentConfig::to_yaml() const {
     }
     out << YAML::EndMap;
   }
-  out << YAML::Key << "train" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "epochs" << YAML::Value << train.epochs;
-  out << YAML::Key << "batch_size" << YAML::Value << train.batch_size;
-  out << YAML::Key << "threads" << YAML::Value << train.threads;
-  out << YAML::Key << "loader_threads" << YAML::Value << train.loader_threads;
-  out << YAML::Key << "prefetch_batches" << YAML::Value << train.prefetch_batches;
-  out << YAML::Key << "drop_last" << YAML::Value << YAML::TrueFalseBool << train.drop_last;
-  out << YAML::Key << "channels_last" << YAML::Value << YAML::TrueFalseBool << train.channels_last;
-  out << YAML::Key << "precision" << YAML::Value << train.precision;
-  out << YAML::Key << "cudnn_benchmark" << YAML::Value << YAML::TrueFalseBool << train.cudnn_benchmark;
-  out << YAML::Key << "cache" << YAML::Value << train.cache;
-  out << YAML::Key << "cache_max_mb" << YAML::Value << train.cache_max_mb;
-  out << YAML::EndMap;
-  out << YAML::Key << "schedule" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "kind" << YAML::Value << schedule.kind;
-  out << YAML::Key << "warmup_epochs" << YAML::Value << format_double(schedule.warmup_epochs);
-  out << YAML::Key << "warmup_start_factor" << YAML::Value << format_double(schedule.warmup_start_factor);
-  out << YAML::Key << "step_epochs" << YAML::Value << schedule.step_epochs;
-  out << YAML::Key << "gamma" << YAML::Value << format_double(schedule.gamma);
-  out << YAML::Key << "min_factor" << YAML::Value << format_double(schedule.min_factor);
-  out << YAML::EndMap;
-  out << YAML::Key << "distributed" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "backend" << YAML::Value << distributed.backend;
-  out << YAML::Key << "batch_norm" << YAML::Value << distributed.batch_norm;
-  out << YAML::Key << "timeout_seconds" << YAML::Value << distributed.timeout_seconds;
-  out << YAML::Key << "bucket_mb" << YAML::Value << format_double(distributed.bucket_mb);
-  out << YAML::EndMap;
-  out << YAML::Key << "output" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "db" << YAML::Value;
-  emit_value(out, output.db);
-  out << YAML::Key << "checkpoints" << YAML::Value;
-  emit_value(out, output.checkpoints);
-  out << YAML::Key << "cache" << YAML::Value;
-  emit_value(out, output.cache);
-  out << YAML::EndMap;
+  write_train(out, train);
+  write_schedule(out, schedule);
+  write_distributed(out, distributed);
+  write_output(out, output);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -121,9 +121,12 @@ class ExperimentDocument {
 /// Shortest decimal text that reads back as the same double ("0.0001"), always a YAML float.
 std::string format_double(double value);
 
-/// The framework's own sections, for `--describe` and documentation.
+/// The framework's own sections' keys (name, type, default, range, meaning), for validation,
+/// `--describe` and documentation. train, schedule, distributed and output come from one table
+/// of keys each (src/config/framework_keys.cpp), which also fills and writes the settings.
 std::vector<ParamSpec> experiment_top_level_schema();
 std::vector<ParamSpec> train_schema();
+std::vector<ParamSpec> schedule_schema();
 std::vector<ParamSpec> output_schema();
 std::vector<ParamSpec> distributed_schema();
 

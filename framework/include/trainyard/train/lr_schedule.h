@@ -9,8 +9,6 @@
 
 namespace trainyard {
 
-struct ParamSpec;
-
 struct ScheduleSettings {
   std::string kind = "constant";      // constant | step | cosine
   double warmup_epochs = 0.0;         // linear warm-up over this many epochs first
@@ -19,9 +17,6 @@ struct ScheduleSettings {
   double gamma = 0.1;
   double min_factor = 0.0;            // cosine: the fraction of the rate it decays to
 };
-
-/// The `schedule:` section's keys, defaults and ranges.
-std::vector<ParamSpec> schedule_schema();
 
 class LearningRateSchedule {
  public:

@@ -1,0 +1,170 @@
+#include "framework_keys.h"
+
+namespace trainyard {
+namespace {
+
+// One key of a section: its spec, and the settings field it fills and is written from.
+template <class Settings>
+struct Key {
+  ParamSpec spec;
+  std::function<void(Settings&, const Params&)> read;
+  std::function<ParamValue(const Settings&)> value;
+};
+
+template <class T>
+T param_as(const Params& params, const std::string& name) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return params.get_bool(name);
+  } else if constexpr (std::is_same_v<T, std::int64_t>) {
+    return params.get_int(name);
+  } else if constexpr (std::is_same_v<T, double>) {
+    return params.get_float(name);
+  } else {
+    return params.get_string(name);
+  }
+}
+
+template <class Settings, class T>
+Key<Settings> key(T Settings::*field, ParamSpec spec) {
+  const std::string name = spec.name;
+  return {std::move(spec), [field, name](Settings& s, const Params& p) { s.*field = param_as<T>(p, name); },
+          [field](const Settings& s) { return ParamValue(s.*field); }};
+}
+
+const std::vector<Key<TrainSettings>>& train_keys() {
+  static const std::vector<Key<TrainSettings>> keys = {
+      key(&TrainSettings::epochs, int_param("epochs", 20, "passes over the training split").at_least(1)),
+      key(&TrainSettings::batch_size, int_param("batch_size", 10, "images per optimizer step").at_least(1)),
+      key(&TrainSettings::threads,
+          int_param("threads", 0, "LibTorch intra-op threads; 0 uses every core this process may use").at_least(0)),
+      key(&TrainSettings::loader_threads,
+          int_param("loader_threads", 0, "image decoding threads; 0 picks from the core count").at_least(0)),
+      key(&TrainSettings::prefetch_batches,
+          int_param("prefetch_batches", 4, "batches decoded ahead of the model").at_least(1)),
+      key(&TrainSettings::drop_last,
+          bool_param("drop_last", false,
+                     "leave out the last training batch when it is smaller than batch_size (batch "
+                     "norm cannot train on a batch of one image at low resolution)")),
+      key(&TrainSettings::channels_last,
+          bool_param("channels_last", true,
+                     "keep images and conv weights in NHWC order, which oneDNN and cuDNN run faster")),
+      key(&TrainSettings::precision,
+          string_param("precision", "auto",
+                       "auto: bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX) and GPUs that "
+                       "support it, fp16 on older GPUs, else fp32")
+              .one_of({"auto", "fp32", "bf16", "fp16"})),
+      key(&TrainSettings::cudnn_benchmark,
+          bool_param("cudnn_benchmark", true, "let cuDNN time its algorithms for each input shape")),
+      key(&TrainSettings::cache,
+          string_param("cache", "auto",
+                       "keep decoded images in memory after the first epoch: auto (when the dataset "
+                       "is deterministic and fits in cache_max_mb), on, off")
+              .one_of({"auto", "on", "off"})),
+      key(&TrainSettings::cache_max_mb,
+          int_param("cache_max_mb", 8192, "largest decoded dataset cache: auto caches up to this").at_least(0)),
+  };
+  return keys;
+}
+
+const std::vector<Key<ScheduleSettings>>& schedule_keys() {
+  static const std::vector<Key<ScheduleSettings>> keys = {
+      key(&ScheduleSettings::kind,
+          string_param("kind", "constant",
+                       "constant, step (times gamma every step_epochs) or cosine (down to min_factor)")
+              .one_of({"constant", "step", "cosine"})),
+      key(&ScheduleSettings::warmup_epochs,
+          float_param("warmup_epochs", 0.0, "linear warm-up over this many epochs (fractions allowed)").at_least(0)),
+      key(&ScheduleSettings::warmup_start_factor,
+          float_param("warmup_start_factor", 0.1, "the warm-up starts at this fraction of the rate")
+              .greater_than(0)
+              .at_most(1)),
+      key(&ScheduleSettings::step_epochs, int_param("step_epochs", 30, "step: epochs between reductions").at_least(1)),
+      key(&ScheduleSettings::gamma,
+          float_param("gamma", 0.1, "step: factor at each reduction").greater_than(0).at_most(1)),
+      key(&ScheduleSettings::min_factor,
+          float_param("min_factor", 0.0, "cosine: fraction of the rate reached at the end").at_least(0).at_most(1)),
+  };
+  return keys;
+}
+
+const std::vector<Key<DistributedSettings>>& distributed_keys() {
+  static const std::vector<Key<DistributedSettings>> keys = {
+      key(&DistributedSettings::backend,
+          string_param("backend", "auto",
+                       "c10d backend when the run has several processes: auto (nccl on CUDA, gloo on "
+                       "the CPU), gloo, nccl")
+              .one_of({"auto", "gloo", "nccl"})),
+      key(&DistributedSettings::batch_norm,
+          string_param("batch_norm", "local",
+                       "batch norm statistics per process (local, as PyTorch's DDP) or over the whole "
+                       "global batch (sync, as SyncBatchNorm: one more all-reduce per layer)")
+              .one_of({"local", "sync"})),
+      key(&DistributedSettings::timeout_seconds,
+          int_param("timeout_seconds", 300, "a collective that waits longer (a rank hung or gone) fails the run")
+              .at_least(1)),
+      key(&DistributedSettings::bucket_mb,
+          float_param("bucket_mb", 25.0, "gradients are all-reduced in buckets of this size while backward goes on")
+              .greater_than(0)),
+  };
+  return keys;
+}
+
+const std::vector<Key<OutputSettings>>& output_keys() {
+  static const std::vector<Key<OutputSettings>> keys = {
+      key(&OutputSettings::db,
+          string_param("db", "results/trainyard.db",
+                       "results database: a SQLite file, or a PostgreSQL URL postgresql://USER@HOST:PORT/DBNAME "
+                       "shared by sweep workers on many machines")),
+      key(&OutputSettings::checkpoints,
+          string_param("checkpoints", "results/checkpoints", "folder for model checkpoints")),
+      key(&OutputSettings::cache, string_param("cache", "results/cache",
+                                               "folder where decoded datasets are shared between runs (the trials of a "
+                                               "sweep); empty: do not share")),
+  };
+  return keys;
+}
+
+template <class Settings>
+std::vector<ParamSpec> specs(const std::vector<Key<Settings>>& keys) {
+  std::vector<ParamSpec> out;
+  for (const auto& k : keys) out.push_back(k.spec);
+  return out;
+}
+
+template <class Settings>
+Settings read(const std::vector<Key<Settings>>& keys, const Params& params) {
+  Settings settings;
+  for (const auto& k : keys) k.read(settings, params);
+  return settings;
+}
+
+template <class Settings>
+void write(YAML::Emitter& out, const char* section, const std::vector<Key<Settings>>& keys, const Settings& settings) {
+  out << YAML::Key << section << YAML::Value << YAML::BeginMap;
+  for (const auto& k : keys) {
+    out << YAML::Key << k.spec.name << YAML::Value;
+    emit_value(out, k.value(settings));
+  }
+  out << YAML::EndMap;
+}
+
+}   // namespace
+
+std::vector<ParamSpec> train_schema() { return specs(train_keys()); }
+std::vector<ParamSpec> schedule_schema() { return specs(schedule_keys()); }
+std::vector<ParamSpec> distributed_schema() { return specs(distributed_keys()); }
+std::vector<ParamSpec> output_schema() { return specs(output_keys()); }
+
+TrainSettings read_train(const Params& params) { return read(train_keys(), params); }
+ScheduleSettings read_schedule(const Params& params) { return read(schedule_keys(), params); }
+DistributedSettings read_distributed(const Params& params) { return read(distributed_keys(), params); }
+OutputSettings read_output(const Params& params) { return read(output_keys(), params); }
+
+void write_train(YAML::Emitter& out, const TrainSettings& s) { write(out, "train", train_keys(), s); }
+void write_schedule(YAML::Emitter& out, const ScheduleSettings& s) { write(out, "schedule", schedule_keys(), s); }
+void write_distributed(YAML::Emitter& out, const DistributedSettings& s) {
+  write(out, "distributed", distributed_keys(), s);
+}
+void write_output(YAML::Emitter& out, const OutputSettings& s) { write(out, "output", output_keys(), s); }
+
+}   // namespace trainyard

@@ -1,0 +1,38 @@
+// The framework's own sections of an experiment (train, schedule, distributed, output): one table
+// per section in framework_keys.cpp declares each key once (its name, type, default, range and
+// meaning, and the settings field it fills). The schema that validates it, `--describe`, the
+// resolved configuration's copy-out and its YAML all come from that table.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "trainyard/config/experiment_config.h"
+
+namespace trainyard {
+
+/// `value` as YAML, quoted where YAML would read it as another type (resolved files read back).
+void emit_value(YAML::Emitter& out, const ParamValue& value);
+
+/// One framework section while resolving: its name, its keys, and where the validated values go.
+struct FrameworkSection {
+  const char* name;
+  std::vector<ParamSpec> schema;
+  std::function<void(const Params&)> apply;
+};
+
+TrainSettings read_train(const Params& params);
+ScheduleSettings read_schedule(const Params& params);
+DistributedSettings read_distributed(const Params& params);
+OutputSettings read_output(const Params& params);
+
+/// `key: {...}` for each section, every key in the table's order.
+void write_train(YAML::Emitter& out, const TrainSettings& settings);
+void write_schedule(YAML::Emitter& out, const ScheduleSettings& settings);
+void write_distributed(YAML::Emitter& out, const DistributedSettings& settings);
+void write_output(YAML::Emitter& out, const OutputSettings& settings);
+
+}  // namespace trainyard
