@@ -19,8 +19,6 @@ class CheckpointCallback final : public TrainingCallback {
                      const Trainer& trainer, std::string config_yaml);
   void on_epoch_end(EpochEnd& epoch) override;
   void on_epoch_recorded(EpochEnd& epoch) override;
-  const std::filesystem::path& best() const { return best_; }
-  const std::filesystem::path& last() const { return last_; }
 
  private:
   std::filesystem::path best_, last_;

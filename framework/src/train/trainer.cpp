@@ -142,7 +142,7 @@ std::optional<EpochTotals> Trainer::pass(Split split, std::int64_t epoch) {
     const double progress = static_cast<double>(epoch - 1) +
                             static_cast<double>(sums.batches) / static_cast<double>(loader.num_batches());
     step(*batch, training, progress, sums);
-    if (is_writer() && progress_.due()) draw_progress(label, sums, loader.num_batches(), seconds_since(start));
+    if (plan_.writer() && progress_.due()) draw_progress(label, sums, loader.num_batches(), seconds_since(start));
   }
   progress_.clear();
   const auto [loss_total, correct_total, samples] = reduce(sums);
@@ -229,7 +229,7 @@ double Trainer::set_learning_rate(double progress) {
 // Once a split is fully decoded, writes it where later runs of the same data find it.
 void Trainer::share_cache(Split split) {
   const int s = static_cast<int>(split);
-  if (!is_writer() || !caches_[s] || shared_files_[s].empty() || !caches_[s]->complete()) return;
+  if (!plan_.writer() || !caches_[s] || shared_files_[s].empty() || !caches_[s]->complete()) return;
   std::error_code ec;
   if (fs::exists(shared_files_[s], ec)) return;
   try {

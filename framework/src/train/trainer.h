@@ -57,7 +57,6 @@ class Trainer {
   std::array<double, 3> reduce(const Accumulated& sums) const;
   bool stop_requested() const;
   bool stop_agreed(bool at_collective_point);
-  bool is_writer() const { return !plan_.communicator || plan_.communicator->rank() == 0; }
   double set_learning_rate(double progress);
   void share_cache(Split split);
 

@@ -61,8 +61,7 @@ class RunLoop {
         trainer_(trainer),
         run_folder_(fs::path(config.output.checkpoints) / ("run-" + std::to_string(outcome.run_id))) {
     if (plan.writer()) {
-      checkpoints_ = std::make_shared<CheckpointCallback>(run_folder_, plan, objects, trainer_, config.to_yaml());
-      callbacks_.push_back(checkpoints_);
+      callbacks_.push_back(std::make_shared<CheckpointCallback>(run_folder_, plan, objects, trainer_, config.to_yaml()));
     }
     callbacks_.push_back(std::make_shared<EpochLogCallback>());
     callbacks_.insert(callbacks_.end(), options.callbacks.begin(), options.callbacks.end());
@@ -162,7 +161,6 @@ class RunLoop {
   RunOutcome& outcome_;
   Trainer& trainer_;
   fs::path run_folder_;
-  std::shared_ptr<CheckpointCallback> checkpoints_;
   std::vector<std::shared_ptr<TrainingCallback>> callbacks_;
 };
 
