@@ -43,6 +43,16 @@ output:    {db: results/e2e.db, checkpoints: results/checkpoints}
 
 }  // namespace
 
+// tcmalloc must be one of the runner's own dependencies (glibc's malloc re-faults every large
+// activation): CMake once dropped its --no-as-needed flag as a repeat, and the linker then left
+// the library out without a word.
+TEST(RunnerBinary, CarriesTcmallocWhenTheBuildFoundIt) {
+  if (!TRAINYARD_RUNNER_LINKS_TCMALLOC) GTEST_SKIP() << "built without tcmalloc (or with sanitizers)";
+  const auto listed = t::run_command("readelf -d " + t::shell_quote(TRAINYARD_RUNNER_PATH));
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("[libtcmalloc_minimal.so"), std::string::npos) << listed.output;
+}
+
 TEST_F(RunnerEndToEnd, TrainsTwoEpochsAndRecordsThem) {
   const auto result = runner("exp.yaml");
   ASSERT_EQ(result.exit_code, 0) << result.output;
