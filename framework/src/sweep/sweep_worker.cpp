@@ -1,7 +1,6 @@
 #include "trainyard/sweep/sweep_worker.h"
 
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
