@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # Toolchain
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git clang-format
   # LibTorch 1.13 (CPU). libtorch links libblas.so.3: without OpenBLAS it falls back to the
   # reference BLAS, which made ResNet-50 training 9x slower (shared/notes/libtorch.md).
   libtorch-dev libopenblas0-openmp

@@ -25,8 +25,7 @@ class CountingDataset : public trainyard::Dataset {
   std::optional<trainyard::Sample> get(Split, std::size_t index) const override {
     if (index == 5) return std::nullopt;
     if (fail_ && index == 7) throw trainyard::DataError("sample 7 is broken");
-    return trainyard::Sample{torch::full({1, 2, 2}, static_cast<float>(index)),
-                             static_cast<std::int64_t>(index % 3)};
+    return trainyard::Sample{torch::full({1, 2, 2}, static_cast<float>(index)), static_cast<std::int64_t>(index % 3)};
   }
   std::string summary() const override { return "counting"; }
 
@@ -82,8 +81,8 @@ TEST(BatchLoader, WithoutWorkerThreadsBuildsBatchesInNext) {
 TEST(BatchLoader, RethrowsADecodingError) {
   CountingDataset dataset(10, /*fail_on_seven=*/true);
   BatchLoader loader(dataset, Split::kTrain, trainyard::epoch_order(10, false, 0, 0), {4, 2, 4, false});
-  EXPECT_TRUE(loader.next().has_value());   // 0..3
-  EXPECT_THROW(loader.next(), trainyard::DataError);   // 4..7
+  EXPECT_TRUE(loader.next().has_value());             // 0..3
+  EXPECT_THROW(loader.next(), trainyard::DataError);  // 4..7
 }
 
 TEST(BatchLoader, StopsCleanlyWhenAbandonedEarly) {
@@ -108,7 +107,7 @@ TEST(BatchLoader, WorkerThreadsUseOneIntraOpThread) {
   int inside = -1;
   std::thread worker([&] {
     trainyard::limit_current_thread_to_one_intra_op_thread();
-    torch::randn({256, 256}).mm(torch::randn({256, 256}));   // a parallel op must not reset it
+    torch::randn({256, 256}).mm(torch::randn({256, 256}));  // a parallel op must not reset it
     inside = omp_get_max_threads();
   });
   worker.join();

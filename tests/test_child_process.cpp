@@ -48,7 +48,7 @@ TEST(ChildProcess, LeadsAGroupOfItsOwnOrJoinsTheOneGiven) {
   join.process_group = leader;
   const pid_t member = spawn_child({"/bin/sleep", "5"}, join);
   EXPECT_EQ(::getpgid(member), leader);
-  ::kill(-leader, SIGKILL);   // the whole group, as the launcher stops its ranks
+  ::kill(-leader, SIGKILL);  // the whole group, as the launcher stops its ranks
   for (const pid_t pid : {leader, member}) {
     const auto exited = wait_for(pid);
     EXPECT_TRUE(exited.killed_by_signal());
@@ -71,7 +71,7 @@ TEST(ChildProcess, ReapingWithoutBlockingReturnsNothingWhileItRuns) {
   EXPECT_FALSE(reap_child(pid).has_value());
   ::kill(pid, SIGTERM);
   EXPECT_TRUE(wait_for(pid).killed_by_signal());
-  EXPECT_THROW(reap_child(pid), std::runtime_error);   // no such child any more
+  EXPECT_THROW(reap_child(pid), std::runtime_error);  // no such child any more
 }
 
 // Gone, or a zombie that its new parent (whatever reaps orphans here) has not reaped yet.

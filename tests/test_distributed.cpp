@@ -40,9 +40,12 @@ std::string error_of(const std::map<std::string, std::string>& variables) {
 }  // namespace
 
 TEST(LaunchEnvironment, TorchrunVariables) {
-  const auto env = trainyard::read_launch_environment(lookup_in({{"RANK", "3"}, {"WORLD_SIZE", "8"},
-                                                                 {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"},
-                                                                 {"MASTER_ADDR", "10.0.0.5"}, {"MASTER_PORT", "29400"}}));
+  const auto env = trainyard::read_launch_environment(lookup_in({{"RANK", "3"},
+                                                                 {"WORLD_SIZE", "8"},
+                                                                 {"LOCAL_RANK", "1"},
+                                                                 {"LOCAL_WORLD_SIZE", "2"},
+                                                                 {"MASTER_ADDR", "10.0.0.5"},
+                                                                 {"MASTER_PORT", "29400"}}));
   EXPECT_EQ(env.launcher, "torchrun");
   EXPECT_EQ(env.rank, 3);
   EXPECT_EQ(env.world_size, 8);
@@ -54,10 +57,13 @@ TEST(LaunchEnvironment, TorchrunVariables) {
 }
 
 TEST(LaunchEnvironment, SlurmStepVariablesAreTheFallback) {
-  const auto env = trainyard::read_launch_environment(
-      lookup_in({{"SLURM_STEP_ID", "0"}, {"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "6"}, {"SLURM_LOCALID", "2"},
-                 {"SLURM_STEP_TASKS_PER_NODE", "3(x2)"}, {"SLURM_LAUNCH_NODE_IPADDR", "10.1.2.3"},
-                 {"SLURM_JOB_ID", "123456"}}));
+  const auto env = trainyard::read_launch_environment(lookup_in({{"SLURM_STEP_ID", "0"},
+                                                                 {"SLURM_PROCID", "5"},
+                                                                 {"SLURM_NTASKS", "6"},
+                                                                 {"SLURM_LOCALID", "2"},
+                                                                 {"SLURM_STEP_TASKS_PER_NODE", "3(x2)"},
+                                                                 {"SLURM_LAUNCH_NODE_IPADDR", "10.1.2.3"},
+                                                                 {"SLURM_JOB_ID", "123456"}}));
   EXPECT_EQ(env.launcher, "slurm");
   EXPECT_EQ(env.rank, 5);
   EXPECT_EQ(env.world_size, 6);
@@ -66,9 +72,11 @@ TEST(LaunchEnvironment, SlurmStepVariablesAreTheFallback) {
   EXPECT_EQ(env.master_addr, "10.1.2.3");
   EXPECT_EQ(env.master_port, 29500 + 456);
   // MASTER_ADDR / MASTER_PORT, when the batch script sets them, win.
-  const auto set = trainyard::read_launch_environment(
-      lookup_in({{"SLURM_STEP_ID", "0"}, {"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"},
-                 {"MASTER_ADDR", "node01"}, {"MASTER_PORT", "12345"}}));
+  const auto set = trainyard::read_launch_environment(lookup_in({{"SLURM_STEP_ID", "0"},
+                                                                 {"SLURM_PROCID", "0"},
+                                                                 {"SLURM_NTASKS", "2"},
+                                                                 {"MASTER_ADDR", "node01"},
+                                                                 {"MASTER_PORT", "12345"}}));
   EXPECT_EQ(set.master_addr, "node01");
   EXPECT_EQ(set.master_port, 12345);
 }
@@ -82,7 +90,8 @@ TEST(LaunchEnvironment, ABatchScriptOutsideSrunIsOneProcess) {
 }
 
 TEST(LaunchEnvironment, MalformedValuesNameTheVariable) {
-  EXPECT_NE(error_of({{"RANK", "one"}, {"WORLD_SIZE", "2"}}).find("RANK='one': expected an integer"), std::string::npos);
+  EXPECT_NE(error_of({{"RANK", "one"}, {"WORLD_SIZE", "2"}}).find("RANK='one': expected an integer"),
+            std::string::npos);
   EXPECT_NE(error_of({{"RANK", "2"}, {"WORLD_SIZE", "2"}}).find("RANK=2 is outside 0..1 (WORLD_SIZE=2)"),
             std::string::npos);
   EXPECT_NE(error_of({{"RANK", "0"}}).find("RANK is set but WORLD_SIZE is not"), std::string::npos);
@@ -94,11 +103,11 @@ TEST(LaunchEnvironment, MalformedValuesNameTheVariable) {
 }
 
 TEST(ShardOrder, PaddedShardsAreEqualAndCoverEveryIndex) {
-  const std::vector<std::int64_t> order{9, 4, 7, 1, 0, 3, 8};   // 7 samples over 3 ranks
+  const std::vector<std::int64_t> order{9, 4, 7, 1, 0, 3, 8};  // 7 samples over 3 ranks
   std::multiset<std::int64_t> seen;
   for (int rank = 0; rank < 3; ++rank) {
     const auto shard = trainyard::shard_order(order, rank, 3, /*pad=*/true);
-    EXPECT_EQ(shard.size(), 3u) << rank;   // ceil(7 / 3)
+    EXPECT_EQ(shard.size(), 3u) << rank;  // ceil(7 / 3)
     seen.insert(shard.begin(), shard.end());
   }
   // Every index once, and the first two again as padding (as DistributedSampler repeats the head).
@@ -153,7 +162,7 @@ void run_two_ranks(Body body, bool leave_at_once = false) {
 struct TwoLayers : torch::nn::Module {
   TwoLayers() {
     first = register_module("first", torch::nn::Linear(6, 5));
-    unused = register_module("unused", torch::nn::Linear(2, 2));   // never reached by forward
+    unused = register_module("unused", torch::nn::Linear(2, 2));  // never reached by forward
     second = register_module("second", torch::nn::Linear(5, 3));
   }
   torch::Tensor forward(const torch::Tensor& x) { return second(torch::relu(first(x))); }
@@ -170,7 +179,7 @@ TEST(GradientReducer, BroadcastThenAveragedGradientsEqualTheWholeBatchGradient) 
   std::vector<torch::Tensor> expected;
   std::vector<torch::Tensor> initial;
   {
-    torch::manual_seed(100);   // rank 0's initialization
+    torch::manual_seed(100);  // rank 0's initialization
     TwoLayers model;
     for (const auto& p : model.parameters()) initial.push_back(p.detach().clone());
     torch::nn::functional::cross_entropy(model.forward(inputs), targets).backward();
@@ -185,8 +194,8 @@ TEST(GradientReducer, BroadcastThenAveragedGradientsEqualTheWholeBatchGradient) 
   run_two_ranks([&](trainyard::Communicator& c) {
     std::unique_ptr<TwoLayers> model;
     {
-      std::lock_guard<std::mutex> lock(seed_mutex);   // the default generator is process-wide
-      torch::manual_seed(100 + static_cast<std::uint64_t>(c.rank()));   // ranks start apart
+      std::lock_guard<std::mutex> lock(seed_mutex);                    // the default generator is process-wide
+      torch::manual_seed(100 + static_cast<std::uint64_t>(c.rank()));  // ranks start apart
       model = std::make_unique<TwoLayers>();
     }
     trainyard::broadcast_module_state(c, *model);
@@ -194,11 +203,10 @@ TEST(GradientReducer, BroadcastThenAveragedGradientsEqualTheWholeBatchGradient) 
     // Tiny buckets: several of them, launched while backward goes on.
     trainyard::GradientReducer reducer(c, model->parameters(), /*bucket_mb=*/40.0 / (1024 * 1024));
     if (c.rank() == 0) buckets = reducer.num_buckets();
-    for (int step = 0; step < 2; ++step) {   // twice: the buckets reset between steps
+    for (int step = 0; step < 2; ++step) {  // twice: the buckets reset between steps
       for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
       const auto half = torch::arange(c.rank() * 4, c.rank() * 4 + 4);
-      torch::nn::functional::cross_entropy(model->forward(inputs.index_select(0, half)),
-                                           targets.index_select(0, half))
+      torch::nn::functional::cross_entropy(model->forward(inputs.index_select(0, half)), targets.index_select(0, half))
           .backward();
       reducer.synchronize();
     }
@@ -210,7 +218,9 @@ TEST(GradientReducer, BroadcastThenAveragedGradientsEqualTheWholeBatchGradient) 
     for (std::size_t i = 0; i < expected.size(); ++i) {
       EXPECT_TRUE(torch::equal(starts[rank][i], initial[i])) << "rank " << rank << " parameter " << i;
       EXPECT_TRUE(torch::allclose(results[rank][i], expected[i], 1e-5, 1e-6))
-          << "rank " << rank << " parameter " << i << "\n" << results[rank][i] << "\n" << expected[i];
+          << "rank " << rank << " parameter " << i << "\n"
+          << results[rank][i] << "\n"
+          << expected[i];
     }
   }
 }
@@ -218,7 +228,7 @@ TEST(GradientReducer, BroadcastThenAveragedGradientsEqualTheWholeBatchGradient) 
 TEST(SynchronizedBatchNorm, TwoHalvesNormalizeAndBackpropagateAsTheWholeBatch) {
   torch::manual_seed(8);
   const auto inputs = torch::randn({8, 3, 4, 4}) * 2 + 1;
-  const auto upstream = torch::randn({8, 3, 4, 4});   // d loss / d output
+  const auto upstream = torch::randn({8, 3, 4, 4});  // d loss / d output
   // The reference: LibTorch's own batch norm over the whole batch of 8.
   torch::nn::BatchNorm2d reference(3);
   reference->weight.data().uniform_(0.5, 1.5);
@@ -269,18 +279,20 @@ TEST(SynchronizedBatchNorm, TwoHalvesNormalizeAndBackpropagateAsTheWholeBatch) {
 TEST(Communicator, APeerThatLeavesMakesTheOtherFailWithAClearError) {
   std::string message;
   const auto start = std::chrono::steady_clock::now();
-  run_two_ranks([&](trainyard::Communicator& c) {
-    EXPECT_FALSE(c.any(false));
-    EXPECT_TRUE(c.any(c.rank() == 1));
-    if (c.rank() == 1) return;   // rank 1 leaves: its process group goes away
-    try {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      c.any(false);
-      c.any(false);
-    } catch (const trainyard::CollectiveError& e) {
-      message = e.what();
-    }
-  }, /*leave_at_once=*/true);
+  run_two_ranks(
+      [&](trainyard::Communicator& c) {
+        EXPECT_FALSE(c.any(false));
+        EXPECT_TRUE(c.any(c.rank() == 1));
+        if (c.rank() == 1) return;  // rank 1 leaves: its process group goes away
+        try {
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          c.any(false);
+          c.any(false);
+        } catch (const trainyard::CollectiveError& e) {
+          message = e.what();
+        }
+      },
+      /*leave_at_once=*/true);
   EXPECT_NE(message.find("rank 0 of 2: a collective operation (gloo) failed"), std::string::npos) << message;
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 25.0);
 }
@@ -360,19 +372,18 @@ class DistributedRuns : public ::testing::Test {
     t::make_image_folder(dir_ / "data", {{"a", 16}, {"b", 16}}, 12);
   }
   t::CommandResult runner(const std::string& arguments, const std::string& environment = "") {
-    return t::run_command(t::runner_command(
-        dir_.path(), arguments,
-        environment + " " + t::tiny_model_environment()));
+    return t::run_command(t::runner_command(dir_.path(), arguments, environment + " " + t::tiny_model_environment()));
   }
   std::vector<std::vector<double>> epochs(std::int64_t run) {
     SQLite::Database db((dir_ / "results/d.db").string(), SQLite::OPEN_READONLY);
-    SQLite::Statement query(db, "SELECT train_loss, train_accuracy, test_loss, test_accuracy FROM epochs "
-                                "WHERE run_id = ? ORDER BY epoch");
+    SQLite::Statement query(db,
+                            "SELECT train_loss, train_accuracy, test_loss, test_accuracy FROM epochs "
+                            "WHERE run_id = ? ORDER BY epoch");
     query.bind(1, run);
     std::vector<std::vector<double>> rows;
     while (query.executeStep()) {
-      rows.push_back({query.getColumn(0).getDouble(), query.getColumn(1).getDouble(),
-                      query.getColumn(2).getDouble(), query.getColumn(3).getDouble()});
+      rows.push_back({query.getColumn(0).getDouble(), query.getColumn(1).getDouble(), query.getColumn(2).getDouble(),
+                      query.getColumn(3).getDouble()});
     }
     return rows;
   }
@@ -397,7 +408,7 @@ TEST_F(DistributedRuns, TwoProcessesEqualOneAtTheSameGlobalBatch) {
   t::write_file(dir_ / "exp.yaml", kTinyExperiment);
   const auto single = runner("exp.yaml");
   ASSERT_EQ(single.exit_code, 0) << single.output;
-  const auto pair = runner("exp.yaml --nproc 2 --set train.batch_size=2");   // 2 x 2 = 4
+  const auto pair = runner("exp.yaml --nproc 2 --set train.batch_size=2");  // 2 x 2 = 4
   ASSERT_EQ(pair.exit_code, 0) << pair.output;
 
   const auto reference = epochs(1), distributed = epochs(2);
@@ -409,9 +420,10 @@ TEST_F(DistributedRuns, TwoProcessesEqualOneAtTheSameGlobalBatch) {
     }
   }
   SQLite::Database db((dir_ / "results/d.db").string(), SQLite::OPEN_READONLY);
-  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs").getInt(), 2);   // rank 1 wrote no row
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs").getInt(), 2);  // rank 1 wrote no row
   EXPECT_EQ(db.execAndGet("SELECT world_size || ' ' || coalesce(distributed_backend, '-') FROM runs WHERE id = 1")
-                .getString(), "1 -");
+                .getString(),
+            "1 -");
   EXPECT_EQ(db.execAndGet("SELECT world_size || ' ' || distributed_backend FROM runs WHERE id = 2").getString(),
             "2 gloo");
   // The test figures cover the whole split once: 8 images, so accuracies are multiples of 1/8.
@@ -439,12 +451,14 @@ void DistributedRuns::expect_killed_rank_fails_the_run(int rank, const std::stri
 
 TEST_F(DistributedRuns, AKilledRankFailsTheRunWithinAMinute) {
   // Rank 0 fails at its next collective and records why.
-  expect_killed_rank_fails_the_run(1, "rank 1 was killed by signal", "rank 0 of 2: a collective operation (gloo) failed");
+  expect_killed_rank_fails_the_run(1, "rank 1 was killed by signal",
+                                   "rank 0 of 2: a collective operation (gloo) failed");
 }
 
 TEST_F(DistributedRuns, AKilledRankZeroLeavesTheRunMarkedFailedByTheLauncher) {
   // Rank 1 fails at its next collective; the launcher records the run failed for rank 0.
-  expect_killed_rank_fails_the_run(0, "rank 1 of 2: a collective operation (gloo) failed", "rank 0 was killed by signal");
+  expect_killed_rank_fails_the_run(0, "rank 1 of 2: a collective operation (gloo) failed",
+                                   "rank 0 was killed by signal");
 }
 
 TEST_F(DistributedRuns, AFailedRunResumesOverTwoProcessesAsIfNeverStopped) {
@@ -452,7 +466,7 @@ TEST_F(DistributedRuns, AFailedRunResumesOverTwoProcessesAsIfNeverStopped) {
   const std::string arguments = "exp.yaml --nproc 2 --set train.batch_size=2 --set train.epochs=4";
   const auto whole = runner(arguments);
   ASSERT_EQ(whole.exit_code, 0) << whole.output;
-  const auto killed = runner(arguments, "TRAINYARD_FAULT_KILL_RANK_AT_STEP=1:8");   // in epoch 2
+  const auto killed = runner(arguments, "TRAINYARD_FAULT_KILL_RANK_AT_STEP=1:8");  // in epoch 2
   ASSERT_EQ(killed.exit_code, 1) << killed.output;
   const auto resumed = runner("--resume 2 --db results/d.db --nproc 2");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
@@ -479,7 +493,7 @@ TEST_F(DistributedRuns, BadInputIsReportedOnceBeforeAnyRankStarts) {
   const auto bad = runner("bad.yaml --nproc 2 --set distributed.backend=mpi");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("distributed.backend"), std::string::npos) << bad.output;
-  EXPECT_EQ(bad.output.find("rank 1"), std::string::npos) << bad.output;   // no rank was started
+  EXPECT_EQ(bad.output.find("rank 1"), std::string::npos) << bad.output;  // no rank was started
   EXPECT_FALSE(std::filesystem::exists(dir_ / "results/d.db"));
 }
 
@@ -497,11 +511,14 @@ output:    {db: results/d.db, checkpoints: results/checkpoints}
   const auto run = t::run_command(t::runner_command(dir_.path(), "exp.yaml --nproc 2"));
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("batch norm: statistics of the global batch (2 processes) in 53 layer(s)"),
-            std::string::npos) << run.output;
+            std::string::npos)
+      << run.output;
   SQLite::Database db((dir_ / "results/d.db").string(), SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs").getInt(), 1);
   EXPECT_EQ(db.execAndGet("SELECT status || ' ' || world_size || ' ' || distributed_backend || ' ' || num_parameters "
-                          "FROM runs").getString(), "finished 2 gloo 23512130");
+                          "FROM runs")
+                .getString(),
+            "finished 2 gloo 23512130");
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM epochs").getInt(), 1);
   EXPECT_TRUE(std::filesystem::exists(dir_ / "results/checkpoints/run-1/best.pt"));
 }

@@ -45,11 +45,11 @@ TEST(ExperimentConfig, ValidFileResolvesWithDefaults) {
   EXPECT_EQ(config.model.plugin, "resnet50");
   EXPECT_EQ(config.dataset.params.get_string("root"), "data/x");
   EXPECT_EQ(config.dataset.params.get_int("image_size"), 64);
-  EXPECT_DOUBLE_EQ(config.dataset.params.get_float("train_fraction"), 0.8);   // default
+  EXPECT_DOUBLE_EQ(config.dataset.params.get_float("train_fraction"), 0.8);  // default
   EXPECT_DOUBLE_EQ(config.optimizer.params.get_float("lr"), 1e-3);
-  EXPECT_DOUBLE_EQ(config.optimizer.params.get_float("beta2"), 0.999);        // default
+  EXPECT_DOUBLE_EQ(config.optimizer.params.get_float("beta2"), 0.999);  // default
   EXPECT_EQ(config.train.epochs, 2);
-  EXPECT_EQ(config.train.prefetch_batches, 4);                               // default
+  EXPECT_EQ(config.train.prefetch_batches, 4);  // default
   EXPECT_EQ(config.output.db, "out.db");
 }
 
@@ -69,7 +69,9 @@ TEST(ExperimentConfig, SettingsStructsStartFromTheTablesDefaults) {
 model:     {plugin: resnet50}
 dataset:   {plugin: imagefolder, root: data/x}
 optimizer: {plugin: adam}
-)", "defaults.yaml").resolve(build_registry());
+)",
+                                                "defaults.yaml")
+                          .resolve(build_registry());
   trainyard::ExperimentConfig from_structs = config;
   from_structs.train = {};
   from_structs.schedule = {};
@@ -149,7 +151,8 @@ TEST(ExperimentConfig, UnknownPluginListsKnownOnes) {
   yaml.replace(yaml.find("plugin: adam"), 12, "plugin: adma");
   const std::string message = error_of(yaml);
   EXPECT_NE(message.find("Didn't find a registered implementation for optimizer plugin name: 'adma'"),
-            std::string::npos) << message;
+            std::string::npos)
+      << message;
   EXPECT_NE(message.find("Did you mean 'adam'?"), std::string::npos) << message;
   EXPECT_NE(message.find("Known optimizer plugins: adam"), std::string::npos) << message;
 }
@@ -191,8 +194,7 @@ TEST(ExperimentConfig, MissingFileIsNamed) {
 }
 
 TEST(ExperimentConfig, OverridesReplaceValuesAndAreValidated) {
-  const auto config = ExperimentDocument::parse(kValid, "exp.yaml",
-                                                {{"optimizer.lr", "5e-4"}, {"train.epochs", "1"}})
+  const auto config = ExperimentDocument::parse(kValid, "exp.yaml", {{"optimizer.lr", "5e-4"}, {"train.epochs", "1"}})
                           .resolve(build_registry());
   EXPECT_DOUBLE_EQ(config.optimizer.params.get_float("lr"), 5e-4);
   EXPECT_EQ(config.train.epochs, 1);
@@ -201,8 +203,7 @@ TEST(ExperimentConfig, OverridesReplaceValuesAndAreValidated) {
 TEST(ExperimentConfig, OverrideCanCreateASection) {
   std::string yaml = kValid;
   yaml.erase(yaml.find("train:"), yaml.find("output:") - yaml.find("train:"));
-  const auto config =
-      ExperimentDocument::parse(yaml, "exp.yaml", {{"train.epochs", "3"}}).resolve(build_registry());
+  const auto config = ExperimentDocument::parse(yaml, "exp.yaml", {{"train.epochs", "3"}}).resolve(build_registry());
   EXPECT_EQ(config.train.epochs, 3);
   EXPECT_EQ(config.train.batch_size, 10);
 }

@@ -45,7 +45,7 @@ TEST(FuzzRegressions, ExperimentFilesEndInAConfigOrAnInputError) {
       ADD_FAILURE() << file << ": unexpected " << e.what();
     }
   }
-  EXPECT_EQ(resolved, 0);   // every seed names plugins, and the fuzz registry has none
+  EXPECT_EQ(resolved, 0);  // every seed names plugins, and the fuzz registry has none
 }
 
 TEST(FuzzRegressions, ImagesDecodeOrFailWithImageDecodeError) {
@@ -62,5 +62,5 @@ TEST(FuzzRegressions, ImagesDecodeOrFailWithImageDecodeError) {
       ADD_FAILURE() << file << ": unexpected " << e.what();
     }
   }
-  EXPECT_GE(decoded, 5);   // the seeds are valid images
+  EXPECT_GE(decoded, 5);  // the seeds are valid images
 }

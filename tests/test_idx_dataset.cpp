@@ -27,7 +27,8 @@ std::vector<std::uint8_t> idx_bytes(const std::vector<std::int64_t>& dims, const
 }
 
 void write_plain(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
 void write_gzip(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
@@ -55,12 +56,15 @@ class IdxDataset : public ::testing::Test {
   }
   std::shared_ptr<trainyard::Dataset> make(const std::string& classes, std::int64_t per_class = 0,
                                            std::int64_t channels = 1) const {
-    return t::build_registry().make_dataset(
-        "idx",
-        trainyard::Params({{"root", dir_.path().string()}, {"classes", classes}, {"per_class", per_class},
-                           {"test_per_class", std::int64_t{0}}, {"image_size", std::int64_t{4}},
-                           {"channels", channels}, {"names", std::string("fashion-mnist")}}),
-        {});
+    return t::build_registry().make_dataset("idx",
+                                            trainyard::Params({{"root", dir_.path().string()},
+                                                               {"classes", classes},
+                                                               {"per_class", per_class},
+                                                               {"test_per_class", std::int64_t{0}},
+                                                               {"image_size", std::int64_t{4}},
+                                                               {"channels", channels},
+                                                               {"names", std::string("fashion-mnist")}}),
+                                            {});
   }
   t::TempDir dir_;
 };
@@ -70,7 +74,7 @@ class IdxDataset : public ::testing::Test {
 TEST_F(IdxDataset, FirstImageAndLabelMatchTheFile) {
   const auto data = make("1,3");
   EXPECT_EQ(data->class_names(), (std::vector<std::string>{"trouser", "dress"}));
-  ASSERT_EQ(data->size(Split::kTrain), 4u);   // labels 3 1 3 _ 1
+  ASSERT_EQ(data->size(Split::kTrain), 4u);  // labels 3 1 3 _ 1
   ASSERT_EQ(data->size(Split::kTest), 2u);
   // Normalized by the kept training images' mean and deviation: undo it and compare bytes.
   std::vector<double> kept;
@@ -83,11 +87,11 @@ TEST_F(IdxDataset, FirstImageAndLabelMatchTheFile) {
   const double deviation = std::sqrt(squares / static_cast<double>(kept.size()) - mean * mean);
   const auto first = data->get(Split::kTrain, 0);
   ASSERT_TRUE(first);
-  EXPECT_EQ(first->label, 1);   // file label 3 is the second kept class
+  EXPECT_EQ(first->label, 1);  // file label 3 is the second kept class
   ASSERT_EQ(first->image.sizes(), (std::vector<std::int64_t>{1, 4, 4}));
   const auto pixels = (first->image.to(torch::kFloat64) * deviation + mean) * 255.0;
   for (int p = 0; p < 16; ++p) EXPECT_NEAR(pixels.flatten()[p].item<double>(), p, 1e-3) << p;
-  EXPECT_EQ(data->get(Split::kTrain, 1)->label, 0);   // file label 1
+  EXPECT_EQ(data->get(Split::kTrain, 1)->label, 0);  // file label 1
   const auto test = data->get(Split::kTest, 1);
   EXPECT_EQ(test->label, 1);
   EXPECT_NEAR(((test->image.to(torch::kFloat64) * deviation + mean) * 255.0).flatten()[0].item<double>(), 201, 1e-3);
@@ -95,9 +99,9 @@ TEST_F(IdxDataset, FirstImageAndLabelMatchTheFile) {
 
 TEST_F(IdxDataset, PerClassLimitKeepsTheFirstOfEachAndChannelsAreCopies) {
   const auto data = make("tshirt_top,trouser,dress", /*per_class=*/1, /*channels=*/3);
-  EXPECT_EQ(data->size(Split::kTrain), 3u);   // first 3, first 1, first 0 in file order: images 0, 1, 3
+  EXPECT_EQ(data->size(Split::kTrain), 3u);  // first 3, first 1, first 0 in file order: images 0, 1, 3
   const auto sample = data->get(Split::kTrain, 2);
-  EXPECT_EQ(sample->label, 0);                 // tshirt_top (file label 0) is the first class
+  EXPECT_EQ(sample->label, 0);  // tshirt_top (file label 0) is the first class
   ASSERT_EQ(sample->image.sizes(), (std::vector<std::int64_t>{3, 4, 4}));
   EXPECT_TRUE(torch::equal(sample->image[0], sample->image[2]));
   EXPECT_TRUE(data->deterministic(Split::kTrain));
@@ -131,6 +135,6 @@ TEST(IdxFiles, DebiansFashionMnistStartsWithAnAnkleBoot) {
   if (!fs::exists(root / "train-labels-idx1-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   const auto files = trainyard::read_idx_split(root, /*train=*/true);
   EXPECT_EQ(files.images.dims, (std::vector<std::int64_t>{60000, 28, 28}));
-  EXPECT_EQ(files.labels.data.front(), 9);   // ankle_boot, the dataset's first training image
+  EXPECT_EQ(files.labels.data.front(), 9);  // ankle_boot, the dataset's first training image
   EXPECT_EQ(trainyard::read_idx_split(root, false).images.dims.front(), 10000);
 }

@@ -41,7 +41,7 @@ TEST(ImageIo, RgbaPngDropsAlphaWithoutCompositing) {
   png.width = 1;
   png.height = 1;
   png.format = PNG_FORMAT_RGBA;
-  const std::uint8_t pixel[4] = {200, 100, 50, 0};   // fully transparent
+  const std::uint8_t pixel[4] = {200, 100, 50, 0};  // fully transparent
   ASSERT_TRUE(png_image_write_to_file(&png, (dir / "a.png").c_str(), 0, pixel, 0, nullptr));
   const RgbImage rgb = trainyard::read_image(dir / "a.png");
   EXPECT_EQ(rgb.pixels, (std::vector<std::uint8_t>{200, 100, 50}));

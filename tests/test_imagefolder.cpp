@@ -14,13 +14,12 @@ namespace {
 std::shared_ptr<trainyard::Dataset> open(const fs::path& root, std::uint64_t seed = 1,
                                          const std::string& on_bad = "fail", std::int64_t size = 8,
                                          double train_fraction = 0.8) {
-  return t::build_registry().make_dataset(
-      "imagefolder",
-      trainyard::Params({{"root", root.string()},
-                         {"image_size", size},
-                         {"train_fraction", train_fraction},
-                         {"on_bad_image", on_bad}}),
-      trainyard::DatasetContext{seed});
+  return t::build_registry().make_dataset("imagefolder",
+                                          trainyard::Params({{"root", root.string()},
+                                                             {"image_size", size},
+                                                             {"train_fraction", train_fraction},
+                                                             {"on_bad_image", on_bad}}),
+                                          trainyard::DatasetContext{seed});
 }
 
 std::string open_error(const fs::path& root) {
@@ -73,7 +72,7 @@ TEST(ImageFolder, SplitFollowsTrainFractionAndIsDeterministicPerSeed) {
   t::TempDir dir;
   t::make_image_folder(dir.path(), {{"a", 10}, {"b", 10}, {"c", 5}});
   auto first = open(dir.path(), 42);
-  EXPECT_EQ(first->size(Split::kTrain), 20u);   // floor(0.8 * 25)
+  EXPECT_EQ(first->size(Split::kTrain), 20u);  // floor(0.8 * 25)
   EXPECT_EQ(first->size(Split::kTest), 5u);
   auto again = open(dir.path(), 42);
   EXPECT_EQ(fingerprint(*first, Split::kTrain), fingerprint(*again, Split::kTrain));
@@ -118,8 +117,8 @@ TEST(ImageFolder, CorruptFileFailsWithItsPathOrIsSkipped) {
       ADD_FAILURE() << "decoded a corrupt file";
     } catch (const trainyard::DataError& e) {
       const std::string message = e.what();
-      EXPECT_TRUE(message.find("broken.png") != std::string::npos ||
-                  message.find("empty.jpg") != std::string::npos) << message;
+      EXPECT_TRUE(message.find("broken.png") != std::string::npos || message.find("empty.jpg") != std::string::npos)
+          << message;
       EXPECT_NE(message.find("on_bad_image: skip"), std::string::npos) << message;
     }
   }
@@ -134,8 +133,8 @@ TEST(ImageFolder, EmptyClassFolderIsAClearError) {
   fs::create_directories(dir / "empty");
   t::write_file(dir / "empty/readme.txt", "no images here");
   const std::string message = open_error(dir.path());
-  EXPECT_NE(message.find("class folder '" + (dir / "empty").string() + "' has no images"),
-            std::string::npos) << message;
+  EXPECT_NE(message.find("class folder '" + (dir / "empty").string() + "' has no images"), std::string::npos)
+      << message;
   EXPECT_NE(message.find("dataset plugin 'imagefolder'"), std::string::npos) << message;
 }
 
@@ -155,7 +154,7 @@ TEST(ImageFolderAugmentation, CropBoxesStayInsideWithTheirAreaAndRatioBounds) {
     ASSERT_LE(box.x + box.width, 64);
     ASSERT_LE(box.y + box.height, 48);
     const double area = static_cast<double>(box.width) * box.height / (64.0 * 48.0);
-    EXPECT_GE(area, 0.22);   // 0.25 less rounding
+    EXPECT_GE(area, 0.22);  // 0.25 less rounding
     const double ratio = static_cast<double>(box.width) / box.height;
     EXPECT_GE(ratio, 0.7);
     EXPECT_LE(ratio, 1.4);
@@ -172,8 +171,8 @@ TEST(ImageFolderAugmentation, FlipMirrorsRows) {
   for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>(i);
   const auto original = image.pixels;
   trainyard::datasets::flip_horizontally(image);
-  EXPECT_EQ(image.pixels[0], original[6]);   // first pixel of row 0 is its last
-  EXPECT_EQ(image.pixels[3], original[3]);   // the middle stays
+  EXPECT_EQ(image.pixels[0], original[6]);  // first pixel of row 0 is its last
+  EXPECT_EQ(image.pixels[3], original[3]);  // the middle stays
   trainyard::datasets::flip_horizontally(image);
   EXPECT_EQ(image.pixels, original);
 }
@@ -182,11 +181,12 @@ TEST(ImageFolderAugmentation, TrainingSamplesVaryPerEpochButRepeatPerSeedAndTest
   t::TempDir dir;
   t::make_image_folder(dir / "data", {{"a", 5}, {"b", 5}}, 32);
   auto open_augmented = [&] {
-    return t::build_registry().make_dataset(
-        "imagefolder",
-        trainyard::Params({{"root", (dir / "data").string()}, {"image_size", std::int64_t{16}},
-                           {"random_resized_crop", true}, {"horizontal_flip", true}}),
-        trainyard::DatasetContext{3});
+    return t::build_registry().make_dataset("imagefolder",
+                                            trainyard::Params({{"root", (dir / "data").string()},
+                                                               {"image_size", std::int64_t{16}},
+                                                               {"random_resized_crop", true},
+                                                               {"horizontal_flip", true}}),
+                                            trainyard::DatasetContext{3});
   };
   const auto first = open_augmented();
   const auto second = open_augmented();
@@ -200,7 +200,7 @@ TEST(ImageFolderAugmentation, TrainingSamplesVaryPerEpochButRepeatPerSeedAndTest
   std::vector<torch::Tensor> epoch1, epoch2;
   first->begin_epoch(1);
   for (std::size_t i = 0; i < n; ++i) epoch1.push_back(first->get(Split::kTrain, i)->image);
-  for (std::size_t i = 0; i < n; ++i) {   // asked again within the epoch: the same draw
+  for (std::size_t i = 0; i < n; ++i) {  // asked again within the epoch: the same draw
     EXPECT_TRUE(torch::equal(epoch1[i], first->get(Split::kTrain, i)->image)) << i;
   }
   first->begin_epoch(2);
@@ -213,7 +213,7 @@ TEST(ImageFolderAugmentation, TrainingSamplesVaryPerEpochButRepeatPerSeedAndTest
     EXPECT_TRUE(torch::equal(epoch2[k], second->get(Split::kTrain, k)->image)) << k;
     if (!torch::equal(epoch1[k], epoch2[k])) ++differing;
   }
-  EXPECT_GE(differing, 6);   // of 8 training images, almost all change between epochs
+  EXPECT_GE(differing, 6);  // of 8 training images, almost all change between epochs
   for (std::size_t i = 0; i < first->size(Split::kTest); ++i) {
     EXPECT_TRUE(torch::equal(first->get(Split::kTest, i)->image, plain->get(Split::kTest, i)->image)) << i;
   }

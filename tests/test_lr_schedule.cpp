@@ -31,7 +31,7 @@ TEST(LearningRateSchedule, ConstantStepAndCosineCurves) {
   cosine.min_factor = 0.1;
   const LearningRateSchedule annealed(cosine, 10);
   EXPECT_DOUBLE_EQ(annealed.factor(0.0), 1.0);
-  EXPECT_NEAR(annealed.factor(5.0), 0.1 + 0.9 * 0.5, 1e-12);   // halfway: cos(pi/2) = 0
+  EXPECT_NEAR(annealed.factor(5.0), 0.1 + 0.9 * 0.5, 1e-12);  // halfway: cos(pi/2) = 0
   EXPECT_NEAR(annealed.factor(10.0), 0.1, 1e-12);
   EXPECT_GT(annealed.factor(2.0), annealed.factor(3.0));
 }
@@ -44,12 +44,13 @@ TEST(LearningRateSchedule, WarmupRisesLinearlyThenHandsOver) {
   const LearningRateSchedule schedule(settings, 12);
   EXPECT_DOUBLE_EQ(schedule.factor(0.0), 0.2);
   EXPECT_DOUBLE_EQ(schedule.factor(1.0), 0.6);
-  EXPECT_DOUBLE_EQ(schedule.factor(2.0), 1.0);                     // cosine starts after the warm-up
-  EXPECT_NEAR(schedule.factor(7.0), 0.5, 1e-12);                   // halfway through the remaining 10
+  EXPECT_DOUBLE_EQ(schedule.factor(2.0), 1.0);    // cosine starts after the warm-up
+  EXPECT_NEAR(schedule.factor(7.0), 0.5, 1e-12);  // halfway through the remaining 10
 }
 
 TEST(LearningRateSchedule, SectionIsValidatedWithSuggestions) {
-  const std::string base = "name: s\nmodel: {plugin: tiny}\ndataset: {plugin: imagefolder, root: .}\noptimizer: {plugin: adam}\n";
+  const std::string base =
+      "name: s\nmodel: {plugin: tiny}\ndataset: {plugin: imagefolder, root: .}\noptimizer: {plugin: adam}\n";
   const auto config = trainyard::ExperimentDocument::parse(base + "schedule: {kind: step, gamma: 0.5}\n", "s.yaml")
                           .resolve(t::build_registry());
   EXPECT_EQ(config.schedule.kind, "step");
@@ -79,8 +80,7 @@ train:     {epochs: 3, batch_size: 4, threads: 1}
 schedule:  {kind: step, step_epochs: 1, gamma: 0.5}
 output:    {db: r.db, checkpoints: ck}
 )");
-  const auto result = t::run_command(t::runner_command(
-      dir.path(), "exp.yaml", t::tiny_model_environment()));
+  const auto result = t::run_command(t::runner_command(dir.path(), "exp.yaml", t::tiny_model_environment()));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   SQLite::Database db((dir / "r.db").string(), SQLite::OPEN_READONLY);
   SQLite::Statement rates(db, "SELECT learning_rate FROM epochs ORDER BY epoch");

@@ -41,7 +41,7 @@ TEST(MixedPrecision, AutocastGuardCastsConvolutionsAndRestoresState) {
       trainyard::compat::AutocastGuard nested(c10::DeviceType::CPU, at::kBFloat16, true);
       EXPECT_EQ(conv(x).scalar_type(), at::kBFloat16);
     }
-    EXPECT_EQ(conv(x).scalar_type(), at::kBFloat16);   // the inner guard left the outer one on
+    EXPECT_EQ(conv(x).scalar_type(), at::kBFloat16);  // the inner guard left the outer one on
   }
   EXPECT_EQ(conv(x).scalar_type(), at::kFloat);
   trainyard::compat::AutocastGuard disabled(c10::DeviceType::CPU, at::kBFloat16, false);
@@ -61,7 +61,7 @@ TEST(LossScaler, UnscalesGradientsBeforeTheStep) {
   scaler.scale((m.weight * 3).sum()).backward();
   EXPECT_FLOAT_EQ(m.weight.grad()[0].item<float>(), 3 * 1024.0f);
   EXPECT_TRUE(scaler.step(m.sgd));
-  EXPECT_FLOAT_EQ(m.weight[0].item<float>(), 1.0f - 3.0f);   // lr 1, unscaled gradient 3
+  EXPECT_FLOAT_EQ(m.weight[0].item<float>(), 1.0f - 3.0f);  // lr 1, unscaled gradient 3
 }
 
 TEST(LossScaler, SkipsOverflowingStepsAndHalvesTheScale) {
@@ -70,7 +70,7 @@ TEST(LossScaler, SkipsOverflowingStepsAndHalvesTheScale) {
   m.weight.mutable_grad() = torch::tensor({1.0f, std::numeric_limits<float>::infinity()});
   EXPECT_FALSE(scaler.step(m.sgd));
   EXPECT_DOUBLE_EQ(scaler.scale_value(), 512.0);
-  EXPECT_FLOAT_EQ(m.weight[0].item<float>(), 1.0f);   // unchanged
+  EXPECT_FLOAT_EQ(m.weight[0].item<float>(), 1.0f);  // unchanged
 }
 
 TEST(LossScaler, GrowsAfterCleanSteps) {

@@ -9,8 +9,7 @@ namespace t = trainyard::testing;
 namespace {
 std::shared_ptr<trainyard::Model> make_resnet(int depth, std::int64_t classes, bool zero_init = false) {
   return t::build_registry().make_model("resnet" + std::to_string(depth),
-                                        trainyard::Params({{"zero_init_residual", zero_init}}),
-                                        {classes, 3, 224});
+                                        trainyard::Params({{"zero_init_residual", zero_init}}), {classes, 3, 224});
 }
 std::shared_ptr<trainyard::Model> make_resnet50(std::int64_t classes, bool zero_init = false) {
   return make_resnet(50, classes, zero_init);
@@ -53,8 +52,8 @@ TEST(ResNetFamily, BasicBlockNetworksProjectOnlyWhereTheShapeChanges) {
     const auto& key = item.key();
     if (key.size() >= 8 && key.substr(key.size() - 8) == "shortcut") ++shortcuts;
   }
-  EXPECT_EQ(shortcuts, 3);            // stages 2-4 halve the resolution; stage 1 keeps 64 channels
-  EXPECT_EQ(convs, 1 + 8 * 2 + 3);    // stem, 8 blocks of two 3x3, 3 projections
+  EXPECT_EQ(shortcuts, 3);          // stages 2-4 halve the resolution; stage 1 keeps 64 channels
+  EXPECT_EQ(convs, 1 + 8 * 2 + 3);  // stem, 8 blocks of two 3x3, 3 projections
   model->eval();
   torch::NoGradGuard no_grad;
   EXPECT_EQ(model->forward(torch::randn({2, 3, 64, 64})).sizes(), (std::vector<std::int64_t>{2, 10}));
@@ -65,7 +64,8 @@ TEST(ResNetFamily, EveryDepthIsAListedPluginWithItsBlockKind) {
   for (int depth : {18, 34, 50, 101, 152}) {
     const auto& plugin = registry.find(trainyard::PluginKind::kModel, "resnet" + std::to_string(depth));
     EXPECT_NE(plugin.name_and_version().find("1.0.0"), std::string::npos);
-    EXPECT_NE(std::string(plugin.info->description).find(depth < 50 ? "basic" : "bottleneck"), std::string::npos) << depth;
+    EXPECT_NE(std::string(plugin.info->description).find(depth < 50 ? "basic" : "bottleneck"), std::string::npos)
+        << depth;
   }
 }
 
@@ -75,8 +75,7 @@ TEST(ResNet50, Has53ConvolutionsAnd4ProjectionShortcuts) {
   for (const auto& item : model->named_modules()) {
     if (item.value()->as<torch::nn::Conv2d>()) ++convs;
     if (item.key().size() >= 8 && item.key().substr(item.key().size() - 8) == "shortcut") ++shortcuts;
-    if (item.key().find('.') != std::string::npos &&
-        std::count(item.key().begin(), item.key().end(), '.') == 1 &&
+    if (item.key().find('.') != std::string::npos && std::count(item.key().begin(), item.key().end(), '.') == 1 &&
         item.key().rfind("layer", 0) == 0) {
       ++bottlenecks;
     }
@@ -97,8 +96,7 @@ TEST(ResNet50, StemMaxPoolHasNoPaddingAndStageStridesAreOnTheFirst1x1) {
   auto y = stem->forward(x);
   // 224 -> 112 (7x7/2, pad 3) -> 55 (3x3/2 max-pool, no padding).
   EXPECT_EQ(y.sizes(), (std::vector<std::int64_t>{1, 64, 55, 55}));
-  const std::vector<std::int64_t> expected[] = {
-      {1, 256, 55, 55}, {1, 512, 28, 28}, {1, 1024, 14, 14}, {1, 2048, 7, 7}};
+  const std::vector<std::int64_t> expected[] = {{1, 256, 55, 55}, {1, 512, 28, 28}, {1, 1024, 14, 14}, {1, 2048, 7, 7}};
   for (int s = 0; s < 4; ++s) {
     auto stage = children["layer" + std::to_string(s + 1)]->as<torch::nn::Sequential>();
     y = stage->forward(y);

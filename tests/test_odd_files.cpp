@@ -32,7 +32,7 @@ void write_png_format(const fs::path& path, int size, png_uint_32 format, const 
 
 void write_cmyk_jpeg(const fs::path& path, int size) {
   std::vector<unsigned char> cmyk(static_cast<std::size_t>(size * size * 4), 0);
-  for (std::size_t p = 0; p < cmyk.size(); p += 4) cmyk[p] = 200;   // cyan ink
+  for (std::size_t p = 0; p < cmyk.size(); p += 4) cmyk[p] = 200;  // cyan ink
   tjhandle handle = tjInitCompress();
   unsigned char* jpeg = nullptr;
   unsigned long bytes = 0;
@@ -54,12 +54,12 @@ void make_odd_folder(const fs::path& root) {
   write_png_format(odd / "gray.png", size, PNG_FORMAT_GRAY, gray.data());
   write_png_format(odd / "rgba.PNG", size, PNG_FORMAT_RGBA, rgba.data());
   write_png_format(odd / "palette.png", size, PNG_FORMAT_RGB_COLORMAP, indices.data(), palette, 2);
-  write_png_format(odd / "sixteen bit.png", size, PNG_FORMAT_LINEAR_Y, deep.data());   // 16-bit, space in name
+  write_png_format(odd / "sixteen bit.png", size, PNG_FORMAT_LINEAR_Y, deep.data());  // 16-bit, space in name
   write_cmyk_jpeg(odd / "cmyk.jpeg", size);
   trainyard::write_png(odd / "nested/deeper/ünïcode.png", t::solid_image(size, size, 1, 2, 3));
   fs::create_symlink(odd / "gray.png", odd / "link to gray.png");
   fs::create_symlink(odd / "no such file.png", odd / "dangling.png");
-  fs::create_directory_symlink(odd, odd / "nested/loop");   // a cycle
+  fs::create_directory_symlink(odd, odd / "nested/loop");  // a cycle
   trainyard::write_png(odd / ".hidden.png", t::solid_image(size, size, 1, 2, 3));
   trainyard::write_png(odd / ".hidden_folder/inside.png", t::solid_image(size, size, 1, 2, 3));
   t::write_file(odd / "notes.txt", "not an image, by its name\n");
@@ -69,11 +69,12 @@ void make_odd_folder(const fs::path& root) {
 }
 
 std::shared_ptr<trainyard::Dataset> open(const fs::path& root, const std::string& on_bad) {
-  return t::build_registry().make_dataset(
-      "imagefolder",
-      trainyard::Params({{"root", root.string()}, {"image_size", std::int64_t{8}},
-                         {"train_fraction", 0.5}, {"on_bad_image", on_bad}}),
-      trainyard::DatasetContext{1});
+  return t::build_registry().make_dataset("imagefolder",
+                                          trainyard::Params({{"root", root.string()},
+                                                             {"image_size", std::int64_t{8}},
+                                                             {"train_fraction", 0.5},
+                                                             {"on_bad_image", on_bad}}),
+                                          trainyard::DatasetContext{1});
 }
 
 }  // namespace
@@ -110,7 +111,8 @@ TEST(OddFiles, UndecodableFilesFailWithTheirPathOrAreSkipped) {
         ++failures;
         const std::string message = e.what();
         EXPECT_TRUE(message.find("zero bytes.jpg") != std::string::npos ||
-                    message.find("text pretending.png") != std::string::npos) << message;
+                    message.find("text pretending.png") != std::string::npos)
+            << message;
       }
     }
   }

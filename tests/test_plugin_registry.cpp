@@ -34,7 +34,8 @@ std::string load_error(PluginRegistry& registry, const fs::path& file) {
 TEST(PluginRegistry, DiscoversTheBuiltPlugins) {
   PluginRegistry registry;
   registry.discover({t::plugin_dir()});
-  EXPECT_EQ(registry.names(PluginKind::kModel), (std::vector<std::string>{"resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "small_cnn"}));
+  EXPECT_EQ(registry.names(PluginKind::kModel),
+            (std::vector<std::string>{"resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "small_cnn"}));
   EXPECT_EQ(registry.names(PluginKind::kDataset), (std::vector<std::string>{"idx", "imagefolder"}));
   EXPECT_EQ(registry.names(PluginKind::kOptimizer), (std::vector<std::string>{"adam", "adamw", "sgd"}));
   EXPECT_TRUE(registry.rejected().empty());
@@ -57,9 +58,8 @@ TEST(PluginRegistry, SearchPathIncludesEnvironmentFolders) {
 TEST(PluginRegistry, WrongApiVersionIsRefusedWithBothVersions) {
   PluginRegistry registry;
   const std::string message = load_error(registry, fixture_file("wrong_api_version"));
-  const std::string expected = "Wrong API version on plugin 'stale' (" +
-                               fixture_file("wrong_api_version").string() + "). Got " +
-                               std::to_string(trainyard::kPluginApiVersion + 1) + ", supported " +
+  const std::string expected = "Wrong API version on plugin 'stale' (" + fixture_file("wrong_api_version").string() +
+                               "). Got " + std::to_string(trainyard::kPluginApiVersion + 1) + ", supported " +
                                std::to_string(trainyard::kPluginApiVersion) + ".";
   EXPECT_NE(message.find(expected), std::string::npos) << message;
   EXPECT_TRUE(registry.names(PluginKind::kModel).empty());
@@ -70,7 +70,8 @@ TEST(PluginRegistry, OtherLibTorchBuildIsRefused) {
   const std::string message = load_error(registry, fixture_file("wrong_fingerprint"));
   EXPECT_NE(message.find("was built for libtorch 0.4.0, C++11 ABI 0"), std::string::npos) << message;
   EXPECT_NE(message.find(std::string("this Trainyard accepts ") + trainyard::host_build_fingerprint()),
-            std::string::npos) << message;
+            std::string::npos)
+      << message;
 }
 
 TEST(PluginRegistry, LibraryWithoutEntryPointIsNotAPlugin) {
@@ -85,17 +86,17 @@ TEST(PluginRegistry, FileThatIsNoLibraryIsRefused) {
   t::write_file(dir / "libjunk.so", "this is not an ELF file\n");
   PluginRegistry registry;
   const std::string message = load_error(registry, dir / "libjunk.so");
-  EXPECT_NE(message.find("Cannot load plugin library '" + (dir / "libjunk.so").string() + "'"),
-            std::string::npos) << message;
+  EXPECT_NE(message.find("Cannot load plugin library '" + (dir / "libjunk.so").string() + "'"), std::string::npos)
+      << message;
 }
 
 TEST(PluginRegistry, DiscoverRecordsRefusedFilesAndKeepsGoing) {
   t::TempDir dir;
   t::write_file(dir / "junk.so", "not a library");
   PluginRegistry registry;
-  registry.discover({t::plugin_dir(), dir.path(), t::fixture_plugin_dir("wrong_api_version"),
-                     "/nonexistent/folder"});
-  EXPECT_EQ(registry.names(PluginKind::kModel), (std::vector<std::string>{"resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "small_cnn"}));
+  registry.discover({t::plugin_dir(), dir.path(), t::fixture_plugin_dir("wrong_api_version"), "/nonexistent/folder"});
+  EXPECT_EQ(registry.names(PluginKind::kModel),
+            (std::vector<std::string>{"resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "small_cnn"}));
   ASSERT_EQ(registry.rejected().size(), 2u);
   // The refusal shows up where a user would look: the unknown-name error.
   try {
@@ -103,7 +104,9 @@ TEST(PluginRegistry, DiscoverRecordsRefusedFilesAndKeepsGoing) {
     FAIL() << "found a refused plugin";
   } catch (const PluginError& e) {
     const std::string message = e.what();
-    EXPECT_NE(message.find("Known model plugins: resnet101, resnet152, resnet18, resnet34, resnet50, small_cnn."), std::string::npos) << message;
+    EXPECT_NE(message.find("Known model plugins: resnet101, resnet152, resnet18, resnet34, resnet50, small_cnn."),
+              std::string::npos)
+        << message;
     EXPECT_NE(message.find("Wrong API version on plugin 'stale'"), std::string::npos) << message;
   }
 }
@@ -123,8 +126,8 @@ TEST(PluginRegistry, DuplicateNameNamesBothFiles) {
 
 TEST(PluginRegistry, SameFolderTwiceIsNoDuplicate) {
   PluginRegistry registry;
-  registry.discover({t::plugin_dir(), t::plugin_dir() / "." });
-  EXPECT_EQ(registry.names(PluginKind::kModel).size(), 6u);   // each found once
+  registry.discover({t::plugin_dir(), t::plugin_dir() / "."});
+  EXPECT_EQ(registry.names(PluginKind::kModel).size(), 6u);  // each found once
 }
 
 TEST(PluginRegistry, UnknownNameListsKnownAndSuggests) {
@@ -136,7 +139,8 @@ TEST(PluginRegistry, UnknownNameListsKnownAndSuggests) {
   } catch (const PluginError& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find("Didn't find a registered implementation for dataset plugin name: 'imagefoldr'"),
-              std::string::npos) << message;
+              std::string::npos)
+        << message;
     EXPECT_NE(message.find("Did you mean 'imagefolder'?"), std::string::npos) << message;
   }
 }
@@ -145,17 +149,16 @@ TEST(PluginRegistry, FactoryExceptionsComeBackWithThePluginsName) {
   PluginRegistry registry;
   registry.load(fixture_file("failing"));
   const auto& plugin = registry.find(PluginKind::kDataset, "failing");
-  for (const auto& [mode, expected] : std::vector<std::pair<std::string, std::string>>{
-           {"throw", "the disk is on fire"},
-           {"c10", "a LibTorch check failed"},
-           {"null", "returned nothing from its factory"}}) {
+  for (const auto& [mode, expected] :
+       std::vector<std::pair<std::string, std::string>>{{"throw", "the disk is on fire"},
+                                                        {"c10", "a LibTorch check failed"},
+                                                        {"null", "returned nothing from its factory"}}) {
     try {
       registry.make_dataset("failing", trainyard::Params({{"mode", mode}}), {});
       FAIL() << "no error for mode " << mode;
     } catch (const PluginError& e) {
       const std::string message = e.what();
-      EXPECT_NE(message.find("dataset plugin 'failing' (" + plugin.path.string() + ")"),
-                std::string::npos) << message;
+      EXPECT_NE(message.find("dataset plugin 'failing' (" + plugin.path.string() + ")"), std::string::npos) << message;
       EXPECT_NE(message.find(expected), std::string::npos) << message;
     }
   }
@@ -166,8 +169,7 @@ TEST(PluginRegistry, MadeObjectsKeepTheirLibraryReferenced) {
   registry.discover({t::plugin_dir()});
   const auto& plugin = registry.find(PluginKind::kModel, "resnet50");
   const long before = plugin.library.use_count();
-  auto model = registry.make_model("resnet50", trainyard::Params({{"zero_init_residual", false}}),
-                                   {3, 3, 32});
+  auto model = registry.make_model("resnet50", trainyard::Params({{"zero_init_residual", false}}), {3, 3, 32});
   EXPECT_EQ(plugin.library.use_count(), before + 1);
   model.reset();
   EXPECT_EQ(plugin.library.use_count(), before);

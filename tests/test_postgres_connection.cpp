@@ -23,8 +23,9 @@ TEST(PostgresUrl, RecognizedAndRedacted) {
 
 TEST(Postgres, BoundParametersNullsAndRowsRoundTrip) {
   PostgresConnection db(t::database_for_this_test());
-  db.exec_script("CREATE TABLE t (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, score DOUBLE PRECISION);"
-                 "CREATE INDEX t_by_score ON t (score);");
+  db.exec_script(
+      "CREATE TABLE t (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, score DOUBLE PRECISION);"
+      "CREATE INDEX t_by_score ON t (score);");
   const auto inserted = db.exec("INSERT INTO t (name, score) VALUES ($1, $2), ($3, $4) RETURNING id",
                                 {"it's \"quoted\"", "0.25", "no score", std::nullopt});
   ASSERT_EQ(inserted.rows(), 2);
@@ -33,7 +34,7 @@ TEST(Postgres, BoundParametersNullsAndRowsRoundTrip) {
   const auto rows = db.exec("SELECT name, score FROM t ORDER BY id");
   ASSERT_EQ(rows.rows(), 2);
   ASSERT_EQ(rows.columns(), 2);
-  EXPECT_EQ(rows.text(0, 0), "it's \"quoted\"");   // parameters are never spliced into SQL
+  EXPECT_EQ(rows.text(0, 0), "it's \"quoted\"");  // parameters are never spliced into SQL
   EXPECT_EQ(rows.text(0, 1), "0.25");
   EXPECT_TRUE(rows.is_null(1, 1));
   EXPECT_EQ(rows.text(1, 1), std::nullopt);
@@ -48,16 +49,18 @@ TEST(Postgres, RefusedStatementsCarryTheirSqlstateAndMessage) {
     db.exec("INSERT INTO u VALUES ($1)", {"a"});
     FAIL() << "a duplicate key was accepted";
   } catch (const trainyard::PostgresError& e) {
-    EXPECT_EQ(e.sqlstate(), "23505");   // unique_violation
+    EXPECT_EQ(e.sqlstate(), "23505");  // unique_violation
     EXPECT_NE(std::string(e.what()).find("PostgreSQL refused 'INSERT INTO u VALUES ($1)' (SQLSTATE 23505)"),
-              std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("duplicate key value violates unique constraint"), std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("duplicate key value violates unique constraint"), std::string::npos)
+        << e.what();
   }
   try {
     db.exec("SELEC 1");
     FAIL() << "a syntax error was accepted";
   } catch (const trainyard::PostgresError& e) {
-    EXPECT_EQ(e.sqlstate(), "42601");   // syntax_error
+    EXPECT_EQ(e.sqlstate(), "42601");  // syntax_error
   }
   // The connection is still usable after refusals.
   EXPECT_EQ(db.exec("SELECT count(*) FROM u").text(0, 0), "1");
@@ -67,13 +70,14 @@ TEST(Postgres, SkipLockedHandsEachRowToOneTransaction) {
   // What sweep workers will claim trials with: two sessions, each takes the next unclaimed row.
   const std::string url = t::database_for_this_test();
   PostgresConnection first(url), second(url);
-  first.exec_script("CREATE TABLE trials (id INTEGER PRIMARY KEY, owner TEXT);"
-                    "INSERT INTO trials (id) VALUES (1), (2), (3);");
+  first.exec_script(
+      "CREATE TABLE trials (id INTEGER PRIMARY KEY, owner TEXT);"
+      "INSERT INTO trials (id) VALUES (1), (2), (3);");
   const std::string claim = "SELECT id FROM trials WHERE owner IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED";
   first.exec_script("BEGIN");
   second.exec_script("BEGIN");
   const auto a = first.exec(claim);
-  const auto b = second.exec(claim);   // does not wait for the first's lock
+  const auto b = second.exec(claim);  // does not wait for the first's lock
   ASSERT_EQ(a.rows(), 1);
   ASSERT_EQ(b.rows(), 1);
   EXPECT_EQ(a.text(0, 0), "1");
@@ -88,12 +92,14 @@ TEST(Postgres, SkipLockedHandsEachRowToOneTransaction) {
 
 TEST(Postgres, UnreachableServerIsAStoreErrorWithoutThePassword) {
   try {
-    PostgresConnection db("postgresql://ann:s3cret@127.0.0.1:" + std::to_string(t::shared_postgres().port()) + "/no_such_db?connect_timeout=5");
+    PostgresConnection db("postgresql://ann:s3cret@127.0.0.1:" + std::to_string(t::shared_postgres().port()) +
+                          "/no_such_db?connect_timeout=5");
     FAIL() << "connected to a database that does not exist";
   } catch (const trainyard::StoreError& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find("Cannot connect to the PostgreSQL results store 'postgresql://ann:***@127.0.0.1:"),
-              std::string::npos) << message;
+              std::string::npos)
+        << message;
     EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
   }
 }

@@ -27,9 +27,7 @@ class Reliability : public ::testing::Test {
                                          "optimizer: {plugin: adam, lr: 1.0e-2}\ntrain: {epochs: " +
                                          std::to_string(epochs) + ", batch_size: 4, threads: 1}\n" + extra);
   }
-  std::string environment() const {
-    return t::tiny_model_environment();
-  }
+  std::string environment() const { return t::tiny_model_environment(); }
   std::string db() const { return (dir_ / "results/trainyard.db").string(); }
   int count_epochs() const {
     SQLite::Database database(db(), SQLite::OPEN_READONLY);
@@ -60,7 +58,8 @@ TEST_F(Reliability, KillNineAtAnyMomentLeavesEveryFinishedEpochAndAResumableRun)
     SQLite::Database database(db(), SQLite::OPEN_READONLY);
     EXPECT_EQ(database.execAndGet("PRAGMA integrity_check").getString(), "ok");
     // Epochs 1..n of each run, none missing, none half-written.
-    SQLite::Statement epochs(database, "SELECT run_id, count(*), max(epoch), count(test_accuracy) FROM epochs GROUP BY run_id");
+    SQLite::Statement epochs(database,
+                             "SELECT run_id, count(*), max(epoch), count(test_accuracy) FROM epochs GROUP BY run_id");
     while (epochs.executeStep()) {
       EXPECT_EQ(epochs.getColumn(1).getInt(), epochs.getColumn(2).getInt());
       EXPECT_EQ(epochs.getColumn(1).getInt(), epochs.getColumn(3).getInt());
@@ -69,9 +68,11 @@ TEST_F(Reliability, KillNineAtAnyMomentLeavesEveryFinishedEpochAndAResumableRun)
   // The last run resumes from wherever it was killed and finishes its 400 epochs.
   SQLite::Database database(db(), SQLite::OPEN_READONLY);
   const auto last = database.execAndGet("SELECT max(id) FROM runs").getInt64();
-  const auto resumed = t::run_command(t::runner_command(dir_.path(), "--resume " + std::to_string(last) + " -q", environment()));
+  const auto resumed =
+      t::run_command(t::runner_command(dir_.path(), "--resume " + std::to_string(last) + " -q", environment()));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  SQLite::Statement finished(database, "SELECT status, (SELECT count(*) FROM epochs WHERE run_id = ?1) FROM runs WHERE id = ?1");
+  SQLite::Statement finished(database,
+                             "SELECT status, (SELECT count(*) FROM epochs WHERE run_id = ?1) FROM runs WHERE id = ?1");
   finished.bind(1, last);
   ASSERT_TRUE(finished.executeStep());
   EXPECT_EQ(finished.getColumn(0).getString(), "finished");
@@ -84,14 +85,16 @@ TEST_F(Reliability, OutputThatCannotBeWrittenIsAClearErrorBeforeAnyRun) {
   const auto checkpoints = t::run_command(
       t::runner_command(dir_.path(), "exp.yaml --set output.checkpoints=plain-file/checkpoints", environment()));
   EXPECT_EQ(checkpoints.exit_code, 2) << checkpoints.output;
-  EXPECT_NE(checkpoints.output.find("output.checkpoints: cannot create folder 'plain-file/checkpoints'"), std::string::npos)
+  EXPECT_NE(checkpoints.output.find("output.checkpoints: cannot create folder 'plain-file/checkpoints'"),
+            std::string::npos)
       << checkpoints.output;
-  const auto database = t::run_command(t::runner_command(dir_.path(), "exp.yaml --set output.db=plain-file/r.db", environment()));
+  const auto database =
+      t::run_command(t::runner_command(dir_.path(), "exp.yaml --set output.db=plain-file/r.db", environment()));
   EXPECT_EQ(database.exit_code, 2) << database.output;
   EXPECT_NE(database.output.find("plain-file/r.db"), std::string::npos) << database.output;
   if (fs::exists(db())) {
     SQLite::Database written(db(), SQLite::OPEN_READONLY);
-    EXPECT_EQ(written.execAndGet("SELECT count(*) FROM runs").getInt(), 0);   // nothing started
+    EXPECT_EQ(written.execAndGet("SELECT count(*) FROM runs").getInt(), 0);  // nothing started
   }
 }
 
@@ -99,13 +102,13 @@ TEST_F(Reliability, DiskFullDuringTheRunFailsTheRunNotTheProcess) {
   // A file-size limit stands in for a full disk: the small CNN's checkpoint (about 0.9 MB with
   // Adam's state) cannot be written, the database (far smaller) can.
   write_experiment("", 2, "{plugin: small_cnn, width: 64}");
-  const auto result = t::run_command("trap '' XFSZ; ulimit -f 600; " +
-                                     t::runner_command(dir_.path(), "exp.yaml", environment()));
+  const auto result =
+      t::run_command("trap '' XFSZ; ulimit -f 600; " + t::runner_command(dir_.path(), "exp.yaml", environment()));
   EXPECT_EQ(result.exit_code, 1) << result.output;
   SQLite::Database database(db(), SQLite::OPEN_READONLY);
   EXPECT_EQ(database.execAndGet("SELECT status FROM runs").getString(), "failed");
   EXPECT_NE(database.execAndGet("SELECT error FROM runs").getString().find("best.pt.tmp' ("), std::string::npos)
       << database.execAndGet("SELECT error FROM runs").getString();
   EXPECT_EQ(database.execAndGet("PRAGMA integrity_check").getString(), "ok");
-  EXPECT_FALSE(fs::exists(dir_ / "results/checkpoints/run-1/best.pt"));   // no half-written file in its place
+  EXPECT_FALSE(fs::exists(dir_ / "results/checkpoints/run-1/best.pt"));  // no half-written file in its place
 }

@@ -85,15 +85,15 @@ TEST_F(LargeDatabase, WhereComparesNumbersInAnyNotationAndCombines) {
   const auto by_exponent = reader.run_ids(filter);
   filter.where = {tr::parse_condition("optimizer.lr=0.001")};
   EXPECT_EQ(reader.run_ids(filter), by_exponent);
-  ASSERT_EQ(by_exponent.size(), static_cast<std::size_t>(kRuns / 4));   // every fourth run
+  ASSERT_EQ(by_exponent.size(), static_cast<std::size_t>(kRuns / 4));  // every fourth run
   for (const auto id : by_exponent) EXPECT_EQ((id - 1) % 4, 2) << id;
 
-  filter.where.push_back(tr::parse_condition("train.batch_size>=32"));   // batch 32 or 64
+  filter.where.push_back(tr::parse_condition("train.batch_size>=32"));  // batch 32 or 64
   const auto both = reader.run_ids(filter);
   EXPECT_FALSE(both.empty());
   for (const auto id : both) {
     EXPECT_EQ((id - 1) % 4, 2);
-    EXPECT_NE((id - 1) % 3, 0) << id;   // not batch 16
+    EXPECT_NE((id - 1) % 3, 0) << id;  // not batch 16
   }
   filter.where = {tr::parse_condition("optimizer.lr!=0.001")};
   EXPECT_EQ(reader.run_ids(filter).size(), static_cast<std::size_t>(kRuns - kRuns / 4));
@@ -116,7 +116,7 @@ TEST_F(LargeDatabase, DatesStatusExperimentAndSweepFilter) {
   const tr::ResultsReader reader(db());
   tr::RunFilter filter;
   filter.since = "2026-11-25";
-  EXPECT_EQ(reader.run_ids(filter).size(), static_cast<std::size_t>(kRuns / 2));   // even ids
+  EXPECT_EQ(reader.run_ids(filter).size(), static_cast<std::size_t>(kRuns / 2));  // even ids
   filter = {};
   filter.until = "2026-11-24";
   EXPECT_EQ(reader.run_ids(filter).size(), static_cast<std::size_t>(kRuns / 2));
@@ -137,11 +137,11 @@ TEST_F(LargeDatabase, SweepLeaderboardViewAgreesWithTheTool) {
   ASSERT_EQ(best.exit_code, 0) << best.output;
   SQLite::Database raw(db(), SQLite::OPEN_READONLY);
   const auto top = raw.execAndGet("SELECT run_id FROM sweep_leaderboard WHERE rank = 1").getInt64();
-  const auto direct = raw.execAndGet(
-      "SELECT id FROM runs WHERE sweep_id IS NOT NULL ORDER BY best_test_accuracy DESC LIMIT 1").getInt64();
+  const auto direct =
+      raw.execAndGet("SELECT id FROM runs WHERE sweep_id IS NOT NULL ORDER BY best_test_accuracy DESC LIMIT 1")
+          .getInt64();
   EXPECT_EQ(top, direct);
-  EXPECT_NE(best.output.find("run " + std::to_string(top) + " (optimizer.lr="), std::string::npos)
-      << best.output;
+  EXPECT_NE(best.output.find("run " + std::to_string(top) + " (optimizer.lr="), std::string::npos) << best.output;
 }
 
 TEST_F(LargeDatabase, ExportWritesOneRowPerEpochAsCsvAndJson) {
@@ -175,7 +175,7 @@ TEST_F(LargeDatabase, EveryCommandAnswersOnTwentyThousandRuns) {
   const auto sweeps = run("sweeps --format csv");
   EXPECT_NE(sweeps.output.find("synthetic-lr,experiments/synthetic.yaml"), std::string::npos) << sweeps.output;
   const auto shown = run("show 20000");
-  EXPECT_NE(shown.output.find("optimizer.lr: 0.003"), std::string::npos) << shown.output;   // run 20000: 4th rate
+  EXPECT_NE(shown.output.find("optimizer.lr: 0.003"), std::string::npos) << shown.output;  // run 20000: 4th rate
   const auto compared = run("compare 1 2 --format csv");
   EXPECT_NE(compared.output.find("optimizer.lr,0.0001,0.0003"), std::string::npos) << compared.output;
   const auto exported = run("export 19999 20000 --format csv");
@@ -191,7 +191,7 @@ TEST_F(LargeDatabase, EveryCommandAnswersOnTwentyThousandRuns) {
 TEST(ResultsReaderFiles, MissingForeignAndNewerFilesAreRefusedUntouched) {
   t::TempDir dir;
   EXPECT_THROW(tr::ResultsReader((dir / "missing.db").string()), trainyard::StoreError);
-  EXPECT_FALSE(fs::exists(dir / "missing.db"));   // not created
+  EXPECT_FALSE(fs::exists(dir / "missing.db"));  // not created
 
   t::write_file(dir / "notes.db", "just some text, not SQLite\n");
   try {
@@ -236,8 +236,8 @@ TEST(ResultsReaderFiles, ReadsASchemaThreeFileThroughTemporaryViews) {
   EXPECT_EQ(reader.schema_version(), 3);
   tr::RunFilter filter;
   filter.where = {tr::parse_condition("optimizer.lr=0.001")};
-  EXPECT_EQ(reader.run_ids(filter), (std::vector<std::int64_t>{7, 3}));   // newest first
-  EXPECT_EQ(reader.config(3).at("train.batch_size"), "64");   // batch sizes cycle 16, 32, 64
+  EXPECT_EQ(reader.run_ids(filter), (std::vector<std::int64_t>{7, 3}));  // newest first
+  EXPECT_EQ(reader.config(3).at("train.batch_size"), "64");              // batch sizes cycle 16, 32, 64
   EXPECT_EQ(t::read_file(dir / "v3.db"), before);
 }
 
@@ -245,14 +245,14 @@ TEST(ResultsReaderFiles, ReadingNeverBlocksAWriterInTheMiddleOfAnEpoch) {
   t::TempDir dir;
   const std::string db = (dir / "busy.db").string();
   tr::write_synthetic_results(db, 3, 2);
-  trainyard::ResultsStore store(db);   // WAL mode, as a run has it
+  trainyard::ResultsStore store(db);  // WAL mode, as a run has it
   trainyard::SqlWriteTransaction writing(store.database());
   store.database().execute_script("UPDATE runs SET status = 'running' WHERE id = 3");
 
   const auto listed = t::run_command(results_command(db, "runs --format csv"));
-  ASSERT_EQ(listed.exit_code, 0) << listed.output;   // the write lock did not stop the reader
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;  // the write lock did not stop the reader
   EXPECT_NE(listed.output.find("3,synthetic,finished"), std::string::npos) << listed.output;
-  writing.commit();                                    // nor the reader the writer
+  writing.commit();  // nor the reader the writer
   const auto after = t::run_command(results_command(db, "runs --status running --format csv"));
   EXPECT_NE(after.output.find("3,synthetic,running"), std::string::npos) << after.output;
 }
@@ -277,12 +277,11 @@ output:    {db: results.db, checkpoints: checkpoints}
 )";
     t::write_file(*dir_ / "plain.yaml", experiment);
     t::write_file(*dir_ / "sweep.yaml", experiment + "sweep:\n  grid:\n    optimizer.lr: [1.0e-2, 1.0e-3]\n");
-    const std::string environment =
-        t::tiny_model_environment();
+    const std::string environment = t::tiny_model_environment();
     const auto sweep = t::run_command(t::runner_command(dir_->path(), "sweep.yaml", environment));
-    if (sweep.exit_code != 0) setup_failure_ = "the sweep failed:\n" + sweep.output;   // runs 1 and 2
+    if (sweep.exit_code != 0) setup_failure_ = "the sweep failed:\n" + sweep.output;  // runs 1 and 2
     const auto plain = t::run_command(t::runner_command(dir_->path(), "plain.yaml --set seed=9", environment));
-    if (plain.exit_code != 0) setup_failure_ += "the plain run failed:\n" + plain.output;   // run 3
+    if (plain.exit_code != 0) setup_failure_ += "the plain run failed:\n" + plain.output;  // run 3
   }
   // A failed assertion in SetUpTestSuite() makes GoogleTest report each test as skipped, which
   // CTest counts as passed: the failure is carried to every test instead.
@@ -310,7 +309,7 @@ TEST_F(ResultsOfRealRuns, ListsRunsAndSweepsAndFindsTheBestLearningRate) {
   ASSERT_EQ(runs.exit_code, 0) << runs.output;
   const auto parsed = nlohmann::json::parse(runs.output);
   ASSERT_EQ(parsed.size(), 3u);
-  EXPECT_EQ(parsed[0]["run_id"], 3);   // newest first
+  EXPECT_EQ(parsed[0]["run_id"], 3);  // newest first
   std::set<std::string> rates;
   for (const auto& run : parsed) {
     EXPECT_EQ(run["status"], "finished");
@@ -321,7 +320,7 @@ TEST_F(ResultsOfRealRuns, ListsRunsAndSweepsAndFindsTheBestLearningRate) {
 
   const auto sweeps = results("sweeps --format csv");
   ASSERT_EQ(sweeps.exit_code, 0) << sweeps.output;
-  EXPECT_NE(sweeps.output.find(",2,2,"), std::string::npos) << sweeps.output;   // 2 trials, 2 finished
+  EXPECT_NE(sweeps.output.find(",2,2,"), std::string::npos) << sweeps.output;  // 2 trials, 2 finished
 
   const auto best = results("best --sweep real");
   ASSERT_EQ(best.exit_code, 0) << best.output;
@@ -334,9 +333,9 @@ TEST_F(ResultsOfRealRuns, ListsRunsAndSweepsAndFindsTheBestLearningRate) {
 TEST_F(ResultsOfRealRuns, ShowsProvenanceConfigAndEpochs) {
   const auto shown = results("show 1");
   ASSERT_EQ(shown.exit_code, 0) << shown.output;
-  for (const char* expected : {"experiment: real", "status: finished", "torch_version: ", "model_plugin: tiny",
-                               "optimizer_plugin: adam", "host: ", "device: cpu", "config:",
-                               "  optimizer.lr: ", "  dataset.plugin: imagefolder", "epochs:"}) {
+  for (const char* expected :
+       {"experiment: real", "status: finished", "torch_version: ", "model_plugin: tiny", "optimizer_plugin: adam",
+        "host: ", "device: cpu", "config:", "  optimizer.lr: ", "  dataset.plugin: imagefolder", "epochs:"}) {
     EXPECT_NE(shown.output.find(expected), std::string::npos) << expected << "\n" << shown.output;
   }
   const auto json = results("show 1 --format json");
@@ -353,7 +352,7 @@ TEST_F(ResultsOfRealRuns, ComparesOnlyTheKeysThatDiffer) {
   EXPECT_NE(compared.output.find("key,run 1,run 2,run 3"), std::string::npos) << compared.output;
   EXPECT_NE(compared.output.find("optimizer.lr,"), std::string::npos) << compared.output;
   EXPECT_NE(compared.output.find("seed,5,5,9"), std::string::npos) << compared.output;
-  EXPECT_EQ(compared.output.find("train.batch_size"), std::string::npos) << compared.output;   // same
+  EXPECT_EQ(compared.output.find("train.batch_size"), std::string::npos) << compared.output;  // same
   EXPECT_NE(compared.output.find("best_test_accuracy,"), std::string::npos) << compared.output;
   const auto all = results("compare 1 2 --all-keys --format csv");
   EXPECT_NE(all.output.find("train.batch_size,4,4"), std::string::npos) << all.output;
@@ -364,7 +363,7 @@ TEST_F(ResultsOfRealRuns, ExportsEveryEpochToCsv) {
   const auto exported = results("export --format csv --out " + t::shell_quote(out.string()));
   ASSERT_EQ(exported.exit_code, 0) << exported.output;
   const std::string csv = t::read_file(out);
-  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 3 * 3);   // header + 3 runs x 3 epochs
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 3 * 3);  // header + 3 runs x 3 epochs
   const auto swept = results("export --sweep real --format csv");
   EXPECT_EQ(std::count(swept.output.begin(), swept.output.end(), '\n'), 1 + 2 * 3) << swept.output;
 }
@@ -374,7 +373,7 @@ TEST_F(ResultsOfRealRuns, PlotsCurvesToAPngThatIsNotBlank) {
   const auto plotted = results("plot 1 2 3 --out " + t::shell_quote(png.string()));
   ASSERT_EQ(plotted.exit_code, 0) << plotted.output;
   const auto image = trainyard::read_image(png);
-  EXPECT_EQ(image.width, 1120);   // two panels of 560
+  EXPECT_EQ(image.width, 1120);  // two panels of 560
   EXPECT_GE(image.height, 440);
   std::size_t coloured = 0;
   std::set<std::uint32_t> colours;
@@ -386,9 +385,9 @@ TEST_F(ResultsOfRealRuns, PlotsCurvesToAPngThatIsNotBlank) {
   const std::size_t pixels = image.pixels.size() / 3;
   EXPECT_GT(coloured, pixels / 50) << "almost everything is white";
   EXPECT_LT(coloured, pixels / 2) << "almost nothing is white";
-  EXPECT_GT(colours.size(), 20u);   // lines in several colours, antialiased text
+  EXPECT_GT(colours.size(), 20u);  // lines in several colours, antialiased text
 
-  const fs::path newest = *dir_ / "newest.png";   // no run named: the newest
+  const fs::path newest = *dir_ / "newest.png";  // no run named: the newest
   const auto plotted_newest = results("plot --out " + t::shell_quote(newest.string()));
   ASSERT_EQ(plotted_newest.exit_code, 0) << plotted_newest.output;
   EXPECT_EQ(trainyard::read_image(newest).width, 1120);
@@ -401,16 +400,17 @@ TEST_F(ResultsOfRealRuns, PlotsCurvesToAPngThatIsNotBlank) {
 
 TEST_F(ResultsOfRealRuns, BadRequestsAreClearAndChangeNothing) {
   const std::string before = t::read_file(db());
-  struct Case { std::string arguments, expected; };
-  for (const Case& c : std::vector<Case>{
-           {"show 99", "no run 99"},
-           {"runs --sort bets_test_accuracy", "did you mean 'best_test_accuracy'"},
-           {"runs --where optimzer.lr=0.01", "did you mean 'optimizer.lr'"},
-           {"runs --where 'optimizer.lr<=abc'", "needs a number"},
-           {"best --sweep nope", "no such sweep"},
-           {"best --sweep real --metric accuracy_best", "not a run metric"},
-           {"plot 1 --out curves.gif", ".png or .svg"},
-           {"runs --format xml", "accepted: table, csv, json"}}) {
+  struct Case {
+    std::string arguments, expected;
+  };
+  for (const Case& c : std::vector<Case>{{"show 99", "no run 99"},
+                                         {"runs --sort bets_test_accuracy", "did you mean 'best_test_accuracy'"},
+                                         {"runs --where optimzer.lr=0.01", "did you mean 'optimizer.lr'"},
+                                         {"runs --where 'optimizer.lr<=abc'", "needs a number"},
+                                         {"best --sweep nope", "no such sweep"},
+                                         {"best --sweep real --metric accuracy_best", "not a run metric"},
+                                         {"plot 1 --out curves.gif", ".png or .svg"},
+                                         {"runs --format xml", "accepted: table, csv, json"}}) {
     const auto result = results(c.arguments);
     EXPECT_EQ(result.exit_code, trainyard::kExitBadInput) << c.arguments << "\n" << result.output;
     EXPECT_NE(result.output.find(c.expected), std::string::npos) << c.arguments << "\n" << result.output;
@@ -433,10 +433,10 @@ TEST_F(ResultsOfRealRuns, CopiesIntoPostgresAndBackAndEveryCommandAnswersAlike) 
   ASSERT_EQ(out.exit_code, 0) << out.output;
 
   // The same answers from the file, the server and the copy of the copy.
-  for (const std::string arguments : {"runs --format csv --show optimizer.lr", "sweeps --format csv",
-                                      "show 2 --format json", "compare 1 2 3 --format csv",
-                                      "runs --sort optimizer.lr --format csv", "export --format csv",
-                                      "runs --where 'optimizer.lr<=0.001' --since 2026 --format csv"}) {
+  for (const std::string arguments :
+       {"runs --format csv --show optimizer.lr", "sweeps --format csv", "show 2 --format json",
+        "compare 1 2 3 --format csv", "runs --sort optimizer.lr --format csv", "export --format csv",
+        "runs --where 'optimizer.lr<=0.001' --since 2026 --format csv"}) {
     const auto original = results(arguments);
     ASSERT_EQ(original.exit_code, 0) << arguments << "\n" << original.output;
     EXPECT_EQ(t::run_command(results_command(server, arguments)).output, original.output) << arguments;

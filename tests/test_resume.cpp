@@ -29,14 +29,13 @@ output:    {db: results/r.db, checkpoints: results/checkpoints}
 )");
   }
   t::CommandResult runner(const std::string& arguments, const std::string& environment = "") {
-    return t::run_command(t::runner_command(
-        dir_.path(), arguments,
-        environment + " " + t::tiny_model_environment()));
+    return t::run_command(t::runner_command(dir_.path(), arguments, environment + " " + t::tiny_model_environment()));
   }
   std::vector<std::vector<double>> epochs(std::int64_t run) {
     SQLite::Database db((dir_ / "results/r.db").string(), SQLite::OPEN_READONLY);
-    SQLite::Statement query(db, "SELECT epoch, train_loss, train_accuracy, test_loss, test_accuracy, "
-                                "learning_rate FROM epochs WHERE run_id = ? ORDER BY epoch");
+    SQLite::Statement query(db,
+                            "SELECT epoch, train_loss, train_accuracy, test_loss, test_accuracy, "
+                            "learning_rate FROM epochs WHERE run_id = ? ORDER BY epoch");
     query.bind(1, run);
     std::vector<std::vector<double>> rows;
     while (query.executeStep()) {
@@ -64,7 +63,7 @@ TEST_F(Resume, KilledAfterAnEpochAndResumedEqualsTheRunLeftAlone) {
   const auto killed = runner("exp.yaml", "TRAINYARD_FAULT_KILL_AFTER_EPOCH=2");
   ASSERT_NE(killed.exit_code, 0) << killed.output;
   EXPECT_EQ(epochs(2).size(), 2u);
-  EXPECT_EQ(status(2), "running");   // as kill -9 leaves it
+  EXPECT_EQ(status(2), "running");  // as kill -9 leaves it
   EXPECT_TRUE(fs::exists(dir_ / "results/checkpoints/run-2/last.pt"));
 
   const auto resumed = runner("--resume 2 --db results/r.db");
@@ -82,7 +81,7 @@ TEST_F(Resume, KilledAfterAnEpochAndResumedEqualsTheRunLeftAlone) {
   }
   SQLite::Database db((dir_ / "results/r.db").string(), SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
-  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs").getInt(), 2);   // the same row, not a new one
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs").getInt(), 2);  // the same row, not a new one
 }
 
 TEST_F(Resume, FinishedUnknownAndLiveRunsAreRefused) {
@@ -99,8 +98,8 @@ TEST_F(Resume, FinishedUnknownAndLiveRunsAreRefused) {
 }
 
 TEST_F(Resume, KilledSweepTrialsContinueInTheirRowsAndMatchAnUntouchedSweep) {
-  t::write_file(dir_ / "sweep.yaml", t::read_file(dir_ / "exp.yaml") +
-                                         "sweep:\n  grid:\n    optimizer.lr: [1.0e-2, 3.0e-3]\n");
+  t::write_file(dir_ / "sweep.yaml",
+                t::read_file(dir_ / "exp.yaml") + "sweep:\n  grid:\n    optimizer.lr: [1.0e-2, 3.0e-3]\n");
   // Every trial process kills itself after its second epoch; the sweep records them as failed.
   const auto killed = runner("sweep.yaml", "TRAINYARD_FAULT_KILL_AFTER_EPOCH=2");
   EXPECT_NE(killed.exit_code, 0) << killed.output;
@@ -108,20 +107,19 @@ TEST_F(Resume, KilledSweepTrialsContinueInTheirRowsAndMatchAnUntouchedSweep) {
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("resumed: optimizer.lr=1.0e-2 (run 1)"), std::string::npos) << again.output;
   SQLite::Database db((dir_ / "results/r.db").string(), SQLite::OPEN_READONLY);
-  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs").getInt(), 2);   // no new rows
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs").getInt(), 2);  // no new rows
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs WHERE status = 'finished'").getInt(), 2);
 
   // The same sweep, never interrupted, in a folder of its own.
   t::TempDir clean;
   fs::copy(dir_ / "data", clean / "data", fs::copy_options::recursive);
   t::write_file(clean / "sweep.yaml", t::read_file(dir_ / "sweep.yaml"));
-  const auto reference = t::run_command(t::runner_command(
-      clean.path(), "sweep.yaml",
-      t::tiny_model_environment()));
+  const auto reference = t::run_command(t::runner_command(clean.path(), "sweep.yaml", t::tiny_model_environment()));
   ASSERT_EQ(reference.exit_code, 0) << reference.output;
   SQLite::Database reference_db((clean / "results/r.db").string(), SQLite::OPEN_READONLY);
-  const char* query = "SELECT r.trial_key, e.epoch, e.train_loss, e.test_loss, e.test_accuracy FROM epochs e "
-                      "JOIN runs r ON r.id = e.run_id ORDER BY r.trial_key, e.epoch";
+  const char* query =
+      "SELECT r.trial_key, e.epoch, e.train_loss, e.test_loss, e.test_accuracy FROM epochs e "
+      "JOIN runs r ON r.id = e.run_id ORDER BY r.trial_key, e.epoch";
   SQLite::Statement ours(db, query), theirs(reference_db, query);
   int rows = 0;
   while (ours.executeStep()) {
@@ -131,5 +129,5 @@ TEST_F(Resume, KilledSweepTrialsContinueInTheirRowsAndMatchAnUntouchedSweep) {
     for (int c = 1; c < 5; ++c) EXPECT_EQ(ours.getColumn(c).getDouble(), theirs.getColumn(c).getDouble()) << rows;
   }
   EXPECT_FALSE(theirs.executeStep());
-  EXPECT_EQ(rows, 8);   // 2 trials x 4 epochs
+  EXPECT_EQ(rows, 8);  // 2 trials x 4 epochs
 }

@@ -57,8 +57,7 @@ TEST_F(RunnerEndToEnd, TrainsTwoEpochsAndRecordsThem) {
   const auto result = runner("exp.yaml");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("epoch   2/2"), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("results: run 1 in results/e2e.db (peak memory"), std::string::npos)
-      << result.output;
+  EXPECT_NE(result.output.find("results: run 1 in results/e2e.db (peak memory"), std::string::npos) << result.output;
 
   SQLite::Database database(db(), SQLite::OPEN_READONLY);
   SQLite::Statement run(database, R"(SELECT experiment, status, best_epoch, best_test_accuracy,
@@ -78,7 +77,7 @@ TEST_F(RunnerEndToEnd, TrainsTwoEpochsAndRecordsThem) {
   EXPECT_EQ(run.getColumn(7).getInt(), 9);
   EXPECT_EQ(run.getColumn(8).getInt(), 3);
   EXPECT_EQ(run.getColumn(9).getString(), "resnet50 1.0.0");
-  EXPECT_NE(run.getColumn(10).getString().find("beta1: 0.9"), std::string::npos);   // resolved
+  EXPECT_NE(run.getColumn(10).getString().find("beta1: 0.9"), std::string::npos);  // resolved
   EXPECT_FALSE(run.getColumn(11).isNull());
   EXPECT_FALSE(run.executeStep());
 
@@ -102,7 +101,7 @@ TEST_F(RunnerEndToEnd, SetOverridesAndDryRunPrintsTheResolvedConfig) {
   EXPECT_NE(result.output.find("lr: 0.5"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("epochs: 7"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("amsgrad: false"), std::string::npos) << result.output;
-  EXPECT_FALSE(fs::exists(db()));   // a dry run writes nothing
+  EXPECT_FALSE(fs::exists(db()));  // a dry run writes nothing
 }
 
 TEST_F(RunnerEndToEnd, BadInputExitsWithTwoAndLeavesTheDatabaseIntact) {
@@ -119,7 +118,7 @@ TEST_F(RunnerEndToEnd, BadInputExitsWithTwoAndLeavesTheDatabaseIntact) {
       {"missing.yaml", "'missing.yaml' does not exist"},
       {"malformed.yaml", "malformed.yaml:2:1: malformed YAML"},
       {"exp.yaml --set dataset.root=nowhere", "'nowhere' does not exist"},
-      {"exp.yaml", "has no images"},   // data/empty_class
+      {"exp.yaml", "has no images"},  // data/empty_class
       {"exp.yaml --set device=cuda:7", "cuda"},
       {"exp.yaml --set train.precision=fp16", "fp16 needs a CUDA device"},
   };
@@ -147,8 +146,7 @@ TEST_F(RunnerEndToEnd, CorruptImageFailsTheRunWithItsPath) {
   EXPECT_EQ(result.exit_code, 1) << result.output;
   SQLite::Database database(db(), SQLite::OPEN_READONLY);
   EXPECT_EQ(database.execAndGet("SELECT status FROM runs").getString(), "failed");
-  EXPECT_NE(database.execAndGet("SELECT error FROM runs").getString().find("zzz_broken.png"),
-            std::string::npos);
+  EXPECT_NE(database.execAndGet("SELECT error FROM runs").getString().find("zzz_broken.png"), std::string::npos);
 
   const auto skipped = runner("exp.yaml --set train.epochs=1 --set dataset.on_bad_image=skip");
   EXPECT_EQ(skipped.exit_code, 0) << skipped.output;
@@ -168,9 +166,9 @@ TEST_F(RunnerEndToEnd, ListsAndDescribesPlugins) {
 }
 
 TEST_F(RunnerEndToEnd, PluginPathFromTheEnvironmentIsSearched) {
-  const auto result = t::run_command(t::runner_command(
-      dir_.path(), "exp.yaml --set model.plugin=tiny --set train.epochs=1",
-      "TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string())));
+  const auto result = t::run_command(
+      t::runner_command(dir_.path(), "exp.yaml --set model.plugin=tiny --set train.epochs=1",
+                        "TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string())));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   SQLite::Database database(db(), SQLite::OPEN_READONLY);
   EXPECT_EQ(database.execAndGet("SELECT model_plugin FROM runs").getString(), "tiny 1.0.0");
@@ -182,8 +180,8 @@ TEST_F(RunnerEndToEnd, BestCheckpointLoadsBackIntoAFreshModel) {
   const auto best_epoch = database.execAndGet("SELECT best_epoch FROM runs").getInt();
   const auto checkpoint = dir_ / database.execAndGet("SELECT checkpoint_path FROM runs").getString();
 
-  auto model = t::build_registry().make_model(
-      "resnet50", trainyard::Params({{"zero_init_residual", false}}), {2, 3, 64});
+  auto model =
+      t::build_registry().make_model("resnet50", trainyard::Params({{"zero_init_residual", false}}), {2, 3, 64});
   const auto before = model->parameters().front().clone();
   const auto info = trainyard::load_checkpoint(checkpoint, *model);
   EXPECT_EQ(info.epoch, best_epoch);

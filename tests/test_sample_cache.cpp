@@ -20,8 +20,7 @@ class CountingDataset : public trainyard::Dataset {
   std::optional<trainyard::Sample> get(Split, std::size_t index) const override {
     ++calls;
     if (index == 3) return std::nullopt;
-    return trainyard::Sample{torch::full({1, 1, 1}, static_cast<float>(index)),
-                             static_cast<std::int64_t>(index % 2)};
+    return trainyard::Sample{torch::full({1, 1, 1}, static_cast<float>(index)), static_cast<std::int64_t>(index % 2)};
   }
   std::string summary() const override { return "counting"; }
   mutable std::atomic<int> calls{0};
@@ -66,14 +65,14 @@ TEST(SampleCache, ConcurrentReadersGetConsistentSamples) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(cache.cached(), 8u);
-  EXPECT_LE(dataset.calls.load(), 8 * 4);   // at most one decode per thread per sample
+  EXPECT_LE(dataset.calls.load(), 8 * 4);  // at most one decode per thread per sample
 }
 
 TEST(SampleCache, SavesAndLoadsACompleteCacheIncludingSkippedSamples) {
   trainyard::testing::TempDir dir;
   CountingDataset dataset;
   SampleCache cache(8);
-  EXPECT_FALSE(cache.save(dir / "partial.pt"));   // not complete yet
+  EXPECT_FALSE(cache.save(dir / "partial.pt"));  // not complete yet
   for (std::size_t i = 0; i < 8; ++i) cache.get(dataset, Split::kTrain, i);
   ASSERT_TRUE(cache.save(dir / "c.pt"));
   EXPECT_FALSE(std::filesystem::exists(dir / "partial.pt"));
@@ -92,7 +91,7 @@ TEST(SampleCache, SavesAndLoadsACompleteCacheIncludingSkippedSamples) {
       EXPECT_EQ(s->label, static_cast<std::int64_t>(i % 2));
     }
   }
-  EXPECT_EQ(fresh.calls.load(), 0);   // nothing decoded
+  EXPECT_EQ(fresh.calls.load(), 0);  // nothing decoded
 
   SampleCache other_size(5);
   EXPECT_FALSE(other_size.load(dir / "c.pt"));

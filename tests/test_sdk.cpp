@@ -60,7 +60,7 @@ TEST(Sdk, BundledPluginsLinkTheSdkAloneNeitherTheHostNorADatabaseClient) {
     ++plugins;
     expect_links_the_sdk_alone(entry.path());
   }
-  EXPECT_GE(plugins, 8);   // resnet18..152, small_cnn, imagefolder, idx, adam, adamw, sgd
+  EXPECT_GE(plugins, 8);  // resnet18..152, small_cnn, imagefolder, idx, adam, adamw, sgd
 }
 
 TEST(Sdk, TemplatePluginBuildsOutOfTreeAgainstTheInstalledPackageAndTrains) {
@@ -68,18 +68,17 @@ TEST(Sdk, TemplatePluginBuildsOutOfTreeAgainstTheInstalledPackageAndTrains) {
   const fs::path prefix = dir / "prefix";
   const std::string cmake = t::shell_quote(TRAINYARD_CMAKE_COMMAND);
 
-  const auto installed = t::run_command(cmake + " --install " + t::shell_quote(TRAINYARD_BUILD_DIR) +
-                                        " --prefix " + t::shell_quote(prefix.string()));
+  const auto installed = t::run_command(cmake + " --install " + t::shell_quote(TRAINYARD_BUILD_DIR) + " --prefix " +
+                                        t::shell_quote(prefix.string()));
   ASSERT_EQ(installed.exit_code, 0) << installed.output;
-  for (const char* file : {"bin/runner", "bin/results", "include/trainyard/plugin_api.h",
-                           "include/trainyard/collectives.h", "include/trainyard/train/training_run.h",
-                           "lib/cmake/Trainyard/TrainyardConfig.cmake",
-                           "lib/cmake/Trainyard/TrainyardPlugin.cmake",
-                           "lib/trainyard/plugins/trainyard_model_resnet50.so",
-                           "share/trainyard/templates/model-plugin/small_cnn.cpp"}) {
+  for (const char* file :
+       {"bin/runner", "bin/results", "include/trainyard/plugin_api.h", "include/trainyard/collectives.h",
+        "include/trainyard/train/training_run.h", "lib/cmake/Trainyard/TrainyardConfig.cmake",
+        "lib/cmake/Trainyard/TrainyardPlugin.cmake", "lib/trainyard/plugins/trainyard_model_resnet50.so",
+        "share/trainyard/templates/model-plugin/small_cnn.cpp"}) {
     EXPECT_TRUE(fs::exists(prefix / file)) << file;
   }
-  EXPECT_FALSE(fs::exists(prefix / "lib/trainyard/plugins/fixture_tiny_model.so"));   // test-only
+  EXPECT_FALSE(fs::exists(prefix / "lib/trainyard/plugins/fixture_tiny_model.so"));  // test-only
 
   // The author's own folder: the installed template, renamed as the tutorial says (small_cnn is
   // also installed as a plugin, and two plugins may not share a name).
@@ -93,23 +92,23 @@ TEST(Sdk, TemplatePluginBuildsOutOfTreeAgainstTheInstalledPackageAndTrains) {
     t::write_file(project / file, text);
   }
   fs::rename(project / "small_cnn.cpp", project / "my_cnn.cpp");
-  const auto configured = t::run_command(
-      cmake + " -S " + t::shell_quote(project.string()) + " -B " + t::shell_quote((project / "build").string()) +
-      " -G " + t::shell_quote(TRAINYARD_CMAKE_GENERATOR) + " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" +
-      t::shell_quote(prefix.string()));
+  const auto configured =
+      t::run_command(cmake + " -S " + t::shell_quote(project.string()) + " -B " +
+                     t::shell_quote((project / "build").string()) + " -G " + t::shell_quote(TRAINYARD_CMAKE_GENERATOR) +
+                     " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" + t::shell_quote(prefix.string()));
   ASSERT_EQ(configured.exit_code, 0) << configured.output;
   const auto built = t::run_command(cmake + " --build " + t::shell_quote((project / "build").string()));
   ASSERT_EQ(built.exit_code, 0) << built.output;
   ASSERT_TRUE(fs::exists(project / "build/trainyard_model_my_cnn.so"));
   expect_links_the_sdk_alone(project / "build/trainyard_model_my_cnn.so");
 
-  const std::string runner = "cd " + t::shell_quote(project.string()) + " && TRAINYARD_PLUGIN_PATH=" +
-                             t::shell_quote((project / "build").string()) + " " +
+  const std::string runner = "cd " + t::shell_quote(project.string()) +
+                             " && TRAINYARD_PLUGIN_PATH=" + t::shell_quote((project / "build").string()) + " " +
                              t::shell_quote((prefix / "bin/runner").string());
   const auto listed = t::run_command(runner + " --list-plugins");
   ASSERT_EQ(listed.exit_code, 0) << listed.output;
   EXPECT_NE(listed.output.find("my_cnn         1.0.0    two convolutions"), std::string::npos) << listed.output;
-  EXPECT_NE(listed.output.find("small_cnn"), std::string::npos) << listed.output;   // the installed ones
+  EXPECT_NE(listed.output.find("small_cnn"), std::string::npos) << listed.output;  // the installed ones
   EXPECT_NE(listed.output.find("resnet50"), std::string::npos) << listed.output;
   const auto described = t::run_command(runner + " --describe my_cnn");
   EXPECT_NE(described.output.find("dropout"), std::string::npos) << described.output;

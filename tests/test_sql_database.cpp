@@ -46,15 +46,16 @@ TEST_P(SqlEngines, ValuesRoundTripWithTheirKinds) {
   db_->execute_script("CREATE TABLE v (" + id_column() + ", i BIGINT, r DOUBLE PRECISION, s TEXT, n TEXT)");
   const std::int64_t big = std::numeric_limits<std::int64_t>::max() - 7;
   const double tiny = 1.0 / 3.0 * 1e-300;
-  const auto inserted = db_->query("INSERT INTO v (i, r, s, n) VALUES (?, ?, ?, ?) RETURNING id",
-                                   {SqlValue{big}, SqlValue{tiny}, SqlValue{std::string("it's ? \"here\"")}, SqlValue{}});
+  const auto inserted =
+      db_->query("INSERT INTO v (i, r, s, n) VALUES (?, ?, ?, ?) RETURNING id",
+                 {SqlValue{big}, SqlValue{tiny}, SqlValue{std::string("it's ? \"here\"")}, SqlValue{}});
   ASSERT_EQ(inserted.size(), 1u);
   EXPECT_EQ(inserted.integer(0, 0), 1);
   const auto rows = db_->query("SELECT i, r, s, n FROM v WHERE id = ?", {SqlValue{std::int64_t{1}}});
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows.columns, (std::vector<std::string>{"i", "r", "s", "n"}));
   EXPECT_EQ(rows.integer(0, 0), big);
-  EXPECT_EQ(rows.real(0, 1), tiny);   // exactly: no decimal rounding on the way
+  EXPECT_EQ(rows.real(0, 1), tiny);  // exactly: no decimal rounding on the way
   EXPECT_EQ(rows.text(0, 2), "it's ? \"here\"");
   EXPECT_TRUE(rows.is_null(0, 3));
   EXPECT_EQ(rows.column("s"), 2u);

@@ -38,8 +38,8 @@ TEST(Sweep, GridExpandsToEveryCombinationInOrder) {
 }
 
 TEST(Sweep, CommandLineAddsAndReplacesGridKeys) {
-  const auto spec = spec_of("sweep: {grid: {optimizer.lr: [0.1, 0.2]}}\n",
-                            {"optimizer.lr=1e-3,1e-4,1e-5", "train.epochs=[1, 2]"});
+  const auto spec =
+      spec_of("sweep: {grid: {optimizer.lr: [0.1, 0.2]}}\n", {"optimizer.lr=1e-3,1e-4,1e-5", "train.epochs=[1, 2]"});
   const auto trials = trainyard::expand_sweep(spec);
   ASSERT_EQ(trials.size(), 6u);
   EXPECT_EQ(trials[0].key(), "optimizer.lr=1e-3 train.epochs=1");
@@ -99,8 +99,9 @@ TEST(Sweep, MalformedSpecsNameTheKey) {
   };
   EXPECT_NE(message("sweep: {grdi: {a: [1]}}\n").find("did you mean 'sweep.grid'"), std::string::npos);
   EXPECT_NE(message("sweep: {grid: {optimizer.lr: []}}\n").find("non-empty list"), std::string::npos);
-  EXPECT_NE(message("sweep: {random: {trials: 2, params: {x: {logunifrom: [1, 2]}}}}\n").find("did you mean 'loguniform'"),
-            std::string::npos);
+  EXPECT_NE(
+      message("sweep: {random: {trials: 2, params: {x: {logunifrom: [1, 2]}}}}\n").find("did you mean 'loguniform'"),
+      std::string::npos);
   EXPECT_NE(message("sweep: {random: {trials: 2, params: {x: {loguniform: [0, 2]}}}}\n").find("low > 0"),
             std::string::npos);
   EXPECT_NE(message("sweep: {random: {trials: 0, params: {x: {int: [1, 2]}}}}\n").find("trials"), std::string::npos);

@@ -37,8 +37,7 @@ sweep:
 )");
   }
   std::string command(const std::string& arguments) const {
-    return t::runner_command(dir_.path(), arguments,
-                             t::tiny_model_environment());
+    return t::runner_command(dir_.path(), arguments, t::tiny_model_environment());
   }
   t::CommandResult runner(const std::string& arguments) const { return t::run_command(command(arguments)); }
   // Starts the runner in the background; returns its pid.
@@ -69,7 +68,8 @@ TEST_F(SweepEndToEnd, FourTrialsTwoAtATimeAllRecorded) {
   EXPECT_EQ(count("SELECT count(*) FROM run_overrides WHERE key = 'model.width' AND value = '8'"), 2);
   EXPECT_EQ(count("SELECT count(DISTINCT trial_key) FROM runs"), 4);
   // Each trial ran with half the cores and its own overrides.
-  EXPECT_EQ(count("SELECT count(*) FROM runs WHERE config_yaml LIKE '%width: 4%' AND config_yaml LIKE '%lr: 0.001%'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM runs WHERE config_yaml LIKE '%width: 4%' AND config_yaml LIKE '%lr: 0.001%'"),
+            1);
   EXPECT_NE(result.output.find("best acc"), std::string::npos) << result.output;
 
   const auto again = runner("sweep.yaml");
@@ -89,7 +89,7 @@ TEST_F(SweepEndToEnd, CommandLineSweepAndDryRunValidateEveryTrial) {
   const auto bad = runner("sweep.yaml --sweep optimizer.lr=1e-3,-1");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("optimizer.lr=-1"), std::string::npos) << bad.output;
-  EXPECT_FALSE(fs::exists(db()));   // nothing ran
+  EXPECT_FALSE(fs::exists(db()));  // nothing ran
 }
 
 TEST_F(SweepEndToEnd, KilledTrialIsRecordedAndRedoneOnTheNextRun) {
@@ -101,9 +101,9 @@ TEST_F(SweepEndToEnd, KilledTrialIsRecordedAndRedoneOnTheNextRun) {
     trial_pid = database.execAndGet("SELECT pid FROM runs WHERE status = 'running'").getInt();
   }
   ASSERT_GT(trial_pid, 0);
-  ASSERT_EQ(kill(trial_pid, SIGKILL), 0);   // a crash, as the OOM killer would
+  ASSERT_EQ(kill(trial_pid, SIGKILL), 0);  // a crash, as the OOM killer would
   ASSERT_TRUE(wait_for("SELECT count(*) FROM runs WHERE status = 'failed'", 1)) << t::read_file(dir_ / "sweep.log");
-  kill(sweep, SIGINT);   // and stop the rest of the sweep
+  kill(sweep, SIGINT);  // and stop the rest of the sweep
   ASSERT_TRUE(t::wait_for_exit(sweep)) << "sweep still running after SIGINT";
   {
     SQLite::Database database(db(), SQLite::OPEN_READONLY);
@@ -120,7 +120,8 @@ TEST_F(SweepEndToEnd, KilledTrialIsRecordedAndRedoneOnTheNextRun) {
   // Other --set values (epochs is not swept), the same trial keys: only what did not finish ran.
   EXPECT_EQ(count("SELECT count(*) FROM runs"), runs_before + (4 - finished_before));
   EXPECT_EQ(count(R"(SELECT count(*) FROM runs r WHERE status = 'finished' AND id = (
-                     SELECT max(id) FROM runs WHERE trial_key = r.trial_key))"), 4);
+                     SELECT max(id) FROM runs WHERE trial_key = r.trial_key))"),
+            4);
 }
 
 TEST_F(SweepEndToEnd, InterruptedSweepMarksItsTrialsAndResumes) {
@@ -130,11 +131,12 @@ TEST_F(SweepEndToEnd, InterruptedSweepMarksItsTrialsAndResumes) {
   ASSERT_TRUE(t::wait_for_exit(sweep)) << "sweep still running after SIGINT";
   EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'interrupted'"), 2);
   EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'running'"), 0);
-  EXPECT_GE(count("SELECT count(*) FROM epochs"), 2);   // finished epochs stay
+  EXPECT_GE(count("SELECT count(*) FROM epochs"), 2);  // finished epochs stay
 
   const auto rerun = runner("sweep.yaml --set train.epochs=2");
   ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
   EXPECT_NE(rerun.output.find("0 finished before, 4 to run"), std::string::npos) << rerun.output;
   EXPECT_EQ(count(R"(SELECT count(*) FROM runs r WHERE status = 'finished' AND id = (
-                     SELECT max(id) FROM runs WHERE trial_key = r.trial_key))"), 4);
+                     SELECT max(id) FROM runs WHERE trial_key = r.trial_key))"),
+            4);
 }

@@ -65,9 +65,11 @@ std::pair<std::string, std::unique_ptr<trainyard::SqlDatabase>> SweepWorkers::ki
   const std::string url = t::database_for_this_test();
   write_experiment(url);
   // Two workers run to the end (their exit codes are checked); the third is killed mid-trial.
-  auto first = std::async(std::launch::async, [&] { return t::run_command(command("sweep.yaml --worker --lease 1.5")); });
+  auto first =
+      std::async(std::launch::async, [&] { return t::run_command(command("sweep.yaml --worker --lease 1.5")); });
   const pid_t victim = start_worker("victim.log", victim_sets);
-  auto second = std::async(std::launch::async, [&] { return t::run_command(command("sweep.yaml --worker --lease 1.5")); });
+  auto second =
+      std::async(std::launch::async, [&] { return t::run_command(command("sweep.yaml --worker --lease 1.5")); });
 
   const std::string victim_name = trainyard::host_name() + ":" + std::to_string(victim);
   // Caught mid-trial: its run has recorded some epochs and has most still to go.
@@ -94,9 +96,9 @@ std::pair<std::string, std::unique_ptr<trainyard::SqlDatabase>> SweepWorkers::ki
   }
   if (!caught) {
     ADD_FAILURE() << "the victim never ran a trial\n" << t::read_file(dir_ / "victim.log");
-    return {"", nullptr};   // the two others finish the sweep first
+    return {"", nullptr};  // the two others finish the sweep first
   }
-  EXPECT_EQ(kill(victim, SIGKILL), 0);   // a node failure: no chance to say anything
+  EXPECT_EQ(kill(victim, SIGKILL), 0);  // a node failure: no chance to say anything
   EXPECT_TRUE(t::wait_for_exit(victim, 10));
 
   const auto a = first.get();
@@ -110,8 +112,9 @@ std::pair<std::string, std::unique_ptr<trainyard::SqlDatabase>> SweepWorkers::ki
   // Each trial finished exactly once, and each finished trial points at its finished run.
   EXPECT_EQ(count(*db, "SELECT count(*) FROM runs WHERE status = 'finished'"), 6);
   EXPECT_EQ(count(*db, "SELECT count(DISTINCT trial_key) FROM runs WHERE status = 'finished'"), 6);
-  EXPECT_EQ(count(*db, "SELECT count(*) FROM trials t JOIN runs r ON r.id = t.run_id "
-                       "WHERE r.status = 'finished' AND r.trial_key = t.trial_key"),
+  EXPECT_EQ(count(*db,
+                  "SELECT count(*) FROM trials t JOIN runs r ON r.id = t.run_id "
+                  "WHERE r.status = 'finished' AND r.trial_key = t.trial_key"),
             6);
   EXPECT_EQ(count(*db, "SELECT count(*) FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.status = 'finished'"),
             6 * 300);
@@ -124,11 +127,11 @@ std::pair<std::string, std::unique_ptr<trainyard::SqlDatabase>> SweepWorkers::ki
   EXPECT_GE(count(*db, "SELECT count(DISTINCT worker) FROM trials"), 2);
 
   // The results tool reads the PostgreSQL store as it reads a file.
-  const auto listed = t::run_command(t::shell_quote(TRAINYARD_RESULTS_PATH) + " --db " + t::shell_quote(url) +
-                                     " sweeps --format csv");
+  const auto listed =
+      t::run_command(t::shell_quote(TRAINYARD_RESULTS_PATH) + " --db " + t::shell_quote(url) + " sweeps --format csv");
   EXPECT_EQ(listed.exit_code, 0) << listed.output;
   EXPECT_NE(listed.output.find("workers"), std::string::npos) << listed.output;
-  EXPECT_NE(listed.output.find(",6,6,"), std::string::npos) << listed.output;   // 6 trials, 6 finished
+  EXPECT_NE(listed.output.find(",6,6,"), std::string::npos) << listed.output;  // 6 trials, 6 finished
   return {killed_trial, trainyard::open_postgres_database(url)};
 }
 
@@ -140,17 +143,19 @@ TEST_F(SweepWorkers, SixTrialsThreeWorkersOneKilledMidTrialTheTrialContinuesFrom
   const auto runs = db->query("SELECT id, status FROM runs WHERE trial_key = ?", {trial});
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs.text(0, 1), "finished");
-  const auto epochs = db->query("SELECT count(*), count(DISTINCT epoch), min(epoch), max(epoch) FROM epochs WHERE run_id = ?",
-                                {runs.integer(0, 0)});
+  const auto epochs =
+      db->query("SELECT count(*), count(DISTINCT epoch), min(epoch), max(epoch) FROM epochs WHERE run_id = ?",
+                {runs.integer(0, 0)});
   EXPECT_EQ(epochs.rows[0], (std::vector<trainyard::SqlValue>{std::int64_t{300}, std::int64_t{300}, std::int64_t{1},
-                                                               std::int64_t{300}}));
+                                                              std::int64_t{300}}));
 }
 
 TEST_F(SweepWorkers, SixTrialsThreeWorkersOneKilledMidTrialWithoutItsCheckpointTheTrialStartsAfresh) {
   // The killed worker kept its checkpoints where the others cannot see them.
   const auto [trial, db] = kill_one_of_three("--set output.checkpoints=victim-checkpoints");
   ASSERT_TRUE(db);
-  const auto lost_runs = db->query("SELECT status, error FROM runs WHERE trial_key = ? AND status <> 'finished'", {trial});
+  const auto lost_runs =
+      db->query("SELECT status, error FROM runs WHERE trial_key = ? AND status <> 'finished'", {trial});
   ASSERT_EQ(lost_runs.size(), 1u);
   // Whoever noticed first says why: the worker taking the trial over ("failed"), or, on this one
   // machine, a runner that found the dead process of a 'running' run ("interrupted").
@@ -206,15 +211,16 @@ TEST_F(SweepWorkers, ACtrlCStopsTheTrialAndHandsItBackToTheQueue) {
 
 TEST_F(SweepWorkers, EmitSlurmWritesAJobArrayOfWorkers) {
   write_experiment("postgresql://trainyard@db.cluster:5432/sweeps");
-  const auto written = t::run_command(command("sweep.yaml --emit-slurm sweep.sbatch --workers 3 --gpus-per-worker 1 "
-                                              "--cpus-per-worker 8 --mem 32G --time 02:00:00 --partition gpu "
-                                              "--set train.epochs=5"));
+  const auto written =
+      t::run_command(command("sweep.yaml --emit-slurm sweep.sbatch --workers 3 --gpus-per-worker 1 "
+                             "--cpus-per-worker 8 --mem 32G --time 02:00:00 --partition gpu "
+                             "--set train.epochs=5"));
   ASSERT_EQ(written.exit_code, 0) << written.output;
   const auto script = t::read_file(dir_ / "sweep.sbatch");
-  for (const char* line : {"#!/bin/bash\n", "#SBATCH --job-name=trainyard-workers\n", "#SBATCH --array=0-2\n",
-                           "#SBATCH --cpus-per-task=8\n", "#SBATCH --gres=gpu:1\n", "#SBATCH --mem=32G\n",
-                           "#SBATCH --time=02:00:00\n", "#SBATCH --partition=gpu\n",
-                           "6 trials shared by 3 workers", "--worker --lease 60 --set 'train.epochs=5'\n"}) {
+  for (const char* line :
+       {"#!/bin/bash\n", "#SBATCH --job-name=trainyard-workers\n", "#SBATCH --array=0-2\n",
+        "#SBATCH --cpus-per-task=8\n", "#SBATCH --gres=gpu:1\n", "#SBATCH --mem=32G\n", "#SBATCH --time=02:00:00\n",
+        "#SBATCH --partition=gpu\n", "6 trials shared by 3 workers", "--worker --lease 60 --set 'train.epochs=5'\n"}) {
     EXPECT_NE(script.find(line), std::string::npos) << line << "\n" << script;
   }
   EXPECT_NE(script.find("#SBATCH --chdir=" + fs::canonical(dir_.path()).string()), std::string::npos) << script;

@@ -33,9 +33,12 @@ class MemoryRecorder final : public RunRecorder {
     log_.calls.push_back("begin " + run.model_plugin);
     return 41;
   }
-  void resume_run(std::int64_t id, const std::string&) override { log_.calls.push_back("resume " + std::to_string(id)); }
+  void resume_run(std::int64_t id, const std::string&) override {
+    log_.calls.push_back("resume " + std::to_string(id));
+  }
   std::vector<EpochRecord> keep_epochs(std::int64_t, std::int64_t last_epoch) override {
-    log_.epochs.resize(static_cast<std::size_t>(std::min<std::int64_t>(last_epoch, static_cast<std::int64_t>(log_.epochs.size()))));
+    log_.epochs.resize(
+        static_cast<std::size_t>(std::min<std::int64_t>(last_epoch, static_cast<std::int64_t>(log_.epochs.size()))));
     return log_.epochs;
   }
   void record_epoch(std::int64_t id, const EpochRecord& epoch, bool new_best, const std::string& checkpoint) override {
@@ -79,14 +82,18 @@ class Trainer : public ::testing::Test {
   void SetUp() override { t::make_image_folder(dir_ / "data", {{"a", 6}, {"b", 6}}, 16); }
 
   ExperimentConfig config(int epochs) const {
-    const std::string yaml = "name: inprocess\nseed: 3\ndevice: cpu\n"
-                             "model: {plugin: tiny, width: 4}\n"
-                             "dataset: {plugin: imagefolder, root: '" + (dir_ / "data").string() +
-                             "', image_size: 16, train_fraction: 0.5}\n"
-                             "optimizer: {plugin: adam, lr: 1.0e-2}\n"
-                             "train: {epochs: " + std::to_string(epochs) + ", batch_size: 4, threads: 1}\n"
-                             "output: {db: unused.db, checkpoints: '" + (dir_ / "checkpoints").string() +
-                             "', cache: ''}\n";
+    const std::string yaml =
+        "name: inprocess\nseed: 3\ndevice: cpu\n"
+        "model: {plugin: tiny, width: 4}\n"
+        "dataset: {plugin: imagefolder, root: '" +
+        (dir_ / "data").string() +
+        "', image_size: 16, train_fraction: 0.5}\n"
+        "optimizer: {plugin: adam, lr: 1.0e-2}\n"
+        "train: {epochs: " +
+        std::to_string(epochs) +
+        ", batch_size: 4, threads: 1}\n"
+        "output: {db: unused.db, checkpoints: '" +
+        (dir_ / "checkpoints").string() + "', cache: ''}\n";
     return ExperimentDocument::parse(yaml, "inprocess.yaml").resolve(t::build_registry());
   }
 
@@ -111,7 +118,7 @@ TEST_F(Trainer, RunsAWholeRunInProcessAndRecordsEveryEpoch) {
   }
   EXPECT_EQ(log_.calls.front(), "begin tiny 1.0.0");
   EXPECT_EQ(log_.calls.back(), "finish finished");
-  EXPECT_EQ(log_.calls[1], "record 41:1 best best.pt");   // the first epoch is always the best so far
+  EXPECT_EQ(log_.calls[1], "record 41:1 best best.pt");  // the first epoch is always the best so far
   ASSERT_TRUE(outcome.best.has_value());
   EXPECT_EQ(outcome.checkpoint_path, (dir_ / "checkpoints" / "run-41" / "best.pt").string());
   EXPECT_TRUE(std::filesystem::exists(dir_ / "checkpoints" / "run-41" / "best.pt"));
@@ -124,9 +131,9 @@ TEST_F(Trainer, CallbacksSurroundTheRecordAndCanEndTheRunEarly) {
   const RunOutcome outcome = run(config(5), options);
   ASSERT_EQ(outcome.status, RunStatus::kFinished) << outcome.error;
   EXPECT_EQ(outcome.epochs.size(), 2u);
-  const std::vector<std::string> expected{"begin tiny 1.0.0", "end 1", log_.calls[2], "recorded 1",
-                                          "end 2", log_.calls[5], "recorded 2", "finish finished",
-                                          "run end finished"};
+  const std::vector<std::string> expected{"begin tiny 1.0.0", "end 1",           log_.calls[2],
+                                          "recorded 1",       "end 2",           log_.calls[5],
+                                          "recorded 2",       "finish finished", "run end finished"};
   EXPECT_EQ(log_.calls, expected);
   EXPECT_EQ(log_.calls[2].rfind("record 41:1", 0), 0u);
   EXPECT_EQ(log_.calls[5].rfind("record 41:2", 0), 0u);
@@ -138,7 +145,7 @@ TEST_F(Trainer, AFailureAfterTheRunBeganIsRecordedNotThrown) {
   const RunOutcome outcome = run(config(4), options);
   EXPECT_EQ(outcome.status, RunStatus::kFailed);
   EXPECT_EQ(outcome.error, "probe failed at epoch 2");
-  EXPECT_EQ(log_.epochs.size(), 1u);   // epoch 2 failed before it was recorded
+  EXPECT_EQ(log_.epochs.size(), 1u);  // epoch 2 failed before it was recorded
   EXPECT_EQ(log_.status, RunStatus::kFailed);
   EXPECT_EQ(log_.error, "probe failed at epoch 2");
   EXPECT_EQ(log_.calls.back(), "run end failed");

@@ -10,7 +10,7 @@
 namespace trainyard::fuzz {
 
 void load_experiment(const std::uint8_t* data, std::size_t size) {
-  static const PluginRegistry registry;   // no plugins: the framework's own checks
+  static const PluginRegistry registry;  // no plugins: the framework's own checks
   const std::string text(reinterpret_cast<const char*>(data), size);
   std::vector<Override> overrides;
   const std::string first = text.substr(0, text.find('\n'));
@@ -22,7 +22,7 @@ void load_experiment(const std::uint8_t* data, std::size_t size) {
 }
 
 void decode_image(const std::uint8_t* data, std::size_t size) {
-  const int min_side = size > 0 ? data[0] % 64 : 0;   // scaled decoding too
+  const int min_side = size > 0 ? data[0] % 64 : 0;  // scaled decoding too
   const auto image = trainyard::decode_image(data, size, min_side);
   if (image.width > 0 && image.height > 0 &&
       image.pixels.size() == static_cast<std::size_t>(image.width) * image.height * 3 &&

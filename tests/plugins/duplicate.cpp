@@ -3,8 +3,7 @@
 
 namespace {
 std::vector<trainyard::ParamSpec> schema() { return {}; }
-std::shared_ptr<torch::optim::Optimizer> make(const trainyard::Params&,
-                                              const trainyard::OptimizerContext& context) {
+std::shared_ptr<torch::optim::Optimizer> make(const trainyard::Params&, const trainyard::OptimizerContext& context) {
   return std::make_shared<torch::optim::SGD>(context.parameters, torch::optim::SGDOptions(0.1));
 }
 const trainyard::PluginInfo* info() {

@@ -3,9 +3,7 @@
 
 namespace {
 std::vector<trainyard::ParamSpec> schema() { return {}; }
-std::shared_ptr<trainyard::Model> make(const trainyard::Params&, const trainyard::ModelContext&) {
-  return nullptr;
-}
+std::shared_ptr<trainyard::Model> make(const trainyard::Params&, const trainyard::ModelContext&) { return nullptr; }
 const trainyard::PluginInfo* info() {
   static trainyard::PluginInfo i = trainyard::model_plugin("stale", "0.1.0", "wrong API", &schema, &make);
   i.api_version = trainyard::kPluginApiVersion + 1;

@@ -3,9 +3,7 @@
 
 namespace {
 std::vector<trainyard::ParamSpec> schema() { return {}; }
-std::shared_ptr<trainyard::Model> make(const trainyard::Params&, const trainyard::ModelContext&) {
-  return nullptr;
-}
+std::shared_ptr<trainyard::Model> make(const trainyard::Params&, const trainyard::ModelContext&) { return nullptr; }
 const trainyard::PluginInfo* info() {
   static trainyard::PluginInfo i = trainyard::model_plugin("foreign", "0.1.0", "other LibTorch", &schema, &make);
   i.build_fingerprint = "libtorch 0.4.0, C++11 ABI 0";

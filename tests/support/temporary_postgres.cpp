@@ -28,13 +28,14 @@ fs::path server_bin() {
   fs::path best;
   double best_major = 0;
   for (const auto& entry : fs::directory_iterator("/usr/lib/postgresql", ec)) {
-    const double major = std::atof(entry.path().filename().c_str());   // the newest of "13", "15", ...
+    const double major = std::atof(entry.path().filename().c_str());  // the newest of "13", "15", ...
     if (fs::exists(entry.path() / "bin/initdb") && major > best_major) {
       best = entry.path() / "bin";
       best_major = major;
     }
   }
-  if (best.empty()) throw std::runtime_error("PostgreSQL's server is not installed (Debian: apt-get install postgresql)");
+  if (best.empty())
+    throw std::runtime_error("PostgreSQL's server is not installed (Debian: apt-get install postgresql)");
   return best;
 }
 
@@ -55,11 +56,11 @@ TemporaryPostgres::TemporaryPostgres() : bin_(server_bin()), port_(trainyard::fr
 
 void TemporaryPostgres::pg_ctl(const std::string& action) const {
   // Durability off: a test cluster lives for seconds.
-  const auto done = run_command(run_as_owner(
-      shell_quote((bin_ / "pg_ctl").string()) + " -D " + shell_quote((folder_ / "data").string()) + " -l " +
-      shell_quote((folder_ / "server.log").string()) + " -m fast -w -t 60 -o '-h 127.0.0.1 -p " +
-      std::to_string(port_) + " -k " + folder_.string() +
-      " -c fsync=off -c synchronous_commit=off -c full_page_writes=off' " + action));
+  const auto done = run_command(
+      run_as_owner(shell_quote((bin_ / "pg_ctl").string()) + " -D " + shell_quote((folder_ / "data").string()) +
+                   " -l " + shell_quote((folder_ / "server.log").string()) + " -m fast -w -t 60 -o '-h 127.0.0.1 -p " +
+                   std::to_string(port_) + " -k " + folder_.string() +
+                   " -c fsync=off -c synchronous_commit=off -c full_page_writes=off' " + action));
   if (done.exit_code != 0) {
     throw std::runtime_error("the PostgreSQL server did not " + action + ":\n" + done.output + "\n" +
                              read_file(folder_ / "server.log"));
@@ -73,7 +74,7 @@ std::unique_ptr<TemporaryPostgres> TemporaryPostgres::adopt(int port) {
   try {
     PostgresConnection probe(server->url());
   } catch (const std::exception&) {
-    return nullptr;   // a stale file: that run's server is gone
+    return nullptr;  // a stale file: that run's server is gone
   }
   return server;
 }
@@ -96,7 +97,7 @@ std::string TemporaryPostgres::url(const std::string& database) const {
 
 std::string TemporaryPostgres::create_database(const std::string& name) const {
   PostgresConnection admin(url());
-  admin.exec_script("DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)");   // a test run again
+  admin.exec_script("DROP DATABASE IF EXISTS \"" + name + "\" WITH (FORCE)");  // a test run again
   admin.exec_script("CREATE DATABASE \"" + name + "\"");
   return url(name);
 }
@@ -128,7 +129,7 @@ std::string database_for_this_test() {
   // Unique over the whole run (tests of several processes share the fixture's server): the name
   // cut to PostgreSQL's 63 characters, then a hash of all of it.
   char hash[12];
-  std::snprintf(hash, sizeof hash, "_%08zx", std::hash<std::string>{}(name) & 0xffffffffu);
+  std::snprintf(hash, sizeof hash, "_%08zx", std::hash<std::string>{}(name)&0xffffffffu);
   for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
   return shared_postgres().create_database(name.substr(0, 63 - 9) + hash);
 }

@@ -107,10 +107,12 @@ bool wait_until(const std::function<bool()>& condition, double seconds) {
 }
 
 bool wait_for_exit(int pid, double seconds) {
-  return wait_until([pid] {
-    waitpid(pid, nullptr, WNOHANG);   // reap it if it is our child
-    return kill(pid, 0) != 0;
-  }, seconds);
+  return wait_until(
+      [pid] {
+        waitpid(pid, nullptr, WNOHANG);  // reap it if it is our child
+        return kill(pid, 0) != 0;
+      },
+      seconds);
 }
 
 CommandResult run_command(const std::string& command) {
@@ -124,10 +126,9 @@ CommandResult run_command(const std::string& command) {
   return result;
 }
 
-std::string runner_command(const fs::path& folder, const std::string& arguments,
-                           const std::string& environment) {
-  return "cd " + shell_quote(folder.string()) + " && " + environment + (environment.empty() ? "" : " ") +
-         "exec " + shell_quote(TRAINYARD_RUNNER_PATH) + " " + arguments;
+std::string runner_command(const fs::path& folder, const std::string& arguments, const std::string& environment) {
+  return "cd " + shell_quote(folder.string()) + " && " + environment + (environment.empty() ? "" : " ") + "exec " +
+         shell_quote(TRAINYARD_RUNNER_PATH) + " " + arguments;
 }
 
 }  // namespace trainyard::testing

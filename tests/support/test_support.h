@@ -41,15 +41,14 @@ RgbImage solid_image(int width, int height, std::uint8_t r, std::uint8_t g, std:
 
 /// Writes an ImageFolder tree: root/<class>/<i>.png for each class and count. Images of class k
 /// are bright in channel k % 3 with a little noise, so a model can learn them in a few steps.
-void make_image_folder(const std::filesystem::path& root, const std::map<std::string, int>& counts,
-                       int size = 16);
+void make_image_folder(const std::filesystem::path& root, const std::map<std::string, int>& counts, int size = 16);
 
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& text);
 
 struct CommandResult {
   int exit_code = -1;
-  std::string output;   // stdout and stderr together
+  std::string output;  // stdout and stderr together
 };
 /// Runs a shell command, capturing its output.
 CommandResult run_command(const std::string& command);

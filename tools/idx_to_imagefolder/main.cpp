@@ -26,8 +26,8 @@ trainyard::GrayImage resized(const std::uint8_t* pixels, int width, int height, 
     image.pixels.assign(pixels, pixels + static_cast<std::size_t>(width) * height);
     return image;
   }
-  auto t = torch::from_blob(const_cast<std::uint8_t*>(pixels), {1, 1, height, width}, torch::kUInt8)
-               .to(torch::kFloat32);
+  auto t =
+      torch::from_blob(const_cast<std::uint8_t*>(pixels), {1, 1, height, width}, torch::kUInt8).to(torch::kFloat32);
   namespace F = torch::nn::functional;
   t = F::interpolate(t, F::InterpolateFuncOptions()
                             .size(std::vector<std::int64_t>{size, size})
@@ -45,8 +45,9 @@ trainyard::GrayImage resized(const std::uint8_t* pixels, int width, int height, 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Writes an ImageFolder tree (one folder per class, PNG files) from IDX files such "
-               "as Debian's Fashion-MNIST."};
+  CLI::App app{
+      "Writes an ImageFolder tree (one folder per class, PNG files) from IDX files such "
+      "as Debian's Fashion-MNIST."};
   std::string source = "/usr/share/datasets/fashion-mnist";
   std::string split = "train";
   std::string out;
@@ -99,8 +100,8 @@ int main(int argc, char** argv) {
       if (count < per_class) {
         std::cerr << "note: only " << count << " images of class " << label << " in the " << split << " split\n";
       }
-      std::cout << "class " << label << " (" << kFashionClasses[static_cast<std::size_t>(label)]
-                << "): " << count << " images\n";
+      std::cout << "class " << label << " (" << kFashionClasses[static_cast<std::size_t>(label)] << "): " << count
+                << " images\n";
     }
     std::cout << "wrote ImageFolder tree to " << out << "\n";
   } catch (const std::exception& e) {

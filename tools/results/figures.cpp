@@ -52,8 +52,7 @@ std::vector<std::string> run_labels(const ResultsReader& reader, const std::vect
 
 }  // namespace
 
-void plot_curves(const ResultsReader& reader, const std::vector<std::int64_t>& ids,
-                 const std::filesystem::path& file) {
+void plot_curves(const ResultsReader& reader, const std::vector<std::int64_t>& ids, const std::filesystem::path& file) {
   if (ids.empty()) throw InputError("plot: name at least one run (results plot RUN... --out FILE)");
   reader.require_runs(ids);
   Panel loss{"Loss", "epoch", "cross-entropy loss", {}, false, false, {}};
@@ -74,7 +73,7 @@ void plot_curves(const ResultsReader& reader, const std::vector<std::int64_t>& i
         l.y.push_back(as_double(row[epochs.column(train ? "train_loss" : "test_loss")]));
         a.y.push_back(as_double(row[epochs.column(train ? "train_accuracy" : "test_accuracy")]));
       }
-      l.markers = a.markers = epochs.rows.size() == 1;   // one epoch draws no line
+      l.markers = a.markers = epochs.rows.size() == 1;  // one epoch draws no line
       loss.series.push_back(std::move(l));
       accuracy.series.push_back(std::move(a));
     }
@@ -92,15 +91,14 @@ void plot_sweep(const ResultsReader& reader, const std::string& sweep, const std
   if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end()) {
     const auto nearest = nearest_name(metric, metrics);
     throw InputError("--metric '" + metric + "' is not a run metric" +
-                     (nearest ? "; did you mean '" + *nearest + "'?" : "") + " Metrics: " +
-                     join_names(metrics));
+                     (nearest ? "; did you mean '" + *nearest + "'?" : "") + " Metrics: " + join_names(metrics));
   }
   RunFilter filter;
   filter.sweep = sweep;
   const Table runs = reader.runs(filter, {parameter});
   // The latest run of each trial, as the leaderboard counts them.
-  std::map<std::string, std::pair<std::string, double>> by_trial;   // trial -> (parameter, metric)
-  for (const auto& row : runs.rows) {   // newest first
+  std::map<std::string, std::pair<std::string, double>> by_trial;  // trial -> (parameter, metric)
+  for (const auto& row : runs.rows) {                              // newest first
     const std::string trial = format_cell("", row[runs.column("trial_key")]);
     if (by_trial.count(trial)) continue;
     RunFilter one;
@@ -114,25 +112,27 @@ void plot_sweep(const ResultsReader& reader, const std::string& sweep, const std
   for (const auto& entry : by_trial) points.push_back(entry.second);
   if (points.empty()) throw InputError("sweep '" + sweep + "' has no runs to plot yet");
 
-  Panel panel{metric + " by " + parameter, parameter, metric, {}, false,
-              metric.find("accuracy") != std::string::npos, {}};
+  Panel panel{
+      metric + " by " + parameter, parameter, metric, {}, false, metric.find("accuracy") != std::string::npos, {}};
   // Every trial as a point; a line through the mean at each value (trials may repeat a value
   // with other seeds).
   Series trials, means;
   trials.markers = true;
   trials.line = false;
   means.label = "mean";
-  const bool numeric = std::all_of(points.begin(), points.end(),
-                                   [](const auto& p) { return parse_number(p.first).has_value(); });
-  std::map<double, std::pair<double, int>> sums;   // x -> (sum of y, count)
+  const bool numeric =
+      std::all_of(points.begin(), points.end(), [](const auto& p) { return parse_number(p.first).has_value(); });
+  std::map<double, std::pair<double, int>> sums;  // x -> (sum of y, count)
   std::vector<std::string> categories;
   for (const auto& [text, y] : points) {
-    if (!numeric && std::find(categories.begin(), categories.end(), text) == categories.end()) categories.push_back(text);
+    if (!numeric && std::find(categories.begin(), categories.end(), text) == categories.end())
+      categories.push_back(text);
   }
   std::sort(categories.begin(), categories.end());
   for (const auto& [text, y] : points) {
-    const double x = numeric ? *parse_number(text)
-                             : static_cast<double>(std::find(categories.begin(), categories.end(), text) - categories.begin());
+    const double x =
+        numeric ? *parse_number(text)
+                : static_cast<double>(std::find(categories.begin(), categories.end(), text) - categories.begin());
     trials.x.push_back(x);
     trials.y.push_back(y);
     if (std::isfinite(y)) sums[x].first += y, sums[x].second += 1;
@@ -144,7 +144,7 @@ void plot_sweep(const ResultsReader& reader, const std::string& sweep, const std
   panel.x_categories = categories;
   if (numeric && !means.x.empty()) {
     const double low = means.x.front(), high = means.x.back();
-    panel.log_x = low > 0 && high / low >= 10.0;   // learning rates and the like
+    panel.log_x = low > 0 && high / low >= 10.0;  // learning rates and the like
   }
   panel.series.push_back(means);
   panel.series.push_back(trials);

@@ -10,8 +10,7 @@
 namespace trainyard::results {
 
 /// Train (dashed) and test (solid) loss and accuracy per epoch, one colour per run.
-void plot_curves(const ResultsReader& reader, const std::vector<std::int64_t>& ids,
-                 const std::filesystem::path& file);
+void plot_curves(const ResultsReader& reader, const std::vector<std::int64_t>& ids, const std::filesystem::path& file);
 
 /// A sweep's `metric` (a run metric, e.g. best_test_accuracy) against the swept `parameter`
 /// (a config key); one point per trial, log scale when the values span two decades or more.

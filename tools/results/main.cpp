@@ -35,8 +35,10 @@ struct FilterOptions {
     command->add_option("--experiment", filter.experiment, "only runs of this experiment (its name)");
     command->add_option("--sweep", filter.sweep, "only the trials of this sweep (id or name)");
     command->add_option("--status", filter.status, "running, finished, failed or interrupted");
-    command->add_option("--where", where, "KEY=VALUE on the resolved config (also !=, <, <=, >, >=), "
-                                          "e.g. optimizer.lr=0.001; repeatable")
+    command
+        ->add_option("--where", where,
+                     "KEY=VALUE on the resolved config (also !=, <, <=, >, >=), "
+                     "e.g. optimizer.lr=0.001; repeatable")
         ->type_name("COND");
     command->add_option("--since", filter.since, "started on or after (2026-11-25, or a timestamp prefix)");
     command->add_option("--until", filter.until, "started on or before");
@@ -71,10 +73,11 @@ class Output {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Queries, compares, exports and plots the runs in a Trainyard results database "
-               "(opened read-only)."};
+  CLI::App app{
+      "Queries, compares, exports and plots the runs in a Trainyard results database "
+      "(opened read-only)."};
   app.require_subcommand(1);
-  app.fallthrough();   // --db and --format also after the subcommand
+  app.fallthrough();  // --db and --format also after the subcommand
   std::string db = "results/trainyard.db";
   std::string format_text = "table";
   app.add_option("--db", db, "results database (the experiment's output.db): a file or a postgresql:// URL")
@@ -117,13 +120,15 @@ int main(int argc, char** argv) {
 
   std::string copy_to;
   auto* copying = app.add_subcommand(
-      "copy", "copy the whole database (--db) into a new SQLite file or an empty PostgreSQL database, ids kept: "
-              "e.g. a cluster sweep's server store into a file to analyse offline");
+      "copy",
+      "copy the whole database (--db) into a new SQLite file or an empty PostgreSQL database, ids kept: "
+      "e.g. a cluster sweep's server store into a file to analyse offline");
   copying->add_option("--to", copy_to, "destination: a file path or postgresql://USER@HOST:PORT/DBNAME")->required();
 
   std::vector<std::int64_t> plot_ids;
   std::string plot_out, plot_sweep, plot_param, plot_metric = "best_test_accuracy";
-  auto* plot = app.add_subcommand("plot", "PNG or SVG: loss and accuracy curves of runs, or a sweep's metric against a parameter");
+  auto* plot = app.add_subcommand(
+      "plot", "PNG or SVG: loss and accuracy curves of runs, or a sweep's metric against a parameter");
   plot->add_option("runs", plot_ids, "run ids (default: the newest run)");
   plot->add_option("--out", plot_out, "figure file, .png or .svg")->required();
   plot->add_option("--sweep", plot_sweep, "plot this sweep's --metric against --param");
@@ -144,8 +149,8 @@ int main(int argc, char** argv) {
     } else if (app.got_subcommand("sweeps")) {
       tr::write_table(std::cout, reader.sweeps(), format);
     } else if (app.got_subcommand(show)) {
-      tr::write_run_details(std::cout, reader.run_fields(show_id), reader.config(show_id),
-                            reader.epochs(show_id), format);
+      tr::write_run_details(std::cout, reader.run_fields(show_id), reader.config(show_id), reader.epochs(show_id),
+                            format);
     } else if (app.got_subcommand(compare)) {
       tr::write_table(std::cout, reader.compare(compare_ids, all_keys), format, /*row_keyed=*/true);
     } else if (app.got_subcommand(best)) {
@@ -165,9 +170,8 @@ int main(int argc, char** argv) {
       }
       if (format == tr::Format::kTable) {
         const auto& row = top.rows.front();
-        std::cout << "best of sweep " << best_sweep << " by " << best_metric << ": run "
-                  << tr::format_cell("", row[0]) << " ("
-                  << tr::format_cell("", row[top.column("trial_key")]) << "), " << best_metric << " "
+        std::cout << "best of sweep " << best_sweep << " by " << best_metric << ": run " << tr::format_cell("", row[0])
+                  << " (" << tr::format_cell("", row[top.column("trial_key")]) << "), " << best_metric << " "
                   << tr::format_cell(best_metric, row[top.column(best_metric)]) << "\n";
       } else {
         tr::write_table(std::cout, top, format);
@@ -175,8 +179,8 @@ int main(int argc, char** argv) {
     } else if (app.got_subcommand(exporting)) {
       const auto& filter = export_options.resolve();
       std::vector<std::int64_t> ids = export_ids;
-      const bool filtered = filter.experiment || filter.sweep || filter.status || filter.since ||
-                            filter.until || !filter.where.empty();
+      const bool filtered =
+          filter.experiment || filter.sweep || filter.status || filter.since || filter.until || !filter.where.empty();
       if (!ids.empty()) reader.require_runs(ids);
       if (filtered) {
         tr::RunFilter selection = filter;
@@ -187,11 +191,11 @@ int main(int argc, char** argv) {
         if (ids.empty()) throw trainyard::InputError("export: no run matches these filters");
       }
       Output out(export_out);
-      tr::write_table(out.stream(), reader.export_epochs(ids), format == tr::Format::kTable ? tr::Format::kCsv : format);
+      tr::write_table(out.stream(), reader.export_epochs(ids),
+                      format == tr::Format::kTable ? tr::Format::kCsv : format);
     } else if (app.got_subcommand(copying)) {
       const auto counts = tr::copy_results(reader, copy_to);
-      std::cerr << "copied " << reader.path() << " into "
-                << trainyard::redact_location(copy_to);
+      std::cerr << "copied " << reader.path() << " into " << trainyard::redact_location(copy_to);
       for (std::size_t i = 0; i < counts.size(); ++i) {
         std::cerr << (i ? ", " : ": ") << counts[i].second << " " << counts[i].first;
       }
@@ -201,7 +205,7 @@ int main(int argc, char** argv) {
         if (plot_param.empty()) throw trainyard::InputError("plot --sweep needs --param KEY (the swept config key)");
         tr::plot_sweep(reader, plot_sweep, plot_param, plot_metric, plot_out);
       } else {
-        if (plot_ids.empty()) {   // the newest run
+        if (plot_ids.empty()) {  // the newest run
           tr::RunFilter newest;
           newest.limit = 1;
           plot_ids = reader.run_ids(newest);

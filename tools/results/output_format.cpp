@@ -79,9 +79,7 @@ Format parse_format(const std::string& text) {
 
 void write_table(std::ostream& out, const Table& table, Format format, bool row_keyed) {
   switch (format) {
-    case Format::kTable:
-      write_aligned(out, table, row_keyed);
-      return;
+    case Format::kTable: write_aligned(out, table, row_keyed); return;
     case Format::kCsv: {
       for (std::size_t i = 0; i < table.columns.size(); ++i) out << (i ? "," : "") << csv_cell(table.columns[i]);
       out << "\n";
@@ -91,15 +89,12 @@ void write_table(std::ostream& out, const Table& table, Format format, bool row_
       }
       return;
     }
-    case Format::kJson:
-      out << json_rows(table).dump(2) << "\n";
-      return;
+    case Format::kJson: out << json_rows(table).dump(2) << "\n"; return;
   }
 }
 
 void write_run_details(std::ostream& out, const std::vector<std::pair<std::string, Value>>& fields,
-                       const std::map<std::string, std::string>& config, const Table& epochs,
-                       Format format) {
+                       const std::map<std::string, std::string>& config, const Table& epochs, Format format) {
   if (format == Format::kCsv) {
     write_table(out, epochs, format);
     return;

@@ -22,7 +22,6 @@ void write_table(std::ostream& out, const Table& table, Format format, bool row_
 /// One run as `results show` prints it: its stored fields, its resolved config, its epochs. As
 /// JSON one object {"run": {...}, "config": {...}, "epochs": [...]}; as CSV the epochs alone.
 void write_run_details(std::ostream& out, const std::vector<std::pair<std::string, Value>>& fields,
-                       const std::map<std::string, std::string>& config, const Table& epochs,
-                       Format format);
+                       const std::map<std::string, std::string>& config, const Table& epochs, Format format);
 
 }  // namespace trainyard::results

@@ -16,9 +16,8 @@ namespace {
 
 // matplotlib's tab10: the colours people know from the Python figures.
 constexpr double kPalette[10][3] = {
-    {0.122, 0.467, 0.706}, {1.000, 0.498, 0.055}, {0.173, 0.627, 0.173}, {0.839, 0.153, 0.157},
-    {0.580, 0.404, 0.741}, {0.549, 0.337, 0.294}, {0.890, 0.467, 0.761}, {0.498, 0.498, 0.498},
-    {0.737, 0.741, 0.133}, {0.090, 0.745, 0.812}};
+    {0.122, 0.467, 0.706}, {1.000, 0.498, 0.055}, {0.173, 0.627, 0.173}, {0.839, 0.153, 0.157}, {0.580, 0.404, 0.741},
+    {0.549, 0.337, 0.294}, {0.890, 0.467, 0.761}, {0.498, 0.498, 0.498}, {0.737, 0.741, 0.133}, {0.090, 0.745, 0.812}};
 
 constexpr double kPanelWidth = 560, kPanelHeight = 400, kTitleHeight = 40;
 constexpr double kLegendRow = 20, kLegendColumn = 270;
@@ -40,8 +39,7 @@ void set_style(cairo_t* cr, bool dashed) {
 
 enum class Align { kLeft, kCentre, kRight };
 
-void text_at(cairo_t* cr, const std::string& text, double x, double y, Align align, double size,
-             bool bold = false) {
+void text_at(cairo_t* cr, const std::string& text, double x, double y, Align align, double size, bool bold = false) {
   cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
                          bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
   cairo_set_font_size(cr, size);
@@ -93,7 +91,7 @@ void draw_panel(cairo_t* cr, const Panel& panel, double origin_x, double origin_
   }
   if (xr.empty()) xr.low = 0, xr.high = 1;
   if (panel.x_categories.empty() && xr.high > xr.low) {
-    const double pad = (xr.high - xr.low) * 0.04;   // markers at the ends stay whole
+    const double pad = (xr.high - xr.low) * 0.04;  // markers at the ends stay whole
     xr.low -= pad, xr.high += pad;
   }
   if (yr.empty()) yr.low = 0, yr.high = 1;
@@ -127,13 +125,14 @@ void draw_panel(cairo_t* cr, const Panel& panel, double origin_x, double origin_
   // x ticks: categories, powers of ten, or 1-2-5 steps.
   std::vector<std::pair<double, std::string>> x_ticks;
   if (!panel.x_categories.empty()) {
-    for (std::size_t i = 0; i < panel.x_categories.size(); ++i) x_ticks.emplace_back(static_cast<double>(i), panel.x_categories[i]);
+    for (std::size_t i = 0; i < panel.x_categories.size(); ++i)
+      x_ticks.emplace_back(static_cast<double>(i), panel.x_categories[i]);
   } else if (panel.log_x) {
     for (int e = static_cast<int>(std::floor(xr.low)); e <= static_cast<int>(std::ceil(xr.high)); ++e) {
       for (double m : {1.0, 2.0, 5.0}) {
         const double v = std::log10(m) + e;
         if (v < xr.low - 1e-9 || v > xr.high + 1e-9) continue;
-        if (m != 1.0 && xr.high - xr.low > 2.5) continue;   // only decades on a wide axis
+        if (m != 1.0 && xr.high - xr.low > 2.5) continue;  // only decades on a wide axis
         char label[32];
         std::snprintf(label, sizeof label, "%g", m * std::pow(10.0, e));
         x_ticks.emplace_back(v, label);
@@ -221,8 +220,8 @@ std::vector<double> nice_ticks(double low, double high, int target) {
   return ticks;
 }
 
-void render_figure(const std::string& title, const std::vector<Panel>& panels,
-                   const std::vector<LegendEntry>& legend, const std::filesystem::path& file) {
+void render_figure(const std::string& title, const std::vector<Panel>& panels, const std::vector<LegendEntry>& legend,
+                   const std::filesystem::path& file) {
   std::string extension = file.extension().string();
   std::transform(extension.begin(), extension.end(), extension.begin(), ::tolower);
   if (extension != ".png" && extension != ".svg") {
@@ -242,14 +241,14 @@ void render_figure(const std::string& title, const std::vector<Panel>& panels,
           : cairo_svg_surface_create(file.c_str(), width, height),
       &cairo_surface_destroy);
   if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS) {
-    throw InputError("cannot write '" + file.string() + "': " +
-                     cairo_status_to_string(cairo_surface_status(surface.get())));
+    throw InputError("cannot write '" + file.string() +
+                     "': " + cairo_status_to_string(cairo_surface_status(surface.get())));
   }
   cairo_t* cr = cairo_create(surface.get());
   cairo_set_source_rgb(cr, 1, 1, 1);
   cairo_paint(cr);
   cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-  double title_size = 16;   // shrunk until the title fits the figure
+  double title_size = 16;  // shrunk until the title fits the figure
   for (cairo_text_extents_t extents;; title_size -= 1) {
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
     cairo_set_font_size(cr, title_size);
@@ -281,8 +280,8 @@ void render_figure(const std::string& title, const std::vector<Panel>& panels,
   } else {
     cairo_surface_finish(surface.get());
     if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS) {
-      throw InputError("cannot write '" + file.string() + "': " +
-                       cairo_status_to_string(cairo_surface_status(surface.get())));
+      throw InputError("cannot write '" + file.string() +
+                       "': " + cairo_status_to_string(cairo_surface_status(surface.get())));
     }
   }
 }

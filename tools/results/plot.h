@@ -13,10 +13,10 @@ namespace trainyard::results {
 struct Series {
   std::string label;
   std::vector<double> x, y;
-  int color = 0;          // index into the palette (tab10)
+  int color = 0;  // index into the palette (tab10)
   bool dashed = false;
   bool markers = false;
-  bool line = true;       // false: markers only (a scatter)
+  bool line = true;  // false: markers only (a scatter)
 };
 
 /// One chart: axes, grid, lines.
@@ -24,21 +24,21 @@ struct Panel {
   std::string title, x_label, y_label;
   std::vector<Series> series;
   bool log_x = false;
-  bool percent_y = false;                // y ticks as percentages (values are fractions)
-  std::vector<std::string> x_categories; // when set, x values are indices into these labels
+  bool percent_y = false;                 // y ticks as percentages (values are fractions)
+  std::vector<std::string> x_categories;  // when set, x values are indices into these labels
 };
 
 /// An entry of the figure's legend: a colour swatch (or a line style) and its text.
 struct LegendEntry {
   std::string text;
-  int color = -1;        // -1: grey, to explain a line style
+  int color = -1;  // -1: grey, to explain a line style
   bool dashed = false;
 };
 
 /// Draws `panels` side by side under `title`, with the legend below them, into `file`: PNG or
 /// SVG by its extension. Throws InputError for another extension or an unwritable file.
-void render_figure(const std::string& title, const std::vector<Panel>& panels,
-                   const std::vector<LegendEntry>& legend, const std::filesystem::path& file);
+void render_figure(const std::string& title, const std::vector<Panel>& panels, const std::vector<LegendEntry>& legend,
+                   const std::filesystem::path& file);
 
 /// Tick positions for [low, high]: 1-2-5 steps, about `target` of them.
 std::vector<double> nice_ticks(double low, double high, int target = 5);

@@ -69,19 +69,24 @@ int main(int argc, char** argv) {
     reader.runs(filter, {"optimizer.lr"});
   });
   const double sweeps_ms = median_ms([&] { reader.sweeps(); });
-  const double show_ms = median_ms([&] { reader.run_fields(runs / 2); reader.epochs(runs / 2); });
+  const double show_ms = median_ms([&] {
+    reader.run_fields(runs / 2);
+    reader.epochs(runs / 2);
+  });
 
   // Baseline: every epoch row read, best per run kept, top 10 sorted in the program.
   SQLite::Database raw(db, SQLite::OPEN_READONLY);
-  const double scan_ms = median_ms([&] {
-    SQLite::Statement query(raw, "SELECT run_id, test_accuracy FROM epochs");
-    std::vector<double> best(static_cast<std::size_t>(runs + 1), -1.0);
-    while (query.executeStep()) {
-      auto& b = best[static_cast<std::size_t>(query.getColumn(0).getInt64())];
-      b = std::max(b, query.getColumn(1).getDouble());
-    }
-    std::partial_sort(best.begin(), best.begin() + 10, best.end(), std::greater<>());
-  }, 3);
+  const double scan_ms = median_ms(
+      [&] {
+        SQLite::Statement query(raw, "SELECT run_id, test_accuracy FROM epochs");
+        std::vector<double> best(static_cast<std::size_t>(runs + 1), -1.0);
+        while (query.executeStep()) {
+          auto& b = best[static_cast<std::size_t>(query.getColumn(0).getInt64())];
+          b = std::max(b, query.getColumn(1).getDouble());
+        }
+        std::partial_sort(best.begin(), best.begin() + 10, best.end(), std::greater<>());
+      },
+      3);
 
   std::printf("\n%-62s %10s\n", "query (median of 7)", "ms");
   std::printf("%-62s %10.2f\n", "open the database read-only", open_ms);

@@ -14,9 +14,10 @@ bool has_table(SqlDatabase& db, const std::string& table) {
     return db.query("SELECT to_regclass(?) IS NOT NULL", {table}).integer(0, 0) != 0;
   }
   // sqlite_temp_master too: the reader gives files from before schema 4 a temporary run_config.
-  return db.query("SELECT count(*) FROM (SELECT name FROM sqlite_master UNION ALL "
-                  "SELECT name FROM sqlite_temp_master) WHERE name = ?",
-                  {table})
+  return db.query(
+               "SELECT count(*) FROM (SELECT name FROM sqlite_master UNION ALL "
+               "SELECT name FROM sqlite_temp_master) WHERE name = ?",
+               {table})
              .integer(0, 0) != 0;
 }
 

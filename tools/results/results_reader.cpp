@@ -19,13 +19,12 @@ namespace {
 
 // The run_summary columns `runs` shows by default, in order.
 const std::vector<std::string> kDefaultRunColumns = {
-    "run_id", "experiment", "status", "started_at", "epochs", "best_test_accuracy", "best_epoch",
-    "final_test_accuracy", "final_test_loss", "trial_key"};
+    "run_id",     "experiment",          "status",          "started_at", "epochs", "best_test_accuracy",
+    "best_epoch", "final_test_accuracy", "final_test_loss", "trial_key"};
 
 // Columns of run_summary that are not metrics but can still be sorted and filtered on.
-const std::vector<std::string> kRunColumns = {"run_id", "experiment", "status", "sweep_id",
-                                              "trial_key", "seed", "precision", "device",
-                                              "host", "started_at", "ended_at"};
+const std::vector<std::string> kRunColumns = {"run_id",    "experiment", "status", "sweep_id",   "trial_key", "seed",
+                                              "precision", "device",     "host",   "started_at", "ended_at"};
 
 Table collect(SqlRows rows) { return Table{std::move(rows.columns), std::move(rows.rows)}; }
 
@@ -71,7 +70,8 @@ ConfigCondition parse_condition(const std::string& text) {
     }
     return condition;
   }
-  throw InputError("--where '" + text + "': expected KEY=VALUE (or !=, <, <=, >, >=), e.g. "
+  throw InputError("--where '" + text +
+                   "': expected KEY=VALUE (or !=, <, <=, >, >=), e.g. "
                    "optimizer.lr=0.001 or train.batch_size>=32");
 }
 
@@ -79,7 +79,8 @@ ResultsReader::ResultsReader(const std::string& location) : path_(redact_locatio
   const bool sqlite = !is_postgres_url(location);
   std::error_code ec;
   if (sqlite && !fs::exists(location, ec)) {
-    throw StoreError("No results database at '" + path_ + "'. Give the file with --db (runs write "
+    throw StoreError("No results database at '" + path_ +
+                     "'. Give the file with --db (runs write "
                      "their experiment's output.db, results/trainyard.db by default).");
   }
   if (sqlite && fs::is_directory(location, ec)) {
@@ -96,7 +97,9 @@ ResultsReader::ResultsReader(const std::string& location) : path_(redact_locatio
   }
   if (!id.trainyard) {
     throw StoreError("'" + path_ + "' is not a Trainyard results database (" +
-                     (id.empty ? "it is empty" : sqlite ? "it has another application id" : "it holds other tables") +
+                     (id.empty ? "it is empty"
+                      : sqlite ? "it has another application id"
+                               : "it holds other tables") +
                      "); it was not modified");
   }
   schema_version_ = static_cast<int>(id.version);
@@ -105,15 +108,16 @@ ResultsReader::ResultsReader(const std::string& location) : path_(redact_locatio
                      ", written by a newer Trainyard; this build reads versions up to " +
                      std::to_string(ResultsStore::kSchemaVersion) + ". Use a newer results tool.");
   }
-  if (schema_version_ < 3) {   // only SQLite files are that old
+  if (schema_version_ < 3) {  // only SQLite files are that old
     throw StoreError("'" + path_ + "' has schema version " + std::to_string(schema_version_) +
                      ", from an early Trainyard. The results tool never modifies a file: upgrade "
                      "it by running any experiment with output.db set to it.");
   }
   if (schema_version_ < 4) {
     // The views and config rows of schema 4, in this connection's temporary schema only.
-    db_->execute_script("CREATE TEMP TABLE run_config (run_id INTEGER NOT NULL, key TEXT NOT NULL, "
-                        "value TEXT NOT NULL, number REAL, PRIMARY KEY (run_id, key))");
+    db_->execute_script(
+        "CREATE TEMP TABLE run_config (run_id INTEGER NOT NULL, key TEXT NOT NULL, "
+        "value TEXT NOT NULL, number REAL, PRIMARY KEY (run_id, key))");
     ResultsStore::fill_config_rows(*db_, "temp.run_config");
     db_->execute_script(ResultsStore::views_sql(true));
   }
@@ -122,10 +126,10 @@ ResultsReader::ResultsReader(const std::string& location) : path_(redact_locatio
 ResultsReader::~ResultsReader() = default;
 
 const std::vector<std::string>& ResultsReader::metrics() {
-  static const std::vector<std::string> names = {
-      "best_test_accuracy", "best_test_loss",   "best_epoch",          "final_test_accuracy",
-      "final_test_loss",    "final_train_accuracy", "final_train_loss", "min_test_loss",
-      "epochs",             "train_images_per_second", "train_seconds"};
+  static const std::vector<std::string> names = {"best_test_accuracy",      "best_test_loss",  "best_epoch",
+                                                 "final_test_accuracy",     "final_test_loss", "final_train_accuracy",
+                                                 "final_train_loss",        "min_test_loss",   "epochs",
+                                                 "train_images_per_second", "train_seconds"};
   return names;
 }
 
@@ -148,8 +152,9 @@ std::string ResultsReader::sort_expression(const std::string& sort, bool ascendi
       const auto nearest = nearest_name(sort, known);
       const auto nearest_key = nearest_name(sort, keys);
       throw InputError("--sort '" + sort + "' is neither a metric nor a config key of these runs" +
-                       (nearest ? "; did you mean '" + *nearest + "'?" :
-                        nearest_key ? "; did you mean '" + *nearest_key + "'?" : "") +
+                       (nearest       ? "; did you mean '" + *nearest + "'?"
+                        : nearest_key ? "; did you mean '" + *nearest_key + "'?"
+                                      : "") +
                        " Metrics: " + join_names(metrics()) + ".");
     }
     // Numbers by value (1e-4 < 3e-4), then text; the two engines agree on this order.
@@ -171,8 +176,7 @@ std::vector<std::int64_t> ResultsReader::run_ids(const RunFilter& filter) const 
 
 Table ResultsReader::runs(const RunFilter& filter, const std::vector<std::string>& config_columns) const {
   std::vector<std::string> columns = kDefaultRunColumns;
-  if ((contains(metrics(), filter.sort) || contains(kRunColumns, filter.sort)) &&
-      !contains(columns, filter.sort)) {
+  if ((contains(metrics(), filter.sort) || contains(kRunColumns, filter.sort)) && !contains(columns, filter.sort)) {
     columns.insert(columns.end() - 1, filter.sort);
   }
   const auto keys = config_keys();
@@ -183,24 +187,26 @@ Table ResultsReader::runs(const RunFilter& filter, const std::vector<std::string
                      (nearest ? "; did you mean '" + *nearest + "'?" : ""));
   };
 
-  std::vector<std::string> shown_keys = config_columns;   // a config key sorted by is shown too
-  if (!contains(columns, filter.sort) && !contains(kRunColumns, filter.sort) &&
-      contains(keys, filter.sort) && !contains(shown_keys, filter.sort)) {
+  std::vector<std::string> shown_keys = config_columns;  // a config key sorted by is shown too
+  if (!contains(columns, filter.sort) && !contains(kRunColumns, filter.sort) && contains(keys, filter.sort) &&
+      !contains(shown_keys, filter.sort)) {
     shown_keys.push_back(filter.sort);
   }
   std::string sql = "SELECT ";
   for (std::size_t i = 0; i < columns.size(); ++i) sql += (i ? ", rs." : "rs.") + columns[i];
   for (const auto& key : shown_keys) {
     require_key(key, "--show");
-    sql += ", (SELECT value FROM run_config c WHERE c.run_id = rs.run_id AND c.key = ?) AS " +
-           quote_identifier(key);
+    sql += ", (SELECT value FROM run_config c WHERE c.run_id = rs.run_id AND c.key = ?) AS " + quote_identifier(key);
   }
   sql += " FROM run_summary rs WHERE 1 = 1";
   std::vector<SqlValue> bindings(shown_keys.begin(), shown_keys.end());
   auto bind_text = [&](const std::string& text) { bindings.emplace_back(text); };
 
   if (!filter.ids.empty()) sql += " AND rs.run_id IN (" + id_list(filter.ids) + ")";
-  if (filter.experiment) { sql += " AND rs.experiment = ?"; bind_text(*filter.experiment); }
+  if (filter.experiment) {
+    sql += " AND rs.experiment = ?";
+    bind_text(*filter.experiment);
+  }
   if (filter.sweep) sql += " AND rs.sweep_id = " + std::to_string(resolve_sweep(*filter.sweep));
   if (filter.status) {
     static const std::vector<std::string> statuses = run_status_names();
@@ -210,8 +216,16 @@ Table ResultsReader::runs(const RunFilter& filter, const std::vector<std::string
     sql += " AND rs.status = ?";
     bind_text(*filter.status);
   }
-  if (filter.since) { sql += " AND substr(rs.started_at, 1, length(CAST(? AS TEXT))) >= ?"; bind_text(*filter.since); bind_text(*filter.since); }
-  if (filter.until) { sql += " AND substr(rs.started_at, 1, length(CAST(? AS TEXT))) <= ?"; bind_text(*filter.until); bind_text(*filter.until); }
+  if (filter.since) {
+    sql += " AND substr(rs.started_at, 1, length(CAST(? AS TEXT))) >= ?";
+    bind_text(*filter.since);
+    bind_text(*filter.since);
+  }
+  if (filter.until) {
+    sql += " AND substr(rs.started_at, 1, length(CAST(? AS TEXT))) <= ?";
+    bind_text(*filter.until);
+    bind_text(*filter.until);
+  }
   for (const auto& condition : filter.where) {
     require_key(condition.key, "--where");
     const auto number = parse_number(condition.value);
@@ -253,9 +267,9 @@ std::int64_t ResultsReader::resolve_sweep(const std::string& id_or_name) const {
   if (!by_name.empty()) return by_name.integer(0, 0);
   std::vector<std::string> known;
   const auto all = db_->query("SELECT id, name FROM sweeps ORDER BY id");
-  for (std::size_t i = 0; i < all.size(); ++i) known.push_back(all.text(i, 1) + " (" + std::to_string(all.integer(i, 0)) + ")");
-  throw InputError("--sweep '" + id_or_name + "': no such sweep in '" + path_ + "'; sweeps: " +
-                   join_names(known));
+  for (std::size_t i = 0; i < all.size(); ++i)
+    known.push_back(all.text(i, 1) + " (" + std::to_string(all.integer(i, 0)) + ")");
+  throw InputError("--sweep '" + id_or_name + "': no such sweep in '" + path_ + "'; sweeps: " + join_names(known));
 }
 
 void ResultsReader::require_runs(const std::vector<std::int64_t>& ids) const {
@@ -277,7 +291,7 @@ std::vector<std::pair<std::string, Value>> ResultsReader::run_fields(std::int64_
                               {id});
   std::vector<std::pair<std::string, Value>> fields;
   for (std::size_t i = 0; i < row.columns.size(); ++i) {
-    if (row.columns[i] == "config_yaml") continue;   // shown as config
+    if (row.columns[i] == "config_yaml") continue;  // shown as config
     fields.emplace_back(row.columns[i], row.rows.at(0)[i]);
   }
   return fields;
@@ -331,13 +345,17 @@ Table ResultsReader::compare(const std::vector<std::int64_t>& ids, bool all_keys
     }
     if (all_keys || distinct.size() > 1) table.rows.push_back(std::move(row));
   }
-  const std::vector<std::string> shown = {"status", "epochs", "best_epoch", "best_test_accuracy",
-                                          "best_test_loss", "final_test_accuracy", "final_test_loss",
-                                          "train_images_per_second", "train_seconds"};
-  const auto summary = db_->query("SELECT run_id, status, epochs, best_epoch, best_test_accuracy, "
-                                "best_test_loss, final_test_accuracy, final_test_loss, "
-                                "train_images_per_second, train_seconds FROM run_summary "
-                                "WHERE run_id IN (" + id_list(ids) + ")");
+  const std::vector<std::string> shown = {"status",          "epochs",
+                                          "best_epoch",      "best_test_accuracy",
+                                          "best_test_loss",  "final_test_accuracy",
+                                          "final_test_loss", "train_images_per_second",
+                                          "train_seconds"};
+  const auto summary = db_->query(
+      "SELECT run_id, status, epochs, best_epoch, best_test_accuracy, "
+      "best_test_loss, final_test_accuracy, final_test_loss, "
+      "train_images_per_second, train_seconds FROM run_summary "
+      "WHERE run_id IN (" +
+      id_list(ids) + ")");
   std::map<std::int64_t, std::vector<Value>> by_run;
   for (std::size_t r = 0; r < summary.size(); ++r) {
     by_run[summary.integer(r, 0)] = std::vector<Value>(summary.rows[r].begin() + 1, summary.rows[r].end());

@@ -29,7 +29,7 @@ struct Table {
 /// A condition on a config key: "optimizer.lr<=1e-3", "model.plugin=resnet50".
 struct ConfigCondition {
   std::string key;
-  std::string op;      // = != < <= > >=
+  std::string op;  // = != < <= > >=
   std::string value;
 };
 /// Parses KEY OP VALUE; throws InputError naming the text and the accepted forms.
@@ -37,10 +37,10 @@ ConfigCondition parse_condition(const std::string& text);
 
 /// Which runs `runs()` lists, in what order.
 struct RunFilter {
-  std::vector<std::int64_t> ids;            // only these runs (empty: any)
-  std::optional<std::string> experiment;    // experiment name
-  std::optional<std::string> sweep;         // sweep id or name
-  std::optional<std::string> status;        // running, finished, failed, interrupted
+  std::vector<std::int64_t> ids;          // only these runs (empty: any)
+  std::optional<std::string> experiment;  // experiment name
+  std::optional<std::string> sweep;       // sweep id or name
+  std::optional<std::string> status;      // running, finished, failed, interrupted
   std::vector<ConfigCondition> where;
   std::optional<std::string> since, until;  // dates or timestamps, compared by prefix
   std::string sort = "run_id";              // a metric, a run_summary column or a config key

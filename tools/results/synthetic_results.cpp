@@ -9,8 +9,7 @@
 
 namespace trainyard::results {
 
-void write_synthetic_results(const std::string& path, std::int64_t runs, std::int64_t epochs,
-                             std::uint64_t seed) {
+void write_synthetic_results(const std::string& path, std::int64_t runs, std::int64_t epochs, std::uint64_t seed) {
   ResultsStore store(path);
   auto& db = store.database();
   std::mt19937_64 random(seed);
@@ -50,16 +49,19 @@ void write_synthetic_results(const std::string& path, std::int64_t runs, std::in
     }
     const std::string started = "2026-11-" + std::string(id % 2 ? "24" : "25") + "T10:00:00.000Z";
     const std::string yaml = "name: synthetic\nseed: " + std::to_string(id) +
-                             "\nmodel:\n  plugin: resnet50\noptimizer:\n  plugin: adam\n  lr: " +
-                             format_double(lr) + "\ntrain:\n  batch_size: " + std::to_string(batch) +
+                             "\nmodel:\n  plugin: resnet50\noptimizer:\n  plugin: adam\n  lr: " + format_double(lr) +
+                             "\ntrain:\n  batch_size: " + std::to_string(batch) +
                              "\n  epochs: " + std::to_string(epochs) + "\n";
     const std::string trial_key = "optimizer.lr=" + format_double(lr) + ",seed=" + std::to_string(id);
     db.query(run_sql, {id, yaml, started, started, id, best_epoch, best, trial ? SqlValue{sweep} : SqlValue{},
                        trial ? trial_key : std::string()});
-    const std::pair<const char*, std::string> rows[] = {
-        {"model.plugin", "resnet50"}, {"name", "synthetic"}, {"optimizer.lr", format_double(lr)},
-        {"optimizer.plugin", "adam"}, {"seed", std::to_string(id)},
-        {"train.batch_size", std::to_string(batch)}, {"train.epochs", std::to_string(epochs)}};
+    const std::pair<const char*, std::string> rows[] = {{"model.plugin", "resnet50"},
+                                                        {"name", "synthetic"},
+                                                        {"optimizer.lr", format_double(lr)},
+                                                        {"optimizer.plugin", "adam"},
+                                                        {"seed", std::to_string(id)},
+                                                        {"train.batch_size", std::to_string(batch)},
+                                                        {"train.epochs", std::to_string(epochs)}};
     for (const auto& [key, value] : rows) {
       const auto number = parse_number(value);
       db.query(config_sql, {id, std::string(key), value, number ? SqlValue{*number} : SqlValue{}});

@@ -13,7 +13,8 @@ void add_options(CLI::App& app, Invocation& invocation) {
                  "the file's sweep: grid)");
   app.add_option("--jobs", invocation.jobs, "sweep trials to run at once (default: the file's sweep.jobs, or 1)")
       ->check(CLI::PositiveNumber);
-  app.add_flag("--sweep-summary", invocation.sweep_summary_only, "print the summary table of the file's sweep and exit");
+  app.add_flag("--sweep-summary", invocation.sweep_summary_only,
+               "print the summary table of the file's sweep and exit");
   app.add_flag("--worker", invocation.worker,
                "join the file's sweep as a worker: claim its pending trials from output.db one at a time "
                "until none is left (start any number, on any machines sharing a PostgreSQL output.db)");
@@ -28,11 +29,17 @@ void add_options(CLI::App& app, Invocation& invocation) {
       ->type_name("FILE");
   auto* slurm_group = "Slurm (with --emit-slurm)";
   app.add_option("--workers", invocation.slurm.workers, "array tasks: workers running at once")
-      ->capture_default_str()->group(slurm_group)->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->group(slurm_group)
+      ->check(CLI::PositiveNumber);
   app.add_option("--cpus-per-worker", invocation.slurm.cpus_per_worker, "--cpus-per-task of each worker")
-      ->capture_default_str()->group(slurm_group)->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->group(slurm_group)
+      ->check(CLI::PositiveNumber);
   app.add_option("--gpus-per-worker", invocation.slurm.gpus_per_worker, "--gres=gpu:N of each worker")
-      ->capture_default_str()->group(slurm_group)->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->group(slurm_group)
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--mem", invocation.slurm.memory, "--mem of each worker, e.g. 16G")->group(slurm_group);
   app.add_option("--time", invocation.slurm.time_limit, "--time of each worker, e.g. 04:00:00")->group(slurm_group);
   app.add_option("--partition", invocation.slurm.partition, "--partition")->group(slurm_group);
@@ -45,8 +52,9 @@ void add_options(CLI::App& app, Invocation& invocation) {
                  "continue run RUN_ID (interrupted, failed or killed) in its own row, from its last "
                  "checkpoint, with its stored configuration; run from the folder it was started in")
       ->type_name("RUN_ID");
-  app.add_option("--db", invocation.resume_db, "with --resume: the results database (default: the experiment's "
-                                     "output.db when an experiment file is given, else results/trainyard.db)");
+  app.add_option("--db", invocation.resume_db,
+                 "with --resume: the results database (default: the experiment's "
+                 "output.db when an experiment file is given, else results/trainyard.db)");
   app.add_option("--nproc", invocation.nproc,
                  "train one run over N processes on this machine (data-parallel, c10d: Gloo on the "
                  "CPU, NCCL on GPUs); under torchrun or srun, leave it out")

@@ -38,11 +38,11 @@ struct Invocation {
   std::vector<std::string> sets, sweeps;
   bool dry_run = false, list_plugins = false, verbose = false, quiet = false;
   std::string describe_name;
-  int jobs = 0;                        // --jobs; 0: the file's sweep.jobs
+  int jobs = 0;  // --jobs; 0: the file's sweep.jobs
   bool sweep_summary_only = false;
-  bool worker = false;                 // --worker: join the sweep through its database
+  bool worker = false;  // --worker: join the sweep through its database
   double lease_seconds = 60.0;
-  std::string emit_slurm;              // --emit-slurm FILE
+  std::string emit_slurm;  // --emit-slurm FILE
   SlurmResources slurm;
   std::int64_t resume_id = 0;
   std::string resume_db;

@@ -40,7 +40,7 @@ void fail_run_of_dead_rank0(const std::filesystem::path& record_file, const std:
   std::ifstream in(record_file);
   std::int64_t run_id = 0;
   std::string db;
-  if (!(in >> run_id) || !std::getline(in >> std::ws, db)) return;   // it died before its row existed
+  if (!(in >> run_id) || !std::getline(in >> std::ws, db)) return;  // it died before its row existed
   try {
     ResultsStore store(db);
     const auto run = store.run(run_id);
@@ -60,7 +60,7 @@ int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLau
   const int record_fd = ::mkstemp(record_template);
   if (record_fd >= 0) ::close(record_fd);
   const std::filesystem::path record_file = record_fd >= 0 ? record_template : "";
-  std::map<pid_t, int> running;   // pid -> rank
+  std::map<pid_t, int> running;  // pid -> rank
   pid_t group = 0;
   for (int rank = 0; rank < options.nproc; ++rank) {
     const auto environment = rank_environment({{"TRAINYARD_RUN_RECORD_FILE", rank == 0 ? record_file.string() : ""},
@@ -74,7 +74,7 @@ int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLau
     child.process_group = group;
     child.environment = environment;
     const pid_t pid = spawn_child(arguments, child);
-    if (group == 0) group = pid;   // rank 0 leads the group the others join
+    if (group == 0) group = pid;  // rank 0 leads the group the others join
     running[pid] = rank;
   }
   spdlog::info("started {} processes on this machine (ranks 0-{}, rendezvous 127.0.0.1:{})", options.nproc,
@@ -122,7 +122,7 @@ int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLau
       }
     }
     if (rank == 0 && !exited->killed_by_signal()) rank0_code = code;
-    if (!ok && first_failure_code == 0) first_failure_code = code;   // 130 when interrupted
+    if (!ok && first_failure_code == 0) first_failure_code = code;  // 130 when interrupted
   }
   if (!record_file.empty()) std::filesystem::remove(record_file);
   return rank0_code != 0 ? rank0_code : first_failure_code;

@@ -22,7 +22,8 @@ void set_up_logging(const runner::Invocation& invocation) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%^[%H:%M:%S %l]%$ %v");
   spdlog::set_level(invocation.verbose ? spdlog::level::debug
-                                       : invocation.quiet ? spdlog::level::warn : spdlog::level::info);
+                    : invocation.quiet ? spdlog::level::warn
+                                       : spdlog::level::info);
 }
 
 void set_up_rank_logging(const runner::Invocation& invocation, const trainyard::LaunchEnvironment& launch) {
@@ -49,7 +50,8 @@ int experiment_command(const runner::Invocation& invocation, const trainyard::La
   if (invocation.trial_of_sweep == 0) {
     const auto spec = trainyard::parse_sweep(document, config.name, invocation.sweeps);
     if (!spec.empty() && several_processes) {
-      throw trainyard::InputError(invocation.experiment_file + ": sweep: a sweep cannot run over several processes "
+      throw trainyard::InputError(invocation.experiment_file +
+                                  ": sweep: a sweep cannot run over several processes "
                                   "yet; run it as one process (its trials run side by side with --jobs)");
     }
     if (spec.empty() && (invocation.worker || !invocation.emit_slurm.empty())) {
@@ -57,7 +59,8 @@ int experiment_command(const runner::Invocation& invocation, const trainyard::La
                                   (invocation.worker ? "--worker" : "--emit-slurm") +
                                   " runs a sweep, and this experiment declares none (a sweep: section or --sweep)");
     }
-    if (!spec.empty() || invocation.sweep_summary_only) return runner::sweep_command(invocation, document, spec, registry);
+    if (!spec.empty() || invocation.sweep_summary_only)
+      return runner::sweep_command(invocation, document, spec, registry);
   }
   if (invocation.dry_run) {
     std::cout << config.to_yaml();
@@ -99,9 +102,10 @@ int main(int argc, char** argv) {
   invocation.process_start = runner::process_start_time();
   invocation.argc = argc;
   invocation.argv = argv;
-  CLI::App app{"Trainyard runner: trains the experiment a YAML file describes, logging every "
-               "epoch to its results database (SQLite, or PostgreSQL for sweeps across machines).\nExit codes: "
-               "0 finished, 1 the run failed, 2 bad input (nothing started), 130 interrupted."};
+  CLI::App app{
+      "Trainyard runner: trains the experiment a YAML file describes, logging every "
+      "epoch to its results database (SQLite, or PostgreSQL for sweeps across machines).\nExit codes: "
+      "0 finished, 1 the run failed, 2 bad input (nothing started), 130 interrupted."};
   runner::add_options(app, invocation);
   try {
     app.parse(argc, argv);

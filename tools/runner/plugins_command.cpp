@@ -12,14 +12,14 @@
 namespace trainyard::runner {
 
 int list_plugins_command(const PluginRegistry& registry) {
-  for (auto kind : {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset,
-                    trainyard::PluginKind::kOptimizer}) {
+  for (auto kind :
+       {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset, trainyard::PluginKind::kOptimizer}) {
     std::cout << trainyard::to_string(kind) << " plugins:\n";
     const auto plugins = registry.plugins(kind);
     if (plugins.empty()) std::cout << "  (none)\n";
     for (const auto* p : plugins) {
-      std::printf("  %-14s %-8s %s\n      %s\n", p->name().c_str(), p->version().c_str(),
-                  p->info->description, p->path.c_str());
+      std::printf("  %-14s %-8s %s\n      %s\n", p->name().c_str(), p->version().c_str(), p->info->description,
+                  p->path.c_str());
     }
   }
   if (!registry.rejected().empty()) {
@@ -43,8 +43,10 @@ std::string format_default(const trainyard::ParamSpec& spec) {
   return std::visit(
       [](const auto& v) -> std::string {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
-        else if constexpr (std::is_same_v<T, std::string>) return v.empty() ? "\"\"" : v;
+        if constexpr (std::is_same_v<T, bool>)
+          return v ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::string>)
+          return v.empty() ? "\"\"" : v;
         else {
           std::ostringstream out;
           out << v;
@@ -57,9 +59,8 @@ std::string format_default(const trainyard::ParamSpec& spec) {
 void print_schema(const std::vector<trainyard::ParamSpec>& schema) {
   if (schema.empty()) std::cout << "  (no parameters)\n";
   for (const auto& spec : schema) {
-    std::printf("  %-18s %-8s %-14s %s; accepted: %s\n", spec.name.c_str(),
-                trainyard::to_string(spec.type), format_default(spec).c_str(),
-                spec.description.c_str(), trainyard::describe_accepted(spec).c_str());
+    std::printf("  %-18s %-8s %-14s %s; accepted: %s\n", spec.name.c_str(), trainyard::to_string(spec.type),
+                format_default(spec).c_str(), spec.description.c_str(), trainyard::describe_accepted(spec).c_str());
   }
 }
 
@@ -67,13 +68,13 @@ void print_schema(const std::vector<trainyard::ParamSpec>& schema) {
 
 int describe_command(const PluginRegistry& registry, const std::string& name) {
   bool found = false;
-  for (auto kind : {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset,
-                    trainyard::PluginKind::kOptimizer}) {
+  for (auto kind :
+       {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset, trainyard::PluginKind::kOptimizer}) {
     for (const auto* p : registry.plugins(kind)) {
       if (p->name() != name) continue;
       found = true;
-      std::cout << trainyard::to_string(kind) << " plugin '" << p->name() << "' " << p->version()
-                << ": " << p->info->description << "\n  file: " << p->path.string()
+      std::cout << trainyard::to_string(kind) << " plugin '" << p->name() << "' " << p->version() << ": "
+                << p->info->description << "\n  file: " << p->path.string()
                 << "\nparameters (name, type, default, meaning):\n";
       print_schema(p->schema);
     }
@@ -92,8 +93,8 @@ int describe_command(const PluginRegistry& registry, const std::string& name) {
   }
   if (!found) {
     std::vector<std::string> known{"train", "output", "schedule", "distributed", "experiment"};
-    for (auto kind : {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset,
-                      trainyard::PluginKind::kOptimizer}) {
+    for (auto kind :
+         {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset, trainyard::PluginKind::kOptimizer}) {
       for (const auto& n : registry.names(kind)) known.push_back(n);
     }
     throw trainyard::PluginError("Didn't find a registered implementation for name: '" + name +

@@ -38,7 +38,7 @@ void install_counting_signal_handlers() {
   struct sigaction action {};
   action.sa_handler = on_counted_signal;
   sigemptyset(&action.sa_mask);
-  action.sa_flags = 0;   // no SA_RESTART: waitpid returns EINTR so the signal is passed on at once
+  action.sa_flags = 0;  // no SA_RESTART: waitpid returns EINTR so the signal is passed on at once
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 }
@@ -66,8 +66,7 @@ std::chrono::steady_clock::time_point process_start_time() {
     if (i == 22) {
       const double started = std::stod(field) / static_cast<double>(sysconf(_SC_CLK_TCK));
       const double age = std::max(0.0, uptime - started);
-      return now - std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                       std::chrono::duration<double>(age));
+      return now - std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(age));
     }
   }
   return now;

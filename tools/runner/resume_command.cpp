@@ -18,7 +18,9 @@ int resume_command(const Invocation& invocation, PluginRegistry& registry) {
   const std::string& experiment_file = invocation.experiment_file;
   std::string db = invocation.resume_db;
   if (db.empty() && !experiment_file.empty()) {
-    db = trainyard::ExperimentDocument::load(experiment_file).section("output")["db"].as<std::string>("results/trainyard.db");
+    db = trainyard::ExperimentDocument::load(experiment_file)
+             .section("output")["db"]
+             .as<std::string>("results/trainyard.db");
   }
   if (db.empty()) db = "results/trainyard.db";
   if (!trainyard::is_postgres_url(db) && !std::filesystem::exists(db)) {
@@ -37,7 +39,7 @@ int resume_command(const Invocation& invocation, PluginRegistry& registry) {
       trainyard::ExperimentDocument::parse(config_yaml, "run " + std::to_string(run_id) + " of " + db);
   registry.discover(trainyard::plugin_search_path(document.plugin_paths()));
   trainyard::ExperimentConfig config = document.resolve(registry);
-  config.output.db = db;   // where the run is, whatever its config called it
+  config.output.db = db;  // where the run is, whatever its config called it
   RunOptions options = run_options(invocation);
   options.resume_run_id = run_id;
   return report(run_experiment(config, registry, options));

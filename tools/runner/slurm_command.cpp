@@ -14,7 +14,9 @@ int slurm_command(const Invocation& invocation, const SweepSpec& spec, std::size
   if (!trainyard::is_postgres_url(db)) {
     throw trainyard::InputError(
         "--emit-slurm: workers on several machines need a shared PostgreSQL store, and output.db is the "
-        "SQLite file '" + db + "' (SQLite over a network file system corrupts). Set output.db: "
+        "SQLite file '" +
+        db +
+        "' (SQLite over a network file system corrupts). Set output.db: "
         "postgresql://USER@HOST:PORT/DBNAME (README: Sweeps across machines)");
   }
   // Validated before anything is written: a bad resource leaves no file behind.

@@ -9,11 +9,11 @@
 namespace trainyard {
 
 struct SlurmResources {
-  int workers = 4;              // array tasks: workers that run at once
+  int workers = 4;  // array tasks: workers that run at once
   int cpus_per_worker = 4;
   int gpus_per_worker = 0;
-  std::string memory;           // --mem, e.g. 16G (empty: the partition's default)
-  std::string time_limit;       // --time, e.g. 04:00:00
+  std::string memory;      // --mem, e.g. 16G (empty: the partition's default)
+  std::string time_limit;  // --time, e.g. 04:00:00
   std::string partition;
   std::string account;
 };
@@ -21,12 +21,12 @@ struct SlurmResources {
 struct SlurmSweep {
   std::string sweep_name;
   std::size_t trials = 0;
-  std::string runner_path;       // absolute
-  std::string experiment_file;   // absolute
-  std::string working_folder;    // absolute: relative paths in the experiment resolve from it
-  std::string database;          // for the comment only (password hidden)
-  std::vector<std::string> sets;     // --set KEY=VALUE, as given
-  std::vector<std::string> sweeps;   // --sweep KEY=V1,V2, as given
+  std::string runner_path;          // absolute
+  std::string experiment_file;      // absolute
+  std::string working_folder;       // absolute: relative paths in the experiment resolve from it
+  std::string database;             // for the comment only (password hidden)
+  std::vector<std::string> sets;    // --set KEY=VALUE, as given
+  std::vector<std::string> sweeps;  // --sweep KEY=V1,V2, as given
   double lease_seconds = 60.0;
 };
 

@@ -16,7 +16,7 @@ RunOptions run_options(const Invocation& invocation) {
   RunOptions options;
   options.stop_requested = &g_stop_requested;
   options.process_start = invocation.process_start;
-  options.faults = FaultInjector::from_environment();   // the tests' seam; unset in use
+  options.faults = FaultInjector::from_environment();  // the tests' seam; unset in use
   return options;
 }
 
@@ -25,19 +25,15 @@ int report(const RunOutcome& outcome) {
   spdlog::info("results: run {} in {} (peak memory {:.0f} MiB)", outcome.run_id, outcome.db_path,
                trainyard::peak_memory_mib());
   if (outcome.best) {
-    spdlog::info("best: epoch {} test accuracy {:.2f}% (test loss {:.4f}); checkpoint {}",
-                 outcome.best->epoch, 100 * outcome.best->test_accuracy, outcome.best->test_loss,
-                 outcome.checkpoint_path);
+    spdlog::info("best: epoch {} test accuracy {:.2f}% (test loss {:.4f}); checkpoint {}", outcome.best->epoch,
+                 100 * outcome.best->test_accuracy, outcome.best->test_loss, outcome.checkpoint_path);
   }
   switch (outcome.status) {
     case trainyard::RunStatus::kFinished:
       spdlog::info("run {} finished: {} epochs", outcome.run_id, outcome.epochs.size());
       return trainyard::kExitOk;
-    case trainyard::RunStatus::kInterrupted:
-      return trainyard::kExitInterrupted;
-    default:
-      spdlog::error("run {} failed: {}", outcome.run_id, outcome.error);
-      return trainyard::kExitRunFailed;
+    case trainyard::RunStatus::kInterrupted: return trainyard::kExitInterrupted;
+    default: spdlog::error("run {} failed: {}", outcome.run_id, outcome.error); return trainyard::kExitRunFailed;
   }
 }
 

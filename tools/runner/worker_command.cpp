@@ -21,10 +21,11 @@ int worker_command(const Invocation& invocation, const SweepSpec& spec, const st
   const auto outcome = trainyard::run_sweep_worker(spec, trials, configs, options);
   trainyard::ResultsStore store(configs.front().output.db);
   const auto counts = store.trial_counts(outcome.sweep_id);
-  spdlog::info("worker done: {} finished, {} failed, {} lost to another worker, {} handed back; sweep '{}': "
-               "{} of {} trials finished, {} failed, {} still open",
-               outcome.finished, outcome.failed, outcome.lost, outcome.handed_back, spec.name, counts.finished,
-               trials.size(), counts.failed, counts.open());
+  spdlog::info(
+      "worker done: {} finished, {} failed, {} lost to another worker, {} handed back; sweep '{}': "
+      "{} of {} trials finished, {} failed, {} still open",
+      outcome.finished, outcome.failed, outcome.lost, outcome.handed_back, spec.name, counts.finished, trials.size(),
+      counts.failed, counts.open());
   if (g_stop_signals.load() > 0) return trainyard::kExitInterrupted;
   return outcome.failed > 0 ? trainyard::kExitRunFailed : trainyard::kExitOk;
 }

@@ -50,7 +50,7 @@ Latencies drain(const std::string& db, std::int64_t sweep, const std::string& wo
     if (!trial) break;
     store.complete_trial(trial->id, worker, true, std::nullopt);
   }
-  claims.ms.pop_back();   // the last, empty claim
+  claims.ms.pop_back();  // the last, empty claim
   return claims;
 }
 
@@ -115,7 +115,8 @@ int main(int argc, char** argv) {
       if (child == 0) {
         ::close(pipes[0]);
         auto claims = drain(db, sweep, "w" + std::to_string(w));
-        const double figures[3] = {static_cast<double>(claims.ms.size()), claims.percentile(0.5), claims.percentile(0.95)};
+        const double figures[3] = {static_cast<double>(claims.ms.size()), claims.percentile(0.5),
+                                   claims.percentile(0.95)};
         if (::write(pipes[1], figures, sizeof figures) != sizeof figures) ::_exit(1);
         ::_exit(0);
       }
@@ -134,10 +135,11 @@ int main(int argc, char** argv) {
     const double seconds = milliseconds_since(start) / 1000.0;
     trainyard::ResultsStore store(db);
     const auto counts = store.trial_counts(sweep);
-    std::printf("%s: trial claims, %d workers at once: %.0f claims (%lld finished once each) in %.2f s = %.0f "
-                "claims/s; slowest worker's median %.3f ms, p95 %.3f ms\n",
-                label.c_str(), workers, total, static_cast<long long>(counts.finished), seconds, total / seconds,
-                worst_median, worst_p95);
+    std::printf(
+        "%s: trial claims, %d workers at once: %.0f claims (%lld finished once each) in %.2f s = %.0f "
+        "claims/s; slowest worker's median %.3f ms, p95 %.3f ms\n",
+        label.c_str(), workers, total, static_cast<long long>(counts.finished), seconds, total / seconds, worst_median,
+        worst_p95);
   }
   return 0;
 }

@@ -65,8 +65,7 @@ torch::Tensor BatchNorm2dImpl::synchronized_forward(const torch::Tensor& input) 
   // Statistics in float32 whatever autocast chose for the input, as cuDNN's batch norm keeps them.
   const auto x = input.to(torch::kFloat32);
   const auto count = static_cast<double>(x.size(0) * x.size(2) * x.size(3));
-  const auto local = torch::cat({x.sum({0, 2, 3}), x.square().sum({0, 2, 3}),
-                                 torch::full({1}, count, x.options())});
+  const auto local = torch::cat({x.sum({0, 2, 3}), x.square().sum({0, 2, 3}), torch::full({1}, count, x.options())});
   const auto global = AllReduceSum::apply(local, collectives_);
   const auto total = global[2 * num_features_];
   const auto mean = global.narrow(0, 0, num_features_) / total;

@@ -59,12 +59,12 @@ IdxSplit read_idx_split(const std::filesystem::path& root, bool train) {
       if (std::filesystem::exists(path)) return path;
     }
     throw InputError("'" + (root / stem).string() + "[.gz]' not found (IDX files " + prefix +
-                     "-images-idx3-ubyte and " + prefix + "-labels-idx1-ubyte; Debian's "
+                     "-images-idx3-ubyte and " + prefix +
+                     "-labels-idx1-ubyte; Debian's "
                      "dataset-fashion-mnist has them in /usr/share/datasets/fashion-mnist)");
   };
   IdxSplit split{read_idx(find(prefix + "-images-idx3-ubyte")), read_idx(find(prefix + "-labels-idx1-ubyte"))};
-  if (split.images.dims.size() != 3 || split.labels.dims.size() != 1 ||
-      split.images.dims[0] != split.labels.dims[0]) {
+  if (split.images.dims.size() != 3 || split.labels.dims.size() != 1 || split.images.dims[0] != split.labels.dims[0]) {
     throw InputError("'" + root.string() + "': the " + prefix +
                      " image and label files do not match (expected images n x h x w and n labels)");
   }

@@ -39,8 +39,8 @@ void* thread_decompressor() {
 RgbImage decode_jpeg(const std::uint8_t* data, std::size_t size, int min_side) {
   void* tj = thread_decompressor();
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
-  if (tjDecompressHeader3(tj, data, static_cast<unsigned long>(size), &width, &height, &subsampling,
-                          &colorspace) != 0) {
+  if (tjDecompressHeader3(tj, data, static_cast<unsigned long>(size), &width, &height, &subsampling, &colorspace) !=
+      0) {
     throw ImageDecodeError(std::string("corrupt JPEG header: ") + tjGetErrorStr2(tj));
   }
   // Scaled decoding: the IDCT produces a reduced image directly, much cheaper than decoding at
@@ -51,7 +51,7 @@ RgbImage decode_jpeg(const std::uint8_t* data, std::size_t size, int min_side) {
     const tjscalingfactor* factors = tjGetScalingFactors(&count);
     for (int i = 0; i < count; ++i) {
       const tjscalingfactor f = factors[i];
-      if (f.num >= f.denom) continue;   // only reductions
+      if (f.num >= f.denom) continue;  // only reductions
       const int w = TJSCALED(width, f), h = TJSCALED(height, f);
       if (w >= min_side && h >= min_side && w * h < scaled_w * scaled_h) {
         scaled_w = w;
@@ -64,8 +64,8 @@ RgbImage decode_jpeg(const std::uint8_t* data, std::size_t size, int min_side) {
   image.height = scaled_h;
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   std::vector<std::uint8_t> buffer(static_cast<std::size_t>(scaled_w) * scaled_h * (cmyk ? 4 : 3));
-  const int status = tjDecompress2(tj, data, static_cast<unsigned long>(size), buffer.data(), scaled_w,
-                                   0, scaled_h, cmyk ? TJPF_CMYK : TJPF_RGB, TJFLAG_FASTDCT);
+  const int status = tjDecompress2(tj, data, static_cast<unsigned long>(size), buffer.data(), scaled_w, 0, scaled_h,
+                                   cmyk ? TJPF_CMYK : TJPF_RGB, TJFLAG_FASTDCT);
   // A warning (a truncated file, say) leaves part of the image grey: refuse it as PIL does.
   if (status != 0) {
     throw ImageDecodeError(std::string("corrupt or truncated JPEG data: ") + tjGetErrorStr2(tj));
@@ -135,8 +135,8 @@ RgbImage read_image(const fs::path& path, int min_side) {
 }
 
 torch::Tensor to_float_tensor(const RgbImage& image, std::int64_t size) {
-  auto hwc = torch::from_blob(const_cast<std::uint8_t*>(image.pixels.data()),
-                              {image.height, image.width, 3}, torch::kUInt8);
+  auto hwc =
+      torch::from_blob(const_cast<std::uint8_t*>(image.pixels.data()), {image.height, image.width, 3}, torch::kUInt8);
   auto chw = hwc.permute({2, 0, 1}).to(torch::kFloat32).div_(255.0f);
   if (image.height == size && image.width == size) return chw.contiguous();
   namespace F = torch::nn::functional;
@@ -150,8 +150,7 @@ torch::Tensor to_float_tensor(const RgbImage& image, std::int64_t size) {
 }
 
 namespace {
-void write_png_pixels(const fs::path& path, int width, int height, png_uint_32 format,
-                      const std::uint8_t* pixels) {
+void write_png_pixels(const fs::path& path, int width, int height, png_uint_32 format, const std::uint8_t* pixels) {
   png_image png;
   std::memset(&png, 0, sizeof png);
   png.version = PNG_IMAGE_VERSION;
@@ -176,8 +175,8 @@ void write_jpeg(const fs::path& path, const RgbImage& image, int quality) {
   TjHandle tj(tjInitCompress());
   unsigned char* jpeg = nullptr;
   unsigned long jpeg_size = 0;
-  if (tjCompress2(tj.get(), image.pixels.data(), image.width, 0, image.height, TJPF_RGB, &jpeg,
-                  &jpeg_size, TJSAMP_420, quality, 0) != 0) {
+  if (tjCompress2(tj.get(), image.pixels.data(), image.width, 0, image.height, TJPF_RGB, &jpeg, &jpeg_size, TJSAMP_420,
+                  quality, 0) != 0) {
     throw std::runtime_error("cannot encode JPEG '" + path.string() + "': " + tjGetErrorStr2(tj.get()));
   }
   std::ofstream out(path, std::ios::binary);

@@ -40,8 +40,7 @@ const char* to_string(ParamType type) {
 const char* to_string(Split split) { return split == Split::kTrain ? "train" : "test"; }
 
 namespace {
-ParamSpec make_spec(std::string name, ParamType type, std::optional<ParamValue> value,
-                    std::string description) {
+ParamSpec make_spec(std::string name, ParamType type, std::optional<ParamValue> value, std::string description) {
   ParamSpec spec;
   spec.name = std::move(name);
   spec.type = type;
@@ -58,23 +57,23 @@ std::string format_number(double v) {
 }  // namespace
 
 ParamSpec bool_param(std::string name, std::optional<bool> value, std::string description) {
-  return make_spec(std::move(name), ParamType::kBool,
-                   value ? std::optional<ParamValue>(*value) : std::nullopt, std::move(description));
+  return make_spec(std::move(name), ParamType::kBool, value ? std::optional<ParamValue>(*value) : std::nullopt,
+                   std::move(description));
 }
 
 ParamSpec int_param(std::string name, std::optional<std::int64_t> value, std::string description) {
-  return make_spec(std::move(name), ParamType::kInt,
-                   value ? std::optional<ParamValue>(*value) : std::nullopt, std::move(description));
+  return make_spec(std::move(name), ParamType::kInt, value ? std::optional<ParamValue>(*value) : std::nullopt,
+                   std::move(description));
 }
 
 ParamSpec float_param(std::string name, std::optional<double> value, std::string description) {
-  return make_spec(std::move(name), ParamType::kFloat,
-                   value ? std::optional<ParamValue>(*value) : std::nullopt, std::move(description));
+  return make_spec(std::move(name), ParamType::kFloat, value ? std::optional<ParamValue>(*value) : std::nullopt,
+                   std::move(description));
 }
 
 ParamSpec string_param(std::string name, std::optional<std::string> value, std::string description) {
-  return make_spec(std::move(name), ParamType::kString,
-                   value ? std::optional<ParamValue>(*value) : std::nullopt, std::move(description));
+  return make_spec(std::move(name), ParamType::kString, value ? std::optional<ParamValue>(*value) : std::nullopt,
+                   std::move(description));
 }
 
 std::string describe_accepted(const ParamSpec& spec) {
@@ -84,8 +83,10 @@ std::string describe_accepted(const ParamSpec& spec) {
     for (std::size_t i = 0; i < spec.choices.size(); ++i) out << (i ? ", " : "") << spec.choices[i];
     return out.str();
   }
-  out << (spec.type == ParamType::kInt ? "an integer" : spec.type == ParamType::kFloat ? "a number"
-          : spec.type == ParamType::kBool ? "true or false" : "a string");
+  out << (spec.type == ParamType::kInt     ? "an integer"
+          : spec.type == ParamType::kFloat ? "a number"
+          : spec.type == ParamType::kBool  ? "true or false"
+                                           : "a string");
   if (spec.min) out << ' ' << (spec.min->inclusive ? ">= " : "> ") << format_number(spec.min->value);
   if (spec.min && spec.max) out << " and";
   if (spec.max) out << ' ' << (spec.max->inclusive ? "<= " : "< ") << format_number(spec.max->value);
@@ -97,8 +98,7 @@ Params::Params(std::map<std::string, ParamValue> values) : values_(std::move(val
 const ParamValue& Params::at(const std::string& name) const {
   auto it = values_.find(name);
   if (it == values_.end()) {
-    throw std::logic_error("parameter '" + name +
-                           "' was read but is not declared in the plugin's schema");
+    throw std::logic_error("parameter '" + name + "' was read but is not declared in the plugin's schema");
   }
   return it->second;
 }
@@ -112,9 +112,7 @@ const T& get_as(const ParamValue& value, const std::string& name, const char* wa
 }  // namespace
 
 bool Params::get_bool(const std::string& name) const { return get_as<bool>(at(name), name, "bool"); }
-std::int64_t Params::get_int(const std::string& name) const {
-  return get_as<std::int64_t>(at(name), name, "integer");
-}
+std::int64_t Params::get_int(const std::string& name) const { return get_as<std::int64_t>(at(name), name, "integer"); }
 double Params::get_float(const std::string& name) const {
   const ParamValue& v = at(name);
   if (const auto* i = std::get_if<std::int64_t>(&v)) return static_cast<double>(*i);

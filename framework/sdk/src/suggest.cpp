@@ -14,10 +14,8 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   for (std::size_t i = 1; i <= n; ++i) {
     for (std::size_t j = 1; j <= m; ++j) {
       const std::size_t cost =
-          std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                  std::tolower(static_cast<unsigned char>(b[j - 1]))
-              ? 0
-              : 1;
+          std::tolower(static_cast<unsigned char>(a[i - 1])) == std::tolower(static_cast<unsigned char>(b[j - 1])) ? 0
+                                                                                                                   : 1;
       d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
         d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
@@ -27,8 +25,7 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return d[n][m];
 }
 
-std::optional<std::string> nearest_name(const std::string& wanted,
-                                        const std::vector<std::string>& known) {
+std::optional<std::string> nearest_name(const std::string& wanted, const std::vector<std::string>& known) {
   std::optional<std::string> best;
   std::size_t best_distance = 0;
   for (const auto& name : known) {

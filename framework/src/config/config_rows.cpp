@@ -29,7 +29,7 @@ void flatten(const YAML::Node& node, const std::string& prefix, std::vector<Conf
     YAML::Emitter out;
     out << YAML::Flow << node;
     row.value = out.c_str();
-  }   // null: empty value
+  }  // null: empty value
   row.number = parse_number(row.value);
   rows.push_back(std::move(row));
 }

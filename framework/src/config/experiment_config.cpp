@@ -27,9 +27,8 @@ std::vector<ParamSpec> experiment_top_level_schema() {
 
 namespace {
 
-const std::vector<std::string> kTopLevelKeys = {"name",    "seed",      "device",    "plugin_paths",
-                                                "model",   "dataset",   "optimizer", "train",
-                                                "schedule", "distributed", "output", "sweep"};
+const std::vector<std::string> kTopLevelKeys = {"name",      "seed",  "device",   "plugin_paths", "model",  "dataset",
+                                                "optimizer", "train", "schedule", "distributed",  "output", "sweep"};
 
 // Collects every problem of a document so the user sees them all at once.
 class Problems {
@@ -56,8 +55,7 @@ struct Context {
   std::string where(const YAML::Node& node, const std::string& key) const {
     if (overridden.count(key)) return "--set " + key;
     if (node && node.Mark().line >= 0 && !node.Mark().is_null()) {
-      return source + ":" + std::to_string(node.Mark().line + 1) + ":" +
-             std::to_string(node.Mark().column + 1);
+      return source + ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
     }
     return source;
   }
@@ -81,9 +79,8 @@ bool in_bounds(const ParamSpec& spec, double v) {
 }
 
 // Converts one YAML value to the spec's type and checks its range; nullopt (and a problem) if not.
-std::optional<ParamValue> convert_value(const YAML::Node& value, const ParamSpec& spec,
-                                        const std::string& key, const std::string& where,
-                                        Problems& problems) {
+std::optional<ParamValue> convert_value(const YAML::Node& value, const ParamSpec& spec, const std::string& key,
+                                        const std::string& where, Problems& problems) {
   auto reject = [&](const std::string& why) {
     problems.add(where + ": " + key + ": " + why + "; accepted: " + describe_accepted(spec));
     return std::nullopt;
@@ -113,8 +110,7 @@ std::optional<ParamValue> convert_value(const YAML::Node& value, const ParamSpec
     }
     case ParamType::kString: {
       const std::string& s = value.Scalar();
-      if (!spec.choices.empty() &&
-          std::find(spec.choices.begin(), spec.choices.end(), s) == spec.choices.end()) {
+      if (!spec.choices.empty() && std::find(spec.choices.begin(), spec.choices.end(), s) == spec.choices.end()) {
         std::string why = "'" + s + "' is not accepted";
         if (auto near = nearest_name(s, spec.choices)) why += " (did you mean '" + *near + "'?)";
         return reject(why);
@@ -128,8 +124,7 @@ std::optional<ParamValue> convert_value(const YAML::Node& value, const ParamSpec
 // Validates `section` (a YAML map) against `schema`. Keys in `reserved` are allowed and skipped.
 Params validate_section(const YAML::Node& section, const std::vector<ParamSpec>& schema,
                         const std::string& section_name, const std::string& owner,
-                        const std::vector<std::string>& reserved, const Context& ctx,
-                        Problems& problems) {
+                        const std::vector<std::string>& reserved, const Context& ctx, Problems& problems) {
   std::vector<std::string> known;
   for (const auto& spec : schema) known.push_back(spec.name);
 
@@ -159,8 +154,8 @@ Params validate_section(const YAML::Node& section, const std::vector<ParamSpec>&
       if (spec.default_value) {
         values[spec.name] = *spec.default_value;
       } else {
-        problems.add(ctx.where(section, section_name) + ": missing required key '" + full +
-                     "' (" + spec.description + "; accepted: " + describe_accepted(spec) + ")");
+        problems.add(ctx.where(section, section_name) + ": missing required key '" + full + "' (" + spec.description +
+                     "; accepted: " + describe_accepted(spec) + ")");
       }
       continue;
     }
@@ -202,8 +197,8 @@ void emit_value(YAML::Emitter& out, const ParamValue& value) {
             double d;
             bool b;
             looks_typed = looks_typed || !probe.IsScalar() || probe.Scalar() != v ||
-                          YAML::convert<double>::decode(probe, d) ||
-                          YAML::convert<bool>::decode(probe, b) || v == "~" || v == "null";
+                          YAML::convert<double>::decode(probe, d) || YAML::convert<bool>::decode(probe, b) ||
+                          v == "~" || v == "null";
           } catch (const YAML::Exception&) {
             looks_typed = true;
           }
@@ -231,8 +226,7 @@ Override parse_override(const std::string& text) {
   return Override{text.substr(0, eq), text.substr(eq + 1)};
 }
 
-ExperimentDocument ExperimentDocument::load(const fs::path& file,
-                                            const std::vector<Override>& overrides) {
+ExperimentDocument ExperimentDocument::load(const fs::path& file, const std::vector<Override>& overrides) {
   std::error_code ec;
   if (!fs::exists(file, ec)) {
     throw ConfigError("Experiment file '" + file.string() + "' does not exist");
@@ -344,8 +338,7 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
     // A missing name defaults to the file's stem, so quick experiments need not repeat it.
     scalars["name"] = fs::path(source_).stem().string();
   }
-  const Params top = validate_section(scalars, experiment_top_level_schema(), "", "an experiment",
-                                      {}, ctx, problems);
+  const Params top = validate_section(scalars, experiment_top_level_schema(), "", "an experiment", {}, ctx, problems);
   if (top.contains("name")) config.name = top.get_string("name");
   if (top.contains("seed")) config.seed = top.get_int("seed");
   if (top.contains("device")) {
@@ -364,15 +357,14 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
 
   // The three plugin sections: a `plugin:` name, then that plugin's own parameters.
   const std::pair<PluginKind, PluginSection*> sections[] = {{PluginKind::kModel, &config.model},
-                                                           {PluginKind::kDataset, &config.dataset},
-                                                           {PluginKind::kOptimizer, &config.optimizer}};
+                                                            {PluginKind::kDataset, &config.dataset},
+                                                            {PluginKind::kOptimizer, &config.optimizer}};
   for (const auto& [kind, target] : sections) {
     const std::string section_name = to_string(kind);
     const YAML::Node section = root_[section_name];
     if (!section) {
       problems.add(source_ + ": missing section '" + section_name + "' (e.g. " + section_name +
-                   ": {plugin: NAME}); known " + section_name +
-                   " plugins: " + join_names(registry.names(kind)));
+                   ": {plugin: NAME}); known " + section_name + " plugins: " + join_names(registry.names(kind)));
       continue;
     }
     if (!section.IsMap()) {
@@ -382,9 +374,8 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
     }
     const YAML::Node plugin_node = section["plugin"];
     if (!plugin_node || !plugin_node.IsScalar()) {
-      problems.add(ctx.where(section, section_name) + ": " + section_name +
-                   ": missing key 'plugin'; known " + section_name +
-                   " plugins: " + join_names(registry.names(kind)));
+      problems.add(ctx.where(section, section_name) + ": " + section_name + ": missing key 'plugin'; known " +
+                   section_name + " plugins: " + join_names(registry.names(kind)));
       continue;
     }
     const std::string key = section_name + ".plugin";
@@ -397,8 +388,7 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
     }
     target->plugin = plugin->name();
     target->params = validate_section(section, plugin->schema, section_name,
-                                      section_name + " plugin '" + plugin->name() + "'", {"plugin"},
-                                      ctx, problems);
+                                      section_name + " plugin '" + plugin->name() + "'", {"plugin"}, ctx, problems);
   }
 
   // Framework sections: each key's spec and field from one table (framework_keys.cpp).

@@ -148,7 +148,7 @@ void write(YAML::Emitter& out, const char* section, const std::vector<Key<Settin
   out << YAML::EndMap;
 }
 
-}   // namespace
+}  // namespace
 
 std::vector<ParamSpec> train_schema() { return specs(train_keys()); }
 std::vector<ParamSpec> schedule_schema() { return specs(schedule_keys()); }
@@ -167,4 +167,4 @@ void write_distributed(YAML::Emitter& out, const DistributedSettings& s) {
 }
 void write_output(YAML::Emitter& out, const OutputSettings& s) { write(out, "output", output_keys(), s); }
 
-}   // namespace trainyard
+}  // namespace trainyard

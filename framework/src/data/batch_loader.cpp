@@ -7,8 +7,7 @@
 
 namespace trainyard {
 
-std::vector<std::int64_t> epoch_order(std::size_t n, bool shuffle, std::uint64_t seed,
-                                      std::int64_t epoch) {
+std::vector<std::int64_t> epoch_order(std::size_t n, bool shuffle, std::uint64_t seed, std::int64_t epoch) {
   if (shuffle) return seeded_permutation(n, seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
   std::vector<std::int64_t> order(n);
   for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<std::int64_t>(i);
@@ -23,8 +22,7 @@ void limit_current_thread_to_one_intra_op_thread() {
   omp_set_num_threads(1);
 }
 
-BatchLoader::BatchLoader(const Dataset& dataset, Split split, std::vector<std::int64_t> order,
-                         Options options)
+BatchLoader::BatchLoader(const Dataset& dataset, Split split, std::vector<std::int64_t> order, Options options)
     : dataset_(dataset), split_(split), order_(std::move(order)), options_(options) {
   const auto n = static_cast<std::int64_t>(order_.size());
   num_batches_ = (n + options_.batch_size - 1) / options_.batch_size;
@@ -47,8 +45,7 @@ void BatchLoader::work() {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       space_cv_.wait(lock, [&] {
-        return stopping_ || next_to_claim_ >= num_batches_ ||
-               next_to_claim_ < next_to_return_ + options_.prefetch;
+        return stopping_ || next_to_claim_ >= num_batches_ || next_to_claim_ < next_to_return_ + options_.prefetch;
       });
       if (stopping_ || next_to_claim_ >= num_batches_) return;
       index = next_to_claim_++;
@@ -72,8 +69,7 @@ BatchLoader::Result BatchLoader::build(std::int64_t batch_index) const {
     images.reserve(end - begin);
     for (std::size_t i = begin; i < end; ++i) {
       const auto index = static_cast<std::size_t>(order_[i]);
-      auto sample = options_.cache ? options_.cache->get(dataset_, split_, index)
-                                   : dataset_.get(split_, index);
+      auto sample = options_.cache ? options_.cache->get(dataset_, split_, index) : dataset_.get(split_, index);
       if (!sample) {
         ++result.batch.skipped;
         continue;

@@ -58,7 +58,7 @@ bool SampleCache::load(const std::filesystem::path& path) {
   try {
     torch::load(tensors, path.string());
   } catch (const std::exception&) {
-    return false;   // unreadable: decode instead
+    return false;  // unreadable: decode instead
   }
   if (tensors.size() != 3 || tensors[0].size(0) != static_cast<std::int64_t>(size_) ||
       tensors[1].size(0) != static_cast<std::int64_t>(size_)) {

@@ -74,8 +74,8 @@ LaunchEnvironment read_launch_environment(const EnvironmentLookup& lookup) {
   LaunchEnvironment env;
   if (lookup("RANK") || lookup("WORLD_SIZE")) {
     if (!lookup("RANK") || !lookup("WORLD_SIZE")) {
-      throw InputError(std::string("environment: ") + (lookup("RANK") ? "RANK" : "WORLD_SIZE") +
-                       " is set but " + (lookup("RANK") ? "WORLD_SIZE" : "RANK") +
+      throw InputError(std::string("environment: ") + (lookup("RANK") ? "RANK" : "WORLD_SIZE") + " is set but " +
+                       (lookup("RANK") ? "WORLD_SIZE" : "RANK") +
                        " is not; a launcher sets both (with LOCAL_RANK, MASTER_ADDR, MASTER_PORT)");
     }
     env.launcher = "torchrun";
@@ -105,8 +105,8 @@ LaunchEnvironment read_launch_environment(const EnvironmentLookup& lookup) {
   if (env.world_size < 1) throw InputError("environment: " + size_name + " must be at least 1");
   if (env.rank < 0 || env.rank >= env.world_size) {
     throw InputError("environment: " + rank_name + "=" + std::to_string(env.rank) + " is outside 0.." +
-                     std::to_string(env.world_size - 1) + " (" + size_name + "=" +
-                     std::to_string(env.world_size) + ")");
+                     std::to_string(env.world_size - 1) + " (" + size_name + "=" + std::to_string(env.world_size) +
+                     ")");
   }
   if (env.local_rank < 0) throw InputError("environment: LOCAL_RANK must be at least 0");
   if (env.local_world_size < 1) throw InputError("environment: LOCAL_WORLD_SIZE must be at least 1");
@@ -143,8 +143,8 @@ int free_loopback_port() {
   return ntohs(address.sin_port);
 }
 
-std::vector<std::int64_t> shard_order(const std::vector<std::int64_t>& order, int rank, int world_size,
-                                      bool pad, bool drop) {
+std::vector<std::int64_t> shard_order(const std::vector<std::int64_t>& order, int rank, int world_size, bool pad,
+                                      bool drop) {
   if (world_size <= 1) return order;
   std::vector<std::int64_t> all = order;
   const std::size_t world = static_cast<std::size_t>(world_size);
@@ -162,22 +162,23 @@ std::vector<std::int64_t> shard_order(const std::vector<std::int64_t>& order, in
 
 void require_gpu_per_local_process(const torch::Device& device, int local_processes, int cuda_devices) {
   if (!device.is_cuda() || local_processes <= cuda_devices) return;
-  throw InputError(std::to_string(local_processes) + " processes on this machine train on one GPU each (local rank r on " +
-                   "cuda:r), and it has " + std::to_string(cuda_devices) + " CUDA device(s): start at most " +
-                   std::to_string(cuda_devices) + " (--nproc " + std::to_string(cuda_devices) +
-                   "), or set device: cpu");
+  throw InputError(std::to_string(local_processes) +
+                   " processes on this machine train on one GPU each (local rank r on " + "cuda:r), and it has " +
+                   std::to_string(cuda_devices) + " CUDA device(s): start at most " + std::to_string(cuda_devices) +
+                   " (--nproc " + std::to_string(cuda_devices) + "), or set device: cpu");
 }
 
 std::string resolve_backend(const std::string& setting, const torch::Device& device) {
   const std::string backend = setting == "auto" ? (device.is_cuda() ? "nccl" : "gloo") : setting;
   if (backend == "nccl") {
     if (!device.is_cuda()) {
-      throw InputError("distributed.backend: nccl needs CUDA devices, and this run is on " +
-                       device.str() + "; use gloo (or auto)");
+      throw InputError("distributed.backend: nccl needs CUDA devices, and this run is on " + device.str() +
+                       "; use gloo (or auto)");
     }
 #if !TRAINYARD_WITH_NCCL
-    throw InputError("distributed.backend: nccl: this build of Trainyard has no NCCL (it was built "
-                     "against a LibTorch without CUDA); use gloo");
+    throw InputError(
+        "distributed.backend: nccl: this build of Trainyard has no NCCL (it was built "
+        "against a LibTorch without CUDA); use gloo");
 #endif
   }
   return backend;
@@ -187,8 +188,8 @@ std::string resolve_backend(const std::string& setting, const torch::Device& dev
 
 struct Communicator::Groups {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<GroupBase> main;   // gradients, metrics, broadcasts: Gloo or NCCL
-  c10::intrusive_ptr<GroupBase> cpu;    // small host-side flags: always Gloo
+  c10::intrusive_ptr<GroupBase> main;  // gradients, metrics, broadcasts: Gloo or NCCL
+  c10::intrusive_ptr<GroupBase> cpu;   // small host-side flags: always Gloo
   std::chrono::milliseconds timeout{0};
 };
 
@@ -197,15 +198,16 @@ namespace {
 [[noreturn]] void raise_collective_error(const Communicator& c, std::chrono::milliseconds timeout,
                                          const std::exception_ptr& error) {
   throw CollectiveError("rank " + std::to_string(c.rank()) + " of " + std::to_string(c.world_size()) +
-                        ": a collective operation (" + c.backend() + ") failed: another process died, "
+                        ": a collective operation (" + c.backend() +
+                        ") failed: another process died, "
                         "hung longer than distributed.timeout_seconds (" +
                         std::to_string(timeout.count() / 1000) + " s) or stopped: " + exception_message(error));
 }
 
 class WorkPending : public Communicator::Pending {
  public:
-  WorkPending(const Communicator& communicator, std::chrono::milliseconds timeout,
-              c10::intrusive_ptr<c10d::Work> work, std::vector<at::Tensor> tensors)
+  WorkPending(const Communicator& communicator, std::chrono::milliseconds timeout, c10::intrusive_ptr<c10d::Work> work,
+              std::vector<at::Tensor> tensors)
       : communicator_(communicator), timeout_(timeout), work_(std::move(work)), tensors_(std::move(tensors)) {}
   void wait() override {
     try {
@@ -219,13 +221,12 @@ class WorkPending : public Communicator::Pending {
   const Communicator& communicator_;
   std::chrono::milliseconds timeout_;
   c10::intrusive_ptr<c10d::Work> work_;
-  std::vector<at::Tensor> tensors_;   // alive until the collective is done
+  std::vector<at::Tensor> tensors_;  // alive until the collective is done
 };
 
 }  // namespace
 
-Communicator::Communicator(const LaunchEnvironment& env, const std::string& backend,
-                           std::chrono::milliseconds timeout)
+Communicator::Communicator(const LaunchEnvironment& env, const std::string& backend, std::chrono::milliseconds timeout)
     : groups_(std::make_unique<Groups>()), rank_(env.rank), world_size_(env.world_size), backend_(backend) {
   groups_->timeout = timeout;
   try {
@@ -238,8 +239,8 @@ Communicator::Communicator(const LaunchEnvironment& env, const std::string& back
     groups_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
   } catch (...) {
     throw CollectiveError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
-                          ": could not meet the other processes through the TCP store at " +
-                          env.master_addr + ":" + std::to_string(env.master_port) + " (MASTER_ADDR, " +
+                          ": could not meet the other processes through the TCP store at " + env.master_addr + ":" +
+                          std::to_string(env.master_port) + " (MASTER_ADDR, " +
                           "MASTER_PORT): " + exception_message(std::current_exception()));
   }
   try {
@@ -311,7 +312,8 @@ void Communicator::broadcast_bytes(std::string& bytes, int root) {
     groups_->cpu->broadcast(size, options)->wait();
     bytes.resize(static_cast<std::size_t>(size[0].item<std::int64_t>()));
     if (bytes.empty()) return;
-    std::vector<at::Tensor> data{torch::from_blob(bytes.data(), {static_cast<std::int64_t>(bytes.size())}, torch::kUInt8)};
+    std::vector<at::Tensor> data{
+        torch::from_blob(bytes.data(), {static_cast<std::int64_t>(bytes.size())}, torch::kUInt8)};
     groups_->cpu->broadcast(data, options)->wait();
   } catch (...) {
     raise_collective_error(*this, groups_->timeout, std::current_exception());
@@ -374,9 +376,8 @@ GradientReducer::GradientReducer(Communicator& communicator, const std::vector<t
     b.pending = b.slots.size();
   }
   for (std::size_t i = 0; i < slots_.size(); ++i) {
-    hook_handles_.push_back(slots_[i].parameter.register_hook([this, i](torch::Tensor gradient) {
-      on_gradient(i, gradient);
-    }));
+    hook_handles_.push_back(
+        slots_[i].parameter.register_hook([this, i](torch::Tensor gradient) { on_gradient(i, gradient); }));
   }
 }
 
@@ -390,8 +391,9 @@ void GradientReducer::on_gradient(std::size_t index, const torch::Tensor& gradie
   Bucket& bucket = buckets_[slot.bucket];
   if (slot.ready) {
     // Its bucket may already be on the wire: a second backward before the step cannot be added.
-    throw std::logic_error("data-parallel training: a parameter received a second gradient before "
-                           "the optimizer step; one backward pass per step is supported");
+    throw std::logic_error(
+        "data-parallel training: a parameter received a second gradient before "
+        "the optimizer step; one backward pass per step is supported");
   }
   bucket.flat.narrow(0, slot.offset, gradient.numel()).view(gradient.sizes()).copy_(gradient);
   slot.ready = true;

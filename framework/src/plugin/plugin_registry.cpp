@@ -36,12 +36,11 @@ std::string describe(const fs::path& path) { return "'" + path.string() + "'"; }
 
 // Holds `library` for as long as `object` lives: the object's code (vtable, destructor) is in it.
 template <typename T>
-std::shared_ptr<T> holding_library(std::shared_ptr<T> object,
-                                   std::shared_ptr<boost::dll::shared_library> library) {
+std::shared_ptr<T> holding_library(std::shared_ptr<T> object, std::shared_ptr<boost::dll::shared_library> library) {
   if (!object) return object;
   // std::pair destroys `second` (the object) before `first` (the library reference).
-  auto holder = std::make_shared<std::pair<std::shared_ptr<boost::dll::shared_library>,
-                                           std::shared_ptr<T>>>(std::move(library), object);
+  auto holder = std::make_shared<std::pair<std::shared_ptr<boost::dll::shared_library>, std::shared_ptr<T>>>(
+      std::move(library), object);
   return std::shared_ptr<T>(holder, object.get());
 }
 
@@ -57,8 +56,7 @@ auto at_plugin_boundary(const LoadedPlugin& plugin, const char* what, Fn&& fn) -
   }
 }
 
-void check_schema(const std::vector<ParamSpec>& schema, const std::string& plugin_name,
-                  const fs::path& path) {
+void check_schema(const std::vector<ParamSpec>& schema, const std::string& plugin_name, const fs::path& path) {
   std::set<std::string> seen;
   for (const auto& spec : schema) {
     const std::string where = "plugin '" + plugin_name + "' (" + path.string() + ") declares ";
@@ -86,8 +84,8 @@ void check_schema(const std::vector<ParamSpec>& schema, const std::string& plugi
 LoadedPlugin open_plugin(const fs::path& path) {
   auto library = std::make_shared<boost::dll::shared_library>();
   try {
-    library->load(boost::dll::fs::path(path.string()), boost::dll::load_mode::rtld_lazy |
-                                                           boost::dll::load_mode::rtld_local);
+    library->load(boost::dll::fs::path(path.string()),
+                  boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
     throw PluginError("Cannot load plugin library " + describe(path) + ": " + e.what());
   }
@@ -101,8 +99,8 @@ LoadedPlugin open_plugin(const fs::path& path) {
   try {
     info = library->get_alias<PluginEntry>(kPluginEntrySymbol)();
   } catch (...) {
-    throw PluginError("Plugin " + describe(path) + " failed in its entry point: " +
-                      exception_message(std::current_exception()));
+    throw PluginError("Plugin " + describe(path) +
+                      " failed in its entry point: " + exception_message(std::current_exception()));
   }
   if (info == nullptr) {
     throw PluginError("Plugin " + describe(path) + " returned no PluginInfo from its entry point");
@@ -110,9 +108,8 @@ LoadedPlugin open_plugin(const fs::path& path) {
   const std::string name = info->name ? info->name : "";
   if (info->api_version != kPluginApiVersion) {
     std::ostringstream message;
-    message << "Wrong API version on plugin '" << name << "' (" << path.string() << "). Got "
-            << info->api_version << ", supported " << kPluginApiVersion
-            << ". Rebuild the plugin against this Trainyard's plugin_api.h.";
+    message << "Wrong API version on plugin '" << name << "' (" << path.string() << "). Got " << info->api_version
+            << ", supported " << kPluginApiVersion << ". Rebuild the plugin against this Trainyard's plugin_api.h.";
     throw PluginError(message.str());
   }
   const std::string fingerprint = info->build_fingerprint ? info->build_fingerprint : "(none)";
@@ -126,10 +123,9 @@ LoadedPlugin open_plugin(const fs::path& path) {
     throw PluginError("Plugin " + describe(path) + " has an invalid name '" + name +
                       "': use lower-case letters, digits, '_', '-' and '.'");
   }
-  const bool factory_present =
-      (info->kind == PluginKind::kModel && info->make_model) ||
-      (info->kind == PluginKind::kDataset && info->make_dataset) ||
-      (info->kind == PluginKind::kOptimizer && info->make_optimizer);
+  const bool factory_present = (info->kind == PluginKind::kModel && info->make_model) ||
+                               (info->kind == PluginKind::kDataset && info->make_dataset) ||
+                               (info->kind == PluginKind::kOptimizer && info->make_optimizer);
   if (!factory_present) {
     throw PluginError("Plugin '" + name + "' (" + path.string() +
                       ") declares no factory for its kind (or an unknown kind)");
@@ -209,12 +205,12 @@ const LoadedPlugin& PluginRegistry::load(const fs::path& library_path) {
     std::error_code ec;
     if (fs::equivalent(existing->second.path, library_path, ec)) return existing->second;
     throw DuplicatePluginError("Duplicate plugin name: " + std::string(to_string(plugin.kind())) + " '" +
-                      plugin.name() + "' is provided by both '" + existing->second.path.string() +
-                      "' and '" + library_path.string() +
-                      "'. Remove one of them from the plugin path (TRAINYARD_PLUGIN_PATH).");
+                               plugin.name() + "' is provided by both '" + existing->second.path.string() + "' and '" +
+                               library_path.string() +
+                               "'. Remove one of them from the plugin path (TRAINYARD_PLUGIN_PATH).");
   }
-  spdlog::debug("loaded {} plugin '{}' {} from {}", to_string(plugin.kind()), plugin.name(),
-                plugin.version(), library_path.string());
+  spdlog::debug("loaded {} plugin '{}' {} from {}", to_string(plugin.kind()), plugin.name(), plugin.version(),
+                library_path.string());
   const std::string name = plugin.name();
   return of_kind.emplace(name, std::move(plugin)).first->second;
 }
@@ -227,8 +223,7 @@ const LoadedPlugin& PluginRegistry::find(PluginKind kind, const std::string& nam
   }
   const auto known = names(kind);
   std::ostringstream message;
-  message << "Didn't find a registered implementation for " << to_string(kind) << " plugin name: '"
-          << name << "'.";
+  message << "Didn't find a registered implementation for " << to_string(kind) << " plugin name: '" << name << "'.";
   if (auto suggestion = nearest_name(name, known)) message << " Did you mean '" << *suggestion << "'?";
   message << " Known " << to_string(kind) << " plugins: " << join_names(known) << '.';
   if (!rejected_.empty()) {
@@ -276,21 +271,23 @@ Params with_defaults(const Params& params, const LoadedPlugin& plugin) {
 std::shared_ptr<Model> PluginRegistry::make_model(const std::string& name, const Params& params,
                                                   const ModelContext& context) const {
   const auto& plugin = find(PluginKind::kModel, name);
-  return checked_result(at_plugin_boundary(plugin, "create its model",
-                                           [&] { return plugin.info->make_model(with_defaults(params, plugin), context); }),
-                        plugin);
+  return checked_result(
+      at_plugin_boundary(plugin, "create its model",
+                         [&] { return plugin.info->make_model(with_defaults(params, plugin), context); }),
+      plugin);
 }
 
 std::shared_ptr<Dataset> PluginRegistry::make_dataset(const std::string& name, const Params& params,
                                                       const DatasetContext& context) const {
   const auto& plugin = find(PluginKind::kDataset, name);
-  return checked_result(at_plugin_boundary(plugin, "open its dataset",
-                                           [&] { return plugin.info->make_dataset(with_defaults(params, plugin), context); }),
-                        plugin);
+  return checked_result(
+      at_plugin_boundary(plugin, "open its dataset",
+                         [&] { return plugin.info->make_dataset(with_defaults(params, plugin), context); }),
+      plugin);
 }
 
-std::shared_ptr<torch::optim::Optimizer> PluginRegistry::make_optimizer(
-    const std::string& name, const Params& params, const OptimizerContext& context) const {
+std::shared_ptr<torch::optim::Optimizer> PluginRegistry::make_optimizer(const std::string& name, const Params& params,
+                                                                        const OptimizerContext& context) const {
   const auto& plugin = find(PluginKind::kOptimizer, name);
   return checked_result(
       at_plugin_boundary(plugin, "create its optimizer",

@@ -24,8 +24,8 @@ pg_result* checked(pg_conn* connection, pg_result* result, const std::string& sq
   const std::string sqlstate = state ? state : "";
   const std::string message = trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(connection));
   if (result) PQclear(result);
-  throw PostgresError("PostgreSQL refused '" + statement_head(sql) + "'" + (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")") +
-                          ": " + message,
+  throw PostgresError("PostgreSQL refused '" + statement_head(sql) + "'" +
+                          (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")") + ": " + message,
                       sqlstate);
 }
 
@@ -84,14 +84,16 @@ PostgresConnection::PostgresConnection(const std::string& url) : url_(redact_pos
     throw StoreError("Cannot connect to the PostgreSQL results store '" + url_ + "': " + reason);
   }
   // Notices (e.g. "relation already exists, skipping") are not the user's concern.
-  PQsetNoticeProcessor(connection_, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      connection_, [](void*, const char*) {}, nullptr);
 }
 
 PostgresConnection::~PostgresConnection() {
   if (connection_) PQfinish(connection_);
 }
 
-PostgresResult PostgresConnection::exec(const std::string& sql, const std::vector<std::optional<std::string>>& parameters) {
+PostgresResult PostgresConnection::exec(const std::string& sql,
+                                        const std::vector<std::optional<std::string>>& parameters) {
   std::vector<const char*> values;
   values.reserve(parameters.size());
   for (const auto& p : parameters) values.push_back(p ? p->c_str() : nullptr);
@@ -106,8 +108,8 @@ bool PostgresConnection::lost() const { return PQstatus(connection_) == CONNECTI
 void PostgresConnection::reconnect() {
   PQreset(connection_);
   if (PQstatus(connection_) != CONNECTION_OK) {
-    throw StoreError("Lost the PostgreSQL results store '" + url_ + "' and cannot reconnect: " +
-                     trimmed(PQerrorMessage(connection_)));
+    throw StoreError("Lost the PostgreSQL results store '" + url_ +
+                     "' and cannot reconnect: " + trimmed(PQerrorMessage(connection_)));
   }
 }
 

@@ -15,24 +15,23 @@
 
 namespace trainyard {
 
-using namespace store_sql;   // the store's shared SQL helpers
+using namespace store_sql;  // the store's shared SQL helpers
 
 double peak_memory_mib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;   // Linux reports KiB
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
 std::string utc_timestamp() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&seconds, &tm);
   char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
   return buffer;
 }
 
@@ -118,11 +117,28 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
                       trial_key, pid, heartbeat_at, git_revision, world_size, distributed_backend)
     VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     RETURNING id)sql",
-                             {r.experiment, r.experiment_file, r.config_yaml, utc_timestamp(), r.host, r.device,
-                              r.torch_version, r.seed, r.model_plugin, r.dataset_plugin, r.optimizer_plugin,
-                              r.num_parameters, r.num_classes, r.train_size, r.test_size, r.precision,
-                              r.sweep_id ? SqlValue{*r.sweep_id} : SqlValue{}, r.trial_key,
-                              static_cast<std::int64_t>(getpid()), utc_timestamp(), r.git_revision, r.world_size,
+                             {r.experiment,
+                              r.experiment_file,
+                              r.config_yaml,
+                              utc_timestamp(),
+                              r.host,
+                              r.device,
+                              r.torch_version,
+                              r.seed,
+                              r.model_plugin,
+                              r.dataset_plugin,
+                              r.optimizer_plugin,
+                              r.num_parameters,
+                              r.num_classes,
+                              r.train_size,
+                              r.test_size,
+                              r.precision,
+                              r.sweep_id ? SqlValue{*r.sweep_id} : SqlValue{},
+                              r.trial_key,
+                              static_cast<std::int64_t>(getpid()),
+                              utc_timestamp(),
+                              r.git_revision,
+                              r.world_size,
                               text_or_null(r.distributed_backend)})
                       .integer(0, 0);
   insert_config_rows(*db_, "run_config", id, r.config_yaml);
@@ -136,14 +152,14 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
 void ResultsStore::record_epoch(std::int64_t run_id, const EpochRecord& e, bool new_best,
                                 const std::string& checkpoint_path) {
   SqlWriteTransaction transaction(*db_);
-  db_->query(R"sql(
+  db_->query(
+      R"sql(
     INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, test_loss, test_accuracy,
                         learning_rate, epoch_seconds, train_images_per_second,
                         test_images_per_second, data_wait_fraction, finished_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql",
-             {run_id, e.epoch, e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy, e.learning_rate,
-              e.epoch_seconds, e.train_images_per_second, e.test_images_per_second, e.data_wait_fraction,
-              utc_timestamp()});
+      {run_id, e.epoch, e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy, e.learning_rate, e.epoch_seconds,
+       e.train_images_per_second, e.test_images_per_second, e.data_wait_fraction, utc_timestamp()});
   heartbeat(run_id);
   if (new_best) {
     db_->query("UPDATE runs SET best_epoch = ?, best_test_accuracy = ?, checkpoint_path = ? WHERE id = ?",

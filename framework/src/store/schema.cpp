@@ -171,12 +171,11 @@ const char* const kViews = R"sql(
 )sql";
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
-static_assert(kMigrationCount == ResultsStore::kSchemaVersion,
-              "one migration per schema version");
+static_assert(kMigrationCount == ResultsStore::kSchemaVersion, "one migration per schema version");
 
 }  // namespace
 
-using namespace store_sql;   // the store's shared SQL helpers
+using namespace store_sql;  // the store's shared SQL helpers
 
 std::string postgres_ddl(const std::string& sql) {
   std::string out = std::regex_replace(sql, std::regex(R"(\bINTEGER PRIMARY KEY\b)"),
@@ -206,8 +205,7 @@ void ResultsStore::fill_config_rows(SqlDatabase& db, const std::string& table) {
   }
 }
 
-ResultsStore::ResultsStore(const std::string& location)
-    : path_(redact_location(location)) {
+ResultsStore::ResultsStore(const std::string& location) : path_(redact_location(location)) {
   if (is_postgres_url(location)) {
     db_ = open_postgres_database(location);
     migrate();
@@ -246,8 +244,9 @@ DatabaseIdentity ResultsStore::identity(SqlDatabase& db) {
     // One statement: read one by one, the values could straddle another process's first migration
     // and see its tables without its application id (a writer of a new database then refused it as
     // foreign; seen with eight writers starting at once).
-    const auto row = db.query("SELECT (SELECT application_id FROM pragma_application_id), "
-                              "(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)");
+    const auto row = db.query(
+        "SELECT (SELECT application_id FROM pragma_application_id), "
+        "(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)");
     application_id = row.integer(0, 0);
     id.version = row.integer(0, 1);
     id.tables = row.integer(0, 2);
@@ -258,7 +257,7 @@ DatabaseIdentity ResultsStore::identity(SqlDatabase& db) {
     id.tables = head.integer(0, 1);
     if (head.integer(0, 0) != 0) {
       const auto row = db.query("SELECT application_id, version FROM trainyard_schema");
-      application_id = row.size() == 1 ? row.integer(0, 0) : -1;   // anything but one row is not Trainyard's
+      application_id = row.size() == 1 ? row.integer(0, 0) : -1;  // anything but one row is not Trainyard's
       if (row.size() == 1) id.version = row.integer(0, 1);
     }
   }
@@ -280,8 +279,7 @@ void ResultsStore::refuse_unless_ours(const DatabaseIdentity& id) const {
   if (id.version > kSchemaVersion) {
     throw StoreError("Results database '" + path_ + "' has schema version " + std::to_string(id.version) +
                      ", written by a newer Trainyard; this build reads versions up to " +
-                     std::to_string(kSchemaVersion) + ". Upgrade Trainyard or choose another output.db; " +
-                     untouched);
+                     std::to_string(kSchemaVersion) + ". Upgrade Trainyard or choose another output.db; " + untouched);
   }
 }
 

@@ -136,9 +136,9 @@ class PostgresDatabase : public SqlDatabase {
 
   void end_transaction(const char* sql) {
     try {
-      execute_script(sql);   // in_transaction_ is still set: no second try
+      execute_script(sql);  // in_transaction_ is still set: no second try
     } catch (...) {
-      in_transaction_ = false;   // ended either way: a failed COMMIT rolls back
+      in_transaction_ = false;  // ended either way: a failed COMMIT rolls back
       throw;
     }
     in_transaction_ = false;
@@ -156,7 +156,7 @@ class PostgresDatabase : public SqlDatabase {
               texts.emplace_back(v);
             } else if constexpr (std::is_same_v<T, double>) {
               char buffer[32];
-              std::snprintf(buffer, sizeof buffer, "%.17g", v);   // every double reads back exactly
+              std::snprintf(buffer, sizeof buffer, "%.17g", v);  // every double reads back exactly
               texts.emplace_back(buffer);
             } else {
               texts.emplace_back(std::to_string(v));
@@ -177,17 +177,20 @@ class PostgresDatabase : public SqlDatabase {
             continue;
           }
           switch (result.column_type(c)) {
-            case 20: case 21: case 23:   // int8, int2, int4
+            case 20:
+            case 21:
+            case 23:  // int8, int2, int4
               row.emplace_back(static_cast<std::int64_t>(std::stoll(*text)));
               break;
-            case 700: case 701: case 1700:   // float4, float8, numeric
+            case 700:
+            case 701:
+            case 1700:  // float4, float8, numeric
               row.emplace_back(std::stod(*text));
               break;
-            case 16:   // bool, as SQLite gives it
+            case 16:  // bool, as SQLite gives it
               row.emplace_back(static_cast<std::int64_t>(*text == "t" ? 1 : 0));
               break;
-            default:
-              row.emplace_back(*text);
+            default: row.emplace_back(*text);
           }
         }
         rows.rows.push_back(std::move(row));
@@ -267,12 +270,12 @@ std::string number_placeholders(const std::string& sql) {
   int next = 1;
   for (std::size_t i = 0; i < sql.size(); ++i) {
     const char c = sql[i];
-    if (c == '\'' || c == '"') {   // a literal or a quoted name, '' and "" escapes included
+    if (c == '\'' || c == '"') {  // a literal or a quoted name, '' and "" escapes included
       const std::size_t end = sql.find(c, i + 1);
       const std::size_t stop = end == std::string::npos ? sql.size() : end + 1;
       out.append(sql, i, stop - i);
       i = stop - 1;
-    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {   // a comment to the line's end
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {  // a comment to the line's end
       const std::size_t end = sql.find('\n', i);
       const std::size_t stop = end == std::string::npos ? sql.size() : end;
       out.append(sql, i, stop - i);

@@ -16,8 +16,7 @@ StoreRecorder::StoreRecorder(const std::string& location) : location_(location),
 
 void StoreRecorder::mark_abandoned_runs(const std::string& host) {
   for (const auto id : store_.mark_abandoned_runs(host)) {
-    spdlog::warn("run {} in {} was left 'running' by a process that is gone; marked interrupted", id,
-                 store_.path());
+    spdlog::warn("run {} in {} was left 'running' by a process that is gone; marked interrupted", id, store_.path());
   }
 }
 
@@ -55,10 +54,8 @@ void StoreRecorder::finish_run(std::int64_t run_id, RunStatus status, const std:
   store_.finish_run(run_id, status, error);
 }
 
-RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& registry,
-                          const RunOptions& options) {
-  return train_run(config, registry, options,
-                   [&config] { return std::make_unique<StoreRecorder>(config.output.db); });
+RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& registry, const RunOptions& options) {
+  return train_run(config, registry, options, [&config] { return std::make_unique<StoreRecorder>(config.output.db); });
 }
 
 }  // namespace trainyard

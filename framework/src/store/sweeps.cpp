@@ -5,7 +5,7 @@
 
 namespace trainyard {
 
-using namespace store_sql;   // the store's shared SQL helpers
+using namespace store_sql;  // the store's shared SQL helpers
 
 std::int64_t ResultsStore::ensure_sweep(const std::string& name, const std::string& experiment_file,
                                         const std::string& spec_yaml) {
@@ -34,7 +34,8 @@ std::map<std::string, ResultsStore::TrialRun> ResultsStore::latest_trial_runs(st
                                {sweep_id});
   std::map<std::string, TrialRun> out;
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    out[rows.text(i, 0)] = TrialRun{rows.integer(i, 1), stored_status(rows.text(i, 2), rows.integer(i, 1)), rows.text(i, 3)};
+    out[rows.text(i, 0)] =
+        TrialRun{rows.integer(i, 1), stored_status(rows.text(i, 2), rows.integer(i, 1)), rows.text(i, 3)};
   }
   return out;
 }
@@ -48,15 +49,15 @@ std::optional<std::int64_t> ResultsStore::trial_run(std::int64_t sweep_id, const
 }
 
 std::vector<SweepTrialSummary> ResultsStore::sweep_summary(std::int64_t sweep_id) const {
-  const auto rows = db_->query(R"sql(
+  const auto rows =
+      db_->query(R"sql(
     SELECT id, trial_key, status, best_test_accuracy, best_epoch, )sql" +
-                                   seconds_between(db_->dialect(), "started_at",
-                                                   "coalesce(ended_at, heartbeat_at, started_at)") +
-                                   R"sql(, coalesce(error, '')
+                     seconds_between(db_->dialect(), "started_at", "coalesce(ended_at, heartbeat_at, started_at)") +
+                     R"sql(, coalesce(error, '')
     FROM runs r WHERE sweep_id = ? AND id = (
       SELECT max(id) FROM runs WHERE sweep_id = r.sweep_id AND trial_key = r.trial_key)
     ORDER BY best_test_accuracy IS NULL, best_test_accuracy DESC, id)sql",
-                               {sweep_id});
+                 {sweep_id});
   std::vector<SweepTrialSummary> out;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     SweepTrialSummary s;

@@ -8,7 +8,7 @@
 
 namespace trainyard {
 
-using namespace store_sql;   // the store's shared SQL helpers
+using namespace store_sql;  // the store's shared SQL helpers
 
 void ResultsStore::enqueue_trials(std::int64_t sweep_id, const std::vector<std::string>& keys,
                                   const std::vector<std::string>& finished) {
@@ -28,19 +28,23 @@ std::optional<ClaimedTrial> ResultsStore::claim_trial(std::int64_t sweep_id, con
   const std::string now = now_seconds(db_->dialect());
   SqlWriteTransaction transaction(*db_);
   // Trials whose workers died too often are failed, not handed on forever.
-  db_->query("UPDATE trials SET status = 'failed', ended_at = ?, error = ? WHERE sweep_id = ? AND status = 'claimed' "
-             "AND lease_until < " + now + " AND attempts >= ?",
-             {utc_timestamp(),
-              "its worker stopped renewing the lease " + std::to_string(max_attempts) + " times (" +
-                  "each time the worker died or lost the database)",
-              sweep_id, std::int64_t{max_attempts}});
+  db_->query(
+      "UPDATE trials SET status = 'failed', ended_at = ?, error = ? WHERE sweep_id = ? AND status = 'claimed' "
+      "AND lease_until < " +
+          now + " AND attempts >= ?",
+      {utc_timestamp(),
+       "its worker stopped renewing the lease " + std::to_string(max_attempts) + " times (" +
+           "each time the worker died or lost the database)",
+       sweep_id, std::int64_t{max_attempts}});
   // PostgreSQL: rows another worker is claiming at this moment are skipped, not waited for.
   const std::string lock = db_->dialect() == SqlDialect::kPostgres ? " FOR UPDATE SKIP LOCKED" : "";
   const auto claimed = db_->query(
       "UPDATE trials SET status = 'claimed', worker = ?, attempts = attempts + 1, claimed_at = ?, "
-      "lease_until = " + now + " + ? WHERE id = (SELECT id FROM trials WHERE sweep_id = ? AND "
-      "(status = 'pending' OR (status = 'claimed' AND lease_until < " + now + ")) ORDER BY id LIMIT 1" + lock +
-      ") RETURNING id, trial_key, attempts",
+      "lease_until = " +
+          now +
+          " + ? WHERE id = (SELECT id FROM trials WHERE sweep_id = ? AND "
+          "(status = 'pending' OR (status = 'claimed' AND lease_until < " +
+          now + ")) ORDER BY id LIMIT 1" + lock + ") RETURNING id, trial_key, attempts",
       {worker, utc_timestamp(), lease_seconds, sweep_id});
   if (claimed.empty()) {
     transaction.commit();
@@ -49,11 +53,13 @@ std::optional<ClaimedTrial> ResultsStore::claim_trial(std::int64_t sweep_id, con
   ClaimedTrial trial{claimed.integer(0, 0), claimed.text(0, 1), claimed.integer(0, 2)};
   if (trial.attempt > 1) {
     // The run of the worker that lost this trial cannot say so itself.
-    db_->query("UPDATE runs SET status = 'failed', ended_at = coalesce(heartbeat_at, started_at), error = ? "
-               "WHERE sweep_id = ? AND trial_key = ? AND status = 'running'",
-               {std::string("its worker stopped renewing the trial's lease (it died or lost the database); "
-                            "the trial was handed to worker ") + worker,
-                sweep_id, trial.trial_key});
+    db_->query(
+        "UPDATE runs SET status = 'failed', ended_at = coalesce(heartbeat_at, started_at), error = ? "
+        "WHERE sweep_id = ? AND trial_key = ? AND status = 'running'",
+        {std::string("its worker stopped renewing the trial's lease (it died or lost the database); "
+                     "the trial was handed to worker ") +
+             worker,
+         sweep_id, trial.trial_key});
   }
   transaction.commit();
   return trial;
@@ -67,9 +73,10 @@ bool ResultsStore::renew_trial_lease(std::int64_t trial_id, const std::string& w
 }
 
 bool ResultsStore::release_trial(std::int64_t trial_id, const std::string& worker) {
-  return !db_->query("UPDATE trials SET status = 'pending', worker = NULL, lease_until = NULL "
-                     "WHERE id = ? AND worker = ? AND status = 'claimed' RETURNING id",
-                     {trial_id, worker})
+  return !db_->query(
+                 "UPDATE trials SET status = 'pending', worker = NULL, lease_until = NULL "
+                 "WHERE id = ? AND worker = ? AND status = 'claimed' RETURNING id",
+                 {trial_id, worker})
               .empty();
 }
 
@@ -89,10 +96,14 @@ TrialCounts ResultsStore::trial_counts(std::int64_t sweep_id) const {
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto status = rows.text(i, 0);
     const auto n = rows.integer(i, 1);
-    if (status == "pending") counts.pending = n;
-    else if (status == "claimed") counts.claimed = n;
-    else if (status == "finished") counts.finished = n;
-    else counts.failed = n;
+    if (status == "pending")
+      counts.pending = n;
+    else if (status == "claimed")
+      counts.claimed = n;
+    else if (status == "finished")
+      counts.finished = n;
+    else
+      counts.failed = n;
   }
   return counts;
 }

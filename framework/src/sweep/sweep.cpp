@@ -29,8 +29,7 @@ void reject_unknown_keys(const ExperimentDocument& doc, const YAML::Node& map, c
   for (auto it = map.begin(); it != map.end(); ++it) {
     const std::string key = it->first.Scalar();
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    std::string message = doc.location(it->first, section + "." + key) + ": unknown key '" +
-                          section + "." + key + "'";
+    std::string message = doc.location(it->first, section + "." + key) + ": unknown key '" + section + "." + key + "'";
     if (auto near = nearest_name(key, known)) message += " (did you mean '" + section + "." + *near + "'?)";
     throw ConfigError(message + "; " + section + " accepts: " + join_names(known));
   }
@@ -44,8 +43,7 @@ double number(const ExperimentDocument& doc, const YAML::Node& node, const std::
   return value;
 }
 
-RandomParameter parse_random_parameter(const ExperimentDocument& doc, const std::string& key,
-                                       const YAML::Node& spec) {
+RandomParameter parse_random_parameter(const ExperimentDocument& doc, const std::string& key, const YAML::Node& spec) {
   const std::string where_key = "sweep.random.params." + key;
   if (!spec.IsMap() || spec.size() != 1) {
     throw ConfigError(doc.location(spec, where_key) + ": " + where_key +
@@ -57,22 +55,20 @@ RandomParameter parse_random_parameter(const ExperimentDocument& doc, const std:
   p.distribution = spec.begin()->first.Scalar();
   const YAML::Node args = spec.begin()->second;
   if (std::find(kDistributions.begin(), kDistributions.end(), p.distribution) == kDistributions.end()) {
-    std::string message = doc.location(spec, where_key) + ": " + where_key + ": unknown distribution '" +
-                          p.distribution + "'";
+    std::string message =
+        doc.location(spec, where_key) + ": " + where_key + ": unknown distribution '" + p.distribution + "'";
     if (auto near = nearest_name(p.distribution, kDistributions)) message += " (did you mean '" + *near + "'?)";
     throw ConfigError(message + "; accepted: " + join_names(kDistributions));
   }
   if (!args.IsSequence() || args.size() == 0) {
-    throw ConfigError(doc.location(args, where_key) + ": " + where_key + ": " + p.distribution +
-                      " needs a list");
+    throw ConfigError(doc.location(args, where_key) + ": " + where_key + ": " + p.distribution + " needs a list");
   }
   if (p.distribution == "choice") {
     for (const auto& choice : args) p.choices.push_back(yaml_text(choice));
     return p;
   }
   if (args.size() != 2) {
-    throw ConfigError(doc.location(args, where_key) + ": " + where_key + ": " + p.distribution +
-                      " needs [low, high]");
+    throw ConfigError(doc.location(args, where_key) + ": " + where_key + ": " + p.distribution + " needs [low, high]");
   }
   p.low = number(doc, args[0], where_key);
   p.high = number(doc, args[1], where_key);
@@ -123,8 +119,8 @@ std::string SweepSpec::to_yaml() const {
     out << YAML::Key << "seed" << YAML::Value << random_seed;
     out << YAML::Key << "params" << YAML::Value << YAML::BeginMap;
     for (const auto& p : random) {
-      out << YAML::Key << p.key << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
-          << p.distribution << YAML::Value << YAML::BeginSeq;
+      out << YAML::Key << p.key << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << p.distribution
+          << YAML::Value << YAML::BeginSeq;
       if (p.distribution == "choice") {
         for (const auto& c : p.choices) out << c;
       } else {
@@ -179,17 +175,20 @@ SweepSpec parse_sweep(const ExperimentDocument& doc, const std::string& experime
       }
     }
     if (const YAML::Node random = section["random"]) {
-      if (!random.IsMap()) throw ConfigError(doc.location(random, "sweep.random") + ": sweep.random: expected a mapping");
+      if (!random.IsMap())
+        throw ConfigError(doc.location(random, "sweep.random") + ": sweep.random: expected a mapping");
       reject_unknown_keys(doc, random, "sweep.random", kRandomKeys);
       const double trials = random["trials"] ? number(doc, random["trials"], "sweep.random.trials") : 0;
       if (trials < 1 || trials != std::floor(trials)) {
         throw ConfigError(doc.location(random, "sweep.random") + ": sweep.random.trials: expected an integer >= 1");
       }
       spec.random_trials = static_cast<std::int64_t>(trials);
-      if (random["seed"]) spec.random_seed = static_cast<std::uint64_t>(number(doc, random["seed"], "sweep.random.seed"));
+      if (random["seed"])
+        spec.random_seed = static_cast<std::uint64_t>(number(doc, random["seed"], "sweep.random.seed"));
       const YAML::Node params = random["params"];
       if (!params || !params.IsMap() || params.size() == 0) {
-        throw ConfigError(doc.location(random, "sweep.random") + ": sweep.random.params: expected KEY: {distribution: [...]}");
+        throw ConfigError(doc.location(random, "sweep.random") +
+                          ": sweep.random.params: expected KEY: {distribution: [...]}");
       }
       for (auto it = params.begin(); it != params.end(); ++it) {
         spec.random.push_back(parse_random_parameter(doc, it->first.Scalar(), it->second));
@@ -255,8 +254,7 @@ std::vector<SweepTrial> expand_sweep(const SweepSpec& spec) {
   return trials;
 }
 
-std::vector<ExperimentConfig> validate_trials(const ExperimentDocument& document,
-                                              const std::vector<SweepTrial>& trials,
+std::vector<ExperimentConfig> validate_trials(const ExperimentDocument& document, const std::vector<SweepTrial>& trials,
                                               const PluginRegistry& registry) {
   std::vector<ExperimentConfig> configs;
   configs.reserve(trials.size());
@@ -264,8 +262,8 @@ std::vector<ExperimentConfig> validate_trials(const ExperimentDocument& document
     try {
       configs.push_back(document.with_overrides(trials[i].overrides).resolve(registry));
     } catch (const ConfigError& e) {
-      throw ConfigError("sweep trial " + std::to_string(i + 1) + " of " + std::to_string(trials.size()) +
-                        " (" + trials[i].key() + ") is invalid; nothing was run:\n" + e.what());
+      throw ConfigError("sweep trial " + std::to_string(i + 1) + " of " + std::to_string(trials.size()) + " (" +
+                        trials[i].key() + ") is invalid; nothing was run:\n" + e.what());
     }
   }
   return configs;

@@ -24,7 +24,7 @@ namespace {
 
 struct RunningTrial {
   std::size_t index = 0;
-  std::size_t slot = 0;   // which of the `jobs` places it holds (and so which GPU)
+  std::size_t slot = 0;  // which of the `jobs` places it holds (and so which GPU)
   fs::path log;
 };
 
@@ -45,10 +45,11 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
 
   const auto previous = store.latest_trial_runs(outcome.sweep_id);
   std::vector<std::size_t> pending;
-  std::map<std::size_t, std::int64_t> resumable;   // trial index -> the run to continue
+  std::map<std::size_t, std::int64_t> resumable;  // trial index -> the run to continue
   for (std::size_t i = 0; i < trials.size(); ++i) {
     auto it = previous.find(trials[i].key());
-    if (it != previous.end() && (it->second.status == RunStatus::kFinished || it->second.status == RunStatus::kRunning)) {
+    if (it != previous.end() &&
+        (it->second.status == RunStatus::kFinished || it->second.status == RunStatus::kRunning)) {
       ++outcome.skipped;
       if (it->second.status == RunStatus::kRunning) {
         spdlog::warn("trial '{}' is running in another process; not started again", trials[i].key());
@@ -85,8 +86,8 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
     while (stop_count() == 0 && next < pending.size() && static_cast<int>(running.size()) < jobs) {
       const std::size_t index = pending[next++];
       const SweepTrial& trial = trials[index];
-      const auto slot = static_cast<std::size_t>(
-          std::find(slot_busy.begin(), slot_busy.end(), false) - slot_busy.begin());
+      const auto slot =
+          static_cast<std::size_t>(std::find(slot_busy.begin(), slot_busy.end(), false) - slot_busy.begin());
       const auto resume = resumable.find(index);
       if (resume != resumable.end()) {
         slot_busy[slot] = true;
@@ -94,12 +95,12 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
         const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
         const pid_t pid = spawn_trial(arguments, log);
         running[pid] = RunningTrial{index, slot, log};
-        spdlog::info("[{}/{}] resumed: {} (run {})  (log {})", index + 1, trials.size(), trial.key(),
-                     resume->second, log.string());
+        spdlog::info("[{}/{}] resumed: {} (run {})  (log {})", index + 1, trials.size(), trial.key(), resume->second,
+                     log.string());
         continue;
       }
-      auto arguments = trial_arguments(options.runner_path, options.experiment_file, options.base_sets, trial,
-                                       outcome.sweep_id);
+      auto arguments =
+          trial_arguments(options.runner_path, options.experiment_file, options.base_sets, trial, outcome.sweep_id);
       slot_busy[slot] = true;
       if (gpus > 1) {
         arguments.insert(arguments.end(), {"--set", "device=cuda:" + std::to_string(static_cast<int>(slot) % gpus)});
@@ -120,7 +121,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
       forwarded_signals = signals;
     }
     const auto exited = reap_child(-1, /*block=*/true);
-    if (!exited) continue;   // a signal arrived: forward it at the top of the loop
+    if (!exited) continue;  // a signal arrived: forward it at the top of the loop
     const pid_t pid = exited->pid;
     const int status = exited->wait_status;
     auto found = running.find(pid);
@@ -131,12 +132,14 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
     const std::string key = trials[trial.index].key();
 
     const RunStatus ended = settle_trial(store, outcome.sweep_id, trials[trial.index], configs[trial.index],
-                                         options.experiment_file, host, pid, status, trial.log,
-                                         forwarded_signals > 0)
+                                         options.experiment_file, host, pid, status, trial.log, forwarded_signals > 0)
                                 .status;
-    if (ended == RunStatus::kFinished) ++outcome.finished;
-    else if (ended == RunStatus::kInterrupted) ++outcome.interrupted;
-    else ++outcome.failed;
+    if (ended == RunStatus::kFinished)
+      ++outcome.finished;
+    else if (ended == RunStatus::kInterrupted)
+      ++outcome.interrupted;
+    else
+      ++outcome.failed;
     spdlog::info("[{}/{}] {}: {}", trial.index + 1, trials.size(), to_string(ended), key);
   }
   return outcome;
@@ -148,15 +151,15 @@ std::string format_sweep_summary(ResultsStore& store, std::int64_t sweep_id) {
   for (const auto& r : rows) width = std::max(width, r.trial_key.size());
   std::ostringstream out;
   char line[512];
-  std::snprintf(line, sizeof line, "%-6s %-*s %-11s %9s %5s %9s\n", "run", static_cast<int>(width), "trial",
-                "status", "best acc", "epoch", "time");
+  std::snprintf(line, sizeof line, "%-6s %-*s %-11s %9s %5s %9s\n", "run", static_cast<int>(width), "trial", "status",
+                "best acc", "epoch", "time");
   out << line;
   for (const auto& r : rows) {
     const std::string accuracy = r.best_test_accuracy ? fmt::format("{:.2f}%", 100 * *r.best_test_accuracy) : "-";
     const std::string epoch = r.best_epoch ? std::to_string(*r.best_epoch) : "-";
     std::snprintf(line, sizeof line, "%-6lld %-*s %-11s %9s %5s %8.0fs\n", static_cast<long long>(r.run_id),
-                  static_cast<int>(width), r.trial_key.c_str(), to_string(r.status), accuracy.c_str(),
-                  epoch.c_str(), r.seconds);
+                  static_cast<int>(width), r.trial_key.c_str(), to_string(r.status), accuracy.c_str(), epoch.c_str(),
+                  r.seconds);
     out << line;
   }
   return out.str();

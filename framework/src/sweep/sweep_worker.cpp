@@ -23,9 +23,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::chrono::milliseconds seconds(double s) {
-  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
-}
+std::chrono::milliseconds seconds(double s) { return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0)); }
 
 }  // namespace
 
@@ -69,8 +67,9 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
       // Another worker queued a trial this one does not have: their experiments differ. This one
       // stops rather than fail a trial that the others can run.
       store.release_trial(claimed->id, me);
-      throw InputError("worker " + me + ": sweep '" + spec.name + "' has a trial '" + claimed->trial_key +
-                       "' that " + options.experiment_file + " with this worker's --set/--sweep options does not "
+      throw InputError("worker " + me + ": sweep '" + spec.name + "' has a trial '" + claimed->trial_key + "' that " +
+                       options.experiment_file +
+                       " with this worker's --set/--sweep options does not "
                        "make; every worker of a sweep must run the same experiment file and options");
     }
     const auto index = static_cast<std::size_t>(found - keys.begin());
@@ -95,11 +94,10 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
                              : std::string("starting it afresh"));
     }
     const fs::path log = logs / ("trial-" + std::to_string(index + 1) + "-" + me + ".log");
-    const pid_t pid = spawn_trial(
-        continued ? resume_arguments(options.runner_path, *continued, base.output.db)
-                  : trial_arguments(options.runner_path, options.experiment_file, options.base_sets, trial,
-                                    outcome.sweep_id),
-        log, /*die_with_parent=*/true);
+    const pid_t pid = spawn_trial(continued ? resume_arguments(options.runner_path, *continued, base.output.db)
+                                            : trial_arguments(options.runner_path, options.experiment_file,
+                                                              options.base_sets, trial, outcome.sweep_id),
+                                  log, /*die_with_parent=*/true);
     spdlog::info("[{}/{}] {}: {}  (log {})", index + 1, trials.size(), continued ? "continued" : "started", trial.key(),
                  log.string());
 
@@ -113,7 +111,7 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
         break;
       }
       if (!stopped && stop_count() > 0) {
-        ::kill(pid, SIGINT);   // it stops at the next step and records its run interrupted
+        ::kill(pid, SIGINT);  // it stops at the next step and records its run interrupted
         stopped = true;
       }
       if (!lost && Clock::now() >= renew_at) {
@@ -122,7 +120,7 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
           renewed = store.renew_trial_lease(claimed->id, me, options.lease_seconds);
         } catch (const StoreError& e) {
           spdlog::warn("trial '{}': could not renew its lease: {}", trial.key(), e.what());
-          renewed = true;   // try again soon; the lease runs out only if this keeps failing
+          renewed = true;  // try again soon; the lease runs out only if this keeps failing
         }
         if (!renewed) {
           // The lease lapsed (this machine stalled or lost the database) and another worker took
@@ -153,8 +151,9 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
       spdlog::error("trial '{}': ended after its lease was taken over; its run {} does not count", trial.key(),
                     end.run_id);
       if (ok) {
-        store.finish_run(end.run_id, RunStatus::kFailed,
-                         "finished after its worker " + me + " had lost the trial's lease; another worker runs the trial");
+        store.finish_run(
+            end.run_id, RunStatus::kFailed,
+            "finished after its worker " + me + " had lost the trial's lease; another worker runs the trial");
       }
       ++outcome.lost;
       continue;

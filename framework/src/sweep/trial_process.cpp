@@ -42,7 +42,8 @@ bool can_continue_trial_run(RunStatus status, std::int64_t run_id, const std::st
                             const ExperimentConfig& config) {
   if (status == RunStatus::kFinished || status == RunStatus::kRunning) return false;
   std::error_code ec;
-  if (!fs::exists(fs::path(config.output.checkpoints) / ("run-" + std::to_string(run_id)) / "last.pt", ec)) return false;
+  if (!fs::exists(fs::path(config.output.checkpoints) / ("run-" + std::to_string(run_id)) / "last.pt", ec))
+    return false;
   auto rows = [](const std::string& yaml) {
     std::map<std::string, std::string> out;
     for (const auto& row : flatten_config_yaml(yaml)) {

@@ -51,12 +51,11 @@ std::string tail_of(const std::filesystem::path& log, std::size_t max_chars = 60
 /// process died before starting one, or left it 'running') and the run's final status.
 struct TrialEnd {
   std::int64_t run_id = 0;
-  RunStatus status = RunStatus::kFailed;   // finished, failed or interrupted
-  std::string error;    // why it did not finish, as the run records it
+  RunStatus status = RunStatus::kFailed;  // finished, failed or interrupted
+  std::string error;                      // why it did not finish, as the run records it
 };
 TrialEnd settle_trial(ResultsStore& store, std::int64_t sweep_id, const SweepTrial& trial,
-                      const ExperimentConfig& config, const std::string& experiment_file,
-                      const std::string& host, pid_t pid, int wait_status, const std::filesystem::path& log,
-                      bool stop_requested);
+                      const ExperimentConfig& config, const std::string& experiment_file, const std::string& host,
+                      pid_t pid, int wait_status, const std::filesystem::path& log, bool stop_requested);
 
 }  // namespace trainyard

@@ -27,7 +27,7 @@ std::vector<char*> pointers(const std::vector<std::string>& strings) {
   ::setpgid(0, group);
   if (die_with_parent) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);   // the parent died before the line above
+    if (::getppid() != parent) ::_exit(127);  // the parent died before the line above
   }
   if (output_fd >= 0) {
     ::dup2(output_fd, STDOUT_FILENO);

@@ -40,8 +40,8 @@ void EpochLogCallback::on_epoch_recorded(EpochEnd& epoch) {
   spdlog::info(
       "epoch {:>3}/{}  train loss {:.4f} acc {:5.1f}%  test loss {:.4f} acc {:5.1f}%  lr {:.2e}  "
       "{:.1f} s  {:.1f} img/s{}",
-      e.epoch, epoch.epochs, e.train_loss, 100 * e.train_accuracy, e.test_loss, 100 * e.test_accuracy,
-      e.learning_rate, e.epoch_seconds, e.train_images_per_second, epoch.new_best ? "  *best" : "");
+      e.epoch, epoch.epochs, e.train_loss, 100 * e.train_accuracy, e.test_loss, 100 * e.test_accuracy, e.learning_rate,
+      e.epoch_seconds, e.train_images_per_second, epoch.new_best ? "  *best" : "");
 }
 
 }  // namespace trainyard

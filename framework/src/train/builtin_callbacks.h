@@ -26,7 +26,7 @@ class CheckpointCallback final : public TrainingCallback {
   RunObjects& objects_;
   const Trainer& trainer_;
   std::string config_yaml_;
-  std::string state_;   // the epoch's serialized state, between the two calls
+  std::string state_;  // the epoch's serialized state, between the two calls
 };
 
 /// "epoch   3/10  train loss ... *best", once the epoch is recorded.

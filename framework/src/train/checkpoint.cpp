@@ -80,7 +80,7 @@ void write_checkpoint(const fs::path& path, const std::string& bytes) {
   fs::create_directories(path.parent_path());
   const fs::path temporary = path.string() + ".tmp";
   write_file_durably(temporary, bytes);
-  fs::rename(temporary, path);   // atomic on POSIX: readers see the old or the new file
+  fs::rename(temporary, path);  // atomic on POSIX: readers see the old or the new file
   fsync_path(path.parent_path(), O_RDONLY | O_DIRECTORY);
 }
 
@@ -144,7 +144,8 @@ std::vector<torch::Tensor> generator_states(const torch::Device& device) {
   }
   if (device.is_cuda()) {
     for (int i = 0; i < static_cast<int>(torch::cuda::device_count()); ++i) {
-      at::Generator cuda = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
+      at::Generator cuda =
+          at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
       std::lock_guard<std::mutex> lock(cuda.mutex());
       states.push_back(cuda.get_state());
     }
@@ -160,8 +161,10 @@ void restore_generator_states(const std::vector<torch::Tensor>& states, const to
     cpu.set_state(states.front());
   }
   if (device.is_cuda()) {
-    for (std::size_t i = 1; i < states.size() && static_cast<int>(i - 1) < static_cast<int>(torch::cuda::device_count()); ++i) {
-      at::Generator cuda = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i - 1)));
+    for (std::size_t i = 1;
+         i < states.size() && static_cast<int>(i - 1) < static_cast<int>(torch::cuda::device_count()); ++i) {
+      at::Generator cuda =
+          at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i - 1)));
       std::lock_guard<std::mutex> lock(cuda.mutex());
       cuda.set_state(states[i]);
     }

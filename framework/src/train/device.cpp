@@ -19,7 +19,7 @@ torch::Device resolve_device(const std::string& requested) {
     return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   }
   if (requested == "cpu") return torch::Device(torch::kCPU);
-  const torch::Device device(requested);   // "cuda" or "cuda:N", validated by the config
+  const torch::Device device(requested);  // "cuda" or "cuda:N", validated by the config
   const auto count = static_cast<int>(torch::cuda::device_count());
   if (count == 0) {
     throw InputError("device: '" + requested +
@@ -28,9 +28,8 @@ torch::Device resolve_device(const std::string& requested) {
   }
   const int index = device.has_index() ? device.index() : 0;
   if (index >= count) {
-    throw InputError("device: '" + requested + "' was asked for, but only " +
-                     std::to_string(count) + " CUDA device(s) exist (cuda:0..cuda:" +
-                     std::to_string(count - 1) + ")");
+    throw InputError("device: '" + requested + "' was asked for, but only " + std::to_string(count) +
+                     " CUDA device(s) exist (cuda:0..cuda:" + std::to_string(count - 1) + ")");
   }
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
@@ -39,8 +38,7 @@ std::string describe_device(const torch::Device& device, int cpu_threads) {
   if (device.is_cuda()) {
 #if TRAINYARD_WITH_CUDA
     const auto* properties = at::cuda::getDeviceProperties(device.has_index() ? device.index() : 0);
-    return device.str() + " (" + properties->name + ", " +
-           std::to_string(properties->totalGlobalMem >> 30) + " GiB)";
+    return device.str() + " (" + properties->name + ", " + std::to_string(properties->totalGlobalMem >> 30) + " GiB)";
 #else
     return device.str();
 #endif

@@ -43,14 +43,14 @@ CpuFeatures detect_cpu_features() {
   return features;
 }
 
-Precision resolve_precision(const std::string& setting, const torch::Device& device,
-                            const CpuFeatures& cpu) {
+Precision resolve_precision(const std::string& setting, const torch::Device& device, const CpuFeatures& cpu) {
   if (setting == "fp32") return Precision::kFp32;
   if (setting == "bf16") return Precision::kBf16;
   if (setting == "fp16") {
     if (!device.is_cuda()) {
-      throw InputError("train.precision: fp16 needs a CUDA device (LibTorch's CPU autocast has "
-                       "no fp16); use bf16 or fp32 on the CPU");
+      throw InputError(
+          "train.precision: fp16 needs a CUDA device (LibTorch's CPU autocast has "
+          "no fp16); use bf16 or fp32 on the CPU");
     }
     return Precision::kFp16;
   }
@@ -58,7 +58,7 @@ Precision resolve_precision(const std::string& setting, const torch::Device& dev
   if (device.is_cuda()) {
 #if TRAINYARD_WITH_CUDA
     const auto* properties = at::cuda::getDeviceProperties(device.index());
-    return properties->major >= 8 ? Precision::kBf16 : Precision::kFp16;   // bf16 from Ampere on
+    return properties->major >= 8 ? Precision::kBf16 : Precision::kFp16;  // bf16 from Ampere on
 #else
     return Precision::kFp16;
 #endif
@@ -69,9 +69,7 @@ Precision resolve_precision(const std::string& setting, const torch::Device& dev
 LossScaler::LossScaler(bool enabled, double initial_scale, int growth_interval)
     : enabled_(enabled), scale_(initial_scale), growth_interval_(growth_interval) {}
 
-torch::Tensor LossScaler::scale(const torch::Tensor& loss) const {
-  return enabled_ ? loss * scale_ : loss;
-}
+torch::Tensor LossScaler::scale(const torch::Tensor& loss) const { return enabled_ ? loss * scale_ : loss; }
 
 bool LossScaler::step(torch::optim::Optimizer& optimizer) {
   if (!enabled_) {

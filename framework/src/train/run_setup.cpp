@@ -28,8 +28,8 @@ std::shared_ptr<Dataset> build_dataset(const ExperimentConfig& config, const Plu
                      " class(es); classification needs at least 2");
   }
   if (dataset->size(Split::kTrain) == 0 || dataset->size(Split::kTest) == 0) {
-    throw InputError("dataset: the split left " + std::to_string(dataset->size(Split::kTrain)) +
-                     " training and " + std::to_string(dataset->size(Split::kTest)) +
+    throw InputError("dataset: the split left " + std::to_string(dataset->size(Split::kTrain)) + " training and " +
+                     std::to_string(dataset->size(Split::kTest)) +
                      " test images; both need at least one (more images, or another train_fraction)");
   }
   spdlog::info("dataset: {}", dataset->summary());
@@ -41,15 +41,14 @@ void decide_cache(const ExperimentConfig& config, RunObjects& objects) {
   const Dataset& dataset = *objects.dataset;
   const ImageShape shape = dataset.image_shape();
   objects.cache_mb = static_cast<double>(shape.channels * shape.height * shape.width) * sizeof(float) *
-                     static_cast<double>(dataset.size(Split::kTrain) + dataset.size(Split::kTest)) /
-                     (1024.0 * 1024.0);
+                     static_cast<double>(dataset.size(Split::kTrain) + dataset.size(Split::kTest)) / (1024.0 * 1024.0);
   const bool deterministic = dataset.deterministic(Split::kTrain) && dataset.deterministic(Split::kTest);
-  objects.cache = config.train.cache == "on" ||
-                  (config.train.cache == "auto" && deterministic &&
-                   objects.cache_mb <= static_cast<double>(config.train.cache_max_mb));
+  objects.cache = config.train.cache == "on" || (config.train.cache == "auto" && deterministic &&
+                                                 objects.cache_mb <= static_cast<double>(config.train.cache_max_mb));
   if (config.train.cache == "on" && !deterministic) {
-    spdlog::warn("train.cache: on, but the dataset says its samples vary between calls (random "
-                 "augmentation?): every epoch will see the first epoch's samples");
+    spdlog::warn(
+        "train.cache: on, but the dataset says its samples vary between calls (random "
+        "augmentation?): every epoch will see the first epoch's samples");
   }
 }
 
@@ -78,12 +77,12 @@ std::shared_ptr<Model> build_model(const ExperimentConfig& config, const PluginR
 void distribute_model(const ExperimentConfig& config, Communicator& communicator, RunObjects& objects) {
   if (config.distributed.batch_norm == "sync") {
     const int layers = synchronize_batch_norm(*objects.model, communicator, config.model.plugin);
-    spdlog::info("batch norm: statistics of the global batch ({} processes) in {} layer(s)",
-                 communicator.world_size(), layers);
+    spdlog::info("batch norm: statistics of the global batch ({} processes) in {} layer(s)", communicator.world_size(),
+                 layers);
   }
   broadcast_module_state(communicator, *objects.model);
-  objects.reducer = std::make_unique<GradientReducer>(communicator, objects.model->parameters(),
-                                                      config.distributed.bucket_mb);
+  objects.reducer =
+      std::make_unique<GradientReducer>(communicator, objects.model->parameters(), config.distributed.bucket_mb);
 }
 
 }  // namespace
@@ -98,12 +97,12 @@ ExecutionPlan plan_execution(const ExperimentConfig& config) {
   if (plan.launch.distributed() && plan.device.is_cuda() && (config.device == "auto" || config.device == "cuda")) {
     require_gpu_per_local_process(plan.device, plan.launch.local_world_size,
                                   static_cast<int>(torch::cuda::device_count()));
-    plan.device = resolve_device("cuda:" + std::to_string(plan.launch.local_rank));   // one GPU per local rank
+    plan.device = resolve_device("cuda:" + std::to_string(plan.launch.local_rank));  // one GPU per local rank
   }
   plan.precision = resolve_precision(config.train.precision, plan.device);
   if (plan.device.is_cuda() && config.train.cudnn_benchmark) at::globalContext().setBenchmarkCuDNN(true);
-  plan.loader_threads = config.train.loader_threads > 0 ? static_cast<int>(config.train.loader_threads)
-                                                        : std::clamp(cores / 2, 1, 8);
+  plan.loader_threads =
+      config.train.loader_threads > 0 ? static_cast<int>(config.train.loader_threads) : std::clamp(cores / 2, 1, 8);
   torch::manual_seed(static_cast<std::uint64_t>(config.seed));
   if (plan.device.is_cuda()) torch::cuda::manual_seed_all(static_cast<std::uint64_t>(config.seed));
   if (plan.launch.distributed()) {
@@ -116,8 +115,7 @@ ExecutionPlan plan_execution(const ExperimentConfig& config) {
   return plan;
 }
 
-RunObjects build_run_objects(const ExperimentConfig& config, const PluginRegistry& registry,
-                             ExecutionPlan& plan) {
+RunObjects build_run_objects(const ExperimentConfig& config, const PluginRegistry& registry, ExecutionPlan& plan) {
   RunObjects objects;
   objects.dataset = build_dataset(config, registry);
   objects.class_names = objects.dataset->class_names();
@@ -128,17 +126,17 @@ RunObjects build_run_objects(const ExperimentConfig& config, const PluginRegistr
   OptimizerContext optimizer_context;
   optimizer_context.parameters = objects.model->parameters();
   objects.optimizer = registry.make_optimizer(config.optimizer.plugin, config.optimizer.params, optimizer_context);
-  spdlog::info("model: {} ({} parameters), optimizer: {}, device: {}, precision: {}{}, "
-               "loader threads: {}, decoded cache: {}",
-               config.model.plugin, objects.num_parameters, config.optimizer.plugin,
-               describe_device(plan.device, plan.threads), to_string(plan.precision),
-               config.train.channels_last ? ", channels-last" : "", plan.loader_threads,
-               objects.cache ? fmt::format("{:.0f} MiB", objects.cache_mb) : std::string("off"));
+  spdlog::info(
+      "model: {} ({} parameters), optimizer: {}, device: {}, precision: {}{}, "
+      "loader threads: {}, decoded cache: {}",
+      config.model.plugin, objects.num_parameters, config.optimizer.plugin, describe_device(plan.device, plan.threads),
+      to_string(plan.precision), config.train.channels_last ? ", channels-last" : "", plan.loader_threads,
+      objects.cache ? fmt::format("{:.0f} MiB", objects.cache_mb) : std::string("off"));
   return objects;
 }
 
-RunRecord describe_run(const ExperimentConfig& config, const PluginRegistry& registry,
-                       const ExecutionPlan& plan, const RunObjects& objects) {
+RunRecord describe_run(const ExperimentConfig& config, const PluginRegistry& registry, const ExecutionPlan& plan,
+                       const RunObjects& objects) {
   RunRecord record;
   record.experiment = config.name;
   record.experiment_file = config.source;

@@ -23,13 +23,13 @@ class PluginRegistry;
 /// Where and how this process computes.
 struct ExecutionPlan {
   LaunchEnvironment launch;
-  int threads = 1;          // LibTorch intra-op threads
-  int loader_threads = 1;   // decoding threads
+  int threads = 1;         // LibTorch intra-op threads
+  int loader_threads = 1;  // decoding threads
   torch::Device device{torch::kCPU};
   Precision precision = Precision::kFp32;
-  std::string backend;                         // of the process group; empty for one process
-  std::unique_ptr<Communicator> communicator;  // null for one process
-  bool writer() const { return launch.rank == 0; }   // keeps the record and the checkpoints
+  std::string backend;                              // of the process group; empty for one process
+  std::unique_ptr<Communicator> communicator;       // null for one process
+  bool writer() const { return launch.rank == 0; }  // keeps the record and the checkpoints
 };
 
 /// Reads the launch environment, chooses threads, device and precision, seeds the generators
@@ -42,21 +42,20 @@ struct RunObjects {
   std::vector<std::string> class_names;
   std::shared_ptr<Model> model;
   std::int64_t num_parameters = 0;
-  std::unique_ptr<GradientReducer> reducer;   // several processes only
+  std::unique_ptr<GradientReducer> reducer;  // several processes only
   std::shared_ptr<torch::optim::Optimizer> optimizer;
-  bool cache = false;        // keep decoded samples in memory after the first epoch
-  double cache_mb = 0.0;     // what the whole dataset takes decoded
+  bool cache = false;     // keep decoded samples in memory after the first epoch
+  double cache_mb = 0.0;  // what the whole dataset takes decoded
 };
 
 /// Builds the dataset (checking it can train a classifier), the model (channels-last when
 /// configured; synchronized and broadcast over several processes) and the optimizer, and decides
 /// the decoded-sample cache.
-RunObjects build_run_objects(const ExperimentConfig& config, const PluginRegistry& registry,
-                             ExecutionPlan& plan);
+RunObjects build_run_objects(const ExperimentConfig& config, const PluginRegistry& registry, ExecutionPlan& plan);
 
 /// What is known about the run when it starts, as its record keeps it.
-RunRecord describe_run(const ExperimentConfig& config, const PluginRegistry& registry,
-                       const ExecutionPlan& plan, const RunObjects& objects);
+RunRecord describe_run(const ExperimentConfig& config, const PluginRegistry& registry, const ExecutionPlan& plan,
+                       const RunObjects& objects);
 
 /// Fails early, before any run is recorded, when checkpoints could not be written later.
 void check_writable_folder(const std::string& folder, const std::string& key);

@@ -14,9 +14,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // Drops the gradients instead of zeroing them (PyTorch's zero_grad(set_to_none=True)): backward
 // then stores fresh gradients rather than adding them into zeroed buffers, a pass over every
@@ -30,7 +28,7 @@ void clear_gradients(torch::optim::Optimizer& optimizer) {
 }  // namespace
 
 struct Trainer::Accumulated {
-  torch::Tensor loss_sum;   // on the device: read once per pass
+  torch::Tensor loss_sum;  // on the device: read once per pass
   torch::Tensor correct;
   std::int64_t samples = 0;
   std::int64_t batches = 0;
@@ -131,16 +129,16 @@ std::optional<EpochTotals> Trainer::pass(Split split, std::int64_t epoch) {
   sums.loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(plan_.device));
   sums.correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(plan_.device));
   const auto start = Clock::now();
-  const std::string label = std::string(training ? "train" : "test ") + " epoch " + std::to_string(epoch) +
-                            "/" + std::to_string(config_.train.epochs);
+  const std::string label = std::string(training ? "train" : "test ") + " epoch " + std::to_string(epoch) + "/" +
+                            std::to_string(config_.train.epochs);
   while (auto batch = loader.next()) {
     if (stop_agreed(training)) return std::nullopt;
     if (training && epoch == 1 && sums.batches == 0 && options_.process_start) {
       spdlog::info("first training batch ready {:.2f} s after the process started",
                    std::chrono::duration<double>(Clock::now() - *options_.process_start).count());
     }
-    const double progress = static_cast<double>(epoch - 1) +
-                            static_cast<double>(sums.batches) / static_cast<double>(loader.num_batches());
+    const double progress =
+        static_cast<double>(epoch - 1) + static_cast<double>(sums.batches) / static_cast<double>(loader.num_batches());
     step(*batch, training, progress, sums);
     if (plan_.writer() && progress_.due()) draw_progress(label, sums, loader.num_batches(), seconds_since(start));
   }
@@ -157,7 +155,7 @@ std::optional<EpochTotals> Trainer::pass(Split split, std::int64_t epoch) {
   totals.seconds = seconds_since(start);
   totals.wait_seconds = loader.wait_seconds();
   totals.learning_rate = first_rate_;
-  share_cache(split);   // after the timing: writing the file is not training time
+  share_cache(split);  // after the timing: writing the file is not training time
   return totals;
 }
 
@@ -168,12 +166,11 @@ void Trainer::step(const Batch& batch, bool training, double progress, Accumulat
   torch::Tensor logits;
   {
     // Autocast covers the forward pass only; backward replays the casts it recorded.
-    compat::AutocastGuard autocast(plan_.device.type(),
-                                   plan_.precision == Precision::kFp16 ? at::kHalf : at::kBFloat16,
+    compat::AutocastGuard autocast(plan_.device.type(), plan_.precision == Precision::kFp16 ? at::kHalf : at::kBFloat16,
                                    plan_.precision != Precision::kFp32);
     logits = objects_.model->forward(images);
   }
-  logits = logits.to(torch::kFloat32);   // the loss in full precision, as autocast would
+  logits = logits.to(torch::kFloat32);  // the loss in full precision, as autocast would
   auto loss = torch::nn::functional::cross_entropy(logits, labels);
   if (training) {
     options_.faults.before_step(plan_.launch.rank, ++steps_taken_);
@@ -181,7 +178,7 @@ void Trainer::step(const Batch& batch, bool training, double progress, Accumulat
     if (sums.batches == 0) first_rate_ = rate;
     clear_gradients(*objects_.optimizer);
     scaler_.scale(loss).backward();
-    if (objects_.reducer) objects_.reducer->synchronize();   // every rank's step then uses the same gradients
+    if (objects_.reducer) objects_.reducer->synchronize();  // every rank's step then uses the same gradients
     scaler_.step(*objects_.optimizer);
   }
   const auto n = labels.size(0);
@@ -233,11 +230,13 @@ void Trainer::share_cache(Split split) {
   std::error_code ec;
   if (fs::exists(shared_files_[s], ec)) return;
   try {
-    if (caches_[s]->save(shared_files_[s])) spdlog::info("shared decoded {} split: {}", to_string(split), shared_files_[s].string());
+    if (caches_[s]->save(shared_files_[s]))
+      spdlog::info("shared decoded {} split: {}", to_string(split), shared_files_[s].string());
   } catch (const std::exception& e) {
-    spdlog::warn("could not share the decoded {} split in {}: {}", to_string(split), shared_files_[s].string(), e.what());
+    spdlog::warn("could not share the decoded {} split in {}: {}", to_string(split), shared_files_[s].string(),
+                 e.what());
   }
-  shared_files_[s].clear();   // tried once
+  shared_files_[s].clear();  // tried once
 }
 
 }  // namespace trainyard

@@ -26,15 +26,14 @@ struct EpochTotals {
   std::int64_t samples = 0;
   double seconds = 0.0;
   double wait_seconds = 0.0;
-  double learning_rate = 0.0;   // at the epoch's first step
+  double learning_rate = 0.0;  // at the epoch's first step
 };
 
 class Trainer {
  public:
   /// `plan` and `objects` must outlive the trainer. Throws InputError when a schedule is
   /// configured but the optimizer exposes no learning rate.
-  Trainer(const ExperimentConfig& config, const ExecutionPlan& plan, RunObjects& objects,
-          const RunOptions& options);
+  Trainer(const ExperimentConfig& config, const ExecutionPlan& plan, RunObjects& objects, const RunOptions& options);
 
   /// One pass over `split` in epoch `epoch` (1-based). Loss and correct counts are accumulated on
   /// the device and read once at the end (or when the progress line redraws), so the loop never
@@ -51,8 +50,7 @@ class Trainer {
   std::vector<std::int64_t> pass_order(Split split, std::int64_t epoch) const;
   BatchLoader::Options loader_options(Split split) const;
   void step(const Batch& batch, bool training, double progress, Accumulated& sums);
-  void draw_progress(const std::string& label, const Accumulated& sums, std::int64_t num_batches,
-                     double elapsed);
+  void draw_progress(const std::string& label, const Accumulated& sums, std::int64_t num_batches, double elapsed);
   // Sums over every process's shard: loss sum, correct count, samples.
   std::array<double, 3> reduce(const Accumulated& sums) const;
   bool stop_requested() const;
@@ -66,12 +64,12 @@ class Trainer {
   const RunOptions& options_;
   LossScaler scaler_;
   ProgressLine progress_;
-  std::array<std::unique_ptr<SampleCache>, 2> caches_;   // by Split
-  std::array<std::filesystem::path, 2> shared_files_;     // where other runs find them
+  std::array<std::unique_ptr<SampleCache>, 2> caches_;  // by Split
+  std::array<std::filesystem::path, 2> shared_files_;   // where other runs find them
   LearningRateSchedule schedule_;
-  std::vector<double> base_rates_;   // as the optimizer was configured
+  std::vector<double> base_rates_;  // as the optimizer was configured
   double first_rate_ = 0.0;
-  std::int64_t steps_taken_ = 0;   // training steps of this process, for fault injection
+  std::int64_t steps_taken_ = 0;  // training steps of this process, for fault injection
 };
 
 }  // namespace trainyard

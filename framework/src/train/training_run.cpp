@@ -61,7 +61,8 @@ class RunLoop {
         trainer_(trainer),
         run_folder_(fs::path(config.output.checkpoints) / ("run-" + std::to_string(outcome.run_id))) {
     if (plan.writer()) {
-      callbacks_.push_back(std::make_shared<CheckpointCallback>(run_folder_, plan, objects, trainer_, config.to_yaml()));
+      callbacks_.push_back(
+          std::make_shared<CheckpointCallback>(run_folder_, plan, objects, trainer_, config.to_yaml()));
     }
     callbacks_.push_back(std::make_shared<EpochLogCallback>());
     callbacks_.insert(callbacks_.end(), options.callbacks.begin(), options.callbacks.end());
@@ -76,7 +77,8 @@ class RunLoop {
       stopped = train_epochs(first_epoch);
       outcome_.status = stopped ? RunStatus::kInterrupted : RunStatus::kFinished;
       recorder_.finish_run(outcome_.run_id, outcome_.status, stopped ? "interrupted by a signal" : "");
-      if (stopped) spdlog::warn("run {} interrupted after {} finished epoch(s)", outcome_.run_id, outcome_.epochs.size());
+      if (stopped)
+        spdlog::warn("run {} interrupted after {} finished epoch(s)", outcome_.run_id, outcome_.epochs.size());
     } catch (...) {
       record_failure(std::current_exception());
     }
@@ -117,8 +119,8 @@ class RunLoop {
       const auto train = trainer_.pass(Split::kTrain, epoch);
       const auto test = train ? trainer_.pass(Split::kTest, epoch) : std::nullopt;
       if (!test) return true;
-      const EpochRecord record = epoch_record(epoch, *train, *test,
-                                              std::chrono::duration<double>(Clock::now() - epoch_start).count());
+      const EpochRecord record =
+          epoch_record(epoch, *train, *test, std::chrono::duration<double>(Clock::now() - epoch_start).count());
       if (!end_epoch(record)) break;
     }
     return false;
@@ -132,7 +134,7 @@ class RunLoop {
     for (auto& callback : callbacks_) callback->on_epoch_end(end);
     const std::string best_path = (run_folder_ / "best.pt").string();
     recorder_.record_epoch(outcome_.run_id, record, end.new_best, best_path);
-    if (end.new_best) {   // after its checkpoint is written, so a failed write names no best.pt
+    if (end.new_best) {  // after its checkpoint is written, so a failed write names no best.pt
       outcome_.best = record;
       outcome_.checkpoint_path = best_path;
     }
@@ -194,11 +196,11 @@ RunOutcome train_run(const ExperimentConfig& config, const PluginRegistry& regis
   } else {
     outcome.run_id = recorder->begin_run(record);
   }
-  spdlog::info("run {} started: {} epochs, batch {}{}, {} train / {} test images", outcome.run_id,
-               config.train.epochs, config.train.batch_size,
-               plan.launch.distributed() ? fmt::format(" per process x {} processes", plan.launch.world_size)
-                                         : std::string(),
-               record.train_size, record.test_size);
+  spdlog::info(
+      "run {} started: {} epochs, batch {}{}, {} train / {} test images", outcome.run_id, config.train.epochs,
+      config.train.batch_size,
+      plan.launch.distributed() ? fmt::format(" per process x {} processes", plan.launch.world_size) : std::string(),
+      record.train_size, record.test_size);
   RunLoop(config, options, plan, objects, trainer, *recorder, outcome).run();
   return outcome;
 }

@@ -12,11 +12,11 @@ namespace {
 
 struct IdxOptions {
   std::string root;
-  std::vector<int> classes;   // kept labels, sorted; the dataset's labels are their indices
-  std::int64_t per_class = 0, test_per_class = 0;   // 0: all
+  std::vector<int> classes;                        // kept labels, sorted; the dataset's labels are their indices
+  std::int64_t per_class = 0, test_per_class = 0;  // 0: all
   std::int64_t image_size = 28;
   std::int64_t channels = 3;
-  bool digit_names = false;   // class names "0".."9" (MNIST) instead of Fashion-MNIST's
+  bool digit_names = false;  // class names "0".."9" (MNIST) instead of Fashion-MNIST's
 };
 
 class IdxDataset : public trainyard::Dataset {
@@ -36,7 +36,7 @@ class IdxDataset : public trainyard::Dataset {
         if (kept == options_.classes.end()) continue;
         if (limit > 0 && taken[label] >= limit) continue;
         ++taken[label];
-        split.indices.push_back(i);   // the file's order: the first train sample is the file's first kept image
+        split.indices.push_back(i);  // the file's order: the first train sample is the file's first kept image
         split.labels.push_back(kept - options_.classes.begin());
       }
     }
@@ -91,18 +91,17 @@ class IdxDataset : public trainyard::Dataset {
   std::string summary() const override {
     return "IDX files in " + options_.root + ": " + std::to_string(options_.classes.size()) + " classes, " +
            std::to_string(size(trainyard::Split::kTrain)) + " train (train-*) / " +
-           std::to_string(size(trainyard::Split::kTest)) + " test (t10k-*) images of " +
-           std::to_string(height_) + "x" + std::to_string(width_) + ", served at " +
-           std::to_string(options_.image_size) + "x" + std::to_string(options_.image_size) + "x" +
-           std::to_string(options_.channels);
+           std::to_string(size(trainyard::Split::kTest)) + " test (t10k-*) images of " + std::to_string(height_) + "x" +
+           std::to_string(width_) + ", served at " + std::to_string(options_.image_size) + "x" +
+           std::to_string(options_.image_size) + "x" + std::to_string(options_.channels);
   }
   bool deterministic(trainyard::Split) const override { return true; }
 
  private:
   struct SplitData {
-    std::vector<std::uint8_t> pixels;   // the whole file's images
-    std::vector<std::size_t> indices;   // kept images, in file order
-    std::vector<std::int64_t> labels;   // their dataset labels
+    std::vector<std::uint8_t> pixels;  // the whole file's images
+    std::vector<std::size_t> indices;  // kept images, in file order
+    std::vector<std::int64_t> labels;  // their dataset labels
   };
   static int index(trainyard::Split split) { return split == trainyard::Split::kTrain ? 0 : 1; }
 

@@ -51,7 +51,7 @@ void flip_horizontally(RgbImage& image) {
 }
 
 std::mt19937_64 augmentation_generator(std::uint64_t seed, std::uint64_t index, std::uint64_t epoch) {
-  std::seed_seq sequence{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
+  std::seed_seq sequence{static_cast<std::uint32_t>(seed),  static_cast<std::uint32_t>(seed >> 32),
                          static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(index >> 32),
                          static_cast<std::uint32_t>(epoch), static_cast<std::uint32_t>(epoch >> 32)};
   return std::mt19937_64(sequence);

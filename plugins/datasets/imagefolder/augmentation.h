@@ -12,7 +12,7 @@ namespace trainyard::datasets {
 
 struct AugmentOptions {
   bool random_resized_crop = false;
-  double crop_scale_min = 0.08;   // smallest crop, as a fraction of the image's area
+  double crop_scale_min = 0.08;  // smallest crop, as a fraction of the image's area
   bool horizontal_flip = false;
   bool any() const { return random_resized_crop || horizontal_flip; }
 };

@@ -25,9 +25,8 @@ std::vector<fs::path> images_below(const fs::path& folder) {
   std::vector<fs::path> files;
   std::error_code ec;
   std::set<fs::path> visited{fs::canonical(folder, ec)};
-  auto it = fs::recursive_directory_iterator(folder, fs::directory_options::follow_directory_symlink |
-                                                         fs::directory_options::skip_permission_denied,
-                                             ec);
+  auto it = fs::recursive_directory_iterator(
+      folder, fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied, ec);
   if (ec) throw std::invalid_argument("cannot list '" + folder.string() + "': " + ec.message());
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) throw std::invalid_argument("cannot list '" + folder.string() + "': " + ec.message());
@@ -87,8 +86,7 @@ ImageFolder::ImageFolder(ImageFolderOptions options) : options_(std::move(option
 
   // A seeded random permutation, then the first train_fraction of it for training.
   const auto permutation = seeded_permutation(entries_.size(), options_.seed);
-  const auto train_count =
-      static_cast<std::size_t>(options_.train_fraction * static_cast<double>(entries_.size()));
+  const auto train_count = static_cast<std::size_t>(options_.train_fraction * static_cast<double>(entries_.size()));
   for (std::size_t i = 0; i < permutation.size(); ++i) {
     (i < train_count ? train_ : test_).push_back(static_cast<std::size_t>(permutation[i]));
   }
@@ -109,13 +107,13 @@ std::string ImageFolder::make_content_key() const {
       hash ^= c;
       hash *= 1099511628211ULL;
     }
-    hash ^= 0xff;   // field separator
+    hash ^= 0xff;  // field separator
     hash *= 1099511628211ULL;
   };
   mix("imagefolder 1");
   mix(std::to_string(options_.image_size));
   mix("mean 0.485 0.456 0.406 std 0.229 0.224 0.225");
-  if (options_.augment.any()) mix("augmented");   // never shared: the samples vary
+  if (options_.augment.any()) mix("augmented");  // never shared: the samples vary
   for (const auto* split : {&train_, &test_}) {
     mix(std::to_string(split->size()));
     for (std::size_t index : *split) {
@@ -132,22 +130,16 @@ std::string ImageFolder::make_content_key() const {
   return key;
 }
 
-std::size_t ImageFolder::size(Split split) const {
-  return split == Split::kTrain ? train_.size() : test_.size();
-}
+std::size_t ImageFolder::size(Split split) const { return split == Split::kTrain ? train_.size() : test_.size(); }
 
-ImageShape ImageFolder::image_shape() const {
-  return ImageShape{3, options_.image_size, options_.image_size};
-}
+ImageShape ImageFolder::image_shape() const { return ImageShape{3, options_.image_size, options_.image_size}; }
 
 const ImageFolder::Entry& ImageFolder::entry(Split split, std::size_t index) const {
   const auto& indices = split == Split::kTrain ? train_ : test_;
   return entries_.at(indices.at(index));
 }
 
-const fs::path& ImageFolder::path(Split split, std::size_t index) const {
-  return entry(split, index).path;
-}
+const fs::path& ImageFolder::path(Split split, std::size_t index) const { return entry(split, index).path; }
 
 std::optional<Sample> ImageFolder::get(Split split, std::size_t index) const {
   const Entry& e = entry(split, index);
@@ -157,7 +149,8 @@ std::optional<Sample> ImageFolder::get(Split split, std::size_t index) const {
       const auto epoch = epoch_.load(std::memory_order_relaxed);
       auto random = augmentation_generator(options_.seed, index, static_cast<std::uint64_t>(epoch));
       if (options_.augment.random_resized_crop) {
-        image = crop(image, random_resized_crop_box(image.width, image.height, options_.augment.crop_scale_min, random));
+        image =
+            crop(image, random_resized_crop_box(image.width, image.height, options_.augment.crop_scale_min, random));
       }
       if (options_.augment.horizontal_flip && std::bernoulli_distribution(0.5)(random)) flip_horizontally(image);
     }
@@ -166,8 +159,7 @@ std::optional<Sample> ImageFolder::get(Split split, std::size_t index) const {
     return Sample{tensor, e.label};
   } catch (const ImageDecodeError& error) {
     if (!options_.skip_bad_images) {
-      throw DataError(std::string(error.what()) +
-                      " (set dataset.on_bad_image: skip to leave such files out)");
+      throw DataError(std::string(error.what()) + " (set dataset.on_bad_image: skip to leave such files out)");
     }
     std::lock_guard<std::mutex> lock(warned_mutex_);
     if (warned_.insert(e.path.string()).second) spdlog::warn("skipping image {}", error.what());
@@ -177,11 +169,11 @@ std::optional<Sample> ImageFolder::get(Split split, std::size_t index) const {
 
 std::string ImageFolder::summary() const {
   std::ostringstream out;
-  out << "imagefolder '" << options_.root.string() << "': " << entries_.size() << " images in "
-      << classes_.size() << " classes (";
+  out << "imagefolder '" << options_.root.string() << "': " << entries_.size() << " images in " << classes_.size()
+      << " classes (";
   for (std::size_t i = 0; i < classes_.size(); ++i) out << (i ? ", " : "") << classes_[i];
-  out << "), " << train_.size() << " train / " << test_.size() << " test, " << options_.image_size
-      << "x" << options_.image_size;
+  out << "), " << train_.size() << " train / " << test_.size() << " test, " << options_.image_size << "x"
+      << options_.image_size;
   return out.str();
 }
 

@@ -19,9 +19,9 @@ struct ImageFolderOptions {
   std::filesystem::path root;
   std::int64_t image_size = 224;
   double train_fraction = 0.8;
-  bool skip_bad_images = false;   // false: a file that cannot be decoded fails the run
+  bool skip_bad_images = false;  // false: a file that cannot be decoded fails the run
   std::uint64_t seed = 0;
-  AugmentOptions augment;         // applied to the training split only
+  AugmentOptions augment;  // applied to the training split only
 };
 
 class ImageFolder : public trainyard::Dataset {
@@ -54,7 +54,7 @@ class ImageFolder : public trainyard::Dataset {
   ImageFolderOptions options_;
   std::vector<std::string> classes_;
   std::vector<Entry> entries_;
-  std::vector<std::size_t> train_;   // indices into entries_
+  std::vector<std::size_t> train_;  // indices into entries_
   std::vector<std::size_t> test_;
   torch::Tensor mean_, std_;
   std::string content_key_;

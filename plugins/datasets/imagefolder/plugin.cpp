@@ -28,8 +28,7 @@ std::vector<trainyard::ParamSpec> schema() {
   };
 }
 
-std::shared_ptr<trainyard::Dataset> make(const trainyard::Params& params,
-                                         const trainyard::DatasetContext& context) {
+std::shared_ptr<trainyard::Dataset> make(const trainyard::Params& params, const trainyard::DatasetContext& context) {
   trainyard::datasets::ImageFolderOptions options;
   options.root = params.get_string("root");
   options.image_size = params.get_int("image_size");
@@ -44,8 +43,7 @@ std::shared_ptr<trainyard::Dataset> make(const trainyard::Params& params,
 
 const trainyard::PluginInfo* plugin_info() {
   static const trainyard::PluginInfo info = trainyard::dataset_plugin(
-      "imagefolder", "1.0.0", "class folders of JPEG/PNG images (torchvision's ImageFolder layout)",
-      &schema, &make);
+      "imagefolder", "1.0.0", "class folders of JPEG/PNG images (torchvision's ImageFolder layout)", &schema, &make);
   return &info;
 }
 

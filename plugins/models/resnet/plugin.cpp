@@ -20,8 +20,7 @@ std::vector<trainyard::ParamSpec> schema() {
   };
 }
 
-std::shared_ptr<trainyard::Model> make(const trainyard::Params& params,
-                                       const trainyard::ModelContext& context) {
+std::shared_ptr<trainyard::Model> make(const trainyard::Params& params, const trainyard::ModelContext& context) {
   auto options = trainyard::models::resnet_options(kDepth);
   options.num_classes = context.num_classes;
   options.in_channels = context.in_channels;
@@ -31,11 +30,10 @@ std::shared_ptr<trainyard::Model> make(const trainyard::Params& params,
 
 const trainyard::PluginInfo* plugin_info() {
   static const std::string name = "resnet" + std::to_string(kDepth);
-  static const std::string description =
-      "ResNet-" + std::to_string(kDepth) + " with " + (kDepth < 50 ? "basic" : "bottleneck") +
-      " blocks (He et al., 2016)";
+  static const std::string description = "ResNet-" + std::to_string(kDepth) + " with " +
+                                         (kDepth < 50 ? "basic" : "bottleneck") + " blocks (He et al., 2016)";
   static const trainyard::PluginInfo info =
-      trainyard::model_plugin(name.c_str(), "1.0.0", description.c_str(), &schema, &make);   // static: outlive the info
+      trainyard::model_plugin(name.c_str(), "1.0.0", description.c_str(), &schema, &make);  // static: outlive the info
   return &info;
 }
 

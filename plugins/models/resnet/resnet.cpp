@@ -8,8 +8,7 @@ namespace {
 torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride,
                        std::int64_t padding) {
   // No bias: every conv is followed by batch norm, whose shift makes a bias redundant.
-  return torch::nn::Conv2d(
-      torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false));
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false));
 }
 
 torch::nn::Sequential projection(std::int64_t in, std::int64_t out, std::int64_t stride) {
@@ -18,8 +17,8 @@ torch::nn::Sequential projection(std::int64_t in, std::int64_t out, std::int64_t
 
 // Builds one stage of `count` blocks of type Block; returns the channels it outputs.
 template <typename Block, typename BlockImpl>
-std::int64_t add_stage(torch::nn::Sequential& stage, std::int64_t in_channels, std::int64_t width,
-                       std::int64_t stride, std::int64_t count, bool zero_init) {
+std::int64_t add_stage(torch::nn::Sequential& stage, std::int64_t in_channels, std::int64_t width, std::int64_t stride,
+                       std::int64_t count, bool zero_init) {
   for (std::int64_t b = 0; b < count; ++b) {
     const std::int64_t out_channels = width * BlockImpl::kExpansion;
     const std::int64_t block_stride = b == 0 ? stride : 1;
@@ -33,8 +32,7 @@ std::int64_t add_stage(torch::nn::Sequential& stage, std::int64_t in_channels, s
 
 }  // namespace
 
-BasicBlockImpl::BasicBlockImpl(std::int64_t in_channels, std::int64_t width, std::int64_t stride,
-                               bool project) {
+BasicBlockImpl::BasicBlockImpl(std::int64_t in_channels, std::int64_t width, std::int64_t stride, bool project) {
   conv1_ = register_module("conv1", conv(in_channels, width, 3, stride, 1));
   bn1_ = register_module("bn1", trainyard::BatchNorm2d(width));
   conv2_ = register_module("conv2", conv(width, width, 3, 1, 1));
@@ -54,8 +52,7 @@ void BasicBlockImpl::zero_init_last_norm() {
   bn2_->weight.zero_();
 }
 
-BottleneckImpl::BottleneckImpl(std::int64_t in_channels, std::int64_t width, std::int64_t stride,
-                               bool project) {
+BottleneckImpl::BottleneckImpl(std::int64_t in_channels, std::int64_t width, std::int64_t stride, bool project) {
   const std::int64_t out_channels = width * kExpansion;
   conv1_ = register_module("conv1", conv(in_channels, width, 1, stride, 0));
   bn1_ = register_module("bn1", trainyard::BatchNorm2d(width));
@@ -82,11 +79,26 @@ void BottleneckImpl::zero_init_last_norm() {
 ResNetOptions resnet_options(int depth) {
   ResNetOptions options;
   switch (depth) {
-    case 18: options.block = BlockKind::kBasic; options.blocks = {2, 2, 2, 2}; break;
-    case 34: options.block = BlockKind::kBasic; options.blocks = {3, 4, 6, 3}; break;
-    case 50: options.block = BlockKind::kBottleneck; options.blocks = {3, 4, 6, 3}; break;
-    case 101: options.block = BlockKind::kBottleneck; options.blocks = {3, 4, 23, 3}; break;
-    case 152: options.block = BlockKind::kBottleneck; options.blocks = {3, 8, 36, 3}; break;
+    case 18:
+      options.block = BlockKind::kBasic;
+      options.blocks = {2, 2, 2, 2};
+      break;
+    case 34:
+      options.block = BlockKind::kBasic;
+      options.blocks = {3, 4, 6, 3};
+      break;
+    case 50:
+      options.block = BlockKind::kBottleneck;
+      options.blocks = {3, 4, 6, 3};
+      break;
+    case 101:
+      options.block = BlockKind::kBottleneck;
+      options.blocks = {3, 4, 23, 3};
+      break;
+    case 152:
+      options.block = BlockKind::kBottleneck;
+      options.blocks = {3, 8, 36, 3};
+      break;
     default: throw std::invalid_argument("no ResNet of depth " + std::to_string(depth) + " (18, 34, 50, 101, 152)");
   }
   return options;
@@ -94,10 +106,9 @@ ResNetOptions resnet_options(int depth) {
 
 ResNetImpl::ResNetImpl(const ResNetOptions& options) {
   stem_ = register_module(
-      "stem", torch::nn::Sequential(
-                  conv(options.in_channels, 64, 7, 2, 3), trainyard::BatchNorm2d(64),
-                  torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)),
-                  torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(0))));
+      "stem", torch::nn::Sequential(conv(options.in_channels, 64, 7, 2, 3), trainyard::BatchNorm2d(64),
+                                    torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)),
+                                    torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(0))));
   std::int64_t channels = 64;
   const std::array<std::int64_t, 4> widths{64, 128, 256, 512};
   for (std::size_t s = 0; s < 4; ++s) {

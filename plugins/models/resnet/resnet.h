@@ -53,7 +53,7 @@ enum class BlockKind { kBasic, kBottleneck };
 
 struct ResNetOptions {
   BlockKind block = BlockKind::kBottleneck;
-  std::array<std::int64_t, 4> blocks{3, 4, 6, 3};   // blocks per stage
+  std::array<std::int64_t, 4> blocks{3, 4, 6, 3};  // blocks per stage
   std::int64_t num_classes = 1000;
   std::int64_t in_channels = 3;
   bool zero_init_residual = false;

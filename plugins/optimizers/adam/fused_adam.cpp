@@ -17,9 +17,9 @@ struct AdamScalars {
 // and, when kAmsgrad, AMSGrad). A branch-free loop the compiler vectorizes; compiled for AVX-512,
 // AVX2 and baseline x86-64, the best chosen when the plugin loads.
 template <bool kAmsgrad>
-inline void adam_update_loop(float* __restrict param, const float* __restrict grad,
-                             float* __restrict exp_avg, float* __restrict exp_avg_sq,
-                             float* __restrict max_exp_avg_sq, std::int64_t n, const AdamScalars& s) {
+inline void adam_update_loop(float* __restrict param, const float* __restrict grad, float* __restrict exp_avg,
+                             float* __restrict exp_avg_sq, float* __restrict max_exp_avg_sq, std::int64_t n,
+                             const AdamScalars& s) {
   for (std::int64_t i = 0; i < n; ++i) {
     const float g = grad[i] + s.weight_decay * param[i];
     const float m = s.beta1 * exp_avg[i] + s.one_minus_beta1 * g;
@@ -42,14 +42,13 @@ inline void adam_update_loop(float* __restrict param, const float* __restrict gr
 #endif
 
 TRAINYARD_CPU_CLONES
-void adam_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
-                 std::int64_t n, AdamScalars s) {
+void adam_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, std::int64_t n, AdamScalars s) {
   adam_update_loop<false>(param, grad, exp_avg, exp_avg_sq, nullptr, n, s);
 }
 
 TRAINYARD_CPU_CLONES
-void amsgrad_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
-                    float* max_exp_avg_sq, std::int64_t n, AdamScalars s) {
+void amsgrad_update(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, float* max_exp_avg_sq,
+                    std::int64_t n, AdamScalars s) {
   adam_update_loop<true>(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, n, s);
 }
 
@@ -64,8 +63,8 @@ bool same_memory_order(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 bool fusable(const torch::Tensor& p, const torch::Tensor& grad) {
-  return p.scalar_type() == torch::kFloat32 && grad.scalar_type() == torch::kFloat32 &&
-         p.device().is_cpu() && !grad.is_sparse() && same_memory_order(p, grad);
+  return p.scalar_type() == torch::kFloat32 && grad.scalar_type() == torch::kFloat32 && p.device().is_cpu() &&
+         !grad.is_sparse() && same_memory_order(p, grad);
 }
 
 torch::Tensor in_layout_of(const torch::Tensor& state, const torch::Tensor& p) {
@@ -130,8 +129,8 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
       float* max_exp_avg_sq = max_sq.defined() ? max_sq.data_ptr<float>() : nullptr;
       at::parallel_for(0, p.numel(), 1 << 15, [&](std::int64_t begin, std::int64_t end) {
         if (max_exp_avg_sq) {
-          amsgrad_update(param + begin, grad + begin, exp_avg + begin, exp_avg_sq + begin,
-                         max_exp_avg_sq + begin, end - begin, s);
+          amsgrad_update(param + begin, grad + begin, exp_avg + begin, exp_avg_sq + begin, max_exp_avg_sq + begin,
+                         end - begin, s);
         } else {
           adam_update(param + begin, grad + begin, exp_avg + begin, exp_avg_sq + begin, end - begin, s);
         }

@@ -25,8 +25,8 @@ std::shared_ptr<torch::optim::Optimizer> make(const trainyard::Params& params,
 }
 
 const trainyard::PluginInfo* plugin_info() {
-  static const trainyard::PluginInfo info = trainyard::optimizer_plugin(
-      "adam", "1.0.0", "Adam (Kingma & Ba, 2015), optionally AMSGrad", &schema, &make);
+  static const trainyard::PluginInfo info =
+      trainyard::optimizer_plugin("adam", "1.0.0", "Adam (Kingma & Ba, 2015), optionally AMSGrad", &schema, &make);
   return &info;
 }
 

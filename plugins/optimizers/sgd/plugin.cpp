@@ -32,8 +32,8 @@ std::shared_ptr<torch::optim::Optimizer> make(const trainyard::Params& params,
 }
 
 const trainyard::PluginInfo* plugin_info() {
-  static const trainyard::PluginInfo info = trainyard::optimizer_plugin(
-      "sgd", "1.0.0", "SGD with momentum or Nesterov momentum", &schema, &make);
+  static const trainyard::PluginInfo info =
+      trainyard::optimizer_plugin("sgd", "1.0.0", "SGD with momentum or Nesterov momentum", &schema, &make);
   return &info;
 }
 

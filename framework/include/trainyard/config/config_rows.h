@@ -9,9 +9,9 @@
 namespace trainyard {
 
 struct ConfigRow {
-  std::string key;                // dotted path: "optimizer.lr", "train.batch_size"
-  std::string value;              // the YAML scalar as written; lists in flow style "[a, b]"
-  std::optional<double> number;   // the value as a number, when it is one (so 1e-4 == 0.0001)
+  std::string key;               // dotted path: "optimizer.lr", "train.batch_size"
+  std::string value;             // the YAML scalar as written; lists in flow style "[a, b]"
+  std::optional<double> number;  // the value as a number, when it is one (so 1e-4 == 0.0001)
 };
 
 /// Flattens a YAML mapping into rows sorted by key. Throws ConfigError on malformed YAML.

@@ -34,7 +34,7 @@ struct TrainSettings {
   bool channels_last = true;          // NHWC images and conv weights
   std::string precision = "auto";     // auto | fp32 | bf16 | fp16
   bool cudnn_benchmark = true;
-  std::string cache = "auto";         // auto | on | off: decoded samples kept in memory
+  std::string cache = "auto";  // auto | on | off: decoded samples kept in memory
   std::int64_t cache_max_mb = 8192;
 };
 
@@ -50,21 +50,21 @@ struct DistributedSettings {
 struct OutputSettings {
   std::string db = "results/trainyard.db";
   std::string checkpoints = "results/checkpoints";
-  std::string cache = "results/cache";   // shared decoded datasets; empty: none
+  std::string cache = "results/cache";  // shared decoded datasets; empty: none
 };
 
 /// A fully validated experiment.
 struct ExperimentConfig {
-  std::string source;   // the experiment file, as given
+  std::string source;  // the experiment file, as given
   std::string name;
   std::int64_t seed = 42;
-  std::string device = "auto";   // auto | cpu | cuda | cuda:N
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
   std::vector<std::string> plugin_paths;
   PluginSection model;
   PluginSection dataset;
   PluginSection optimizer;
   TrainSettings train;
-  ScheduleSettings schedule;   // the learning-rate schedule (`schedule:`)
+  ScheduleSettings schedule;  // the learning-rate schedule (`schedule:`)
   DistributedSettings distributed;
   OutputSettings output;
 
@@ -75,7 +75,7 @@ struct ExperimentConfig {
 
 /// One `--set key=value` from the command line. The value is read as YAML (`1e-4`, `true`, `[a]`).
 struct Override {
-  std::string key;     // dotted path, e.g. optimizer.lr
+  std::string key;  // dotted path, e.g. optimizer.lr
   std::string value;
 };
 
@@ -87,8 +87,7 @@ class ExperimentDocument {
  public:
   /// Reads and parses `file` and applies `overrides`. Throws ConfigError for a missing or
   /// unreadable file, malformed YAML (with line and column) or an override that does not fit.
-  static ExperimentDocument load(const std::filesystem::path& file,
-                                 const std::vector<Override>& overrides = {});
+  static ExperimentDocument load(const std::filesystem::path& file, const std::vector<Override>& overrides = {});
   /// Parses YAML text (for tests and tools); `source` names it in messages.
   static ExperimentDocument parse(const std::string& yaml_text, const std::string& source,
                                   const std::vector<Override>& overrides = {});
@@ -115,7 +114,7 @@ class ExperimentDocument {
 
   YAML::Node root_;
   std::string source_;
-  std::set<std::string> overridden_;   // dotted keys set from the command line
+  std::set<std::string> overridden_;  // dotted keys set from the command line
 };
 
 /// Shortest decimal text that reads back as the same double ("0.0001"), always a YAML float.

@@ -17,15 +17,14 @@
 namespace trainyard {
 
 struct Batch {
-  torch::Tensor images;   // [N, C, H, W] float
-  torch::Tensor labels;   // [N] int64
-  std::int64_t skipped = 0;   // samples the dataset skipped (e.g. undecodable files)
+  torch::Tensor images;      // [N, C, H, W] float
+  torch::Tensor labels;      // [N] int64
+  std::int64_t skipped = 0;  // samples the dataset skipped (e.g. undecodable files)
 };
 
 /// The visiting order of a split's samples in one epoch: 0..n-1, or a permutation drawn from
 /// (seed, epoch) so that every run with the same seed sees the same batches.
-std::vector<std::int64_t> epoch_order(std::size_t n, bool shuffle, std::uint64_t seed,
-                                      std::int64_t epoch);
+std::vector<std::int64_t> epoch_order(std::size_t n, bool shuffle, std::uint64_t seed, std::int64_t epoch);
 
 /// Makes worker threads fit for decoding beside the training loop: LibTorch ops they run use
 /// one thread instead of starting a second OpenMP team on cores the model already uses.
@@ -35,10 +34,10 @@ class BatchLoader {
  public:
   struct Options {
     std::int64_t batch_size = 10;
-    int threads = 1;        // decoding threads; 0 builds each batch inside next()
-    int prefetch = 4;       // batches decoded ahead of the consumer
-    bool pin_memory = false;   // page-locked batches for asynchronous copies to a GPU
-    SampleCache* cache = nullptr;   // decoded samples of this split, kept across epochs
+    int threads = 1;               // decoding threads; 0 builds each batch inside next()
+    int prefetch = 4;              // batches decoded ahead of the consumer
+    bool pin_memory = false;       // page-locked batches for asynchronous copies to a GPU
+    SampleCache* cache = nullptr;  // decoded samples of this split, kept across epochs
   };
 
   /// Starts decoding at once. `order` lists sample indices of `split` to visit.

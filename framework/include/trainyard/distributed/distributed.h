@@ -23,11 +23,11 @@ namespace trainyard {
 struct LaunchEnvironment {
   int rank = 0;
   int world_size = 1;
-  int local_rank = 0;              // which GPU of its machine a process takes
-  int local_world_size = 1;        // processes on this machine, which share its cores
+  int local_rank = 0;        // which GPU of its machine a process takes
+  int local_world_size = 1;  // processes on this machine, which share its cores
   std::string master_addr = "127.0.0.1";
-  int master_port = 29500;         // torchrun's default
-  std::string launcher;            // "torchrun", "slurm", or empty for one process
+  int master_port = 29500;  // torchrun's default
+  std::string launcher;     // "torchrun", "slurm", or empty for one process
   bool distributed() const { return world_size > 1; }
 };
 
@@ -52,8 +52,8 @@ int free_loopback_port();
 /// same number of steps) or cut to a multiple of the world size (`!pad && drop`), then every
 /// world_size-th index from `rank`. Without `pad` and `drop`, ranks get unequal shards that
 /// together hold every index once (evaluation).
-std::vector<std::int64_t> shard_order(const std::vector<std::int64_t>& order, int rank, int world_size,
-                                      bool pad, bool drop = false);
+std::vector<std::int64_t> shard_order(const std::vector<std::int64_t>& order, int rank, int world_size, bool pad,
+                                      bool drop = false);
 
 /// A c10d process group over the launch environment, created by rendezvous through a TCPStore
 /// served by rank 0. Every collective waits at most `timeout`; a peer that died or hung makes it
@@ -69,8 +69,7 @@ class Communicator : public Collectives {
 
   /// `backend`: "gloo" or "nccl" (only in builds against a CUDA LibTorch). Blocks until every
   /// rank has joined (or `timeout` passes).
-  Communicator(const LaunchEnvironment& environment, const std::string& backend,
-               std::chrono::milliseconds timeout);
+  Communicator(const LaunchEnvironment& environment, const std::string& backend, std::chrono::milliseconds timeout);
   ~Communicator() override;
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;
@@ -124,8 +123,7 @@ void broadcast_module_state(Communicator& communicator, torch::nn::Module& modul
 /// index order only, so every rank issues the same collectives in the same order.
 class GradientReducer {
  public:
-  GradientReducer(Communicator& communicator, const std::vector<torch::Tensor>& parameters,
-                  double bucket_mb);
+  GradientReducer(Communicator& communicator, const std::vector<torch::Tensor>& parameters, double bucket_mb);
   ~GradientReducer();
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
@@ -150,14 +148,14 @@ class GradientReducer {
     std::unique_ptr<Communicator::Pending> work;
   };
   void on_gradient(std::size_t slot, const torch::Tensor& gradient);
-  void launch_ready_buckets();   // with mutex_ held
+  void launch_ready_buckets();  // with mutex_ held
 
   Communicator& communicator_;
   std::vector<Slot> slots_;
   std::vector<Bucket> buckets_;
   std::vector<unsigned> hook_handles_;
   std::size_t next_to_launch_ = 0;
-  std::mutex mutex_;   // hooks may run on autograd's device threads
+  std::mutex mutex_;  // hooks may run on autograd's device threads
 };
 
 }  // namespace trainyard

@@ -18,7 +18,7 @@ namespace trainyard {
 /// A plugin that passed every check.
 struct LoadedPlugin {
   std::filesystem::path path;
-  std::shared_ptr<boost::dll::shared_library> library;   // never unloaded (see plugin_registry.cpp)
+  std::shared_ptr<boost::dll::shared_library> library;  // never unloaded (see plugin_registry.cpp)
   const PluginInfo* info = nullptr;
   std::vector<ParamSpec> schema;
 
@@ -38,8 +38,7 @@ struct RejectedPlugin {
 /// Folders searched for plugins, in order: the plugin folder beside the running executable
 /// (<exe>/../lib/trainyard/plugins, the same in the build and the install tree), then each folder
 /// in TRAINYARD_PLUGIN_PATH (colon-separated), then `extra` (from the experiment file).
-std::vector<std::filesystem::path> plugin_search_path(
-    const std::vector<std::filesystem::path>& extra = {});
+std::vector<std::filesystem::path> plugin_search_path(const std::vector<std::filesystem::path>& extra = {});
 
 /// One registry per kind of plugin, filled from plugin folders.
 class PluginRegistry {
@@ -69,12 +68,10 @@ class PluginRegistry {
   // Factories, called at the plugin boundary: a plugin's exception comes back as PluginError
   // carrying the plugin's name and file; what the plugin made keeps its library referenced.
   // Keys missing from `params` take the schema's defaults.
-  std::shared_ptr<Model> make_model(const std::string& name, const Params& params,
-                                    const ModelContext& context) const;
+  std::shared_ptr<Model> make_model(const std::string& name, const Params& params, const ModelContext& context) const;
   std::shared_ptr<Dataset> make_dataset(const std::string& name, const Params& params,
                                         const DatasetContext& context) const;
-  std::shared_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
-                                                          const Params& params,
+  std::shared_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name, const Params& params,
                                                           const OptimizerContext& context) const;
 
  private:

@@ -73,7 +73,7 @@ class PostgresConnection {
   /// Runs several statements separated by semicolons, without parameters (schema scripts).
   void exec_script(const std::string& sql);
 
-  const std::string& url() const { return url_; }   // redacted
+  const std::string& url() const { return url_; }  // redacted
 
   /// Whether the connection broke (the server restarted, the network dropped it).
   bool lost() const;

@@ -53,7 +53,7 @@ struct SweepTrialSummary {
 struct ClaimedTrial {
   std::int64_t id = 0;
   std::string trial_key;
-  std::int64_t attempt = 1;   // more than 1 when a worker holding it before stopped renewing its lease
+  std::int64_t attempt = 1;  // more than 1 when a worker holding it before stopped renewing its lease
 };
 
 /// How far a sweep's shared trials are.
@@ -87,8 +87,7 @@ class ResultsStore {
 
   std::int64_t begin_run(const RunRecord& run);
   /// Inserts the epoch; when `new_best`, also records it as the run's best with its checkpoint.
-  void record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best,
-                    const std::string& checkpoint_path);
+  void record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best, const std::string& checkpoint_path);
   void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = "");
   /// Records that the run's process is alive (also done by record_epoch).
   void heartbeat(std::int64_t run_id);
@@ -103,8 +102,7 @@ class ResultsStore {
   std::vector<std::int64_t> mark_abandoned_runs(const std::string& host);
 
   /// The sweep named `name` for `experiment_file`, created (or its spec updated) as needed.
-  std::int64_t ensure_sweep(const std::string& name, const std::string& experiment_file,
-                            const std::string& spec_yaml);
+  std::int64_t ensure_sweep(const std::string& name, const std::string& experiment_file, const std::string& spec_yaml);
   /// The id of the sweep named `name` for `experiment_file`, if it exists.
   std::optional<std::int64_t> find_sweep(const std::string& name, const std::string& experiment_file) const;
   /// The latest run of each trial of a sweep, by trial key: its id, status and configuration.
@@ -115,8 +113,8 @@ class ResultsStore {
   };
   std::map<std::string, TrialRun> latest_trial_runs(std::int64_t sweep_id) const;
   /// The run a trial's process `pid` on `host` started, if it got that far.
-  std::optional<std::int64_t> trial_run(std::int64_t sweep_id, const std::string& trial_key,
-                                        const std::string& host, std::int64_t pid) const;
+  std::optional<std::int64_t> trial_run(std::int64_t sweep_id, const std::string& trial_key, const std::string& host,
+                                        std::int64_t pid) const;
   /// One line per trial (its latest run), best test accuracy first.
   std::vector<SweepTrialSummary> sweep_summary(std::int64_t sweep_id) const;
 
@@ -128,8 +126,8 @@ class ResultsStore {
   /// until `lease_seconds` from now on the database's clock. One statement: PostgreSQL skips
   /// rows other workers are claiming (FOR UPDATE SKIP LOCKED); SQLite's write lock serializes.
   /// A trial whose lease ran out after `max_attempts` claims is failed instead. nullopt: none free.
-  std::optional<ClaimedTrial> claim_trial(std::int64_t sweep_id, const std::string& worker,
-                                          double lease_seconds, int max_attempts = 3);
+  std::optional<ClaimedTrial> claim_trial(std::int64_t sweep_id, const std::string& worker, double lease_seconds,
+                                          int max_attempts = 3);
   /// Extends the lease; false when `worker` no longer holds the trial (its lease ran out and
   /// another worker took it): the caller must stop the trial.
   bool renew_trial_lease(std::int64_t trial_id, const std::string& worker, double lease_seconds);

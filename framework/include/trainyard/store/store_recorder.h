@@ -31,7 +31,7 @@ class StoreRecorder final : public RunRecorder {
   // it can mark the run failed should rank 0 itself die.
   void announce_run(std::int64_t run_id) const;
 
-  std::string location_;   // as configured (a URL with its password: never logged)
+  std::string location_;  // as configured (a URL with its password: never logged)
   ResultsStore store_;
 };
 

@@ -39,7 +39,7 @@ struct RandomParameter {
 struct SweepSpec {
   std::string name;
   std::int64_t jobs = 1;
-  std::vector<std::pair<std::string, std::vector<std::string>>> grid;   // key, values as YAML text
+  std::vector<std::pair<std::string, std::vector<std::string>>> grid;  // key, values as YAML text
   std::int64_t random_trials = 0;
   std::uint64_t random_seed = 0;
   std::vector<RandomParameter> random;
@@ -66,8 +66,7 @@ std::vector<SweepTrial> expand_sweep(const SweepSpec& spec);
 
 /// Resolves every trial's configuration against the plugins' schemas, so that one bad value
 /// fails the sweep before its first trial. Throws ConfigError naming the trial.
-std::vector<ExperimentConfig> validate_trials(const ExperimentDocument& document,
-                                              const std::vector<SweepTrial>& trials,
+std::vector<ExperimentConfig> validate_trials(const ExperimentDocument& document, const std::vector<SweepTrial>& trials,
                                               const PluginRegistry& registry);
 
 }  // namespace trainyard

@@ -15,9 +15,9 @@ namespace trainyard {
 class ResultsStore;
 
 struct SweepRunOptions {
-  std::string runner_path;              // the runner executable that runs one trial
+  std::string runner_path;  // the runner executable that runs one trial
   std::string experiment_file;
-  std::vector<std::string> base_sets;   // the user's --set KEY=VALUE, given to every trial
+  std::vector<std::string> base_sets;  // the user's --set KEY=VALUE, given to every trial
   int jobs = 1;
   /// Counts SIGINT/SIGTERM: the first stops the trials cleanly (each marks its run interrupted),
   /// a second stops them at once.

@@ -16,9 +16,9 @@
 namespace trainyard {
 
 struct SweepWorkerOptions {
-  std::string runner_path;              // the runner executable that runs one trial
+  std::string runner_path;  // the runner executable that runs one trial
   std::string experiment_file;
-  std::vector<std::string> base_sets;   // the user's --set KEY=VALUE, given to every trial
+  std::vector<std::string> base_sets;  // the user's --set KEY=VALUE, given to every trial
   /// How long a claim holds without renewal; renewed every third of it while the trial runs.
   double lease_seconds = 60.0;
   /// Counts SIGINT/SIGTERM: the first stops the running trial cleanly and hands it back to the

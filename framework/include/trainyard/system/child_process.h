@@ -32,7 +32,7 @@ pid_t spawn_child(const std::vector<std::string>& arguments, const ChildOptions&
 struct ChildExit {
   pid_t pid = 0;
   int wait_status = 0;
-  bool succeeded() const;   // exited with code 0
+  bool succeeded() const;  // exited with code 0
   /// Its exit code; 1 when a signal killed it.
   int code() const;
   bool killed_by_signal() const;

@@ -12,8 +12,8 @@ namespace trainyard {
 /// One epoch as the callbacks see it.
 struct EpochEnd {
   const EpochRecord& record;
-  std::int64_t epochs = 0;   // of the whole run (train.epochs)
-  bool new_best = false;     // the best test accuracy of the run so far
+  std::int64_t epochs = 0;  // of the whole run (train.epochs)
+  bool new_best = false;    // the best test accuracy of the run so far
   /// Set by a callback to end the run after this epoch (early stopping, pruning); the run then
   /// ends as finished, with the epochs it has.
   bool stop = false;

@@ -32,8 +32,8 @@ std::string serialize_checkpoint(Model& model, torch::optim::Optimizer& optimize
 void write_checkpoint(const std::filesystem::path& path, const std::string& bytes);
 
 /// serialize_checkpoint, then write_checkpoint.
-void save_checkpoint(const std::filesystem::path& path, Model& model,
-                     torch::optim::Optimizer& optimizer, const CheckpointInfo& info);
+void save_checkpoint(const std::filesystem::path& path, Model& model, torch::optim::Optimizer& optimizer,
+                     const CheckpointInfo& info);
 
 /// Loads a checkpoint written by save_checkpoint into `model` (and `optimizer` if given).
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, Model& model,

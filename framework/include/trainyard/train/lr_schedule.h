@@ -10,12 +10,12 @@
 namespace trainyard {
 
 struct ScheduleSettings {
-  std::string kind = "constant";      // constant | step | cosine
-  double warmup_epochs = 0.0;         // linear warm-up over this many epochs first
-  double warmup_start_factor = 0.1;   // the warm-up starts at this fraction of the rate
-  std::int64_t step_epochs = 30;      // step: multiply by gamma every step_epochs epochs
+  std::string kind = "constant";     // constant | step | cosine
+  double warmup_epochs = 0.0;        // linear warm-up over this many epochs first
+  double warmup_start_factor = 0.1;  // the warm-up starts at this fraction of the rate
+  std::int64_t step_epochs = 30;     // step: multiply by gamma every step_epochs epochs
   double gamma = 0.1;
-  double min_factor = 0.0;            // cosine: the fraction of the rate it decays to
+  double min_factor = 0.0;  // cosine: the fraction of the rate it decays to
 };
 
 class LearningRateSchedule {

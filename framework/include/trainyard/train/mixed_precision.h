@@ -13,8 +13,8 @@ const char* to_string(Precision precision);
 
 /// CPU instructions that make bf16 matrix work faster than fp32 (read with cpuid at run time).
 struct CpuFeatures {
-  bool avx512_bf16 = false;   // AVX512_BF16: dot products of bf16 pairs (Cooper Lake and later)
-  bool amx_bf16 = false;      // AMX tiles (Sapphire Rapids and later)
+  bool avx512_bf16 = false;  // AVX512_BF16: dot products of bf16 pairs (Cooper Lake and later)
+  bool amx_bf16 = false;     // AMX tiles (Sapphire Rapids and later)
   bool native_bf16() const { return avx512_bf16 || amx_bf16; }
 };
 CpuFeatures detect_cpu_features();

@@ -23,36 +23,36 @@ std::vector<std::string> run_status_names();
 struct RunRecord {
   std::string experiment;
   std::string experiment_file;
-  std::string config_yaml;   // the resolved configuration
+  std::string config_yaml;  // the resolved configuration
   std::string host;
   std::string device;
   std::string torch_version;
   std::int64_t seed = 0;
-  std::string model_plugin;       // "resnet50 1.0.0"
+  std::string model_plugin;  // "resnet50 1.0.0"
   std::string dataset_plugin;
   std::string optimizer_plugin;
   std::int64_t num_parameters = 0;
   std::int64_t num_classes = 0;
   std::int64_t train_size = 0;
   std::int64_t test_size = 0;
-  std::string precision;   // resolved: fp32, bf16 or fp16
-  std::string git_revision;   // of the experiment file's repository; empty outside one
-  std::int64_t world_size = 1;           // processes that trained the run together
-  std::string distributed_backend;       // gloo or nccl; empty for one process
-  std::optional<std::int64_t> sweep_id;   // the sweep this run is a trial of
-  std::string trial_key;                  // the trial's overrides, canonical text
-  std::vector<std::pair<std::string, std::string>> overrides;   // key, value as given
+  std::string precision;                                       // resolved: fp32, bf16 or fp16
+  std::string git_revision;                                    // of the experiment file's repository; empty outside one
+  std::int64_t world_size = 1;                                 // processes that trained the run together
+  std::string distributed_backend;                             // gloo or nccl; empty for one process
+  std::optional<std::int64_t> sweep_id;                        // the sweep this run is a trial of
+  std::string trial_key;                                       // the trial's overrides, canonical text
+  std::vector<std::pair<std::string, std::string>> overrides;  // key, value as given
 };
 
 /// One finished epoch.
 struct EpochRecord {
-  std::int64_t epoch = 0;   // 1-based
+  std::int64_t epoch = 0;  // 1-based
   double train_loss = 0, train_accuracy = 0;
   double test_loss = 0, test_accuracy = 0;
   double learning_rate = 0;
   double epoch_seconds = 0;
   double train_images_per_second = 0, test_images_per_second = 0;
-  double data_wait_fraction = 0;   // share of the training time spent waiting for batches
+  double data_wait_fraction = 0;  // share of the training time spent waiting for batches
 };
 
 }  // namespace trainyard

@@ -26,10 +26,10 @@ class PluginRegistry;
 struct RunOutcome {
   std::int64_t run_id = 0;
   RunStatus status = RunStatus::kRunning;
-  std::string error;                      // for kFailed
+  std::string error;  // for kFailed
   std::vector<EpochRecord> epochs;
-  std::optional<EpochRecord> best;        // by test accuracy
-  std::string checkpoint_path;            // of the best epoch
+  std::optional<EpochRecord> best;  // by test accuracy
+  std::string checkpoint_path;      // of the best epoch
   std::string db_path;
   std::int64_t num_parameters = 0;
 };
@@ -63,7 +63,7 @@ using RecorderFactory = std::function<std::unique_ptr<RunRecorder>()>;
 /// database, an unavailable device) throws InputError and records no run. Once the run's record
 /// exists, a failure is recorded in it (status failed, error text) and returned in the outcome
 /// rather than thrown.
-RunOutcome train_run(const ExperimentConfig& config, const PluginRegistry& registry,
-                     const RunOptions& options, const RecorderFactory& open_recorder);
+RunOutcome train_run(const ExperimentConfig& config, const PluginRegistry& registry, const RunOptions& options,
+                     const RecorderFactory& open_recorder);
 
 }  // namespace trainyard

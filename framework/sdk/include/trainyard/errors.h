@@ -44,9 +44,9 @@ std::string exception_message(const std::exception_ptr& error);
 /// Process exit codes of the runner, documented in the README.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitRunFailed = 1,     // the run started and failed; its row says why
-  kExitBadInput = 2,      // nothing was started: fix the input named in the message
-  kExitInterrupted = 130, // stopped by SIGINT/SIGTERM; the run is marked interrupted
+  kExitRunFailed = 1,      // the run started and failed; its row says why
+  kExitBadInput = 2,       // nothing was started: fix the input named in the message
+  kExitInterrupted = 130,  // stopped by SIGINT/SIGTERM; the run is marked interrupted
 };
 
 }  // namespace trainyard

@@ -10,8 +10,8 @@
 namespace trainyard {
 
 struct IdxArray {
-  std::vector<std::int64_t> dims;    // e.g. {60000, 28, 28} for images, {60000} for labels
-  std::vector<std::uint8_t> data;    // unsigned bytes, row-major
+  std::vector<std::int64_t> dims;  // e.g. {60000, 28, 28} for images, {60000} for labels
+  std::vector<std::uint8_t> data;  // unsigned bytes, row-major
 };
 
 /// Reads an unsigned-byte IDX file (magic 0x0000080N). Throws InputError naming the file for
@@ -21,8 +21,8 @@ IdxArray read_idx(const std::filesystem::path& path);
 /// The images and labels of one split: `<root>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]`.
 /// Throws InputError naming the missing file, or when the two files do not match.
 struct IdxSplit {
-  IdxArray images;   // {n, height, width}
-  IdxArray labels;   // {n}
+  IdxArray images;  // {n, height, width}
+  IdxArray labels;  // {n}
 };
 IdxSplit read_idx_split(const std::filesystem::path& root, bool train);
 

@@ -60,10 +60,9 @@ inline constexpr const char* kPluginEntrySymbol = "trainyard_plugin";
 /// What a plugin was compiled against, captured when *the plugin* is compiled. LibTorch's classes
 /// cross the plugin boundary, so the LibTorch version and the C++ standard library ABI must match
 /// the host's exactly.
-#define TRAINYARD_BUILD_FINGERPRINT                                                      \
-  "libtorch " TRAINYARD_STRINGIFY(TORCH_VERSION_MAJOR) "." TRAINYARD_STRINGIFY(          \
-      TORCH_VERSION_MINOR) "." TRAINYARD_STRINGIFY(TORCH_VERSION_PATCH) ", C++11 ABI " \
-      TRAINYARD_CXX11_ABI
+#define TRAINYARD_BUILD_FINGERPRINT                                             \
+  "libtorch " TRAINYARD_STRINGIFY(TORCH_VERSION_MAJOR) "." TRAINYARD_STRINGIFY( \
+      TORCH_VERSION_MINOR) "." TRAINYARD_STRINGIFY(TORCH_VERSION_PATCH) ", C++11 ABI " TRAINYARD_CXX11_ABI
 
 /// The fingerprint of the host (the framework library), for comparison with a plugin's.
 const char* host_build_fingerprint();
@@ -100,16 +99,31 @@ struct ParamSpec {
   ParamType type = ParamType::kString;
   std::optional<ParamValue> default_value;
   std::string description;
-  std::optional<Bound> min;           // kInt and kFloat only
-  std::optional<Bound> max;           // kInt and kFloat only
-  std::vector<std::string> choices;   // kString only; empty accepts any string
+  std::optional<Bound> min;          // kInt and kFloat only
+  std::optional<Bound> max;          // kInt and kFloat only
+  std::vector<std::string> choices;  // kString only; empty accepts any string
 
   // Chained after a helper below: int_param("width", 16, "...").at_least(1).
-  ParamSpec& at_least(double v) { min = Bound{v, true}; return *this; }
-  ParamSpec& greater_than(double v) { min = Bound{v, false}; return *this; }
-  ParamSpec& at_most(double v) { max = Bound{v, true}; return *this; }
-  ParamSpec& less_than(double v) { max = Bound{v, false}; return *this; }
-  ParamSpec& one_of(std::vector<std::string> values) { choices = std::move(values); return *this; }
+  ParamSpec& at_least(double v) {
+    min = Bound{v, true};
+    return *this;
+  }
+  ParamSpec& greater_than(double v) {
+    min = Bound{v, false};
+    return *this;
+  }
+  ParamSpec& at_most(double v) {
+    max = Bound{v, true};
+    return *this;
+  }
+  ParamSpec& less_than(double v) {
+    max = Bound{v, false};
+    return *this;
+  }
+  ParamSpec& one_of(std::vector<std::string> values) {
+    choices = std::move(values);
+    return *this;
+  }
 };
 
 // Helpers to declare parameters. Pass std::nullopt as the default to make a parameter required.
@@ -148,7 +162,7 @@ class Params {
 struct ModelContext {
   std::int64_t num_classes = 0;
   std::int64_t in_channels = 3;
-  std::int64_t image_size = 224;   // square inputs of image_size x image_size
+  std::int64_t image_size = 224;  // square inputs of image_size x image_size
 };
 
 /// An image classifier: images [N, C, H, W] in, logits [N, num_classes] out. Implement it as
@@ -180,7 +194,7 @@ struct ImageShape {
 
 /// What a dataset is told by the host.
 struct DatasetContext {
-  std::uint64_t seed = 0;   // the experiment's seed: make the train/test split from it
+  std::uint64_t seed = 0;  // the experiment's seed: make the train/test split from it
 };
 
 /// Thrown by a dataset for one sample it cannot produce (a corrupt file, say). The message should
@@ -222,7 +236,7 @@ class Dataset {
 
 /// What an optimizer is told by the host.
 struct OptimizerContext {
-  std::vector<torch::Tensor> parameters;   // the model's trainable parameters
+  std::vector<torch::Tensor> parameters;  // the model's trainable parameters
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -234,8 +248,7 @@ using SchemaFunction = std::vector<ParamSpec> (*)();
 /// what the host knows. May throw: the host reports the exception with the plugin's name and file.
 using ModelFactory = std::shared_ptr<Model> (*)(const Params&, const ModelContext&);
 using DatasetFactory = std::shared_ptr<Dataset> (*)(const Params&, const DatasetContext&);
-using OptimizerFactory =
-    std::shared_ptr<torch::optim::Optimizer> (*)(const Params&, const OptimizerContext&);
+using OptimizerFactory = std::shared_ptr<torch::optim::Optimizer> (*)(const Params&, const OptimizerContext&);
 
 /// What a plugin library describes itself with. Its strings must live as long as the library
 /// (literals, or static std::strings' c_str()). The first three fields are a layout-stable
@@ -243,37 +256,60 @@ using OptimizerFactory =
 /// new, to refuse it with a clear message. Everything after them is read only when api_version
 /// and build_fingerprint match the host's.
 struct PluginInfo {
-  std::uint32_t api_version;       // kPluginApiVersion when the plugin was compiled
-  const char* build_fingerprint;   // TRAINYARD_BUILD_FINGERPRINT when the plugin was compiled
-  const char* name;                // the name YAML files use: `model: {plugin: <name>}`
+  std::uint32_t api_version;      // kPluginApiVersion when the plugin was compiled
+  const char* build_fingerprint;  // TRAINYARD_BUILD_FINGERPRINT when the plugin was compiled
+  const char* name;               // the name YAML files use: `model: {plugin: <name>}`
   // --- valid only when the prefix matches the host ---
   PluginKind kind;
-  const char* version;             // the plugin's own version, e.g. "1.0.0"
-  const char* description;         // one line
-  SchemaFunction schema;           // the parameters it accepts
-  ModelFactory make_model;         // set for kModel, null otherwise
-  DatasetFactory make_dataset;     // set for kDataset, null otherwise
-  OptimizerFactory make_optimizer; // set for kOptimizer, null otherwise
+  const char* version;              // the plugin's own version, e.g. "1.0.0"
+  const char* description;          // one line
+  SchemaFunction schema;            // the parameters it accepts
+  ModelFactory make_model;          // set for kModel, null otherwise
+  DatasetFactory make_dataset;      // set for kDataset, null otherwise
+  OptimizerFactory make_optimizer;  // set for kOptimizer, null otherwise
 };
 
 /// The signature of the function TRAINYARD_PLUGIN exports.
 using PluginEntry = const PluginInfo*();
 
 // Build a PluginInfo of each kind with this header's API version and fingerprint filled in.
-inline PluginInfo model_plugin(const char* name, const char* version, const char* description,
-                               SchemaFunction schema, ModelFactory factory) {
-  return PluginInfo{kPluginApiVersion, TRAINYARD_BUILD_FINGERPRINT, name, PluginKind::kModel,
-                    version, description, schema, factory, nullptr, nullptr};
+inline PluginInfo model_plugin(const char* name, const char* version, const char* description, SchemaFunction schema,
+                               ModelFactory factory) {
+  return PluginInfo{kPluginApiVersion,
+                    TRAINYARD_BUILD_FINGERPRINT,
+                    name,
+                    PluginKind::kModel,
+                    version,
+                    description,
+                    schema,
+                    factory,
+                    nullptr,
+                    nullptr};
 }
-inline PluginInfo dataset_plugin(const char* name, const char* version, const char* description,
-                                 SchemaFunction schema, DatasetFactory factory) {
-  return PluginInfo{kPluginApiVersion, TRAINYARD_BUILD_FINGERPRINT, name, PluginKind::kDataset,
-                    version, description, schema, nullptr, factory, nullptr};
+inline PluginInfo dataset_plugin(const char* name, const char* version, const char* description, SchemaFunction schema,
+                                 DatasetFactory factory) {
+  return PluginInfo{kPluginApiVersion,
+                    TRAINYARD_BUILD_FINGERPRINT,
+                    name,
+                    PluginKind::kDataset,
+                    version,
+                    description,
+                    schema,
+                    nullptr,
+                    factory,
+                    nullptr};
 }
 inline PluginInfo optimizer_plugin(const char* name, const char* version, const char* description,
                                    SchemaFunction schema, OptimizerFactory factory) {
-  return PluginInfo{kPluginApiVersion, TRAINYARD_BUILD_FINGERPRINT, name,
-                    PluginKind::kOptimizer, version, description, schema, nullptr, nullptr,
+  return PluginInfo{kPluginApiVersion,
+                    TRAINYARD_BUILD_FINGERPRINT,
+                    name,
+                    PluginKind::kOptimizer,
+                    version,
+                    description,
+                    schema,
+                    nullptr,
+                    nullptr,
                     factory};
 }
 

@@ -73,7 +73,7 @@ template <typename StateMap>
 typename StateMap::key_type optimizer_state_key(const StateMap&, const torch::Tensor& parameter) {
   using Key = typename StateMap::key_type;
   if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream key;   // what c10::guts::to_string(impl) writes
+    std::ostringstream key;  // what c10::guts::to_string(impl) writes
     key << parameter.unsafeGetTensorImpl();
     return key.str();
   } else {
