@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "output_format.h"
-#include "results_reader.h"
+#include "trainyard/store/results_reader.h"
 #include "synthetic_results.h"
 #include "temporary_postgres.h"
 #include "test_support.h"
@@ -66,8 +66,8 @@ TEST_F(LargeDatabase, TopTenByBestAccuracyMatchesBruteForce) {
   for (const auto& [id, accuracy] : best) order.emplace_back(accuracy, id);
   std::sort(order.begin(), order.end(), std::greater<>());
 
-  const tr::ResultsReader reader(db());
-  tr::RunFilter filter;
+  const trainyard::ResultsReader reader(db());
+  trainyard::RunFilter filter;
   filter.sort = "best_test_accuracy";
   filter.limit = 10;
   const auto top = reader.runs(filter);
@@ -79,29 +79,29 @@ TEST_F(LargeDatabase, TopTenByBestAccuracyMatchesBruteForce) {
 }
 
 TEST_F(LargeDatabase, WhereComparesNumbersInAnyNotationAndCombines) {
-  const tr::ResultsReader reader(db());
-  tr::RunFilter filter;
-  filter.where = {tr::parse_condition("optimizer.lr=1e-3")};
+  const trainyard::ResultsReader reader(db());
+  trainyard::RunFilter filter;
+  filter.where = {trainyard::parse_condition("optimizer.lr=1e-3")};
   const auto by_exponent = reader.run_ids(filter);
-  filter.where = {tr::parse_condition("optimizer.lr=0.001")};
+  filter.where = {trainyard::parse_condition("optimizer.lr=0.001")};
   EXPECT_EQ(reader.run_ids(filter), by_exponent);
   ASSERT_EQ(by_exponent.size(), static_cast<std::size_t>(kRuns / 4));  // every fourth run
   for (const auto id : by_exponent) EXPECT_EQ((id - 1) % 4, 2) << id;
 
-  filter.where.push_back(tr::parse_condition("train.batch_size>=32"));  // batch 32 or 64
+  filter.where.push_back(trainyard::parse_condition("train.batch_size>=32"));  // batch 32 or 64
   const auto both = reader.run_ids(filter);
   EXPECT_FALSE(both.empty());
   for (const auto id : both) {
     EXPECT_EQ((id - 1) % 4, 2);
     EXPECT_NE((id - 1) % 3, 0) << id;  // not batch 16
   }
-  filter.where = {tr::parse_condition("optimizer.lr!=0.001")};
+  filter.where = {trainyard::parse_condition("optimizer.lr!=0.001")};
   EXPECT_EQ(reader.run_ids(filter).size(), static_cast<std::size_t>(kRuns - kRuns / 4));
 }
 
 TEST_F(LargeDatabase, SortsByAConfigKeyAndShowsIt) {
-  const tr::ResultsReader reader(db());
-  tr::RunFilter filter;
+  const trainyard::ResultsReader reader(db());
+  trainyard::RunFilter filter;
   filter.sort = "optimizer.lr";
   filter.ascending = true;
   filter.limit = 3;
@@ -113,8 +113,8 @@ TEST_F(LargeDatabase, SortsByAConfigKeyAndShowsIt) {
 }
 
 TEST_F(LargeDatabase, DatesStatusExperimentAndSweepFilter) {
-  const tr::ResultsReader reader(db());
-  tr::RunFilter filter;
+  const trainyard::ResultsReader reader(db());
+  trainyard::RunFilter filter;
   filter.since = "2026-11-25";
   EXPECT_EQ(reader.run_ids(filter).size(), static_cast<std::size_t>(kRuns / 2));  // even ids
   filter = {};
@@ -145,7 +145,7 @@ TEST_F(LargeDatabase, SweepLeaderboardViewAgreesWithTheTool) {
 }
 
 TEST_F(LargeDatabase, ExportWritesOneRowPerEpochAsCsvAndJson) {
-  const tr::ResultsReader reader(db());
+  const trainyard::ResultsReader reader(db());
   const auto table = reader.export_epochs({5, 6});
   ASSERT_EQ(table.rows.size(), 40u);
   std::ostringstream csv;
@@ -190,12 +190,12 @@ TEST_F(LargeDatabase, EveryCommandAnswersOnTwentyThousandRuns) {
 
 TEST(ResultsReaderFiles, MissingForeignAndNewerFilesAreRefusedUntouched) {
   t::TempDir dir;
-  EXPECT_THROW(tr::ResultsReader((dir / "missing.db").string()), trainyard::StoreError);
+  EXPECT_THROW(trainyard::ResultsReader((dir / "missing.db").string()), trainyard::StoreError);
   EXPECT_FALSE(fs::exists(dir / "missing.db"));  // not created
 
   t::write_file(dir / "notes.db", "just some text, not SQLite\n");
   try {
-    tr::ResultsReader reader((dir / "notes.db").string());
+    trainyard::ResultsReader reader((dir / "notes.db").string());
     FAIL() << "a text file was accepted";
   } catch (const trainyard::StoreError& e) {
     EXPECT_NE(std::string(e.what()).find("not a Trainyard results database"), std::string::npos) << e.what();
@@ -209,7 +209,7 @@ TEST(ResultsReaderFiles, MissingForeignAndNewerFilesAreRefusedUntouched) {
   }
   const std::string before = t::read_file(dir / "newer.db");
   try {
-    tr::ResultsReader reader((dir / "newer.db").string());
+    trainyard::ResultsReader reader((dir / "newer.db").string());
     FAIL() << "a newer schema was accepted";
   } catch (const trainyard::StoreError& e) {
     EXPECT_NE(std::string(e.what()).find("newer Trainyard"), std::string::npos) << e.what();
@@ -232,10 +232,10 @@ TEST(ResultsReaderFiles, ReadsASchemaThreeFileThroughTemporaryViews) {
     raw.exec("PRAGMA user_version = 3");
   }
   const std::string before = t::read_file(dir / "v3.db");
-  const tr::ResultsReader reader(db);
+  const trainyard::ResultsReader reader(db);
   EXPECT_EQ(reader.schema_version(), 3);
-  tr::RunFilter filter;
-  filter.where = {tr::parse_condition("optimizer.lr=0.001")};
+  trainyard::RunFilter filter;
+  filter.where = {trainyard::parse_condition("optimizer.lr=0.001")};
   EXPECT_EQ(reader.run_ids(filter), (std::vector<std::int64_t>{7, 3}));  // newest first
   EXPECT_EQ(reader.config(3).at("train.batch_size"), "64");              // batch sizes cycle 16, 32, 64
   EXPECT_EQ(t::read_file(dir / "v3.db"), before);

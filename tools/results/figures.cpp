@@ -1,5 +1,7 @@
 #include "figures.h"
 
+#include "output_format.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -13,7 +15,7 @@
 namespace trainyard::results {
 namespace {
 
-double as_double(const Value& value) {
+double as_double(const SqlValue& value) {
   if (const auto* real = std::get_if<double>(&value)) return *real;
   if (const auto* integer = std::get_if<std::int64_t>(&value)) return static_cast<double>(*integer);
   return std::numeric_limits<double>::quiet_NaN();
@@ -60,7 +62,7 @@ void plot_curves(const ResultsReader& reader, const std::vector<std::int64_t>& i
   std::vector<LegendEntry> legend;
   const auto labels = run_labels(reader, ids);
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    const Table epochs = reader.epochs(ids[i]);
+    const SqlRows epochs = reader.epochs(ids[i]);
     const int colour = static_cast<int>(i);
     for (const bool train : {true, false}) {
       Series l, a;
@@ -95,7 +97,7 @@ void plot_sweep(const ResultsReader& reader, const std::string& sweep, const std
   }
   RunFilter filter;
   filter.sweep = sweep;
-  const Table runs = reader.runs(filter, {parameter});
+  const SqlRows runs = reader.runs(filter, {parameter});
   // The latest run of each trial, as the leaderboard counts them.
   std::map<std::string, std::pair<std::string, double>> by_trial;  // trial -> (parameter, metric)
   for (const auto& row : runs.rows) {                              // newest first
@@ -104,7 +106,7 @@ void plot_sweep(const ResultsReader& reader, const std::string& sweep, const std
     RunFilter one;
     one.ids = {std::get<std::int64_t>(row[0])};
     one.sort = metric;
-    const Table summary = reader.runs(one);
+    const SqlRows summary = reader.runs(one);
     by_trial[trial] = {format_cell("", row[runs.column(parameter)]),
                        as_double(summary.rows.front()[summary.column(metric)])};
   }

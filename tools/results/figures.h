@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "results_reader.h"
+#include "trainyard/store/results_reader.h"
 
 namespace trainyard::results {
 

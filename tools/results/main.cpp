@@ -16,8 +16,8 @@
 
 #include "figures.h"
 #include "output_format.h"
-#include "results_copy.h"
-#include "results_reader.h"
+#include "trainyard/store/results_copy.h"
+#include "trainyard/store/results_reader.h"
 #include "trainyard/store/postgres_connection.h"
 #include "trainyard/config/config_rows.h"
 #include "trainyard/errors.h"
@@ -27,7 +27,7 @@ namespace tr = trainyard::results;
 namespace {
 
 struct FilterOptions {
-  tr::RunFilter filter;
+  trainyard::RunFilter filter;
   std::vector<std::string> where;
   std::optional<std::int64_t> limit;
 
@@ -49,8 +49,8 @@ struct FilterOptions {
     }
   }
 
-  const tr::RunFilter& resolve() {
-    for (const auto& w : where) filter.where.push_back(tr::parse_condition(w));
+  const trainyard::RunFilter& resolve() {
+    for (const auto& w : where) filter.where.push_back(trainyard::parse_condition(w));
     filter.limit = limit;
     return filter;
   }
@@ -140,10 +140,10 @@ int main(int argc, char** argv) {
   try {
     const tr::Format format = tr::parse_format(format_text);
     if (app.got_subcommand("metrics")) {
-      for (const auto& m : tr::ResultsReader::metrics()) std::cout << m << "\n";
+      for (const auto& m : trainyard::ResultsReader::metrics()) std::cout << m << "\n";
       return trainyard::kExitOk;
     }
-    const tr::ResultsReader reader(db);
+    const trainyard::ResultsReader reader(db);
     if (app.got_subcommand(runs)) {
       tr::write_table(std::cout, reader.runs(runs_options.resolve(), show_keys), format);
     } else if (app.got_subcommand("sweeps")) {
@@ -154,17 +154,17 @@ int main(int argc, char** argv) {
     } else if (app.got_subcommand(compare)) {
       tr::write_table(std::cout, reader.compare(compare_ids, all_keys), format, /*row_keyed=*/true);
     } else if (app.got_subcommand(best)) {
-      tr::RunFilter filter;
+      trainyard::RunFilter filter;
       filter.sweep = best_sweep;
       filter.sort = best_metric;
       filter.ascending = best_lowest;
       filter.status = "finished";
       filter.limit = 1;
-      const auto& metrics = tr::ResultsReader::metrics();
+      const auto& metrics = trainyard::ResultsReader::metrics();
       if (std::find(metrics.begin(), metrics.end(), best_metric) == metrics.end()) {
         throw trainyard::InputError("--metric '" + best_metric + "' is not a run metric; see `results metrics`");
       }
-      const tr::Table top = reader.runs(filter);
+      const trainyard::SqlRows top = reader.runs(filter);
       if (top.rows.empty()) {
         throw trainyard::InputError("sweep '" + best_sweep + "' has no finished trial yet");
       }
@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
           filter.experiment || filter.sweep || filter.status || filter.since || filter.until || !filter.where.empty();
       if (!ids.empty()) reader.require_runs(ids);
       if (filtered) {
-        tr::RunFilter selection = filter;
+        trainyard::RunFilter selection = filter;
         selection.ids = ids;
         selection.sort = "run_id";
         selection.ascending = true;
@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
       tr::write_table(out.stream(), reader.export_epochs(ids),
                       format == tr::Format::kTable ? tr::Format::kCsv : format);
     } else if (app.got_subcommand(copying)) {
-      const auto counts = tr::copy_results(reader, copy_to);
+      const auto counts = trainyard::copy_results(reader, copy_to);
       std::cerr << "copied " << reader.path() << " into " << trainyard::redact_location(copy_to);
       for (std::size_t i = 0; i < counts.size(); ++i) {
         std::cerr << (i ? ", " : ": ") << counts[i].second << " " << counts[i].first;
@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
         tr::plot_sweep(reader, plot_sweep, plot_param, plot_metric, plot_out);
       } else {
         if (plot_ids.empty()) {  // the newest run
-          tr::RunFilter newest;
+          trainyard::RunFilter newest;
           newest.limit = 1;
           plot_ids = reader.run_ids(newest);
           if (plot_ids.empty()) throw trainyard::InputError("plot: '" + db + "' has no runs yet");

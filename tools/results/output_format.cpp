@@ -10,9 +10,32 @@
 #include "trainyard/errors.h"
 
 namespace trainyard::results {
+std::string format_cell(const std::string& column, const SqlValue& value) {
+  if (std::holds_alternative<std::monostate>(value)) return "";
+  if (const auto* text = std::get_if<std::string>(&value)) return *text;
+  if (const auto* integer = std::get_if<std::int64_t>(&value)) {
+    if (column.find("accuracy") != std::string::npos) {
+      return format_cell(column, SqlValue{static_cast<double>(*integer)});
+    }
+    return std::to_string(*integer);
+  }
+  const double v = std::get<double>(value);
+  char buffer[64];
+  if (column.find("accuracy") != std::string::npos || column.find("fraction") != std::string::npos) {
+    std::snprintf(buffer, sizeof buffer, "%.2f%%", 100.0 * v);
+  } else if (column.find("loss") != std::string::npos) {
+    std::snprintf(buffer, sizeof buffer, "%.4f", v);
+  } else if (column.find("per_second") != std::string::npos || column.find("seconds") != std::string::npos) {
+    std::snprintf(buffer, sizeof buffer, "%.1f", v);
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%.6g", v);
+  }
+  return buffer;
+}
+
 namespace {
 
-std::string csv_cell(const Value& value) {
+std::string csv_cell(const SqlValue& value) {
   if (std::holds_alternative<std::monostate>(value)) return "";
   if (const auto* integer = std::get_if<std::int64_t>(&value)) return std::to_string(*integer);
   if (const auto* real = std::get_if<double>(&value)) return shortest_decimal(*real);
@@ -23,14 +46,14 @@ std::string csv_cell(const Value& value) {
   return quoted + "\"";
 }
 
-nlohmann::ordered_json json_cell(const Value& value) {
+nlohmann::ordered_json json_cell(const SqlValue& value) {
   if (std::holds_alternative<std::monostate>(value)) return nullptr;
   if (const auto* integer = std::get_if<std::int64_t>(&value)) return *integer;
   if (const auto* real = std::get_if<double>(&value)) return *real;
   return std::get<std::string>(value);
 }
 
-nlohmann::ordered_json json_rows(const Table& table) {
+nlohmann::ordered_json json_rows(const SqlRows& table) {
   auto rows = nlohmann::ordered_json::array();
   for (const auto& row : table.rows) {
     nlohmann::ordered_json object = nlohmann::ordered_json::object();
@@ -40,7 +63,7 @@ nlohmann::ordered_json json_rows(const Table& table) {
   return rows;
 }
 
-void write_aligned(std::ostream& out, const Table& table, bool row_keyed) {
+void write_aligned(std::ostream& out, const SqlRows& table, bool row_keyed) {
   std::vector<std::vector<std::string>> cells;
   std::vector<std::size_t> widths;
   for (const auto& c : table.columns) widths.push_back(c.size());
@@ -77,7 +100,7 @@ Format parse_format(const std::string& text) {
   throw InputError("--format '" + text + "': accepted: table, csv, json");
 }
 
-void write_table(std::ostream& out, const Table& table, Format format, bool row_keyed) {
+void write_table(std::ostream& out, const SqlRows& table, Format format, bool row_keyed) {
   switch (format) {
     case Format::kTable: write_aligned(out, table, row_keyed); return;
     case Format::kCsv: {
@@ -93,8 +116,8 @@ void write_table(std::ostream& out, const Table& table, Format format, bool row_
   }
 }
 
-void write_run_details(std::ostream& out, const std::vector<std::pair<std::string, Value>>& fields,
-                       const std::map<std::string, std::string>& config, const Table& epochs, Format format) {
+void write_run_details(std::ostream& out, const std::vector<std::pair<std::string, SqlValue>>& fields,
+                       const std::map<std::string, std::string>& config, const SqlRows& epochs, Format format) {
   if (format == Format::kCsv) {
     write_table(out, epochs, format);
     return;

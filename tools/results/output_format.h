@@ -5,9 +5,12 @@
 #include <ostream>
 #include <string>
 
-#include "results_reader.h"
+#include "trainyard/store/results_reader.h"
 
 namespace trainyard::results {
+
+/// A metric's value as text for people: accuracies as percentages, losses with 4 decimals.
+std::string format_cell(const std::string& column, const SqlValue& value);
 
 enum class Format { kTable, kCsv, kJson };
 
@@ -17,11 +20,11 @@ Format parse_format(const std::string& text);
 /// Writes `table`. In kTable form cells are formatted for reading (accuracies as percentages);
 /// when `row_keyed` the first cell of each row names what the row holds (a compare table) and
 /// decides the formatting, else the column name does. CSV and JSON keep full precision.
-void write_table(std::ostream& out, const Table& table, Format format, bool row_keyed = false);
+void write_table(std::ostream& out, const SqlRows& table, Format format, bool row_keyed = false);
 
 /// One run as `results show` prints it: its stored fields, its resolved config, its epochs. As
 /// JSON one object {"run": {...}, "config": {...}, "epochs": [...]}; as CSV the epochs alone.
-void write_run_details(std::ostream& out, const std::vector<std::pair<std::string, Value>>& fields,
-                       const std::map<std::string, std::string>& config, const Table& epochs, Format format);
+void write_run_details(std::ostream& out, const std::vector<std::pair<std::string, SqlValue>>& fields,
+                       const std::map<std::string, std::string>& config, const SqlRows& epochs, Format format);
 
 }  // namespace trainyard::results

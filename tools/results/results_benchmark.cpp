@@ -13,7 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <SQLiteCpp/SQLiteCpp.h>
 
-#include "results_reader.h"
+#include "trainyard/store/results_reader.h"
 #include "synthetic_results.h"
 
 namespace tr = trainyard::results;
@@ -49,10 +49,10 @@ int main(int argc, char** argv) {
                 static_cast<long long>(epochs),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  double open_ms = median_ms([&] { tr::ResultsReader reader(db); });
-  const tr::ResultsReader reader(db);
+  double open_ms = median_ms([&] { trainyard::ResultsReader reader(db); });
+  const trainyard::ResultsReader reader(db);
   auto top10 = [&](const std::string& sort, bool ascending) {
-    tr::RunFilter filter;
+    trainyard::RunFilter filter;
     filter.sort = sort;
     filter.ascending = ascending;
     filter.limit = 10;
@@ -61,11 +61,11 @@ int main(int argc, char** argv) {
   const double best_ms = median_ms([&] { top10("best_test_accuracy", false); });
   const double final_ms = median_ms([&] { top10("final_test_loss", true); });
   const double filtered_ms = median_ms([&] {
-    tr::RunFilter filter;
+    trainyard::RunFilter filter;
     filter.sort = "best_test_accuracy";
     filter.limit = 10;
-    filter.where.push_back(tr::parse_condition("optimizer.lr=1e-3"));
-    filter.where.push_back(tr::parse_condition("train.batch_size>=32"));
+    filter.where.push_back(trainyard::parse_condition("optimizer.lr=1e-3"));
+    filter.where.push_back(trainyard::parse_condition("train.batch_size>=32"));
     reader.runs(filter, {"optimizer.lr"});
   });
   const double sweeps_ms = median_ms([&] { reader.sweeps(); });

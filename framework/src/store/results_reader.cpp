@@ -1,7 +1,6 @@
-#include "results_reader.h"
+#include "trainyard/store/results_reader.h"
 
 #include <algorithm>
-#include <cmath>
 #include <filesystem>
 #include <set>
 #include <stdexcept>
@@ -14,7 +13,7 @@
 
 namespace fs = std::filesystem;
 
-namespace trainyard::results {
+namespace trainyard {
 namespace {
 
 // The run_summary columns `runs` shows by default, in order.
@@ -25,8 +24,6 @@ const std::vector<std::string> kDefaultRunColumns = {
 // Columns of run_summary that are not metrics but can still be sorted and filtered on.
 const std::vector<std::string> kRunColumns = {"run_id",    "experiment", "status", "sweep_id",   "trial_key", "seed",
                                               "precision", "device",     "host",   "started_at", "ended_at"};
-
-Table collect(SqlRows rows) { return Table{std::move(rows.columns), std::move(rows.rows)}; }
 
 std::string quote_identifier(const std::string& name) {
   std::string quoted = "\"";
@@ -52,12 +49,6 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 }
 
 }  // namespace
-
-std::size_t Table::column(const std::string& name) const {
-  const auto it = std::find(columns.begin(), columns.end(), name);
-  if (it == columns.end()) throw std::out_of_range("no column '" + name + "'");
-  return static_cast<std::size_t>(it - columns.begin());
-}
 
 ConfigCondition parse_condition(const std::string& text) {
   // Two-character operators first, so "a<=1" is not read as "a<" "=1".
@@ -168,13 +159,13 @@ std::string ResultsReader::sort_expression(const std::string& sort, bool ascendi
 }
 
 std::vector<std::int64_t> ResultsReader::run_ids(const RunFilter& filter) const {
-  const Table table = runs(filter);
+  const SqlRows table = runs(filter);
   std::vector<std::int64_t> ids;
   for (const auto& row : table.rows) ids.push_back(std::get<std::int64_t>(row[0]));
   return ids;
 }
 
-Table ResultsReader::runs(const RunFilter& filter, const std::vector<std::string>& config_columns) const {
+SqlRows ResultsReader::runs(const RunFilter& filter, const std::vector<std::string>& config_columns) const {
   std::vector<std::string> columns = kDefaultRunColumns;
   if ((contains(metrics(), filter.sort) || contains(kRunColumns, filter.sort)) && !contains(columns, filter.sort)) {
     columns.insert(columns.end() - 1, filter.sort);
@@ -241,11 +232,11 @@ Table ResultsReader::runs(const RunFilter& filter, const std::vector<std::string
   sql += " ORDER BY " + sort_expression(filter.sort, filter.ascending);
   if (filter.limit) sql += " LIMIT " + std::to_string(std::max<std::int64_t>(0, *filter.limit));
 
-  return collect(db_->query(sql, bindings));
+  return db_->query(sql, bindings);
 }
 
-Table ResultsReader::sweeps() const {
-  return collect(db_->query(R"sql(
+SqlRows ResultsReader::sweeps() const {
+  return db_->query(R"sql(
     SELECT s.id AS sweep_id, s.name AS sweep, s.experiment_file, s.created_at,
            count(l.run_id) AS trials,
            coalesce(sum(CASE WHEN l.status = 'finished' THEN 1 ELSE 0 END), 0) AS finished,
@@ -255,7 +246,7 @@ Table ResultsReader::sweeps() const {
             ORDER BY run_id LIMIT 1) AS best_trial,
            max(l.best_test_accuracy) AS best_test_accuracy
     FROM sweeps s LEFT JOIN sweep_leaderboard l ON l.sweep_id = s.id
-    GROUP BY s.id ORDER BY s.id)sql"));
+    GROUP BY s.id ORDER BY s.id)sql");
 }
 
 std::int64_t ResultsReader::resolve_sweep(const std::string& id_or_name) const {
@@ -280,7 +271,7 @@ void ResultsReader::require_runs(const std::vector<std::int64_t>& ids) const {
   }
 }
 
-std::vector<std::pair<std::string, Value>> ResultsReader::run_fields(std::int64_t id) const {
+std::vector<std::pair<std::string, SqlValue>> ResultsReader::run_fields(std::int64_t id) const {
   require_runs({id});
   const auto row = db_->query(R"sql(
     SELECT r.*, rs.epochs, rs.best_test_loss, rs.final_test_accuracy, rs.final_test_loss,
@@ -289,7 +280,7 @@ std::vector<std::pair<std::string, Value>> ResultsReader::run_fields(std::int64_
     FROM runs r JOIN run_summary rs ON rs.run_id = r.id LEFT JOIN sweeps s ON s.id = r.sweep_id
     WHERE r.id = ?)sql",
                               {id});
-  std::vector<std::pair<std::string, Value>> fields;
+  std::vector<std::pair<std::string, SqlValue>> fields;
   for (std::size_t i = 0; i < row.columns.size(); ++i) {
     if (row.columns[i] == "config_yaml") continue;  // shown as config
     fields.emplace_back(row.columns[i], row.rows.at(0)[i]);
@@ -304,16 +295,16 @@ std::map<std::string, std::string> ResultsReader::config(std::int64_t id) const 
   return out;
 }
 
-Table ResultsReader::epochs(std::int64_t id) const {
-  return collect(db_->query(R"sql(
+SqlRows ResultsReader::epochs(std::int64_t id) const {
+  return db_->query(R"sql(
     SELECT epoch, train_loss, train_accuracy, test_loss, test_accuracy, learning_rate,
            epoch_seconds, train_images_per_second, test_images_per_second, data_wait_fraction,
            finished_at
     FROM epochs WHERE run_id = ? ORDER BY epoch)sql",
-                            {id}));
+                    {id});
 }
 
-Table ResultsReader::export_epochs(const std::vector<std::int64_t>& ids) const {
+SqlRows ResultsReader::export_epochs(const std::vector<std::int64_t>& ids) const {
   std::string sql = R"sql(
     SELECT e.run_id, r.experiment, r.trial_key, e.epoch, e.train_loss, e.train_accuracy,
            e.test_loss, e.test_accuracy, e.learning_rate, e.epoch_seconds,
@@ -321,12 +312,12 @@ Table ResultsReader::export_epochs(const std::vector<std::int64_t>& ids) const {
     FROM epochs e JOIN runs r ON r.id = e.run_id)sql";
   if (!ids.empty()) sql += " WHERE e.run_id IN (" + id_list(ids) + ")";
   sql += " ORDER BY e.run_id, e.epoch";
-  return collect(db_->query(sql));
+  return db_->query(sql);
 }
 
-Table ResultsReader::compare(const std::vector<std::int64_t>& ids, bool all_keys) const {
+SqlRows ResultsReader::compare(const std::vector<std::int64_t>& ids, bool all_keys) const {
   require_runs(ids);
-  Table table;
+  SqlRows table;
   table.columns.push_back("key");
   std::vector<std::map<std::string, std::string>> configs;
   std::set<std::string> keys;
@@ -336,11 +327,11 @@ Table ResultsReader::compare(const std::vector<std::int64_t>& ids, bool all_keys
     for (const auto& entry : configs.back()) keys.insert(entry.first);
   }
   for (const auto& key : keys) {
-    std::vector<Value> row{key};
+    std::vector<SqlValue> row{key};
     std::set<std::string> distinct;
     for (const auto& c : configs) {
       const auto it = c.find(key);
-      row.push_back(it == c.end() ? Value{} : Value{it->second});
+      row.push_back(it == c.end() ? SqlValue{} : SqlValue{it->second});
       distinct.insert(it == c.end() ? std::string("\x01missing") : it->second);
     }
     if (all_keys || distinct.size() > 1) table.rows.push_back(std::move(row));
@@ -356,39 +347,16 @@ Table ResultsReader::compare(const std::vector<std::int64_t>& ids, bool all_keys
       "train_images_per_second, train_seconds FROM run_summary "
       "WHERE run_id IN (" +
       id_list(ids) + ")");
-  std::map<std::int64_t, std::vector<Value>> by_run;
+  std::map<std::int64_t, std::vector<SqlValue>> by_run;
   for (std::size_t r = 0; r < summary.size(); ++r) {
-    by_run[summary.integer(r, 0)] = std::vector<Value>(summary.rows[r].begin() + 1, summary.rows[r].end());
+    by_run[summary.integer(r, 0)] = std::vector<SqlValue>(summary.rows[r].begin() + 1, summary.rows[r].end());
   }
   for (std::size_t m = 0; m < shown.size(); ++m) {
-    std::vector<Value> row{shown[m]};
+    std::vector<SqlValue> row{shown[m]};
     for (const auto id : ids) row.push_back(by_run[id][m]);
     table.rows.push_back(std::move(row));
   }
   return table;
 }
 
-std::string format_cell(const std::string& column, const Value& value) {
-  if (std::holds_alternative<std::monostate>(value)) return "";
-  if (const auto* text = std::get_if<std::string>(&value)) return *text;
-  if (const auto* integer = std::get_if<std::int64_t>(&value)) {
-    if (column.find("accuracy") != std::string::npos) {
-      return format_cell(column, Value{static_cast<double>(*integer)});
-    }
-    return std::to_string(*integer);
-  }
-  const double v = std::get<double>(value);
-  char buffer[64];
-  if (column.find("accuracy") != std::string::npos || column.find("fraction") != std::string::npos) {
-    std::snprintf(buffer, sizeof buffer, "%.2f%%", 100.0 * v);
-  } else if (column.find("loss") != std::string::npos) {
-    std::snprintf(buffer, sizeof buffer, "%.4f", v);
-  } else if (column.find("per_second") != std::string::npos || column.find("seconds") != std::string::npos) {
-    std::snprintf(buffer, sizeof buffer, "%.1f", v);
-  } else {
-    std::snprintf(buffer, sizeof buffer, "%.6g", v);
-  }
-  return buffer;
-}
-
-}  // namespace trainyard::results
+}  // namespace trainyard

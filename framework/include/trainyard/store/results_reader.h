@@ -1,6 +1,7 @@
-// Read-only queries over a Trainyard results database: what the `results` tool prints.
-// The file is opened read-only (SQLite's WAL lets a run keep writing meanwhile) and never
-// modified; files from before schema 4 get the current views as temporary views.
+// The store's read side: the queries the `results` tool (and anything else that reads results)
+// runs over a Trainyard results database. A file is opened read-only (SQLite's WAL lets a run
+// keep writing meanwhile) and never modified; files from before schema 4 get the current views as
+// temporary views. The write side is results_store.h.
 #pragma once
 
 #include <cstdint>
@@ -8,23 +9,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "trainyard/store/sql_database.h"
 
-namespace trainyard::results {
-
-/// One cell: NULL, integer, real or text.
-using Value = SqlValue;
-
-/// A result set: named columns, rows of cells.
-struct Table {
-  std::vector<std::string> columns;
-  std::vector<std::vector<Value>> rows;
-  /// The index of `column`; throws std::out_of_range when absent.
-  std::size_t column(const std::string& name) const;
-};
+namespace trainyard {
 
 /// A condition on a config key: "optimizer.lr<=1e-3", "model.plugin=resnet50".
 struct ConfigCondition {
@@ -65,26 +54,26 @@ class ResultsReader {
 
   /// Runs matching `filter`, with the columns of run_summary most people want, plus one column
   /// per config key in `config_columns`.
-  Table runs(const RunFilter& filter, const std::vector<std::string>& config_columns = {}) const;
+  SqlRows runs(const RunFilter& filter, const std::vector<std::string>& config_columns = {}) const;
   /// One row per sweep: trials, finished trials, best run and its accuracy.
-  Table sweeps() const;
+  SqlRows sweeps() const;
   /// The sweep id for "3" or a sweep name; throws InputError listing the sweeps when unknown.
   std::int64_t resolve_sweep(const std::string& id_or_name) const;
   /// Throws InputError ("no run 12 in FILE; runs are 1..9") when a run does not exist.
   void require_runs(const std::vector<std::int64_t>& ids) const;
 
   /// Everything stored about a run except its epochs: column name -> value.
-  std::vector<std::pair<std::string, Value>> run_fields(std::int64_t id) const;
+  std::vector<std::pair<std::string, SqlValue>> run_fields(std::int64_t id) const;
   /// A run's flattened resolved config, by key.
   std::map<std::string, std::string> config(std::int64_t id) const;
   /// A run's epochs, all columns.
-  Table epochs(std::int64_t id) const;
+  SqlRows epochs(std::int64_t id) const;
   /// Epochs of several runs (one row per run and epoch), with the run's experiment and trial.
-  Table export_epochs(const std::vector<std::int64_t>& ids) const;
+  SqlRows export_epochs(const std::vector<std::int64_t>& ids) const;
 
   /// Side by side: one row per config key whose value differs between the runs (every key
   /// when `all_keys`), then the metrics; one column per run.
-  Table compare(const std::vector<std::int64_t>& ids, bool all_keys) const;
+  SqlRows compare(const std::vector<std::int64_t>& ids, bool all_keys) const;
 
   /// Run ids matching `filter`, in its order.
   std::vector<std::int64_t> run_ids(const RunFilter& filter) const;
@@ -101,7 +90,4 @@ class ResultsReader {
   int schema_version_ = 0;
 };
 
-/// A metric's value as text for people: accuracies as percentages, losses with 4 decimals.
-std::string format_cell(const std::string& column, const Value& value);
-
-}  // namespace trainyard::results
+}  // namespace trainyard

@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
-#include "results_reader.h"
+#include "trainyard/store/results_reader.h"
 
-namespace trainyard::results {
+namespace trainyard {
 
 /// Rows copied per table, in copy order.
 using CopyCounts = std::vector<std::pair<std::string, std::int64_t>>;
@@ -20,4 +20,4 @@ using CopyCounts = std::vector<std::pair<std::string, std::int64_t>>;
 /// leaves the destination without any of the rows.
 CopyCounts copy_results(const ResultsReader& source, const std::string& destination);
 
-}  // namespace trainyard::results
+}  // namespace trainyard

@@ -1,9 +1,9 @@
-#include "results_copy.h"
+#include "trainyard/store/results_copy.h"
 
 #include "trainyard/errors.h"
 #include "trainyard/store/results_store.h"
 
-namespace trainyard::results {
+namespace trainyard {
 namespace {
 
 // Parents before children, so every foreign key finds its row.
@@ -59,4 +59,4 @@ CopyCounts copy_results(const ResultsReader& source, const std::string& destinat
   return counts;
 }
 
-}  // namespace trainyard::results
+}  // namespace trainyard
