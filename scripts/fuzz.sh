@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the experiment-file loader and the image decoders with libFuzzer (clang), the framework
+# Fuzzes the experiment-file loader, the image decoders and the IDX reader with libFuzzer (clang), the framework
 # built with AddressSanitizer and UndefinedBehaviorSanitizer into build-fuzz/.
 #
 #   scripts/fuzz.sh [SECONDS per target, default 600]
@@ -22,11 +22,11 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_CO
   -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" \
   -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link" -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" \
   -DTRAINYARD_SANITIZERS=address,undefined -DTRAINYARD_FUZZ=ON -DTRAINYARD_BUILD_TESTS=OFF >/dev/null
-cmake --build build-fuzz --parallel "$(nproc)" --target fuzz_experiment_config fuzz_image_decode
+cmake --build build-fuzz --parallel "$(nproc)" --target fuzz_experiment_config fuzz_image_decode fuzz_idx_reader
 # LibTorch's own static objects are not freed at exit; that is not what this looks for.
 export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1
 status=0
-for target in fuzz_experiment_config fuzz_image_decode; do
+for target in fuzz_experiment_config fuzz_image_decode fuzz_idx_reader; do
   name=${target#fuzz_}
   mkdir -p "build-fuzz/corpus/$name" "build-fuzz/findings/$name"
   echo "== $target: $seconds s"

@@ -64,3 +64,22 @@ TEST(FuzzRegressions, ImagesDecodeOrFailWithImageDecodeError) {
   }
   EXPECT_GE(decoded, 5);  // the seeds are valid images
 }
+
+TEST(FuzzRegressions, IdxFilesReadBackWholeOrFailWithInputError) {
+  const auto files = inputs("idx_reader");
+  ASSERT_GE(files.size(), 6u);
+  int read = 0, refused = 0;
+  for (const auto& file : files) {
+    const std::string bytes = t::read_file(file);
+    try {
+      trainyard::fuzz::read_idx_file(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+      ++read;
+    } catch (const trainyard::InputError&) {
+      ++refused;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << file << ": unexpected " << e.what();
+    }
+  }
+  EXPECT_EQ(read, 4);     // the seeds are valid files
+  EXPECT_EQ(refused, 2);  // the regressions: a header whose byte count wrapped to 0, a truncated file
+}

@@ -130,6 +130,36 @@ TEST_F(IdxDataset, MissingFilesBadMagicAndUnknownClassesAreNamed) {
   }
 }
 
+// Issue 16: a 28-byte file whose header declared 16 x 2^30 x 2^30 made the byte count wrap to 0
+// and the plugin read far past its buffer (SIGSEGV). Headers are now checked against the file.
+TEST_F(IdxDataset, CraftedHeadersAreRefusedNamingTheFile) {
+  const auto expect_refused = [&](const std::string& needle) {
+    try {
+      make("1,3");
+      ADD_FAILURE() << "accepted a file that should be refused for: " << needle;
+    } catch (const trainyard::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("t10k-images-idx3-ubyte"), std::string::npos) << e.what();
+    }
+  };
+  const std::int64_t huge = std::int64_t{1} << 30;
+  write_plain(dir_ / "t10k-images-idx3-ubyte", idx_bytes({16, huge, huge}, std::vector<std::uint8_t>(12)));
+  expect_refused("more than the 16 GiB");
+  // Plausible dimensions, too few bytes: refused without allocating what the header declares.
+  write_plain(dir_ / "t10k-images-idx3-ubyte", idx_bytes({2, 20000, 20000}, std::vector<std::uint8_t>(40)));
+  expect_refused("holds 40");
+  write_plain(dir_ / "t10k-images-idx3-ubyte", idx_bytes({2, 0, 4}, {}));
+  expect_refused("height, width > 0");
+  // The test split read with the training split's 4x4 would run off its buffer.
+  write_plain(dir_ / "t10k-images-idx3-ubyte", idx_bytes({2, 5, 5}, std::vector<std::uint8_t>(50)));
+  try {
+    make("1,3");
+    ADD_FAILURE() << "accepted 5x5 test images beside 4x4 training images";
+  } catch (const trainyard::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("both splits need one size"), std::string::npos) << e.what();
+  }
+}
+
 TEST(IdxFiles, DebiansFashionMnistStartsWithAnAnkleBoot) {
   const fs::path root = "/usr/share/datasets/fashion-mnist";
   if (!fs::exists(root / "train-labels-idx1-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist is not installed";

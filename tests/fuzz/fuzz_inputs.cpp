@@ -1,9 +1,15 @@
 #include "fuzz_inputs.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "trainyard/config/experiment_config.h"
+#include "trainyard/idx_files.h"
 #include "trainyard/image_io.h"
 #include "trainyard/plugin/plugin_registry.h"
 
@@ -29,6 +35,24 @@ void decode_image(const std::uint8_t* data, std::size_t size) {
       static_cast<std::size_t>(image.width) * image.height < (1u << 20)) {
     (void)to_float_tensor(image, 8);
   }
+}
+
+void read_idx_file(const std::uint8_t* data, std::size_t size) {
+  // read_idx takes a path (gzip or plain): the input goes through a private temporary file.
+  char path[] = "/tmp/trainyard-fuzz-idx-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  const bool written = size == 0 || write(fd, data, size) == static_cast<ssize_t>(size);
+  close(fd);
+  struct Unlink {
+    const char* path;
+    ~Unlink() { std::remove(path); }
+  } unlink_at_exit{path};
+  if (!written) throw std::runtime_error("short write to the temporary file");
+  const IdxArray array = read_idx(path);
+  std::size_t expected = 1;
+  for (const auto d : array.dims) expected *= static_cast<std::size_t>(d);
+  if (array.data.size() != expected) std::abort();  // what the reader promises its callers
 }
 
 }  // namespace trainyard::fuzz

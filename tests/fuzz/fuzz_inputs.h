@@ -15,4 +15,8 @@ void load_experiment(const std::uint8_t* data, std::size_t size);
 /// a small result to a tensor. Returns normally, or throws ImageDecodeError.
 void decode_image(const std::uint8_t* data, std::size_t size);
 
+/// Reads the bytes as an IDX file (plain or gzip, as read_idx takes a file) and checks that what it
+/// returns holds exactly the bytes its dimensions say. Returns normally, or throws InputError.
+void read_idx_file(const std::uint8_t* data, std::size_t size);
+
 }  // namespace trainyard::fuzz

@@ -24,6 +24,14 @@ class IdxDataset : public trainyard::Dataset {
   explicit IdxDataset(IdxOptions options) : options_(std::move(options)) {
     for (const bool train : {true, false}) {
       auto files = trainyard::read_idx_split(options_.root, train);
+      if (!train && (files.images.dims[1] != height_ || files.images.dims[2] != width_)) {
+        // Every image is read with one height and width: a test file of another shape would be
+        // read out of bounds.
+        throw trainyard::InputError("'" + options_.root + "': the t10k images are " +
+                                    std::to_string(files.images.dims[1]) + "x" + std::to_string(files.images.dims[2]) +
+                                    ", the train images " + std::to_string(height_) + "x" + std::to_string(width_) +
+                                    "; both splits need one size");
+      }
       height_ = files.images.dims[1];
       width_ = files.images.dims[2];
       auto& split = splits_[train ? 0 : 1];
