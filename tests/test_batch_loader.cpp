@@ -3,6 +3,8 @@
 
 #include <omp.h>
 
+#include <atomic>
+#include <chrono>
 #include <set>
 #include <thread>
 
@@ -90,6 +92,33 @@ TEST(BatchLoader, StopsCleanlyWhenAbandonedEarly) {
   BatchLoader loader(dataset, Split::kTrain, trainyard::epoch_order(100, false, 0, 0), {2, 4, 3, false});
   EXPECT_TRUE(loader.next().has_value());
   // Destruction with batches in flight must join the workers without hanging.
+}
+
+// A sample that never comes (a hung network mount, say) must not make a stop request wait forever:
+// the runner's SIGTERM handler sets the flag, and next() gives up its wait.
+TEST(BatchLoader, AStopRequestEndsAWaitForData) {
+  class StuckDataset : public CountingDataset {
+   public:
+    StuckDataset() : CountingDataset(4) {}
+    std::optional<trainyard::Sample> get(Split split, std::size_t index) const override {
+      while (index == 0 && !released.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      return CountingDataset::get(split, index);
+    }
+    mutable std::atomic<bool> released{false};
+  } dataset;
+  std::atomic<bool> stop{false};
+  BatchLoader::Options options;
+  options.batch_size = 2;
+  options.threads = 1;
+  options.stop_requested = &stop;
+  BatchLoader loader(dataset, Split::kTrain, {0, 1, 2, 3}, options);
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop = true;
+  });
+  EXPECT_FALSE(loader.next().has_value());  // before the fix: waited for sample 0 forever
+  stopper.join();
+  dataset.released = true;  // lets the worker finish, so the loader can be destroyed
 }
 
 TEST(BatchLoader, EpochOrderIsASeededPermutation) {

@@ -104,7 +104,10 @@ std::optional<Batch> BatchLoader::next() {
       std::unique_lock<std::mutex> lock(mutex_);
       if (ready_.count(next_to_return_) == 0) {
         const auto start = std::chrono::steady_clock::now();
-        ready_cv_.wait(lock, [&] { return ready_.count(next_to_return_) != 0; });
+        const auto ready = [&] { return ready_.count(next_to_return_) != 0; };
+        while (!ready_cv_.wait_for(lock, std::chrono::milliseconds(50), ready)) {
+          if (options_.stop_requested && options_.stop_requested->load(std::memory_order_relaxed)) return std::nullopt;
+        }
         wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       }
       auto it = ready_.find(next_to_return_);

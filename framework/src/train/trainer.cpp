@@ -114,6 +114,9 @@ BatchLoader::Options Trainer::loader_options(Split split) const {
   options.prefetch = static_cast<int>(config_.train.prefetch_batches);
   options.pin_memory = plan_.device.is_cuda();
   options.cache = cache;
+  // One process may leave a wait for data at once; over several, every rank must stop at the same
+  // step (stop_agreed), so a rank does not leave the wait on its own.
+  if (!plan_.communicator) options.stop_requested = options_.stop_requested;
   return options;
 }
 

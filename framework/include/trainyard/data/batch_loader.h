@@ -1,6 +1,7 @@
 // Batches a dataset split on worker threads, ahead of the model, in a fixed order.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -38,6 +39,9 @@ class BatchLoader {
     int prefetch = 4;              // batches decoded ahead of the consumer
     bool pin_memory = false;       // page-locked batches for asynchronous copies to a GPU
     SampleCache* cache = nullptr;  // decoded samples of this split, kept across epochs
+    // When set and true, next() stops waiting for a batch that is not ready and returns nullopt
+    // (a SIGTERM must end a run whose data is slow or stuck, not only one between batches).
+    const std::atomic<bool>* stop_requested = nullptr;
   };
 
   /// Starts decoding at once. `order` lists sample indices of `split` to visit.
@@ -46,7 +50,8 @@ class BatchLoader {
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
 
-  /// The next batch in order, or nullopt after the last. Rethrows a decoding error (DataError).
+  /// The next batch in order, or nullopt after the last (or once stop_requested is true while it
+  /// waits). Rethrows a decoding error (DataError).
   std::optional<Batch> next();
 
   std::int64_t num_batches() const { return num_batches_; }
