@@ -9,10 +9,9 @@ if [[ -z $format ]]; then
   exit 1
 fi
 mapfile -t files < <(git ls-files '*.cpp' '*.h')
-bad=()
-for f in "${files[@]}"; do
-  "$format" --dry-run --Werror "$f" >/dev/null 2>&1 || bad+=("$f")
-done
+# One clang-format for every file (a process per file took 28 s of the suite); it names each file
+# it would change in a "code should be clang-formatted" warning.
+mapfile -t bad < <("$format" --dry-run "${files[@]}" 2>&1 | sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: warning: code should be clang-formatted.*/\1/p' | sort -u)
 if ((${#bad[@]})); then
   printf 'check-format: not formatted as .clang-format says (clang-format -i FILE):\n' >&2
   printf '  %s\n' "${bad[@]}" >&2

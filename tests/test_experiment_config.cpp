@@ -124,6 +124,27 @@ TEST(ExperimentConfig, OutOfRangeValueIsRejected) {
   EXPECT_NE(message.find("a number > 0 and < 1"), std::string::npos) << message;
 }
 
+// Issue 16: 4294967296 batches of prefetch narrowed to 0 where it was used, and the run waited
+// forever for a batch. Every integer key of the framework now has an upper bound too.
+TEST(ExperimentConfig, IntegersBeyondWhatTheirUseTakesAreRejected) {
+  const std::string message = error_of(kValid, {{"train.prefetch_batches", "4294967296"},
+                                                {"train.loader_threads", "100000"},
+                                                {"distributed.timeout_seconds", "99999999999"}});
+  EXPECT_NE(message.find("(3 problems)"), std::string::npos) << message;
+  EXPECT_NE(message.find("--set train.prefetch_batches: train.prefetch_batches: 4294967296 is out of range"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("an integer >= 1 and <= 1024"), std::string::npos) << message;
+  for (const auto& section :
+       {trainyard::train_schema(), trainyard::schedule_schema(), trainyard::distributed_schema()}) {
+    for (const auto& spec : section) {
+      if (spec.type == trainyard::ParamType::kInt) {
+        EXPECT_TRUE(spec.max.has_value()) << spec.name << " has no upper bound";
+      }
+    }
+  }
+}
+
 TEST(ExperimentConfig, NegativeLearningRateIsRejected) {
   const std::string message = error_of(kValid, {{"optimizer.lr", "-1"}});
   EXPECT_NE(message.find("optimizer.lr: -1 is out of range"), std::string::npos) << message;
@@ -180,6 +201,26 @@ TEST(ExperimentConfig, MalformedYamlGivesLineAndColumn) {
   }
 }
 
+// Issue 16: yaml-cpp answers a lookup with the first of two equal keys, so the second value was
+// dropped without a word.
+TEST(ExperimentConfig, DuplicateKeysAreRejectedWithBothLines) {
+  const std::string yaml = std::string(kValid) + "seed: 8\noptimizer: {plugin: adam, lr: 1.0e-3, lr: 1.0e-4}\n";
+  try {
+    ExperimentDocument::parse(yaml, "exp.yaml");
+    FAIL() << "duplicate keys were accepted";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("(3 problems)"), std::string::npos) << message;
+    EXPECT_NE(message.find("exp.yaml:9:1: duplicate key 'seed' (first given at exp.yaml:2:1)"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("exp.yaml:10:1: duplicate key 'optimizer' (first given at exp.yaml:6:1)"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("exp.yaml:10:39: duplicate key 'optimizer.lr' (first given at exp.yaml:10:27)"),
+              std::string::npos)
+        << message;
+  }
+}
+
 TEST(ExperimentConfig, NonMappingDocumentIsRejected) {
   EXPECT_THROW(ExperimentDocument::parse("- a\n- b\n", "list.yaml"), ConfigError);
 }
@@ -222,6 +263,9 @@ TEST(ExperimentConfig, NameDefaultsToFileStem) {
   yaml.erase(0, yaml.find('\n') + 1);
   const auto config = ExperimentDocument::parse(yaml, "dir/my_exp.yaml").resolve(build_registry());
   EXPECT_EQ(config.name, "my_exp");
+  // An empty name is the stem too, and the document keeps what it was given.
+  const auto document = ExperimentDocument::parse(yaml, "dir/my_exp.yaml", {{"name", "''"}});
+  EXPECT_EQ(document.resolve(build_registry()).name, "my_exp");
 }
 
 TEST(ExperimentConfig, StringsThatLookLikeNumbersStayQuoted) {

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -163,6 +165,34 @@ TEST_F(RunnerEndToEnd, ListsAndDescribesPlugins) {
   ASSERT_EQ(describe.exit_code, 0) << describe.output;
   EXPECT_NE(describe.output.find("weight_decay"), std::string::npos) << describe.output;
   EXPECT_EQ(runner("--describe adma").exit_code, 2);
+}
+
+// The README's table of framework keys is what `runner --describe keys` prints from the key tables,
+// so the documentation cannot drift from the defaults and ranges the runner applies.
+TEST_F(RunnerEndToEnd, ReadmeKeyTableIsTheOneTheRunnerPrints) {
+  const auto keys = runner("--describe keys");
+  ASSERT_EQ(keys.exit_code, 0) << keys.output;
+  EXPECT_NE(keys.output.find("| train | `epochs` | integer | 20 |"), std::string::npos) << keys.output;
+  EXPECT_NE(keys.output.find("| sweep.random | `trials` | integer | (required) |"), std::string::npos) << keys.output;
+  std::ifstream in(fs::path(TRAINYARD_SOURCE_DIR) / "README.md");
+  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string begin = "<!-- keys: runner --describe keys -->\n", end = "<!-- keys end -->";
+  const auto from = readme.find(begin), to = readme.find(end);
+  ASSERT_NE(from, std::string::npos) << "README.md lacks " << begin;
+  ASSERT_NE(to, std::string::npos) << "README.md lacks " << end;
+  std::string table;  // the table's lines of the output (stderr, with any log line, is mixed in)
+  std::istringstream lines(keys.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("| ", 0) == 0) table += line + "\n";
+  }
+  EXPECT_EQ(readme.substr(from + begin.size(), to - from - begin.size()), table)
+      << "README.md's key table differs from `runner --describe keys`; paste its output between the markers";
+  const auto sweep = runner("--describe sweep");
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.output;
+  EXPECT_NE(sweep.output.find("jobs"), std::string::npos) << sweep.output;
+  const auto typo = runner("--describe trian");
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.output.find("did you mean 'train'"), std::string::npos) << typo.output;
 }
 
 TEST_F(RunnerEndToEnd, PluginPathFromTheEnvironmentIsSearched) {

@@ -108,6 +108,32 @@ TEST(Sweep, MalformedSpecsNameTheKey) {
   EXPECT_NE(message("sweep:\n  jobs: 0\n").find("s.yaml:6:"), std::string::npos);
 }
 
+// Every mistake of a sweep section in one message, as for the rest of an experiment (the sweep's
+// own validator used to stop at the first).
+TEST(Sweep, EveryProblemOfTheSectionIsReportedAtOnce) {
+  try {
+    spec_of(R"(sweep:
+  jobs: 0
+  grid: {optimizer.lr: 3}
+  random: {trials: 2, seed: -1, params: {x: {uniform: [2, 1]}, y: {gauss: [0, 1]}}}
+  extra: 1
+)");
+    FAIL() << "a malformed sweep was accepted";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("(6 problems)"), std::string::npos) << message;
+    for (const char* part :
+         {"s.yaml:6:9: sweep.jobs: 0 is out of range", "sweep.grid.optimizer.lr: expected a non-empty list",
+          "sweep.random.seed: -1 is out of range", "sweep.random.params.x: low is above high",
+          "unknown distribution 'gauss'", "unknown key 'sweep.extra'"}) {
+      EXPECT_NE(message.find(part), std::string::npos) << part << "\n" << message;
+    }
+  }
+  const auto described = trainyard::sweep_schema();
+  ASSERT_EQ(described.size(), 2u);
+  EXPECT_EQ(described[1].name, "jobs");
+}
+
 TEST(Sweep, OneBadTrialFailsValidationBeforeAnythingRuns) {
   const auto doc = ExperimentDocument::parse(kBase + "sweep: {grid: {optimizer.lr: [1.0e-3, -1, 1.0e-4]}}\n", "s.yaml");
   const auto trials = trainyard::expand_sweep(trainyard::parse_sweep(doc, "base", {}));
@@ -118,6 +144,19 @@ TEST(Sweep, OneBadTrialFailsValidationBeforeAnythingRuns) {
     const std::string message = e.what();
     EXPECT_NE(message.find("sweep trial 2 of 3 (optimizer.lr=-1)"), std::string::npos) << message;
     EXPECT_NE(message.find("optimizer.lr: -1 is out of range"), std::string::npos) << message;
+    EXPECT_NE(message.find("1 of 3 sweep trials are invalid"), std::string::npos) << message;
+  }
+  // Every invalid trial is named, not only the first.
+  const auto two_bad = ExperimentDocument::parse(kBase + "sweep: {grid: {optimizer.lr: [-1, 1.0e-3, -2]}}\n", "s.yaml");
+  try {
+    trainyard::validate_trials(two_bad, trainyard::expand_sweep(trainyard::parse_sweep(two_bad, "base", {})),
+                               t::build_registry());
+    FAIL() << "negative learning rates passed";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("2 of 3 sweep trials are invalid"), std::string::npos) << message;
+    EXPECT_NE(message.find("sweep trial 1 of 3 (optimizer.lr=-1)"), std::string::npos) << message;
+    EXPECT_NE(message.find("sweep trial 3 of 3 (optimizer.lr=-2)"), std::string::npos) << message;
   }
   const auto good = ExperimentDocument::parse(kBase + "sweep: {grid: {optimizer.plugin: [adam]}}\n", "s.yaml");
   const auto configs = trainyard::validate_trials(

@@ -61,7 +61,8 @@ void add_options(CLI::App& app, Invocation& invocation) {
       ->check(CLI::PositiveNumber);
   app.add_flag("--dry-run", invocation.dry_run, "validate the experiment and print the resolved configuration");
   app.add_flag("--list-plugins", invocation.list_plugins, "list the plugins found, with versions and files");
-  app.add_option("--describe", invocation.describe_name, "print a plugin's (or section's) parameters");
+  app.add_option("--describe", invocation.describe_name,
+                 "print a plugin's or a section's parameters (keys: every framework key, as the README's table)");
   app.add_flag("-v,--verbose", invocation.verbose, "debug logging");
   app.add_flag("-q,--quiet", invocation.quiet, "warnings and errors only");
 }

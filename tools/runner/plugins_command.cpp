@@ -1,4 +1,5 @@
-// runner --list-plugins, runner --describe NAME.
+// runner --list-plugins, runner --describe NAME (a plugin, a framework section, or `keys`: the
+// README's table of every framework key).
 #include "commands.h"
 
 #include <cstdio>
@@ -64,9 +65,36 @@ void print_schema(const std::vector<trainyard::ParamSpec>& schema) {
   }
 }
 
-}  // namespace
+struct DescribedSection {
+  const char* name;
+  std::vector<trainyard::ParamSpec> schema;
+};
 
-int describe_command(const PluginRegistry& registry, const std::string& name) {
+// Every section of an experiment that the framework itself reads, in the order the README lists
+// them: what `--describe SECTION` and `--describe keys` (the README's table) print.
+std::vector<DescribedSection> framework_sections() {
+  return {{"experiment", trainyard::experiment_top_level_schema()},
+          {"train", trainyard::train_schema()},
+          {"schedule", trainyard::schedule_schema()},
+          {"distributed", trainyard::distributed_schema()},
+          {"output", trainyard::output_schema()},
+          {"sweep", trainyard::sweep_schema()},
+          {"sweep.random", trainyard::random_schema()}};
+}
+
+// The README's table of framework keys, as Markdown.
+void print_key_table() {
+  std::cout << "| section | key | type | default | meaning | accepted |\n| --- | --- | --- | --- | --- | --- |\n";
+  for (const auto& section : framework_sections()) {
+    for (const auto& spec : section.schema) {
+      std::cout << "| " << section.name << " | `" << spec.name << "` | " << trainyard::to_string(spec.type) << " | "
+                << format_default(spec) << " | " << spec.description << " | " << trainyard::describe_accepted(spec)
+                << " |\n";
+    }
+  }
+}
+
+bool describe_plugin(const PluginRegistry& registry, const std::string& name) {
   bool found = false;
   for (auto kind :
        {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset, trainyard::PluginKind::kOptimizer}) {
@@ -79,28 +107,35 @@ int describe_command(const PluginRegistry& registry, const std::string& name) {
       print_schema(p->schema);
     }
   }
-  if (!found) {
-    for (auto [section, schema] :
-         {std::pair{"train", trainyard::train_schema()}, std::pair{"output", trainyard::output_schema()},
-          std::pair{"schedule", trainyard::schedule_schema()},
-          std::pair{"distributed", trainyard::distributed_schema()},
-          std::pair{"experiment", trainyard::experiment_top_level_schema()}}) {
-      if (name != section) continue;
-      found = true;
-      std::cout << "section '" << section << "' (name, type, default, meaning):\n";
-      print_schema(schema);
-    }
+  return found;
+}
+
+}  // namespace
+
+int describe_command(const PluginRegistry& registry, const std::string& name) {
+  if (name == "keys") {
+    print_key_table();
+    return kExitOk;
   }
-  if (!found) {
-    std::vector<std::string> known{"train", "output", "schedule", "distributed", "experiment"};
-    for (auto kind :
-         {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset, trainyard::PluginKind::kOptimizer}) {
-      for (const auto& n : registry.names(kind)) known.push_back(n);
+  if (describe_plugin(registry, name)) return kExitOk;
+  std::vector<std::string> known;
+  for (const auto& section : framework_sections()) {
+    if (name == section.name) {
+      std::cout << "section '" << section.name << "' (name, type, default, meaning):\n";
+      print_schema(section.schema);
+      return kExitOk;
     }
-    throw trainyard::PluginError("Didn't find a registered implementation for name: '" + name +
-                                 "'. Known plugins and sections: " + trainyard::join_names(known));
+    known.push_back(section.name);
   }
-  return trainyard::kExitOk;
+  known.push_back("keys");
+  for (auto kind :
+       {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset, trainyard::PluginKind::kOptimizer}) {
+    for (const auto& n : registry.names(kind)) known.push_back(n);
+  }
+  const auto near = trainyard::nearest_name(name, known);
+  throw trainyard::PluginError("Didn't find a registered implementation for name: '" + name + "'" +
+                               (near ? " (did you mean '" + *near + "'?)" : "") +
+                               ". Known plugins and sections: " + trainyard::join_names(known));
 }
 
 }  // namespace trainyard::runner

@@ -4,6 +4,7 @@
 
 #include "trainyard/collectives.h"
 
+#include <cmath>
 #include <sstream>
 
 namespace trainyard {
@@ -49,7 +50,10 @@ ParamSpec make_spec(std::string name, ParamType type, std::optional<ParamValue> 
   return spec;
 }
 
+// Whole bounds as integers ("1048576", not the stream's "1.04858e+06"), others as the stream
+// writes them.
 std::string format_number(double v) {
+  if (std::abs(v) < 9.0e15 && v == std::floor(v)) return std::to_string(static_cast<long long>(v));
   std::ostringstream out;
   out << v;
   return out.str();

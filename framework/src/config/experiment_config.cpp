@@ -3,10 +3,12 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
 #include "trainyard/config/config_rows.h"
+#include "trainyard/config/validation.h"
 #include "trainyard/errors.h"
 #include "trainyard/plugin/plugin_registry.h"
 #include "trainyard/suggest.h"
@@ -19,7 +21,7 @@ namespace trainyard {
 
 std::vector<ParamSpec> experiment_top_level_schema() {
   return {
-      string_param("name", std::nullopt, "experiment name, recorded with every run"),
+      string_param("name", "", "experiment name, recorded with every run; empty: the file's name without .yaml"),
       int_param("seed", 42, "seed for the split, the initialization and the shuffling").at_least(0),
       string_param("device", "auto", "auto (CUDA when available, else CPU), cpu, cuda or cuda:N"),
   };
@@ -27,25 +29,9 @@ std::vector<ParamSpec> experiment_top_level_schema() {
 
 namespace {
 
-const std::vector<std::string> kTopLevelKeys = {"name",      "seed",  "device",   "plugin_paths", "model",  "dataset",
-                                                "optimizer", "train", "schedule", "distributed",  "output", "sweep"};
-
-// Collects every problem of a document so the user sees them all at once.
-class Problems {
- public:
-  void add(std::string message) { messages_.push_back(std::move(message)); }
-  bool empty() const { return messages_.empty(); }
-  [[noreturn]] void raise(const std::string& source) const {
-    std::ostringstream out;
-    out << "Invalid experiment '" << source << "' (" << messages_.size()
-        << (messages_.size() == 1 ? " problem" : " problems") << "):";
-    for (const auto& m : messages_) out << "\n  " << m;
-    throw ConfigError(out.str());
-  }
-
- private:
-  std::vector<std::string> messages_;
-};
+// The top level's sections, each read by its own code; its scalars are experiment_top_level_schema().
+const std::vector<std::string> kTopLevelSections = {"plugin_paths", "model",       "dataset", "optimizer", "train",
+                                                    "schedule",     "distributed", "output",  "sweep"};
 
 struct Context {
   const std::string& source;
@@ -61,121 +47,45 @@ struct Context {
   }
 };
 
-std::string join_key(const std::string& section, const std::string& key) {
-  return section.empty() ? key : section + "." + key;
+std::string mark_text(const YAML::Mark& mark) {
+  return std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
 }
 
-std::string scalar_text(const YAML::Node& node) {
-  if (node.IsScalar()) return "'" + node.Scalar() + "'";
-  if (node.IsMap()) return "a mapping";
-  if (node.IsSequence()) return "a list";
-  return "nothing";
-}
-
-bool in_bounds(const ParamSpec& spec, double v) {
-  if (spec.min && (spec.min->inclusive ? v < spec.min->value : v <= spec.min->value)) return false;
-  if (spec.max && (spec.max->inclusive ? v > spec.max->value : v >= spec.max->value)) return false;
-  return true;
-}
-
-// Converts one YAML value to the spec's type and checks its range; nullopt (and a problem) if not.
-std::optional<ParamValue> convert_value(const YAML::Node& value, const ParamSpec& spec, const std::string& key,
-                                        const std::string& where, Problems& problems) {
-  auto reject = [&](const std::string& why) {
-    problems.add(where + ": " + key + ": " + why + "; accepted: " + describe_accepted(spec));
-    return std::nullopt;
-  };
-  if (!value.IsScalar()) return reject("expected " + std::string(to_string(spec.type)) + ", got " + scalar_text(value));
-  switch (spec.type) {
-    case ParamType::kBool: {
-      bool b = false;
-      if (!YAML::convert<bool>::decode(value, b)) return reject("expected true or false, got " + scalar_text(value));
-      return ParamValue(b);
-    }
-    case ParamType::kInt: {
-      std::int64_t i = 0;
-      if (!YAML::convert<std::int64_t>::decode(value, i)) {
-        return reject("expected an integer, got " + scalar_text(value));
-      }
-      if (!in_bounds(spec, static_cast<double>(i))) return reject(std::to_string(i) + " is out of range");
-      return ParamValue(i);
-    }
-    case ParamType::kFloat: {
-      double d = 0.0;
-      if (!YAML::convert<double>::decode(value, d) || !std::isfinite(d)) {
-        return reject("expected a finite number, got " + scalar_text(value));
-      }
-      if (!in_bounds(spec, d)) return reject(value.Scalar() + " is out of range");
-      return ParamValue(d);
-    }
-    case ParamType::kString: {
-      const std::string& s = value.Scalar();
-      if (!spec.choices.empty() && std::find(spec.choices.begin(), spec.choices.end(), s) == spec.choices.end()) {
-        std::string why = "'" + s + "' is not accepted";
-        if (auto near = nearest_name(s, spec.choices)) why += " (did you mean '" + *near + "'?)";
-        return reject(why);
-      }
-      return ParamValue(s);
-    }
+// yaml-cpp keeps every pair of a mapping and answers a lookup with the first, so a key given twice
+// would silently lose one of its values (`optimizer: {lr: 1e-3, lr: 1e-4}`). Each one is a problem.
+void find_duplicate_keys(const YAML::Node& node, const std::string& source, const std::string& path,
+                         Problems& problems) {
+  if (node.IsSequence()) {
+    for (const auto& item : node) find_duplicate_keys(item, source, path, problems);
+    return;
   }
-  return std::nullopt;
-}
-
-// Validates `section` (a YAML map) against `schema`. Keys in `reserved` are allowed and skipped.
-Params validate_section(const YAML::Node& section, const std::vector<ParamSpec>& schema,
-                        const std::string& section_name, const std::string& owner,
-                        const std::vector<std::string>& reserved, const Context& ctx, Problems& problems) {
-  std::vector<std::string> known;
-  for (const auto& spec : schema) known.push_back(spec.name);
-
-  std::map<std::string, ParamValue> values;
-  std::map<std::string, YAML::Node> given;
-  if (section && section.IsMap()) {
-    for (auto it = section.begin(); it != section.end(); ++it) {
-      const std::string key = it->first.Scalar();
-      const std::string full = join_key(section_name, key);
-      if (std::find(reserved.begin(), reserved.end(), key) != reserved.end()) continue;
-      if (std::find(known.begin(), known.end(), key) == known.end()) {
-        std::string message = ctx.where(it->first, full) + ": unknown key '" + full + "'";
-        if (auto near = nearest_name(key, known)) {
-          message += " (did you mean '" + join_key(section_name, *near) + "'?)";
-        }
-        message += "; " + owner + " accepts: " + join_names(known);
-        problems.add(message);
-        continue;
-      }
-      given[key] = it->second;
+  if (!node.IsMap()) return;
+  std::map<std::string, YAML::Mark> first_seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string key = it->first.IsScalar() ? it->first.Scalar() : "";
+    const std::string full = path.empty() ? key : path + "." + key;
+    const auto [first, inserted] = first_seen.emplace(key, it->first.Mark());
+    if (!inserted) {
+      problems.add(source + ":" + mark_text(it->first.Mark()) + ": duplicate key '" + full + "' (first given at " +
+                   source + ":" + mark_text(first->second) + "); give each key once");
     }
+    find_duplicate_keys(it->second, source, full, problems);
   }
-  for (const auto& spec : schema) {
-    const std::string full = join_key(section_name, spec.name);
-    auto it = given.find(spec.name);
-    if (it == given.end()) {
-      if (spec.default_value) {
-        values[spec.name] = *spec.default_value;
-      } else {
-        problems.add(ctx.where(section, section_name) + ": missing required key '" + full + "' (" + spec.description +
-                     "; accepted: " + describe_accepted(spec) + ")");
-      }
-      continue;
-    }
-    if (auto v = convert_value(it->second, spec, full, ctx.where(it->second, full), problems)) {
-      values[spec.name] = *v;
-    }
-  }
-  return Params(std::move(values));
 }
 
 YAML::Node parse_yaml(const std::string& text, const std::string& source) {
+  YAML::Node node;
   try {
-    return YAML::Load(text);
+    node = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     std::string where = source;
-    if (!e.mark.is_null()) {
-      where += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
-    }
+    if (!e.mark.is_null()) where += ":" + mark_text(e.mark);
     throw ConfigError(where + ": malformed YAML: " + e.msg);
   }
+  Problems problems;
+  find_duplicate_keys(node, source, "", problems);
+  if (!problems.empty()) problems.raise(source);
+  return node;
 }
 
 }  // namespace
@@ -249,7 +159,7 @@ ExperimentDocument ExperimentDocument::parse(const std::string& yaml_text, const
   if (doc.root_.IsNull()) doc.root_ = YAML::Node(YAML::NodeType::Map);
   if (!doc.root_.IsMap()) {
     throw ConfigError(source + ": the experiment must be a YAML mapping (key: value lines), got " +
-                      scalar_text(doc.root_));
+                      describe_node(doc.root_));
   }
   for (const auto& o : overrides) doc.apply(o);
   return doc;
@@ -303,7 +213,7 @@ std::vector<fs::path> ExperimentDocument::plugin_paths() const {
   const Context ctx{source_, overridden_};
   if (!list.IsSequence()) {
     throw ConfigError(ctx.where(list, "plugin_paths") + ": plugin_paths: expected a list of folders, got " +
-                      scalar_text(list));
+                      describe_node(list));
   }
   for (const auto& item : list) {
     if (!item.IsScalar()) {
@@ -314,100 +224,96 @@ std::vector<fs::path> ExperimentDocument::plugin_paths() const {
   return out;
 }
 
-ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) const {
-  const Context ctx{source_, overridden_};
-  Problems problems;
-  ExperimentConfig config;
-  config.source = source_;
+namespace {
 
-  // Top level: unknown keys, then scalars.
-  YAML::Node top_scalars(YAML::NodeType::Map);
-  for (auto it = root_.begin(); it != root_.end(); ++it) {
-    const std::string key = it->first.Scalar();
-    if (std::find(kTopLevelKeys.begin(), kTopLevelKeys.end(), key) == kTopLevelKeys.end()) {
-      std::string message = ctx.where(it->first, key) + ": unknown key '" + key + "'";
-      if (auto near = nearest_name(key, kTopLevelKeys)) message += " (did you mean '" + *near + "'?)";
-      problems.add(message + "; an experiment accepts: " + join_names(kTopLevelKeys));
-    }
-  }
-  YAML::Node scalars(YAML::NodeType::Map);
-  for (const auto& spec : experiment_top_level_schema()) {
-    if (root_[spec.name]) scalars[spec.name] = root_[spec.name];
-  }
-  if (!scalars["name"]) {
-    // A missing name defaults to the file's stem, so quick experiments need not repeat it.
-    scalars["name"] = fs::path(source_).stem().string();
-  }
-  const Params top = validate_section(scalars, experiment_top_level_schema(), "", "an experiment", {}, ctx, problems);
+void resolve_top_level(const ExperimentDocument& doc, const YAML::Node& root, ExperimentConfig& config,
+                       Problems& problems) {
+  const Params top =
+      validate_section(doc, root, experiment_top_level_schema(), "", "an experiment", kTopLevelSections, problems);
   if (top.contains("name")) config.name = top.get_string("name");
+  // A missing or empty name is the file's stem, so quick experiments need not repeat it.
+  if (config.name.empty()) config.name = fs::path(doc.source()).stem().string();
   if (top.contains("seed")) config.seed = top.get_int("seed");
   if (top.contains("device")) {
     config.device = top.get_string("device");
     static const std::regex device_pattern("auto|cpu|cuda(:[0-9]+)?");
     if (!std::regex_match(config.device, device_pattern)) {
-      problems.add(ctx.where(root_["device"], "device") + ": device: '" + config.device +
+      problems.add(doc.location(root["device"], "device") + ": device: '" + config.device +
                    "' is not a device; accepted: auto, cpu, cuda, cuda:N");
     }
   }
   try {
-    for (const auto& p : plugin_paths()) config.plugin_paths.push_back(p.string());
+    for (const auto& p : doc.plugin_paths()) config.plugin_paths.push_back(p.string());
   } catch (const ConfigError& e) {
     problems.add(e.what());
   }
+}
 
-  // The three plugin sections: a `plugin:` name, then that plugin's own parameters.
-  const std::pair<PluginKind, PluginSection*> sections[] = {{PluginKind::kModel, &config.model},
-                                                            {PluginKind::kDataset, &config.dataset},
-                                                            {PluginKind::kOptimizer, &config.optimizer}};
-  for (const auto& [kind, target] : sections) {
-    const std::string section_name = to_string(kind);
-    const YAML::Node section = root_[section_name];
-    if (!section) {
-      problems.add(source_ + ": missing section '" + section_name + "' (e.g. " + section_name +
-                   ": {plugin: NAME}); known " + section_name + " plugins: " + join_names(registry.names(kind)));
-      continue;
-    }
-    if (!section.IsMap()) {
-      problems.add(ctx.where(section, section_name) + ": " + section_name +
-                   ": expected a mapping with a 'plugin' key, got " + scalar_text(section));
-      continue;
-    }
-    const YAML::Node plugin_node = section["plugin"];
-    if (!plugin_node || !plugin_node.IsScalar()) {
-      problems.add(ctx.where(section, section_name) + ": " + section_name + ": missing key 'plugin'; known " +
-                   section_name + " plugins: " + join_names(registry.names(kind)));
-      continue;
-    }
-    const std::string key = section_name + ".plugin";
-    const LoadedPlugin* plugin = nullptr;
-    try {
-      plugin = &registry.find(kind, plugin_node.Scalar());
-    } catch (const PluginError& e) {
-      problems.add(ctx.where(plugin_node, key) + ": " + key + ": " + e.what());
-      continue;
-    }
-    target->plugin = plugin->name();
-    target->params = validate_section(section, plugin->schema, section_name,
-                                      section_name + " plugin '" + plugin->name() + "'", {"plugin"}, ctx, problems);
+// A plugin section: a `plugin:` name, then that plugin's own parameters.
+void resolve_plugin_section(const ExperimentDocument& doc, const YAML::Node& root, const PluginRegistry& registry,
+                            PluginKind kind, PluginSection& target, Problems& problems) {
+  const std::string section_name = to_string(kind);
+  const YAML::Node section = root[section_name];
+  const std::string known = "known " + section_name + " plugins: " + join_names(registry.names(kind));
+  if (!section) {
+    problems.add(doc.source() + ": missing section '" + section_name + "' (e.g. " + section_name +
+                 ": {plugin: NAME}); " + known);
+    return;
   }
+  if (!section.IsMap()) {
+    problems.add(doc.location(section, section_name) + ": " + section_name +
+                 ": expected a mapping with a 'plugin' key, got " + describe_node(section));
+    return;
+  }
+  const YAML::Node plugin_node = section["plugin"];
+  if (!plugin_node || !plugin_node.IsScalar()) {
+    problems.add(doc.location(section, section_name) + ": " + section_name + ": missing key 'plugin'; " + known);
+    return;
+  }
+  const std::string key = section_name + ".plugin";
+  const LoadedPlugin* plugin = nullptr;
+  try {
+    plugin = &registry.find(kind, plugin_node.Scalar());
+  } catch (const PluginError& e) {
+    problems.add(doc.location(plugin_node, key) + ": " + key + ": " + e.what());
+    return;
+  }
+  target.plugin = plugin->name();
+  target.params = validate_section(doc, section, plugin->schema, section_name,
+                                   section_name + " plugin '" + plugin->name() + "'", {"plugin"}, problems);
+}
 
-  // Framework sections: each key's spec and field from one table (framework_keys.cpp).
-  const FrameworkSection sections_of_the_framework[] = {
+// The framework's sections: each key's spec and field from one table (framework_keys.cpp).
+void resolve_framework_sections(const ExperimentDocument& doc, const YAML::Node& root, ExperimentConfig& config,
+                                Problems& problems) {
+  const FrameworkSection sections[] = {
       {"train", train_schema(), [&](const Params& p) { config.train = read_train(p); }},
       {"schedule", schedule_schema(), [&](const Params& p) { config.schedule = read_schedule(p); }},
       {"distributed", distributed_schema(), [&](const Params& p) { config.distributed = read_distributed(p); }},
       {"output", output_schema(), [&](const Params& p) { config.output = read_output(p); }}};
-  for (const auto& [name, schema, apply] : sections_of_the_framework) {
-    const YAML::Node section = root_[name];
+  for (const auto& [name, schema, apply] : sections) {
+    const YAML::Node section = root[name];
     if (section && !section.IsMap()) {
-      problems.add(ctx.where(section, name) + ": " + name + ": expected a mapping, got " + scalar_text(section));
+      problems.add(doc.location(section, name) + ": " + name + ": expected a mapping, got " + describe_node(section));
       continue;
     }
     const Params params =
-        validate_section(section, schema, name, std::string("section '") + name + "'", {}, ctx, problems);
+        validate_section(doc, section, schema, name, std::string("section '") + name + "'", {}, problems);
     if (problems.empty()) apply(params);
   }
+}
 
+}  // namespace
+
+ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) const {
+  Problems problems;
+  ExperimentConfig config;
+  config.source = source_;
+  resolve_top_level(*this, root_, config, problems);
+  resolve_plugin_section(*this, root_, registry, PluginKind::kModel, config.model, problems);
+  resolve_plugin_section(*this, root_, registry, PluginKind::kDataset, config.dataset, problems);
+  resolve_plugin_section(*this, root_, registry, PluginKind::kOptimizer, config.optimizer, problems);
+  resolve_framework_sections(*this, root_, config, problems);
   if (!problems.empty()) problems.raise(source_);
   return config;
 }

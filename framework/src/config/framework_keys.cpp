@@ -31,16 +31,27 @@ Key<Settings> key(T Settings::*field, ParamSpec spec) {
           [field](const Settings& s) { return ParamValue(s.*field); }};
 }
 
+// Every integer key has an upper bound as well as a lower one: the value is narrowed where it is
+// used (threads and queue lengths are ints), and a value past the bound was once narrowed to 0
+// (train.prefetch_batches=4294967296 made the loader wait forever for a batch).
 const std::vector<Key<TrainSettings>>& train_keys() {
   static const std::vector<Key<TrainSettings>> keys = {
-      key(&TrainSettings::epochs, int_param("epochs", 20, "passes over the training split").at_least(1)),
-      key(&TrainSettings::batch_size, int_param("batch_size", 10, "images per optimizer step").at_least(1)),
+      key(&TrainSettings::epochs,
+          int_param("epochs", 20, "passes over the training split").at_least(1).at_most(1000000)),
+      key(&TrainSettings::batch_size,
+          int_param("batch_size", 10, "images per optimizer step (per process in a run of several)")
+              .at_least(1)
+              .at_most(1 << 20)),
       key(&TrainSettings::threads,
-          int_param("threads", 0, "LibTorch intra-op threads; 0 uses every core this process may use").at_least(0)),
+          int_param("threads", 0, "LibTorch intra-op threads; 0 = every core this process may use")
+              .at_least(0)
+              .at_most(1024)),
       key(&TrainSettings::loader_threads,
-          int_param("loader_threads", 0, "image decoding threads; 0 picks from the core count").at_least(0)),
+          int_param("loader_threads", 0, "decoding threads; 0 = half the cores (at least 1, at most 8)")
+              .at_least(0)
+              .at_most(256)),
       key(&TrainSettings::prefetch_batches,
-          int_param("prefetch_batches", 4, "batches decoded ahead of the model").at_least(1)),
+          int_param("prefetch_batches", 4, "batches decoded ahead of the model").at_least(1).at_most(1024)),
       key(&TrainSettings::drop_last,
           bool_param("drop_last", false,
                      "leave out the last training batch when it is smaller than batch_size (batch "
@@ -50,18 +61,19 @@ const std::vector<Key<TrainSettings>>& train_keys() {
                      "keep images and conv weights in NHWC order, which oneDNN and cuDNN run faster")),
       key(&TrainSettings::precision,
           string_param("precision", "auto",
-                       "auto: bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX) and GPUs that "
-                       "support it, fp16 on older GPUs, else fp32")
+                       "auto: bf16 autocast on CPUs with AVX512-BF16 or AMX (detected at run time) and on "
+                       "GPUs that support bf16, fp16 (with dynamic loss scaling) on older GPUs, else fp32; or "
+                       "fp32, bf16, fp16 (CUDA only)")
               .one_of({"auto", "fp32", "bf16", "fp16"})),
       key(&TrainSettings::cudnn_benchmark,
-          bool_param("cudnn_benchmark", true, "let cuDNN time its algorithms for each input shape")),
+          bool_param("cudnn_benchmark", true, "let cuDNN time its algorithms for each input shape (CUDA)")),
       key(&TrainSettings::cache,
           string_param("cache", "auto",
-                       "keep decoded images in memory after the first epoch: auto (when the dataset "
-                       "is deterministic and fits in cache_max_mb), on, off")
+                       "keep decoded images in memory after the first epoch: auto when the dataset says its "
+                       "samples are deterministic and they fit in cache_max_mb; on; off")
               .one_of({"auto", "on", "off"})),
       key(&TrainSettings::cache_max_mb,
-          int_param("cache_max_mb", 8192, "largest decoded dataset cache: auto caches up to this").at_least(0)),
+          int_param("cache_max_mb", 8192, "the largest cache (MiB) that auto allows").at_least(0).at_most(1 << 30)),
   };
   return keys;
 }
@@ -70,15 +82,20 @@ const std::vector<Key<ScheduleSettings>>& schedule_keys() {
   static const std::vector<Key<ScheduleSettings>> keys = {
       key(&ScheduleSettings::kind,
           string_param("kind", "constant",
-                       "constant, step (times gamma every step_epochs) or cosine (down to min_factor)")
+                       "learning-rate schedule on the optimizer's lr, set before every step: constant, step "
+                       "(times gamma every step_epochs), cosine (down to min_factor x lr at the end); the rate "
+                       "of each epoch's first step is logged as learning_rate")
               .one_of({"constant", "step", "cosine"})),
       key(&ScheduleSettings::warmup_epochs,
-          float_param("warmup_epochs", 0.0, "linear warm-up over this many epochs (fractions allowed)").at_least(0)),
+          float_param("warmup_epochs", 0.0,
+                      "linear warm-up first, from warmup_start_factor x lr, over this many epochs (fractions allowed)")
+              .at_least(0)),
       key(&ScheduleSettings::warmup_start_factor,
           float_param("warmup_start_factor", 0.1, "the warm-up starts at this fraction of the rate")
               .greater_than(0)
               .at_most(1)),
-      key(&ScheduleSettings::step_epochs, int_param("step_epochs", 30, "step: epochs between reductions").at_least(1)),
+      key(&ScheduleSettings::step_epochs,
+          int_param("step_epochs", 30, "step: epochs between reductions").at_least(1).at_most(1000000)),
       key(&ScheduleSettings::gamma,
           float_param("gamma", 0.1, "step: factor at each reduction").greater_than(0).at_most(1)),
       key(&ScheduleSettings::min_factor,
@@ -101,7 +118,8 @@ const std::vector<Key<DistributedSettings>>& distributed_keys() {
               .one_of({"local", "sync"})),
       key(&DistributedSettings::timeout_seconds,
           int_param("timeout_seconds", 300, "a collective that waits longer (a rank hung or gone) fails the run")
-              .at_least(1)),
+              .at_least(1)
+              .at_most(7 * 24 * 3600)),
       key(&DistributedSettings::bucket_mb,
           float_param("bucket_mb", 25.0, "gradients are all-reduced in buckets of this size while backward goes on")
               .greater_than(0)),
@@ -116,10 +134,14 @@ const std::vector<Key<OutputSettings>>& output_keys() {
                        "results database: a SQLite file, or a PostgreSQL URL postgresql://USER@HOST:PORT/DBNAME "
                        "shared by sweep workers on many machines")),
       key(&OutputSettings::checkpoints,
-          string_param("checkpoints", "results/checkpoints", "folder for model checkpoints")),
-      key(&OutputSettings::cache, string_param("cache", "results/cache",
-                                               "folder where decoded datasets are shared between runs (the trials of a "
-                                               "sweep); empty: do not share")),
+          string_param(
+              "checkpoints", "results/checkpoints",
+              "folder of checkpoints: the best and the last epoch of run N go to its run-N/best.pt and run-N/last.pt")),
+      key(&OutputSettings::cache,
+          string_param("cache", "results/cache",
+                       "folder where decoded datasets are shared between runs of the same data (a sweep's "
+                       "trials), keyed by the dataset's files (size, time), transform and split; empty "
+                       "turns sharing off")),
   };
   return keys;
 }

@@ -1,19 +1,34 @@
 #include "trainyard/sweep/sweep.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 
+#include "trainyard/config/validation.h"
 #include "trainyard/errors.h"
 #include "trainyard/plugin/plugin_registry.h"
 #include "trainyard/suggest.h"
 
 namespace trainyard {
+
+// The scalar keys of `sweep:` and of its `random:` block, declared once: validated, defaulted and
+// described by the machinery that checks every other section. grid, random and params are
+// structured and read below.
+std::vector<ParamSpec> sweep_schema() {
+  return {string_param("name", "", "the sweep's name, which reruns find it by (empty: the experiment's name)"),
+          int_param("jobs", 1, "trials run at once on this machine (--jobs wins)").at_least(1).at_most(1024)};
+}
+
+std::vector<ParamSpec> random_schema() {
+  return {int_param("trials", std::nullopt, "draws from the random parameters").at_least(1).at_most(1000000),
+          int_param("seed", 0, "seed of the draws: the same seed draws the same trials").at_least(0)};
+}
+
 namespace {
 
-const std::vector<std::string> kSweepKeys = {"name", "jobs", "grid", "random"};
-const std::vector<std::string> kRandomKeys = {"trials", "seed", "params"};
 const std::vector<std::string> kDistributions = {"uniform", "loguniform", "int", "choice"};
 
 // The YAML text of a scalar or flow sequence, as --set would take it.
@@ -24,64 +39,99 @@ std::string yaml_text(const YAML::Node& node) {
   return out.c_str();
 }
 
-void reject_unknown_keys(const ExperimentDocument& doc, const YAML::Node& map, const std::string& section,
-                         const std::vector<std::string>& known) {
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    const std::string key = it->first.Scalar();
-    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    std::string message = doc.location(it->first, section + "." + key) + ": unknown key '" + section + "." + key + "'";
-    if (auto near = nearest_name(key, known)) message += " (did you mean '" + section + "." + *near + "'?)";
-    throw ConfigError(message + "; " + section + " accepts: " + join_names(known));
-  }
-}
-
-double number(const ExperimentDocument& doc, const YAML::Node& node, const std::string& key) {
+std::optional<double> number(const YAML::Node& node) {
   double value = 0.0;
-  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value) || !std::isfinite(value)) {
-    throw ConfigError(doc.location(node, key) + ": " + key + ": expected a number");
-  }
+  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value) || !std::isfinite(value)) return std::nullopt;
   return value;
 }
 
-RandomParameter parse_random_parameter(const ExperimentDocument& doc, const std::string& key, const YAML::Node& spec) {
+// Checks [low, high] of a numeric distribution; the first thing wrong with it, or "".
+std::string bounds_problem(RandomParameter& p, const YAML::Node& args) {
+  if (args.size() != 2) return p.distribution + " needs [low, high]";
+  const auto low = number(args[0]), high = number(args[1]);
+  if (!low || !high) return p.distribution + " needs numbers, got " + yaml_text(args);
+  p.low = *low;
+  p.high = *high;
+  if (p.low > p.high) return "low is above high";
+  if (p.distribution == "loguniform" && p.low <= 0) return "loguniform needs low > 0";
+  if (p.distribution == "int" && (p.low != std::floor(p.low) || p.high != std::floor(p.high))) {
+    return "int needs integer bounds";
+  }
+  return "";
+}
+
+std::optional<RandomParameter> parse_random_parameter(const ExperimentDocument& doc, const std::string& key,
+                                                      const YAML::Node& spec, Problems& problems) {
   const std::string where_key = "sweep.random.params." + key;
+  auto problem = [&](const YAML::Node& node, const std::string& what) {
+    problems.add(doc.location(node, where_key) + ": " + where_key + ": " + what);
+    return std::nullopt;
+  };
   if (!spec.IsMap() || spec.size() != 1) {
-    throw ConfigError(doc.location(spec, where_key) + ": " + where_key +
-                      ": expected one of {uniform: [low, high]}, {loguniform: [low, high]}, "
-                      "{int: [low, high]}, {choice: [a, b, ...]}");
+    return problem(spec,
+                   "expected one of {uniform: [low, high]}, {loguniform: [low, high]}, {int: [low, high]}, "
+                   "{choice: [a, b, ...]}, got " +
+                       describe_node(spec));
   }
   RandomParameter p;
   p.key = key;
   p.distribution = spec.begin()->first.Scalar();
   const YAML::Node args = spec.begin()->second;
   if (std::find(kDistributions.begin(), kDistributions.end(), p.distribution) == kDistributions.end()) {
-    std::string message =
-        doc.location(spec, where_key) + ": " + where_key + ": unknown distribution '" + p.distribution + "'";
-    if (auto near = nearest_name(p.distribution, kDistributions)) message += " (did you mean '" + *near + "'?)";
-    throw ConfigError(message + "; accepted: " + join_names(kDistributions));
+    const auto near = nearest_name(p.distribution, kDistributions);
+    return problem(spec, "unknown distribution '" + p.distribution + "'" +
+                             (near ? " (did you mean '" + *near + "'?)" : "") +
+                             "; accepted: " + join_names(kDistributions));
   }
-  if (!args.IsSequence() || args.size() == 0) {
-    throw ConfigError(doc.location(args, where_key) + ": " + where_key + ": " + p.distribution + " needs a list");
-  }
+  if (!args.IsSequence() || args.size() == 0) return problem(args, p.distribution + " needs a list");
   if (p.distribution == "choice") {
     for (const auto& choice : args) p.choices.push_back(yaml_text(choice));
     return p;
   }
-  if (args.size() != 2) {
-    throw ConfigError(doc.location(args, where_key) + ": " + where_key + ": " + p.distribution + " needs [low, high]");
-  }
-  p.low = number(doc, args[0], where_key);
-  p.high = number(doc, args[1], where_key);
-  if (p.low > p.high) {
-    throw ConfigError(doc.location(args, where_key) + ": " + where_key + ": low is above high");
-  }
-  if (p.distribution == "loguniform" && p.low <= 0) {
-    throw ConfigError(doc.location(args, where_key) + ": " + where_key + ": loguniform needs low > 0");
-  }
-  if (p.distribution == "int" && (p.low != std::floor(p.low) || p.high != std::floor(p.high))) {
-    throw ConfigError(doc.location(args, where_key) + ": " + where_key + ": int needs integer bounds");
-  }
+  if (const std::string why = bounds_problem(p, args); !why.empty()) return problem(args, why);
   return p;
+}
+
+void parse_grid(const ExperimentDocument& doc, const YAML::Node& grid, SweepSpec& spec, Problems& problems) {
+  if (!grid.IsMap()) {
+    problems.add(doc.location(grid, "sweep.grid") + ": sweep.grid: expected KEY: [values], got " + describe_node(grid));
+    return;
+  }
+  for (auto it = grid.begin(); it != grid.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    // A copy: `it->second` lives in a temporary proxy that a range-for would outlive
+    // (AddressSanitizer: stack-use-after-scope).
+    const YAML::Node listed = it->second;
+    if (!listed.IsSequence() || listed.size() == 0) {
+      problems.add(doc.location(listed, "sweep.grid." + key) + ": sweep.grid." + key +
+                   ": expected a non-empty list of values, got " + describe_node(listed));
+      continue;
+    }
+    std::vector<std::string> values;
+    for (const auto& v : listed) values.push_back(yaml_text(v));
+    spec.grid.emplace_back(key, values);
+  }
+}
+
+void parse_random(const ExperimentDocument& doc, const YAML::Node& random, SweepSpec& spec, Problems& problems) {
+  if (!random.IsMap()) {
+    problems.add(doc.location(random, "sweep.random") + ": sweep.random: expected a mapping, got " +
+                 describe_node(random));
+    return;
+  }
+  const Params values =
+      validate_section(doc, random, random_schema(), "sweep.random", "sweep.random", {"params"}, problems);
+  if (values.contains("trials")) spec.random_trials = values.get_int("trials");
+  if (values.contains("seed")) spec.random_seed = static_cast<std::uint64_t>(values.get_int("seed"));
+  const YAML::Node params = random["params"];
+  if (!params || !params.IsMap() || params.size() == 0) {
+    problems.add(doc.location(params ? params : random, "sweep.random.params") +
+                 ": sweep.random.params: expected KEY: {distribution: [...]} for at least one key");
+    return;
+  }
+  for (auto it = params.begin(); it != params.end(); ++it) {
+    if (auto p = parse_random_parameter(doc, it->first.Scalar(), it->second, problems)) spec.random.push_back(*p);
+  }
 }
 
 std::vector<std::string> split_values(const std::string& text) {
@@ -96,6 +146,24 @@ std::vector<std::string> split_values(const std::string& text) {
   std::string item;
   while (std::getline(stream, item, ',')) out.push_back(item);
   return out;
+}
+
+void add_command_line_sweeps(const std::vector<std::string>& texts, SweepSpec& spec, Problems& problems) {
+  for (const auto& text : texts) {
+    try {
+      const Override o = parse_override(text);
+      auto values = split_values(o.value);
+      if (values.empty()) throw ConfigError("--sweep " + text + ": no values");
+      auto existing = std::find_if(spec.grid.begin(), spec.grid.end(), [&](const auto& g) { return g.first == o.key; });
+      if (existing != spec.grid.end()) {
+        existing->second = values;
+      } else {
+        spec.grid.emplace_back(o.key, values);
+      }
+    } catch (const std::exception& e) {  // ConfigError, or YAML's for a malformed [list]
+      problems.add(std::string("--sweep ") + text + ": " + e.what());
+    }
+  }
 }
 
 }  // namespace
@@ -144,68 +212,21 @@ SweepSpec parse_sweep(const ExperimentDocument& doc, const std::string& experime
                       const std::vector<std::string>& command_line_sweeps) {
   SweepSpec spec;
   spec.name = experiment_name;
+  Problems problems;
   const YAML::Node section = doc.section("sweep");
-  if (section && !section.IsNull()) {
-    if (!section.IsMap()) {
-      throw ConfigError(doc.location(section, "sweep") + ": sweep: expected a mapping with grid and/or random");
-    }
-    reject_unknown_keys(doc, section, "sweep", kSweepKeys);
-    if (section["name"]) spec.name = section["name"].Scalar();
-    if (section["jobs"]) {
-      const double jobs = number(doc, section["jobs"], "sweep.jobs");
-      if (jobs < 1 || jobs != std::floor(jobs)) {
-        throw ConfigError(doc.location(section["jobs"], "sweep.jobs") + ": sweep.jobs: expected an integer >= 1");
-      }
-      spec.jobs = static_cast<std::int64_t>(jobs);
-    }
-    if (const YAML::Node grid = section["grid"]) {
-      if (!grid.IsMap()) throw ConfigError(doc.location(grid, "sweep.grid") + ": sweep.grid: expected KEY: [values]");
-      for (auto it = grid.begin(); it != grid.end(); ++it) {
-        const std::string key = it->first.Scalar();
-        // A copy: `it->second` lives in a temporary proxy that a range-for would outlive
-        // (AddressSanitizer: stack-use-after-scope).
-        const YAML::Node listed = it->second;
-        if (!listed.IsSequence() || listed.size() == 0) {
-          throw ConfigError(doc.location(listed, "sweep.grid." + key) + ": sweep.grid." + key +
-                            ": expected a non-empty list of values");
-        }
-        std::vector<std::string> values;
-        for (const auto& v : listed) values.push_back(yaml_text(v));
-        spec.grid.emplace_back(key, values);
-      }
-    }
-    if (const YAML::Node random = section["random"]) {
-      if (!random.IsMap())
-        throw ConfigError(doc.location(random, "sweep.random") + ": sweep.random: expected a mapping");
-      reject_unknown_keys(doc, random, "sweep.random", kRandomKeys);
-      const double trials = random["trials"] ? number(doc, random["trials"], "sweep.random.trials") : 0;
-      if (trials < 1 || trials != std::floor(trials)) {
-        throw ConfigError(doc.location(random, "sweep.random") + ": sweep.random.trials: expected an integer >= 1");
-      }
-      spec.random_trials = static_cast<std::int64_t>(trials);
-      if (random["seed"])
-        spec.random_seed = static_cast<std::uint64_t>(number(doc, random["seed"], "sweep.random.seed"));
-      const YAML::Node params = random["params"];
-      if (!params || !params.IsMap() || params.size() == 0) {
-        throw ConfigError(doc.location(random, "sweep.random") +
-                          ": sweep.random.params: expected KEY: {distribution: [...]}");
-      }
-      for (auto it = params.begin(); it != params.end(); ++it) {
-        spec.random.push_back(parse_random_parameter(doc, it->first.Scalar(), it->second));
-      }
-    }
+  if (section && !section.IsNull() && !section.IsMap()) {
+    problems.add(doc.location(section, "sweep") + ": sweep: expected a mapping with grid and/or random, got " +
+                 describe_node(section));
+  } else if (section && section.IsMap()) {
+    const Params values =
+        validate_section(doc, section, sweep_schema(), "sweep", "sweep", {"grid", "random"}, problems);
+    if (values.contains("name") && !values.get_string("name").empty()) spec.name = values.get_string("name");
+    if (values.contains("jobs")) spec.jobs = values.get_int("jobs");
+    if (const YAML::Node grid = section["grid"]) parse_grid(doc, grid, spec, problems);
+    if (const YAML::Node random = section["random"]) parse_random(doc, random, spec, problems);
   }
-  for (const auto& text : command_line_sweeps) {
-    const Override o = parse_override(text);
-    auto values = split_values(o.value);
-    if (values.empty()) throw ConfigError("--sweep " + text + ": no values");
-    auto existing = std::find_if(spec.grid.begin(), spec.grid.end(), [&](const auto& g) { return g.first == o.key; });
-    if (existing != spec.grid.end()) {
-      existing->second = values;
-    } else {
-      spec.grid.emplace_back(o.key, values);
-    }
-  }
+  add_command_line_sweeps(command_line_sweeps, spec, problems);
+  if (!problems.empty()) problems.raise(doc.source());
   return spec;
 }
 
@@ -256,17 +277,26 @@ std::vector<SweepTrial> expand_sweep(const SweepSpec& spec) {
 
 std::vector<ExperimentConfig> validate_trials(const ExperimentDocument& document, const std::vector<SweepTrial>& trials,
                                               const PluginRegistry& registry) {
+  constexpr std::size_t kTrialsShown = 5;  // the same mistake in a large grid need not fill the screen
   std::vector<ExperimentConfig> configs;
   configs.reserve(trials.size());
+  std::vector<std::string> invalid;
   for (std::size_t i = 0; i < trials.size(); ++i) {
     try {
       configs.push_back(document.with_overrides(trials[i].overrides).resolve(registry));
     } catch (const ConfigError& e) {
-      throw ConfigError("sweep trial " + std::to_string(i + 1) + " of " + std::to_string(trials.size()) + " (" +
-                        trials[i].key() + ") is invalid; nothing was run:\n" + e.what());
+      invalid.push_back("sweep trial " + std::to_string(i + 1) + " of " + std::to_string(trials.size()) + " (" +
+                        trials[i].key() + "): " + e.what());
     }
   }
-  return configs;
+  if (invalid.empty()) return configs;
+  std::string message = std::to_string(invalid.size()) + " of " + std::to_string(trials.size()) +
+                        " sweep trials are invalid; nothing was run:";
+  for (std::size_t i = 0; i < std::min(invalid.size(), kTrialsShown); ++i) message += "\n" + invalid[i];
+  if (invalid.size() > kTrialsShown) {
+    message += "\n... and " + std::to_string(invalid.size() - kTrialsShown) + " more invalid trials";
+  }
+  throw ConfigError(message);
 }
 
 }  // namespace trainyard

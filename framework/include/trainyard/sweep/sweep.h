@@ -56,8 +56,14 @@ struct SweepTrial {
   std::string key() const;
 };
 
+/// The scalar keys of `sweep:` (name, jobs) and of `sweep.random:` (trials, seed), for validation
+/// and `runner --describe sweep`.
+std::vector<ParamSpec> sweep_schema();
+std::vector<ParamSpec> random_schema();
+
 /// Reads the document's `sweep:` section and the command line's `--sweep KEY=V1,V2,...` (each
-/// adds or replaces a grid key). Throws ConfigError naming the key and line for a malformed spec.
+/// adds or replaces a grid key). Throws ConfigError listing every problem of a malformed spec, each
+/// naming its key and line.
 SweepSpec parse_sweep(const ExperimentDocument& document, const std::string& experiment_name,
                       const std::vector<std::string>& command_line_sweeps);
 
@@ -65,7 +71,8 @@ SweepSpec parse_sweep(const ExperimentDocument& document, const std::string& exp
 std::vector<SweepTrial> expand_sweep(const SweepSpec& spec);
 
 /// Resolves every trial's configuration against the plugins' schemas, so that one bad value
-/// fails the sweep before its first trial. Throws ConfigError naming the trial.
+/// fails the sweep before its first trial. Throws ConfigError naming each invalid trial (the first
+/// five, and how many more) with its problems.
 std::vector<ExperimentConfig> validate_trials(const ExperimentDocument& document, const std::vector<SweepTrial>& trials,
                                               const PluginRegistry& registry);
 
