@@ -92,6 +92,60 @@ TEST(ImageIo, CorruptEmptyTruncatedAndForeignFilesFailWithThePath) {
   EXPECT_THROW(trainyard::read_image(dir / "missing.png"), ImageDecodeError);
 }
 
+namespace {
+
+std::uint32_t crc32(const std::string& bytes) {  // PNG's CRC (ISO 3309), for a rewritten IHDR
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char c : bytes) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return crc ^ 0xFFFFFFFFu;
+}
+
+void put_be(std::string& bytes, std::size_t at, std::uint32_t value, int width) {
+  for (int i = 0; i < width; ++i) bytes[at + i] = static_cast<char>((value >> (8 * (width - 1 - i))) & 0xFF);
+}
+
+}  // namespace
+
+// Issue 16: a small file whose header declares 65500 x 65500 made each loader thread allocate
+// gigabytes (and the JPEG scale search multiplied the sides in int, which overflows).
+TEST(ImageIo, HeadersDeclaringTooManyPixelsAreRefusedUnread) {
+  t::TempDir dir;
+  trainyard::write_jpeg(dir / "small.jpg", t::solid_image(16, 16, 9, 9, 9));
+  std::string jpeg = t::read_file(dir / "small.jpg");
+  const auto sof = jpeg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  put_be(jpeg, sof + 5, 65500, 2);  // height
+  put_be(jpeg, sof + 7, 65500, 2);  // width
+  t::write_file(dir / "bomb.jpg", jpeg);
+
+  trainyard::write_png(dir / "small.png", t::solid_image(16, 16, 9, 9, 9));
+  std::string png = t::read_file(dir / "small.png");
+  put_be(png, 16, 65500, 4);  // IHDR width
+  put_be(png, 20, 65500, 4);  // IHDR height
+  put_be(png, 29, crc32(png.substr(12, 17)), 4);
+  t::write_file(dir / "bomb.png", png);
+
+  for (const char* name : {"bomb.jpg", "bomb.png"}) {
+    try {
+      trainyard::read_image(dir / name, 64);
+      ADD_FAILURE() << name << " decoded";
+    } catch (const ImageDecodeError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find((dir / name).string()), std::string::npos) << message;
+      EXPECT_NE(message.find("declares 65500 x 65500 = 4290250000 pixels, more than the 178956970 accepted"),
+                std::string::npos)
+          << message;
+    }
+  }
+  // The limit is the caller's: the same 16 x 16 image passes at 256 pixels and fails at 255.
+  EXPECT_EQ(trainyard::read_image(dir / "small.png", 0, 256).width, 16);
+  EXPECT_THROW(trainyard::read_image(dir / "small.png", 0, 255), ImageDecodeError);
+  EXPECT_THROW(trainyard::read_image(dir / "small.jpg", 0, 255), ImageDecodeError);
+}
+
 TEST(ImageIo, ToFloatTensorScalesAndResizes) {
   const RgbImage image = t::solid_image(8, 4, 255, 0, 51);
   const auto same = trainyard::to_float_tensor(t::solid_image(6, 6, 255, 0, 51), 6);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "output_format.h"
+#include "trainyard/store/results_copy.h"
 #include "trainyard/store/results_reader.h"
 #include "synthetic_results.h"
 #include "temporary_postgres.h"
@@ -49,6 +50,22 @@ class LargeDatabase : public ::testing::Test {
 t::TempDir* LargeDatabase::dir_ = nullptr;
 
 }  // namespace
+
+// Issue 16: the operator first in the list was taken wherever it stood, so "dataset.root=a<b" split
+// at "<" (key "dataset.root=a"). The leftmost one splits now.
+TEST(WhereConditions, SplitAtTheLeftmostOperator) {
+  const auto text = trainyard::parse_condition("dataset.root=data/a<b!=c");
+  EXPECT_EQ(text.key, "dataset.root");
+  EXPECT_EQ(text.op, "=");
+  EXPECT_EQ(text.value, "data/a<b!=c");
+  const auto number = trainyard::parse_condition("train.batch_size<=32");
+  EXPECT_EQ(number.key, "train.batch_size");
+  EXPECT_EQ(number.op, "<=");
+  EXPECT_EQ(number.value, "32");
+  EXPECT_EQ(trainyard::parse_condition("a!=b").op, "!=");
+  EXPECT_THROW(trainyard::parse_condition("no operator"), trainyard::InputError);
+  EXPECT_THROW(trainyard::parse_condition("lr<abc"), trainyard::InputError);
+}
 
 TEST_F(LargeDatabase, TopTenByBestAccuracyMatchesBruteForce) {
   // Brute force: every epoch row, best per run, sorted here.
@@ -217,20 +234,26 @@ TEST(ResultsReaderFiles, MissingForeignAndNewerFilesAreRefusedUntouched) {
   EXPECT_EQ(t::read_file(dir / "newer.db"), before);
 }
 
+namespace {
+
+// What a file of schema 3 looks like: no views, no run_config, no git_revision.
+void downgrade_to_schema_three(const std::string& path) {
+  SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+  for (const char* view : {"sweep_leaderboard", "run_summary", "run_best_epoch", "run_last_epoch"}) {
+    raw.exec(std::string("DROP VIEW ") + view);
+  }
+  raw.exec("DROP TABLE run_config");
+  raw.exec("ALTER TABLE runs DROP COLUMN git_revision");
+  raw.exec("PRAGMA user_version = 3");
+}
+
+}  // namespace
+
 TEST(ResultsReaderFiles, ReadsASchemaThreeFileThroughTemporaryViews) {
   t::TempDir dir;
   const std::string db = (dir / "v3.db").string();
   tr::write_synthetic_results(db, 8, 3, 3);
-  {
-    // What a file of the previous schema looks like: no views, no run_config, no git_revision.
-    SQLite::Database raw(db, SQLite::OPEN_READWRITE);
-    for (const char* view : {"sweep_leaderboard", "run_summary", "run_best_epoch", "run_last_epoch"}) {
-      raw.exec(std::string("DROP VIEW ") + view);
-    }
-    raw.exec("DROP TABLE run_config");
-    raw.exec("ALTER TABLE runs DROP COLUMN git_revision");
-    raw.exec("PRAGMA user_version = 3");
-  }
+  downgrade_to_schema_three(db);
   const std::string before = t::read_file(dir / "v3.db");
   const trainyard::ResultsReader reader(db);
   EXPECT_EQ(reader.schema_version(), 3);
@@ -239,6 +262,25 @@ TEST(ResultsReaderFiles, ReadsASchemaThreeFileThroughTemporaryViews) {
   EXPECT_EQ(reader.run_ids(filter), (std::vector<std::int64_t>{7, 3}));  // newest first
   EXPECT_EQ(reader.config(3).at("train.batch_size"), "64");              // batch sizes cycle 16, 32, 64
   EXPECT_EQ(t::read_file(dir / "v3.db"), before);
+}
+
+// Issue 16: copy opened the destination as a store (migrating an older file to the current
+// schema) and only then refused it for holding runs: the refused file had been rewritten.
+TEST(ResultsReaderFiles, CopyRefusesAnOlderDatabaseHoldingRunsWithoutMigratingIt) {
+  t::TempDir dir;
+  const std::string source = (dir / "source.db").string(), old = (dir / "v3.db").string();
+  tr::write_synthetic_results(source, 4, 2);
+  tr::write_synthetic_results(old, 8, 3, 3);
+  downgrade_to_schema_three(old);
+  const std::string before = t::read_file(old);
+  const trainyard::ResultsReader reader(source);
+  try {
+    trainyard::copy_results(reader, old);
+    FAIL() << "a destination holding runs was accepted";
+  } catch (const trainyard::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("already holds 8 runs"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(t::read_file(old), before);
 }
 
 TEST(ResultsReaderFiles, ReadingNeverBlocksAWriterInTheMiddleOfAnEpoch) {

@@ -64,6 +64,22 @@ TEST_P(SqlEngines, ValuesRoundTripWithTheirKinds) {
   EXPECT_EQ(db_->query("SELECT count(*) AS n FROM v").integer(0, 0), 1);
 }
 
+// Issue 16: a NaN metric (a diverged loss) was NULL in SQLite and 'NaN' in PostgreSQL, so the
+// two engines sorted and summarized the same runs differently. Both store NULL now.
+TEST_P(SqlEngines, NanIsNullAndInfinityRoundTripsOnBothEngines) {
+  db_->execute_script("CREATE TABLE m (" + id_column() + ", r DOUBLE PRECISION)");
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const double v : {std::numeric_limits<double>::quiet_NaN(), inf, -inf}) {
+    db_->query("INSERT INTO m (r) VALUES (?)", {SqlValue{v}});
+  }
+  const auto rows = db_->query("SELECT r FROM m ORDER BY id");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_TRUE(rows.is_null(0, 0));
+  EXPECT_EQ(rows.real(1, 0), inf);
+  EXPECT_EQ(rows.real(2, 0), -inf);
+  EXPECT_EQ(db_->query("SELECT count(r) FROM m").integer(0, 0), 2);
+}
+
 TEST_P(SqlEngines, UpsertAndWindowFunctionsAreCommonGround) {
   db_->execute_script("CREATE TABLE kv (k TEXT PRIMARY KEY, v DOUBLE PRECISION)");
   const std::string upsert = "INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v";

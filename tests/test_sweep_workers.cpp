@@ -235,6 +235,28 @@ TEST_F(SweepWorkers, EmitSlurmWritesAJobArrayOfWorkers) {
   EXPECT_FALSE(fs::exists(dir_ / "other.sbatch"));
 }
 
+// Issue 16: a sweep name holding a newline ended the script's comment and became a line of the
+// script (here an #SBATCH directive); a Slurm value with one was written as it was.
+TEST_F(SweepWorkers, EmitSlurmWritesNoLineTheSweepNameOrAnOptionCarries) {
+  write_experiment("postgresql://trainyard@db.cluster:5432/sweeps");
+  std::string experiment = t::read_file(dir_ / "sweep.yaml");
+  experiment.replace(experiment.find("sweep:\n"), 7, "sweep:\n  name: \"lr\\n#SBATCH --wrap=evil\"\n");
+  t::write_file(dir_ / "sweep.yaml", experiment);
+  const auto written = t::run_command(command("sweep.yaml --emit-slurm sweep.sbatch --workers 2"));
+  ASSERT_EQ(written.exit_code, 0) << written.output;
+  const auto script = t::read_file(dir_ / "sweep.sbatch");
+  EXPECT_EQ(script.find("\n#SBATCH --wrap"), std::string::npos) << script;
+  EXPECT_NE(script.find("# Trainyard sweep 'lr?#SBATCH --wrap=evil'"), std::string::npos) << script;
+  EXPECT_EQ(t::run_command("bash -n " + t::shell_quote((dir_ / "sweep.sbatch").string())).exit_code, 0);
+
+  const auto refused =
+      t::run_command(command("sweep.yaml --emit-slurm other.sbatch --mem \"$(printf '32G\\n#SBATCH --wrap=x')\""));
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("--mem '32G?#SBATCH --wrap=x': a Slurm option value cannot hold"), std::string::npos)
+      << refused.output;
+  EXPECT_FALSE(fs::exists(dir_ / "other.sbatch"));
+}
+
 TEST_F(SweepWorkers, AWorkerWhoseExperimentDiffersStopsAndLeavesTheTrialQueued) {
   write_experiment("results/sweep.db");
   {

@@ -36,13 +36,22 @@ void* thread_decompressor() {
   return handle.get();
 }
 
-RgbImage decode_jpeg(const std::uint8_t* data, std::size_t size, int min_side) {
+// Refuses a header's dimensions before any pixel is allocated.
+void check_pixel_count(const char* format, std::int64_t width, std::int64_t height, std::int64_t max_pixels) {
+  if (width * height <= max_pixels) return;
+  throw ImageDecodeError(std::string(format) + " declares " + std::to_string(width) + " x " + std::to_string(height) +
+                         " = " + std::to_string(width * height) + " pixels, more than the " +
+                         std::to_string(max_pixels) + " accepted (a decompression bomb, or raise max_image_pixels)");
+}
+
+RgbImage decode_jpeg(const std::uint8_t* data, std::size_t size, int min_side, std::int64_t max_pixels) {
   void* tj = thread_decompressor();
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
   if (tjDecompressHeader3(tj, data, static_cast<unsigned long>(size), &width, &height, &subsampling, &colorspace) !=
       0) {
     throw ImageDecodeError(std::string("corrupt JPEG header: ") + tjGetErrorStr2(tj));
   }
+  check_pixel_count("JPEG", width, height, max_pixels);
   // Scaled decoding: the IDCT produces a reduced image directly, much cheaper than decoding at
   // full size and shrinking, when the source is far larger than the training size.
   int scaled_w = width, scaled_h = height;
@@ -53,7 +62,7 @@ RgbImage decode_jpeg(const std::uint8_t* data, std::size_t size, int min_side) {
       const tjscalingfactor f = factors[i];
       if (f.num >= f.denom) continue;  // only reductions
       const int w = TJSCALED(width, f), h = TJSCALED(height, f);
-      if (w >= min_side && h >= min_side && w * h < scaled_w * scaled_h) {
+      if (w >= min_side && h >= min_side && std::int64_t{w} * h < std::int64_t{scaled_w} * scaled_h) {
         scaled_w = w;
         scaled_h = h;
       }
@@ -65,7 +74,7 @@ RgbImage decode_jpeg(const std::uint8_t* data, std::size_t size, int min_side) {
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   std::vector<std::uint8_t> buffer(static_cast<std::size_t>(scaled_w) * scaled_h * (cmyk ? 4 : 3));
   const int status = tjDecompress2(tj, data, static_cast<unsigned long>(size), buffer.data(), scaled_w, 0, scaled_h,
-                                   cmyk ? TJPF_CMYK : TJPF_RGB, TJFLAG_FASTDCT);
+                                   cmyk ? TJPF_CMYK : TJPF_RGB, TJFLAG_FASTDCT | TJFLAG_LIMITSCANS);
   // A warning (a truncated file, say) leaves part of the image grey: refuse it as PIL does.
   if (status != 0) {
     throw ImageDecodeError(std::string("corrupt or truncated JPEG data: ") + tjGetErrorStr2(tj));
@@ -83,12 +92,16 @@ RgbImage decode_jpeg(const std::uint8_t* data, std::size_t size, int min_side) {
   return image;
 }
 
-RgbImage decode_png(const std::uint8_t* data, std::size_t size) {
+RgbImage decode_png(const std::uint8_t* data, std::size_t size, std::int64_t max_pixels) {
   png_image png;
   std::memset(&png, 0, sizeof png);
   png.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&png, data, size)) {
     throw ImageDecodeError(std::string("corrupt PNG: ") + png.message);
+  }
+  if (std::int64_t{png.width} * png.height > max_pixels) {
+    png_image_free(&png);
+    check_pixel_count("PNG", png.width, png.height, max_pixels);
   }
   // Read with alpha when there is any and drop it afterwards: without an alpha channel in the
   // output format libpng would composite onto a background, changing the colours.
@@ -116,19 +129,19 @@ RgbImage decode_png(const std::uint8_t* data, std::size_t size) {
 
 }  // namespace
 
-RgbImage decode_image(const std::uint8_t* data, std::size_t size, int min_side) {
+RgbImage decode_image(const std::uint8_t* data, std::size_t size, int min_side, std::int64_t max_pixels) {
   if (size == 0) throw ImageDecodeError("empty file");
-  if (looks_like_jpeg(data, size)) return decode_jpeg(data, size, min_side);
-  if (looks_like_png(data, size)) return decode_png(data, size);
+  if (looks_like_jpeg(data, size)) return decode_jpeg(data, size, min_side, max_pixels);
+  if (looks_like_png(data, size)) return decode_png(data, size, max_pixels);
   throw ImageDecodeError("not a JPEG or PNG file (unrecognised signature)");
 }
 
-RgbImage read_image(const fs::path& path, int min_side) {
+RgbImage read_image(const fs::path& path, int min_side, std::int64_t max_pixels) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ImageDecodeError("'" + path.string() + "': cannot open the file");
   std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   try {
-    return decode_image(bytes.data(), bytes.size(), min_side);
+    return decode_image(bytes.data(), bytes.size(), min_side, max_pixels);
   } catch (const ImageDecodeError& e) {
     throw ImageDecodeError("'" + path.string() + "': " + e.what());
   }

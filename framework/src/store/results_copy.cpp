@@ -1,6 +1,9 @@
 #include "trainyard/store/results_copy.h"
 
+#include <filesystem>
+
 #include "trainyard/errors.h"
+#include "trainyard/store/postgres_connection.h"
 #include "trainyard/store/results_store.h"
 
 namespace trainyard {
@@ -21,18 +24,40 @@ bool has_table(SqlDatabase& db, const std::string& table) {
              .integer(0, 0) != 0;
 }
 
+// A column name of the source as an SQL identifier: the names come from the source file, which
+// may be anyone's, so they are quoted rather than spliced into the INSERT.
+std::string identifier(const std::string& name) {
+  std::string quoted = "\"";
+  for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+// Refuses a destination that holds runs or sweeps before anything opens it for writing: opening
+// a ResultsStore migrates an older Trainyard database, which must not happen to one refused.
+void refuse_a_destination_in_use(const std::string& destination) {
+  std::error_code ec;
+  if (!is_postgres_url(destination) && !std::filesystem::exists(destination, ec)) return;       // a new file
+  if (!is_postgres_url(destination) && std::filesystem::is_directory(destination, ec)) return;  // the store says
+  const auto db = is_postgres_url(destination) ? open_postgres_database(destination)
+                                               : open_sqlite_database(destination, /*read_only=*/true);
+  if (!ResultsStore::identity(*db).trainyard) return;  // new, or foreign: the store refuses that untouched
+  std::int64_t runs = 0, sweeps = 0;
+  if (has_table(*db, "runs")) runs = db->query("SELECT count(*) FROM runs").integer(0, 0);
+  if (has_table(*db, "sweeps")) sweeps = db->query("SELECT count(*) FROM sweeps").integer(0, 0);
+  if (runs + sweeps > 0) {
+    throw InputError("copy: '" + redact_location(destination) + "' already holds " + std::to_string(runs) +
+                     " runs and " + std::to_string(sweeps) +
+                     " sweeps; copy into a new file or an empty database (ids are kept, so they would collide)");
+  }
+}
+
 }  // namespace
 
 CopyCounts copy_results(const ResultsReader& source, const std::string& destination) {
   SqlDatabase& from = source.database();
+  refuse_a_destination_in_use(destination);
   ResultsStore store(destination);
   SqlDatabase& to = store.database();
-  const auto existing = to.query("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM sweeps)");
-  if (existing.integer(0, 0) + existing.integer(0, 1) > 0) {
-    throw InputError("copy: '" + store.path() + "' already holds " + std::to_string(existing.integer(0, 0)) +
-                     " runs and " + std::to_string(existing.integer(0, 1)) +
-                     " sweeps; copy into a new file or an empty database (ids are kept, so they would collide)");
-  }
   CopyCounts counts;
   SqlWriteTransaction transaction(to);
   for (const std::string table : kTables) {
@@ -41,7 +66,7 @@ CopyCounts copy_results(const ResultsReader& source, const std::string& destinat
     std::string insert = "INSERT INTO " + table + " (";
     std::string values;
     for (std::size_t c = 0; c < rows.columns.size(); ++c) {
-      insert += (c ? ", " : "") + rows.columns[c];
+      insert += (c ? ", " : "") + identifier(rows.columns[c]);
       values += c ? ", ?" : "?";
     }
     insert += ") VALUES (" + values + ")";

@@ -51,19 +51,26 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 }  // namespace
 
 ConfigCondition parse_condition(const std::string& text) {
-  // Two-character operators first, so "a<=1" is not read as "a<" "=1".
-  for (const char* op : {"!=", "<=", ">=", "=", "<", ">"}) {
-    const auto at = text.find(op);
-    if (at == std::string::npos || at == 0) continue;
-    ConfigCondition condition{text.substr(0, at), op, text.substr(at + std::string(op).size())};
-    if (condition.op != "=" && condition.op != "!=" && !parse_number(condition.value)) {
-      throw InputError("--where '" + text + "': " + condition.op + " needs a number on its right");
-    }
-    return condition;
+  // The leftmost operator splits (a value may itself hold "=" or "<"); at one position the
+  // two-character operator wins, so "a<=1" is not read as "a<" "=1".
+  std::size_t at = std::string::npos;
+  std::string op;
+  for (const char* candidate : {"!=", "<=", ">=", "=", "<", ">"}) {
+    const auto found = text.find(candidate);
+    if (found == std::string::npos || found == 0 || found >= at) continue;
+    at = found;
+    op = candidate;
   }
-  throw InputError("--where '" + text +
-                   "': expected KEY=VALUE (or !=, <, <=, >, >=), e.g. "
-                   "optimizer.lr=0.001 or train.batch_size>=32");
+  if (at == std::string::npos) {
+    throw InputError("--where '" + text +
+                     "': expected KEY=VALUE (or !=, <, <=, >, >=), e.g. "
+                     "optimizer.lr=0.001 or train.batch_size>=32");
+  }
+  ConfigCondition condition{text.substr(0, at), op, text.substr(at + op.size())};
+  if (condition.op != "=" && condition.op != "!=" && !parse_number(condition.value)) {
+    throw InputError("--where '" + text + "': " + condition.op + " needs a number on its right");
+  }
+  return condition;
 }
 
 ResultsReader::ResultsReader(const std::string& location) : path_(redact_location(location)) {

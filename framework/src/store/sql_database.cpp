@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <cmath>
 #include <cstdio>
 #include <optional>
 #include <stdexcept>
@@ -155,9 +156,15 @@ class PostgresDatabase : public SqlDatabase {
             } else if constexpr (std::is_same_v<T, std::string>) {
               texts.emplace_back(v);
             } else if constexpr (std::is_same_v<T, double>) {
+              // SQLite stores a NaN as NULL; PostgreSQL would keep 'NaN', and the two engines would
+              // answer differently (a diverged loss sorts first in one, is absent in the other).
+              if (std::isnan(v)) {
+                texts.emplace_back(std::nullopt);
+                return;
+              }
               char buffer[32];
               std::snprintf(buffer, sizeof buffer, "%.17g", v);  // every double reads back exactly
-              texts.emplace_back(buffer);
+              texts.emplace_back(std::isinf(v) ? (v > 0 ? "Infinity" : "-Infinity") : buffer);
             } else {
               texts.emplace_back(std::to_string(v));
             }

@@ -3,6 +3,7 @@
 #include "trainyard/config/config_rows.h"
 #include "trainyard/errors.h"
 #include "trainyard/suggest.h"
+#include "trainyard/system/utf8.h"
 
 namespace trainyard::store_sql {
 
@@ -32,6 +33,6 @@ void insert_config_rows(SqlDatabase& db, const std::string& table, std::int64_t 
   }
 }
 
-SqlValue text_or_null(const std::string& text) { return text.empty() ? SqlValue{} : SqlValue{text}; }
+SqlValue text_or_null(const std::string& text) { return text.empty() ? SqlValue{} : SqlValue{valid_utf8(text)}; }
 
 }  // namespace trainyard::store_sql

@@ -8,6 +8,7 @@
 #include "trainyard/config/config_rows.h"
 #include "trainyard/errors.h"
 #include "trainyard/store/results_store.h"
+#include "trainyard/system/utf8.h"
 
 namespace fs = std::filesystem;
 
@@ -69,8 +70,10 @@ std::string tail_of(const fs::path& log, std::size_t max_chars) {
   std::ifstream in(log);
   std::ostringstream text;
   text << in.rdbuf();
+  // The tail goes into the database as the trial's error: cut at a character boundary and made
+  // valid UTF-8, which PostgreSQL and the JSON output require (a cut inside a character broke both).
   std::string s = text.str();
-  if (s.size() > max_chars) s = "..." + s.substr(s.size() - max_chars);
+  s = s.size() > max_chars ? "..." + utf8_tail(s, max_chars) : valid_utf8(s);
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
 }

@@ -29,7 +29,10 @@ std::string git_revision(const std::filesystem::path& file) {
   std::error_code ec;
   auto folder = std::filesystem::absolute(file, ec).parent_path();
   if (ec || !std::filesystem::is_directory(folder, ec)) return "";
-  const std::string git = "git -C " + shell_quote(folder.string());
+  // The experiment's folder may be anyone's checkout: its git config must not run a program of
+  // its choosing when we ask for the revision (core.fsmonitor is a command git runs on status).
+  const std::string git =
+      "git -c core.fsmonitor=false -c core.hooksPath=/dev/null --no-optional-locks -C " + shell_quote(folder.string());
   const std::string commit = capture(git + " rev-parse HEAD");
   if (commit.empty()) return "";
   const std::string changes = capture(git + " status --porcelain --untracked-files=no");

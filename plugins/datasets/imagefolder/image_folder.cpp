@@ -144,7 +144,7 @@ const fs::path& ImageFolder::path(Split split, std::size_t index) const { return
 std::optional<Sample> ImageFolder::get(Split split, std::size_t index) const {
   const Entry& e = entry(split, index);
   try {
-    RgbImage image = read_image(e.path, static_cast<int>(options_.image_size));
+    RgbImage image = read_image(e.path, static_cast<int>(options_.image_size), options_.max_image_pixels);
     if (split == Split::kTrain && options_.augment.any()) {
       const auto epoch = epoch_.load(std::memory_order_relaxed);
       auto random = augmentation_generator(options_.seed, index, static_cast<std::uint64_t>(epoch));

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <trainyard/image_io.h>
 #include <trainyard/plugin_api.h>
 
 #include "augmentation.h"
@@ -19,7 +20,8 @@ struct ImageFolderOptions {
   std::filesystem::path root;
   std::int64_t image_size = 224;
   double train_fraction = 0.8;
-  bool skip_bad_images = false;  // false: a file that cannot be decoded fails the run
+  bool skip_bad_images = false;                            // false: a file that cannot be decoded fails the run
+  std::int64_t max_image_pixels = kDefaultMaxImagePixels;  // larger headers are bad images, unread
   std::uint64_t seed = 0;
   AugmentOptions augment;  // applied to the training split only
 };

@@ -1,5 +1,6 @@
 // The `imagefolder` dataset plugin: class folders of JPEG/PNG images, resized and normalized as
 // the reference recipe does, split into train and test by a seeded random permutation.
+#include <trainyard/image_io.h>
 #include <trainyard/plugin_api.h>
 
 #include "image_folder.h"
@@ -19,6 +20,11 @@ std::vector<trainyard::ParamSpec> schema() {
                               "what to do with a file that cannot be decoded: fail the run, or "
                               "skip it with a warning")
           .one_of({"fail", "skip"}),
+      trainyard::int_param("max_image_pixels", trainyard::kDefaultMaxImagePixels,
+                           "an image whose header declares more pixels is a bad image (on_bad_image), refused "
+                           "before it is decoded: a decompression bomb cannot exhaust memory")
+          .at_least(1)
+          .at_most(std::int64_t{1} << 40),
       trainyard::bool_param("random_resized_crop", false,
                             "training split: crop a random area and aspect ratio, then resize (Szegedy et al., 2015)"),
       trainyard::float_param("crop_scale_min", 0.08, "smallest random crop, as a fraction of the image's area")
@@ -34,6 +40,7 @@ std::shared_ptr<trainyard::Dataset> make(const trainyard::Params& params, const 
   options.image_size = params.get_int("image_size");
   options.train_fraction = params.get_float("train_fraction");
   options.skip_bad_images = params.get_string("on_bad_image") == "skip";
+  options.max_image_pixels = params.get_int("max_image_pixels");
   options.seed = context.seed;
   options.augment.random_resized_crop = params.get_bool("random_resized_crop");
   options.augment.crop_scale_min = params.get_float("crop_scale_min");

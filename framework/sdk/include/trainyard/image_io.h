@@ -32,6 +32,11 @@ class ImageDecodeError : public std::runtime_error {
   ~ImageDecodeError() override;
 };
 
+/// The most pixels an image may declare before it is refused, unread: a tiny file whose header
+/// declares 65500 x 65500 would otherwise make each loader thread allocate gigabytes. Pillow's
+/// DecompressionBombError threshold (2 x MAX_IMAGE_PIXELS): about 13,400 x 13,400.
+inline constexpr std::int64_t kDefaultMaxImagePixels = 178956970;
+
 /// True if the bytes start like a JPEG or a PNG file.
 bool looks_like_jpeg(const std::uint8_t* data, std::size_t size);
 bool looks_like_png(const std::uint8_t* data, std::size_t size);
@@ -39,11 +44,15 @@ bool looks_like_png(const std::uint8_t* data, std::size_t size);
 /// Decodes JPEG or PNG bytes (recognised by their signature, not the file name) to RGB.
 /// Grayscale, palette and alpha images become RGB (alpha is dropped, as PIL's convert("RGB")
 /// does). When `min_side` > 0 and the image is a JPEG much larger than that, it is decoded at a
-/// reduced scale (1/2, 1/4, 1/8) that still keeps both sides >= min_side. Throws ImageDecodeError.
-RgbImage decode_image(const std::uint8_t* data, std::size_t size, int min_side = 0);
+/// reduced scale (1/2, 1/4, 1/8) that still keeps both sides >= min_side. An image whose header
+/// declares more than `max_pixels` pixels is refused before anything is allocated for it, and a
+/// progressive JPEG of more than 500 scans is refused. Throws ImageDecodeError.
+RgbImage decode_image(const std::uint8_t* data, std::size_t size, int min_side = 0,
+                      std::int64_t max_pixels = kDefaultMaxImagePixels);
 
 /// Reads and decodes a file; errors name the path.
-RgbImage read_image(const std::filesystem::path& path, int min_side = 0);
+RgbImage read_image(const std::filesystem::path& path, int min_side = 0,
+                    std::int64_t max_pixels = kDefaultMaxImagePixels);
 
 /// [3, H, W] float tensor in [0, 1], resized to size x size (bilinear with antialiasing, as
 /// torchvision's Resize) when the image has another size.
