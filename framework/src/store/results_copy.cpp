@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "store_sql.h"
 #include "trainyard/errors.h"
 #include "trainyard/store/postgres_connection.h"
 #include "trainyard/store/results_store.h"
@@ -22,14 +23,6 @@ bool has_table(SqlDatabase& db, const std::string& table) {
                "SELECT name FROM sqlite_temp_master) WHERE name = ?",
                {table})
              .integer(0, 0) != 0;
-}
-
-// A column name of the source as an SQL identifier: the names come from the source file, which
-// may be anyone's, so they are quoted rather than spliced into the INSERT.
-std::string identifier(const std::string& name) {
-  std::string quoted = "\"";
-  for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
 }
 
 // Refuses a destination that holds runs or sweeps before anything opens it for writing: opening
@@ -66,7 +59,8 @@ CopyCounts copy_results(const ResultsReader& source, const std::string& destinat
     std::string insert = "INSERT INTO " + table + " (";
     std::string values;
     for (std::size_t c = 0; c < rows.columns.size(); ++c) {
-      insert += (c ? ", " : "") + identifier(rows.columns[c]);
+      // The names come from the source file, which may be anyone's: quoted, not spliced in.
+      insert += (c ? ", " : "") + store_sql::quote_identifier(rows.columns[c]);
       values += c ? ", ?" : "?";
     }
     insert += ") VALUES (" + values + ")";

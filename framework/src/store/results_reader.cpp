@@ -11,6 +11,8 @@
 #include "trainyard/store/results_store.h"
 #include "trainyard/suggest.h"
 
+#include "store_sql.h"
+
 namespace fs = std::filesystem;
 
 namespace trainyard {
@@ -24,12 +26,6 @@ const std::vector<std::string> kDefaultRunColumns = {
 // Columns of run_summary that are not metrics but can still be sorted and filtered on.
 const std::vector<std::string> kRunColumns = {"run_id",    "experiment", "status", "sweep_id",   "trial_key", "seed",
                                               "precision", "device",     "host",   "started_at", "ended_at"};
-
-std::string quote_identifier(const std::string& name) {
-  std::string quoted = "\"";
-  for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
 
 // A string as an SQL literal ('it''s'), for the one place a value is part of an ORDER BY.
 std::string sql_literal(const std::string& text) {
@@ -194,7 +190,8 @@ SqlRows ResultsReader::runs(const RunFilter& filter, const std::vector<std::stri
   for (std::size_t i = 0; i < columns.size(); ++i) sql += (i ? ", rs." : "rs.") + columns[i];
   for (const auto& key : shown_keys) {
     require_key(key, "--show");
-    sql += ", (SELECT value FROM run_config c WHERE c.run_id = rs.run_id AND c.key = ?) AS " + quote_identifier(key);
+    sql += ", (SELECT value FROM run_config c WHERE c.run_id = rs.run_id AND c.key = ?) AS " +
+           store_sql::quote_identifier(key);
   }
   sql += " FROM run_summary rs WHERE 1 = 1";
   std::vector<SqlValue> bindings(shown_keys.begin(), shown_keys.end());

@@ -33,6 +33,12 @@ void insert_config_rows(SqlDatabase& db, const std::string& table, std::int64_t 
   }
 }
 
+std::string quote_identifier(const std::string& name) {
+  std::string quoted = "\"";
+  for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
 SqlValue text_or_null(const std::string& text) { return text.empty() ? SqlValue{} : SqlValue{valid_utf8(text)}; }
 
 }  // namespace trainyard::store_sql

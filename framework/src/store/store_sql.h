@@ -19,6 +19,8 @@ std::string seconds_between(SqlDialect dialect, const std::string& from, const s
 RunStatus stored_status(const std::string& text, std::int64_t run_id);
 /// Writes the flattened config of one run into `table` (run_config, or the tool's temporary copy).
 void insert_config_rows(SqlDatabase& db, const std::string& table, std::int64_t run_id, const std::string& config_yaml);
+/// `name` as an SQL identifier ("a""b"): for names that come from a database or the user.
+std::string quote_identifier(const std::string& name);
 /// Free text (an error, a log tail) for a column: NULL when empty, else made valid UTF-8, which
 /// PostgreSQL requires of every text.
 SqlValue text_or_null(const std::string& text);
