@@ -4,6 +4,7 @@
 #include <trainyard/torch_compat.h>
 
 #include "test_support.h"
+#include "trainyard/plugin/plugin_registry.h"
 
 namespace t = trainyard::testing;
 

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "test_support.h"
+#include "trainyard/plugin/plugin_registry.h"
 #include "trainyard/errors.h"
 #include "trainyard/idx_files.h"
 

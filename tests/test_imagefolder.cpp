@@ -5,6 +5,8 @@
 
 #include "augmentation.h"
 #include "test_support.h"
+#include "trainyard/image_io.h"
+#include "trainyard/plugin/plugin_registry.h"
 
 namespace t = trainyard::testing;
 namespace fs = std::filesystem;

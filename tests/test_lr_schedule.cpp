@@ -5,6 +5,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "test_support.h"
+#include "trainyard/plugin/plugin_registry.h"
 #include "trainyard/errors.h"
 #include "trainyard/config/experiment_config.h"
 #include "trainyard/train/lr_schedule.h"

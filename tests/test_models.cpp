@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "test_support.h"
+#include "trainyard/plugin/plugin_registry.h"
 
 namespace t = trainyard::testing;
 

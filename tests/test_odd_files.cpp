@@ -10,6 +10,8 @@
 #include <cstring>
 
 #include "test_support.h"
+#include "trainyard/image_io.h"
+#include "trainyard/plugin/plugin_registry.h"
 #include "trainyard/errors.h"
 
 namespace t = trainyard::testing;

@@ -14,6 +14,7 @@
 #include <trainyard/train/checkpoint.h>
 
 #include "test_support.h"
+#include "trainyard/plugin/plugin_registry.h"
 
 namespace t = trainyard::testing;
 namespace fs = std::filesystem;

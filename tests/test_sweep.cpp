@@ -7,6 +7,7 @@
 #include <trainyard/sweep/sweep.h>
 
 #include "test_support.h"
+#include "trainyard/plugin/plugin_registry.h"
 
 using trainyard::ConfigError;
 using trainyard::ExperimentDocument;

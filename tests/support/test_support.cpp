@@ -1,5 +1,9 @@
 #include "test_support.h"
 
+#include <trainyard/image_io.h>
+#include <trainyard/plugin/plugin_registry.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -9,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -80,6 +85,16 @@ void make_image_folder(const fs::path& root, const std::map<std::string, int>& c
   }
 }
 
+fs::path recorded_run_dir(const fs::path& db, std::int64_t run_id) {
+  SQLite::Database database(db.string(), SQLite::OPEN_READONLY);
+  SQLite::Statement query(database, "SELECT run_dir FROM runs WHERE id = ?");
+  query.bind(1, run_id);
+  if (!query.executeStep() || query.getColumn(0).isNull()) {
+    throw std::runtime_error("run " + std::to_string(run_id) + " of '" + db.string() + "' records no run_dir");
+  }
+  return query.getColumn(0).getString();
+}
+
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;
@@ -110,9 +125,18 @@ bool wait_for_exit(int pid, double seconds) {
   return wait_until(
       [pid] {
         waitpid(pid, nullptr, WNOHANG);  // reap it if it is our child
-        return kill(pid, 0) != 0;
+        const char state = process_state(pid);
+        return state == '\0' || state == 'Z';
       },
       seconds);
+}
+
+char process_state(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto end_of_name = text.rfind(')');  // the name, in parentheses, may hold spaces
+  if (end_of_name == std::string::npos || end_of_name + 2 >= text.size()) return '\0';
+  return text[end_of_name + 2];
 }
 
 CommandResult run_command(const std::string& command) {

@@ -1,5 +1,7 @@
 #include "trainyard/system/provenance.h"
 
+#include <unistd.h>
+
 #include "trainyard/system/shell_quote.h"
 
 #include <sys/wait.h>
@@ -8,6 +10,12 @@
 #include <cstdio>
 
 namespace trainyard {
+
+std::string host_name() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof buffer - 1) != 0) return "unknown";
+  return buffer;
+}
 namespace {
 
 // Runs a shell command; its standard output, or nothing if it failed.

@@ -46,12 +46,6 @@ std::string describe_device(const torch::Device& device, int cpu_threads) {
   return "cpu (" + std::to_string(cpu_threads) + (cpu_threads == 1 ? " thread)" : " threads)");
 }
 
-std::string host_name() {
-  char buffer[256] = {};
-  if (gethostname(buffer, sizeof buffer - 1) != 0) return "unknown";
-  return buffer;
-}
-
 int available_cpu_cores() {
   cpu_set_t set;
   CPU_ZERO(&set);

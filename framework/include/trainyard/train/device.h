@@ -14,9 +14,6 @@ torch::Device resolve_device(const std::string& requested);
 /// "cpu (2 threads)" or "cuda:0 (NVIDIA H100)": for logs and the run's provenance.
 std::string describe_device(const torch::Device& device, int cpu_threads);
 
-/// This machine's host name, as runs record it.
-std::string host_name();
-
 /// Cores this process may run on (its CPU affinity, which containers and taskset narrow).
 int available_cpu_cores();
 
