@@ -3,10 +3,15 @@
 
 #include <png.h>
 
+#include <csetjmp>
+#include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "test_support.h"
+#include "trainyard/image_io.h"
 
+namespace fs = std::filesystem;
 namespace t = trainyard::testing;
 using trainyard::ImageDecodeError;
 using trainyard::RgbImage;
@@ -155,4 +160,46 @@ TEST(ImageIo, ToFloatTensorScalesAndResizes) {
   const auto resized = trainyard::to_float_tensor(image, 16);
   EXPECT_EQ(resized.sizes(), (std::vector<std::int64_t>{3, 16, 16}));
   EXPECT_NEAR(resized[0].mean().item<float>(), 1.0f, 1e-5);
+}
+
+namespace {
+// A 16-bit PNG as Pillow or OpenCV write one: no gAMA, sRGB or iCCP chunk. `samples` are
+// `channels` values per pixel, row by row (2: gray and alpha; 3: RGB).
+void write_png_16_bit(const fs::path& path, int width, int height, int color_type, int channels,
+                      const std::vector<std::uint16_t>& samples) {
+  FILE* file = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(file, nullptr);
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    std::fclose(file);
+    FAIL() << "libpng could not write " << path;
+  }
+  png_init_io(png, file);
+  png_set_IHDR(png, info, width, height, 16, color_type, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  png_set_swap(png);  // the samples are in this machine's (little-endian) order; PNG's is big-endian
+  for (int y = 0; y < height; ++y) {
+    png_write_row(png, reinterpret_cast<png_const_bytep>(&samples[static_cast<std::size_t>(y) * width * channels]));
+  }
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  std::fclose(file);
+}
+}  // namespace
+
+// libpng's simplified API took 16-bit samples for linear light and encoded them to sRGB: the
+// mid-grey 0x8080 (128 in 8 bits) came out 188, every 16-bit image far too bright.
+TEST(ImageIo, SixteenBitPngsKeepTheirValues) {
+  t::TempDir dir;
+  write_png_16_bit(dir / "rgb16.png", 2, 1, PNG_COLOR_TYPE_RGB, 3, {0x8080, 0x0000, 0xFFFF, 0x4040, 0xC0C0, 0x1010});
+  const RgbImage rgb = trainyard::read_image(dir / "rgb16.png");
+  EXPECT_EQ(rgb.pixels, (std::vector<std::uint8_t>{128, 0, 255, 64, 192, 16}));
+
+  // With alpha: the colour as it is, whatever the alpha (libpng premultiplies linear colour).
+  write_png_16_bit(dir / "ga16.png", 2, 1, PNG_COLOR_TYPE_GRAY_ALPHA, 2, {0x8080, 0x8000, 0x4040, 0xFFFF});
+  const RgbImage gray = trainyard::read_image(dir / "ga16.png");
+  EXPECT_EQ(gray.pixels, (std::vector<std::uint8_t>{128, 128, 128, 64, 64, 64}));
 }

@@ -1,5 +1,6 @@
 #include "trainyard/image_io.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -92,6 +93,56 @@ RgbImage decode_jpeg(const std::uint8_t* data, std::size_t size, int min_side, s
   return image;
 }
 
+// Whether a PNG holds 16-bit samples and no chunk saying how they are encoded (gAMA, sRGB, iCCP).
+// libpng's simplified API takes such samples for linear light and encodes them to sRGB when it
+// reads them as 8-bit, brightening them (a mid-grey 0x8080 came out 188, not 128); but files
+// without the chunk (Pillow's, OpenCV's) hold sRGB-encoded values, as 8-bit files do.
+bool sixteen_bit_without_gamma(const std::uint8_t* data, std::size_t size) {
+  // After the signature, chunks follow: length (4, big-endian), type (4), data, CRC (4). IHDR is first.
+  if (size < 8 + 8 + 13 || data[8 + 8 + 8] != 16) return false;  // IHDR's bit depth
+  for (std::size_t at = 8; at + 8 <= size;) {
+    const std::size_t length = (std::size_t{data[at]} << 24) | (std::size_t{data[at + 1]} << 16) |
+                               (std::size_t{data[at + 2]} << 8) | data[at + 3];
+    const std::string type(reinterpret_cast<const char*>(data + at + 4), 4);
+    if (type == "gAMA" || type == "sRGB" || type == "iCCP") return false;
+    if (type == "IDAT" || type == "IEND" || length > size) break;  // gamma chunks come before the data
+    at += 12 + length;
+  }
+  return true;
+}
+
+// Decodes the pixels into `buffer` (PNG_IMAGE_SIZE(png) bytes), as png.format says.
+void finish_png_read(png_image& png, void* buffer) {
+  if (!png_image_finish_read(&png, nullptr, buffer, 0, nullptr)) {
+    const std::string message = png.message;
+    png_image_free(&png);
+    throw ImageDecodeError("corrupt PNG data: " + message);
+  }
+}
+
+// 16-bit samples as they are (PNG_FORMAT_FLAG_LINEAR: no gamma conversion), each rounded to its
+// 8-bit value; libpng premultiplies linear colour by alpha, which is undone here.
+RgbImage decode_png_16_bit(png_image& png, bool has_alpha) {
+  png.format = has_alpha ? PNG_FORMAT_LINEAR_RGB_ALPHA : PNG_FORMAT_LINEAR_RGB;
+  const int channels = has_alpha ? 4 : 3;
+  std::vector<std::uint16_t> buffer(PNG_IMAGE_SIZE(png) / sizeof(std::uint16_t));
+  finish_png_read(png, buffer.data());
+  RgbImage image;
+  image.width = static_cast<int>(png.width);
+  image.height = static_cast<int>(png.height);
+  const std::size_t pixels = static_cast<std::size_t>(image.width) * image.height;
+  image.pixels.resize(pixels * 3);
+  for (std::size_t p = 0; p < pixels; ++p) {
+    const std::uint32_t alpha = has_alpha ? buffer[channels * p + 3] : 65535u;
+    for (int c = 0; c < 3; ++c) {
+      std::uint32_t value = buffer[channels * p + c];
+      if (has_alpha) value = alpha == 0 ? 0 : std::min<std::uint32_t>(65535, (value * 65535 + alpha / 2) / alpha);
+      image.pixels[3 * p + c] = static_cast<std::uint8_t>((value * 255 + 32767) / 65535);
+    }
+  }
+  return image;
+}
+
 RgbImage decode_png(const std::uint8_t* data, std::size_t size, std::int64_t max_pixels) {
   png_image png;
   std::memset(&png, 0, sizeof png);
@@ -106,13 +157,10 @@ RgbImage decode_png(const std::uint8_t* data, std::size_t size, std::int64_t max
   // Read with alpha when there is any and drop it afterwards: without an alpha channel in the
   // output format libpng would composite onto a background, changing the colours.
   const bool has_alpha = (png.format & PNG_FORMAT_FLAG_ALPHA) != 0;
+  if (sixteen_bit_without_gamma(data, size)) return decode_png_16_bit(png, has_alpha);
   png.format = has_alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB;
   std::vector<std::uint8_t> buffer(PNG_IMAGE_SIZE(png));
-  if (!png_image_finish_read(&png, nullptr, buffer.data(), 0, nullptr)) {
-    const std::string message = png.message;
-    png_image_free(&png);
-    throw ImageDecodeError("corrupt PNG data: " + message);
-  }
+  finish_png_read(png, buffer.data());
   RgbImage image;
   image.width = static_cast<int>(png.width);
   image.height = static_cast<int>(png.height);
