@@ -5,9 +5,12 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <signal.h>
+
 #include <chrono>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "test_support.h"
@@ -16,6 +19,7 @@
 #include "trainyard/errors.h"
 
 namespace t = trainyard::testing;
+namespace fs = std::filesystem;
 using trainyard::LaunchEnvironment;
 
 namespace {
@@ -520,5 +524,69 @@ output:    {db: results/d.db, checkpoints: results/checkpoints}
                 .getString(),
             "finished 2 gloo 23512130");
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM epochs").getInt(), 1);
-  EXPECT_TRUE(std::filesystem::exists(dir_ / "results/checkpoints/run-1/best.pt"));
+  EXPECT_TRUE(std::filesystem::exists(t::recorded_run_dir(dir_ / "results/d.db", 1) / "best.pt"));
+}
+
+namespace {
+// Local addresses of the TCP sockets process `pid` listens on, as /proc/net/tcp{,6} write them
+// ("0100007F:1F90" is 127.0.0.1:8080; "00000000:1F90" every interface).
+std::vector<std::string> listening_addresses(int pid) {
+  std::set<std::string> inodes;
+  std::error_code ec;
+  for (const auto& fd : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    const std::string target = fs::read_symlink(fd.path(), ec).string();
+    if (target.rfind("socket:[", 0) == 0) inodes.insert(target.substr(8, target.size() - 9));
+  }
+  std::vector<std::string> out;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::istringstream lines(t::read_file(table));
+    std::string line;
+    std::getline(lines, line);  // the header
+    while (std::getline(lines, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, skip, inode;
+      fields >> slot >> local >> remote >> state;
+      for (int i = 0; i < 5; ++i) fields >> skip;
+      fields >> inode;
+      if (state == "0A" && inodes.count(inode)) out.push_back(local);
+    }
+  }
+  return out;
+}
+
+bool loopback(const std::string& address) {
+  const std::string host = address.substr(0, address.find(':'));
+  return host == "0100007F" || host == "00000000000000000000000001000000";
+}
+}  // namespace
+
+// `runner --nproc` met its ranks through LibTorch 1.13's TCP store, whose server listens on every
+// interface: anyone who could reach the machine could join (or disturb) the rendezvous. The ranks
+// now meet through a file in a folder of their user's alone, and listen on loopback only.
+TEST_F(DistributedRuns, TheRanksListenOnLoopbackOnly) {
+  t::write_file(dir_ / "exp.yaml", kTinyExperiment);
+  const pid_t launcher =
+      std::stoi(t::run_command(t::runner_command(dir_.path(), "exp.yaml --nproc 2 --set train.epochs=40",
+                                                 t::tiny_model_environment()) +
+                               " > run.log 2>&1 & echo $!")
+                    .output);
+  std::vector<int> ranks;
+  bool sampled = false;
+  for (int attempt = 0; attempt < 600 && t::process_state(launcher) != '\0' && !sampled; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::istringstream children(t::run_command("pgrep -P " + std::to_string(launcher)).output);
+    ranks.clear();
+    for (int pid = 0; children >> pid;) ranks.push_back(pid);
+    std::vector<std::string> addresses;
+    for (const int rank : ranks) {
+      for (const auto& address : listening_addresses(rank)) addresses.push_back(address);
+    }
+    if (ranks.size() == 2 && !addresses.empty()) {
+      sampled = true;  // the process groups are up: every socket they listen on is there
+      for (const auto& address : addresses) EXPECT_TRUE(loopback(address)) << "listening on " << address;
+    }
+  }
+  EXPECT_TRUE(sampled) << t::read_file(dir_ / "run.log");
+  kill(launcher, SIGINT);
+  EXPECT_TRUE(t::wait_for_exit(launcher, 60));
 }

@@ -6,6 +6,7 @@
 #include <trainyard/config/experiment_config.h>
 
 #include "test_support.h"
+#include "trainyard/plugin/plugin_registry.h"
 
 using trainyard::ConfigError;
 using trainyard::ExperimentDocument;
@@ -274,4 +275,18 @@ TEST(ExperimentConfig, StringsThatLookLikeNumbersStayQuoted) {
   EXPECT_EQ(config.dataset.params.get_string("root"), "123");
   const auto again = ExperimentDocument::parse(config.to_yaml(), "r.yaml").resolve(build_registry());
   EXPECT_EQ(again.dataset.params.get_string("root"), "123");
+}
+
+// plugin_paths entries resolved against the folder the runner was started in, so the same
+// experiment loaded other libraries (or none) from elsewhere; now against the file's own folder.
+TEST(ExperimentConfig, RelativePluginPathsResolveAgainstTheExperimentFile) {
+  trainyard::testing::TempDir dir;
+  std::filesystem::create_directories(dir / "experiments");
+  trainyard::testing::write_file(dir / "experiments" / "exp.yaml", "plugin_paths: [my_plugins, /opt/abs]\n");
+  const auto paths = ExperimentDocument::load(dir / "experiments" / "exp.yaml").plugin_paths();
+  ASSERT_EQ(paths.size(), 2u);
+  EXPECT_EQ(paths[0], (std::filesystem::absolute(dir / "experiments") / "my_plugins").lexically_normal());
+  EXPECT_EQ(paths[1], std::filesystem::path("/opt/abs"));
+  // Text with no file (a run's stored configuration) keeps its entries as they are.
+  EXPECT_EQ(ExperimentDocument::parse("plugin_paths: [p]\n", "stored").plugin_paths()[0], std::filesystem::path("p"));
 }

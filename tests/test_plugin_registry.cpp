@@ -174,3 +174,31 @@ TEST(PluginRegistry, MadeObjectsKeepTheirLibraryReferenced) {
   model.reset();
   EXPECT_EQ(plugin.library.use_count(), before);
 }
+
+// Loading a library runs its code: a folder (or a library) any user can write to was loaded all
+// the same, so anyone on the machine could run code as whoever ran the runner.
+TEST(PluginRegistry, FoldersAndLibrariesWritableByEveryoneAreNotLoaded) {
+  t::TempDir dir;
+  const fs::path open_folder = dir / "open", open_file_folder = dir / "closed";
+  fs::create_directories(open_folder);
+  fs::create_directories(open_file_folder);
+  const fs::path library = t::plugin_dir() / "trainyard_model_small_cnn.so";
+  ASSERT_TRUE(fs::exists(library));
+  fs::copy_file(library, open_folder / "small_cnn.so");
+  fs::copy_file(library, open_file_folder / "small_cnn.so");
+  fs::permissions(open_folder, fs::perms::others_write, fs::perm_options::add);
+  fs::permissions(open_file_folder / "small_cnn.so", fs::perms::others_write, fs::perm_options::add);
+  PluginRegistry registry;
+  registry.discover({open_folder, open_file_folder});
+  EXPECT_TRUE(registry.names(PluginKind::kModel).empty());
+  ASSERT_EQ(registry.rejected().size(), 2u);
+  EXPECT_NE(registry.rejected()[0].reason.find("is writable by every user"), std::string::npos)
+      << registry.rejected()[0].reason;
+  EXPECT_NE(registry.rejected()[1].reason.find("small_cnn.so' is writable by every user"), std::string::npos)
+      << registry.rejected()[1].reason;
+
+  fs::permissions(open_folder, fs::perms::others_write, fs::perm_options::remove);
+  PluginRegistry fixed;
+  fixed.discover({open_folder});
+  EXPECT_EQ(fixed.names(PluginKind::kModel), std::vector<std::string>{"small_cnn"});
+}

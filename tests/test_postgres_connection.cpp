@@ -2,6 +2,8 @@
 // temporary folder for this suite.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "temporary_postgres.h"
 #include "test_support.h"
 #include "trainyard/errors.h"
@@ -19,6 +21,37 @@ TEST(PostgresUrl, RecognizedAndRedacted) {
   EXPECT_EQ(trainyard::redact_postgres_url("postgresql://db.lab/runs?user=ann&password=s3cret&sslmode=require"),
             "postgresql://db.lab/runs?user=ann&password=***&sslmode=require");
   EXPECT_EQ(trainyard::redact_postgres_url("postgresql://ann@db.lab/runs"), "postgresql://ann@db.lab/runs");
+}
+
+// A password holding '?' (libpq reads it up to the '@') escaped redaction: the pattern stopped
+// at the '?' and left the whole URL as it was.
+TEST(PostgresUrl, APasswordWithAQuestionMarkIsRedactedToo) {
+  EXPECT_EQ(trainyard::redact_postgres_url("postgresql://ann:s3c?ret@db.lab:5432/runs"),
+            "postgresql://ann:***@db.lab:5432/runs");
+  EXPECT_EQ(trainyard::redact_postgres_url("postgresql://ann:a:b#c@db.lab/runs"), "postgresql://ann:***@db.lab/runs");
+}
+
+TEST(PostgresUrl, ThePasswordIsTakenOutDecodedAndTheRestKept) {
+  std::string password;
+  EXPECT_EQ(trainyard::without_postgres_password("postgresql://ann:s3c%3Fret@db.lab:5432/runs", &password),
+            "postgresql://ann@db.lab:5432/runs");
+  EXPECT_EQ(password, "s3c?ret");  // as libpq decodes it, for PGPASSWORD
+  EXPECT_EQ(
+      trainyard::without_postgres_password("postgresql://db.lab/runs?user=ann&password=pw&sslmode=require", &password),
+      "postgresql://db.lab/runs?user=ann&sslmode=require");
+  EXPECT_EQ(password, "pw");
+  EXPECT_EQ(trainyard::without_postgres_password("postgresql://db.lab/runs?password=pw&user=ann"),
+            "postgresql://db.lab/runs?user=ann");
+  EXPECT_EQ(trainyard::without_postgres_password("postgresql://db.lab/runs?user=ann&password=pw"),
+            "postgresql://db.lab/runs?user=ann");
+  EXPECT_EQ(trainyard::without_postgres_password("postgresql://ann@db.lab/runs"), "postgresql://ann@db.lab/runs");
+  EXPECT_EQ(trainyard::without_postgres_password("results/a:b@c.db"), "results/a:b@c.db");  // a file
+
+  ::unsetenv("PGPASSWORD");
+  EXPECT_EQ(trainyard::move_postgres_password_to_environment("postgres://u:pw1@h/db"), "postgres://u@h/db");
+  ASSERT_NE(std::getenv("PGPASSWORD"), nullptr);
+  EXPECT_STREQ(std::getenv("PGPASSWORD"), "pw1");
+  ::unsetenv("PGPASSWORD");
 }
 
 TEST(Postgres, BoundParametersNullsAndRowsRoundTrip) {

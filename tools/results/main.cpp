@@ -73,6 +73,7 @@ class Output {
 }  // namespace
 
 int main(int argc, char** argv) {
+  trainyard::move_postgres_passwords_out_of_arguments(argc, argv);  // into PGPASSWORD: off `ps`
   CLI::App app{
       "Queries, compares, exports and plots the runs in a Trainyard results database "
       "(opened read-only)."};

@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -60,6 +62,14 @@ int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLau
   const int record_fd = ::mkstemp(record_template);
   if (record_fd >= 0) ::close(record_fd);
   const std::filesystem::path record_file = record_fd >= 0 ? record_template : "";
+  // The ranks meet through a file in a folder of this user's alone (mkdtemp: 0700), not a TCP
+  // store: LibTorch 1.13's listens on every interface, where anyone could join the rendezvous.
+  char rendezvous_template[] = "/tmp/trainyard-rendezvous-XXXXXX";
+  if (!::mkdtemp(rendezvous_template)) {
+    throw std::runtime_error(std::string("--nproc: cannot create a rendezvous folder in /tmp: ") +
+                             std::strerror(errno));
+  }
+  const std::filesystem::path rendezvous_folder = rendezvous_template;
   std::map<pid_t, int> running;  // pid -> rank
   pid_t group = 0;
   for (int rank = 0; rank < options.nproc; ++rank) {
@@ -69,6 +79,7 @@ int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLau
                                                {"LOCAL_RANK", std::to_string(rank)},
                                                {"LOCAL_WORLD_SIZE", std::to_string(options.nproc)},
                                                {"MASTER_ADDR", "127.0.0.1"},
+                                               {"TRAINYARD_RENDEZVOUS_FILE", (rendezvous_folder / "store").string()},
                                                {"MASTER_PORT", std::to_string(port)}});
     ChildOptions child;
     child.process_group = group;
@@ -77,8 +88,8 @@ int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLau
     if (group == 0) group = pid;  // rank 0 leads the group the others join
     running[pid] = rank;
   }
-  spdlog::info("started {} processes on this machine (ranks 0-{}, rendezvous 127.0.0.1:{})", options.nproc,
-               options.nproc - 1, port);
+  spdlog::info("started {} processes on this machine (ranks 0-{}, rendezvous {})", options.nproc, options.nproc - 1,
+               rendezvous_folder.string());
 
   int rank0_code = 0, first_failure_code = 0;
   int signals_passed = 0;
@@ -125,6 +136,8 @@ int launch_local_ranks(const std::vector<std::string>& arguments, const LocalLau
     if (!ok && first_failure_code == 0) first_failure_code = code;  // 130 when interrupted
   }
   if (!record_file.empty()) std::filesystem::remove(record_file);
+  std::error_code ignored;
+  std::filesystem::remove_all(rendezvous_folder, ignored);
   return rank0_code != 0 ? rank0_code : first_failure_code;
 }
 

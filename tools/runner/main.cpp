@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <trainyard/errors.h>
+#include <trainyard/store/postgres_connection.h>
 #include <trainyard/train/device.h>
 
 #include "commands.h"
@@ -98,6 +99,7 @@ int dispatch(const runner::Invocation& invocation, const trainyard::LaunchEnviro
 }  // namespace
 
 int main(int argc, char** argv) {
+  trainyard::move_postgres_passwords_out_of_arguments(argc, argv);  // into PGPASSWORD, before anything reads them
   runner::Invocation invocation;
   invocation.process_start = runner::process_start_time();
   invocation.argc = argc;

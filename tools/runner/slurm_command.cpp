@@ -1,11 +1,11 @@
 #include "commands.h"
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include <trainyard/errors.h>
 #include <trainyard/store/postgres_connection.h>
+#include <trainyard/system/durable_file.h>
 
 namespace trainyard::runner {
 
@@ -32,15 +32,16 @@ int slurm_command(const Invocation& invocation, const SweepSpec& spec, std::size
   sweep.lease_seconds = invocation.lease_seconds;
   const std::string script = trainyard::slurm_script(sweep, invocation.slurm);
   const std::filesystem::path file(invocation.emit_slurm);
-  const std::filesystem::path partial = file.string() + ".partial";
-  {
-    std::ofstream out(partial, std::ios::trunc);
-    out << script;
-    if (!out.flush()) throw trainyard::InputError("--emit-slurm: cannot write '" + file.string() + "'");
+  try {
+    trainyard::DurableFile out(file);  // a new file, never through a link planted at its name
+    std::filesystem::permissions(out.temporary_path(), std::filesystem::perms::owner_all |
+                                                           std::filesystem::perms::group_read |
+                                                           std::filesystem::perms::group_exec);
+    out.write(script.data(), script.size());
+    out.commit();
+  } catch (const std::runtime_error& e) {
+    throw trainyard::InputError(std::string("--emit-slurm: ") + e.what());
   }
-  std::filesystem::permissions(partial, std::filesystem::perms::owner_exec | std::filesystem::perms::group_exec,
-                               std::filesystem::perm_options::add);
-  std::filesystem::rename(partial, file);
   std::cout << "wrote " << file.string() << ": sweep '" << spec.name << "', " << trials << " trials, "
             << invocation.slurm.workers << " workers (job array) through " << sweep.database
             << "\nsubmit it with: sbatch " << file.string() << "\n";

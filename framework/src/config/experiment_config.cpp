@@ -11,6 +11,7 @@
 #include "trainyard/config/validation.h"
 #include "trainyard/errors.h"
 #include "trainyard/plugin/plugin_registry.h"
+#include "trainyard/store/postgres_connection.h"
 #include "trainyard/suggest.h"
 
 #include "framework_keys.h"
@@ -148,7 +149,9 @@ ExperimentDocument ExperimentDocument::load(const fs::path& file, const std::vec
   if (!in) throw ConfigError("Experiment file '" + file.string() + "' cannot be read");
   std::ostringstream text;
   text << in.rdbuf();
-  return parse(text.str(), file.string(), overrides);
+  ExperimentDocument doc = parse(text.str(), file.string(), overrides);
+  doc.folder_ = fs::absolute(file, ec).parent_path();
+  return doc;
 }
 
 ExperimentDocument ExperimentDocument::parse(const std::string& yaml_text, const std::string& source,
@@ -162,12 +165,21 @@ ExperimentDocument ExperimentDocument::parse(const std::string& yaml_text, const
                       describe_node(doc.root_));
   }
   for (const auto& o : overrides) doc.apply(o);
+  // A password in output.db would go into every stored copy of the configuration (the run's row,
+  // its config rows, its checkpoints) and every command line a sweep builds: take it out here,
+  // where every configuration is read, into the environment libpq reads.
+  YAML::Node output = doc.root_["output"];
+  if (output.IsMap() && output["db"].IsScalar()) {
+    const std::string db = output["db"].Scalar(), url = move_postgres_password_to_environment(db);
+    if (url != db) output["db"] = url;
+  }
   return doc;
 }
 
 ExperimentDocument ExperimentDocument::with_overrides(const std::vector<Override>& overrides) const {
   ExperimentDocument copy;
   copy.source_ = source_;
+  copy.folder_ = folder_;
   copy.root_ = YAML::Clone(root_);
   copy.overridden_ = overridden_;
   for (const auto& o : overrides) copy.apply(o);
@@ -219,7 +231,8 @@ std::vector<fs::path> ExperimentDocument::plugin_paths() const {
     if (!item.IsScalar()) {
       throw ConfigError(ctx.where(item, "plugin_paths") + ": plugin_paths: each entry must be a folder path");
     }
-    out.emplace_back(item.Scalar());
+    const fs::path entry(item.Scalar());
+    out.push_back(entry.is_relative() && !folder_.empty() ? (folder_ / entry).lexically_normal() : entry);
   }
   return out;
 }

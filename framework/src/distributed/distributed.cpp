@@ -13,6 +13,7 @@
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/version.h>
 #if TRAINYARD_WITH_NCCL
@@ -99,6 +100,7 @@ LaunchEnvironment read_launch_environment(const EnvironmentLookup& lookup) {
     return env;
   }
   if (const auto address = lookup("MASTER_ADDR")) env.master_addr = *address;
+  if (const auto file = lookup("TRAINYARD_RENDEZVOUS_FILE")) env.rendezvous_file = *file;
   if (const auto port = integer_variable(lookup, "MASTER_PORT")) env.master_port = *port;
   const std::string rank_name = env.launcher == "slurm" ? "SLURM_PROCID" : "RANK";
   const std::string size_name = env.launcher == "slurm" ? "SLURM_NTASKS" : "WORLD_SIZE";
@@ -230,18 +232,26 @@ Communicator::Communicator(const LaunchEnvironment& env, const std::string& back
     : groups_(std::make_unique<Groups>()), rank_(env.rank), world_size_(env.world_size), backend_(backend) {
   groups_->timeout = timeout;
   try {
-    c10d::TCPStoreOptions options;
-    options.port = static_cast<std::uint16_t>(env.master_port);
-    options.isServer = env.rank == 0;
-    options.numWorkers = static_cast<std::size_t>(env.world_size);
-    options.waitWorkers = true;
-    options.timeout = timeout;
-    groups_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+    if (!env.rendezvous_file.empty()) {
+      groups_->store = c10::make_intrusive<c10d::FileStore>(env.rendezvous_file, env.world_size);
+      groups_->store->setTimeout(timeout);
+    } else {
+      c10d::TCPStoreOptions options;
+      options.port = static_cast<std::uint16_t>(env.master_port);
+      options.isServer = env.rank == 0;
+      options.numWorkers = static_cast<std::size_t>(env.world_size);
+      options.waitWorkers = true;
+      options.timeout = timeout;
+      groups_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+    }
   } catch (...) {
+    const std::string where = env.rendezvous_file.empty()
+                                  ? "the TCP store at " + env.master_addr + ":" + std::to_string(env.master_port) +
+                                        " (MASTER_ADDR, MASTER_PORT)"
+                                  : "the rendezvous file '" + env.rendezvous_file + "'";
     throw CollectiveError("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
-                          ": could not meet the other processes through the TCP store at " + env.master_addr + ":" +
-                          std::to_string(env.master_port) + " (MASTER_ADDR, " +
-                          "MASTER_PORT): " + exception_message(std::current_exception()));
+                          ": could not meet the other processes through " + where + ": " +
+                          exception_message(std::current_exception()));
   }
   try {
     auto main_store = c10::make_intrusive<c10d::PrefixStore>("main", groups_->store);

@@ -168,6 +168,14 @@ std::vector<fs::path> plugin_search_path(const std::vector<fs::path>& extra) {
 PluginRegistry::PluginRegistry() = default;
 PluginRegistry::~PluginRegistry() = default;
 
+namespace {
+bool writable_by_others(const fs::path& path) {
+  std::error_code ec;
+  const auto perms = fs::status(path, ec).permissions();
+  return !ec && (perms & fs::perms::others_write) != fs::perms::none;
+}
+}  // namespace
+
 void PluginRegistry::discover(const std::vector<fs::path>& folders) {
   std::set<fs::path> seen_folders;
   for (const auto& folder : folders) {
@@ -178,10 +186,28 @@ void PluginRegistry::discover(const std::vector<fs::path>& folders) {
     }
     const fs::path canonical_folder = fs::weakly_canonical(folder, ec);
     if (!seen_folders.insert(canonical_folder).second) continue;
+    if (writable_by_others(folder)) {
+      // Anyone on the machine could put a library there, and loading it runs its code as us.
+      const std::string why = "plugin folder '" + folder.string() +
+                              "' is writable by every user, so its libraries are not loaded (anyone could "
+                              "put code there); make it yours alone: chmod o-w '" +
+                              folder.string() + "'";
+      spdlog::warn("{}", why);
+      rejected_.push_back({folder, why});
+      continue;
+    }
 
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(folder, ec)) {
-      if (entry.path().extension() == ".so" && entry.is_regular_file(ec)) files.push_back(entry.path());
+      if (entry.path().extension() != ".so" || !entry.is_regular_file(ec)) continue;
+      if (writable_by_others(entry.path())) {
+        const std::string why =
+            "plugin '" + entry.path().string() + "' is writable by every user and is not loaded; chmod o-w it";
+        spdlog::warn("{}", why);
+        rejected_.push_back({entry.path(), why});
+        continue;
+      }
+      files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
     for (const auto& file : files) {

@@ -2,7 +2,11 @@
 
 #include <libpq-fe.h>
 
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
 #include <regex>
+#include <string>
 
 #include "trainyard/errors.h"
 #include "trainyard/store/sql_database.h"
@@ -35,11 +39,79 @@ bool is_postgres_url(const std::string& text) {
   return text.rfind("postgresql://", 0) == 0 || text.rfind("postgres://", 0) == 0;
 }
 
+namespace {
+
+// scheme://user:password@host: libpq reads the user and password up to the first '@' before any
+// '/', so a password may hold '?', ':' or '#' (it did escape redaction with a '?'); and a
+// password=... parameter of the query string.
+const std::regex& password_in_authority() {
+  static const std::regex pattern(R"(^(postgres(?:ql)?://[^:/@]*):([^@/]*)@)");
+  return pattern;
+}
+const std::regex& password_in_query() {
+  static const std::regex pattern(R"(([?&])password=([^&]*)(&?))");
+  return pattern;
+}
+
+std::string percent_decoded(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string redact_postgres_url(const std::string& url) {
-  // scheme://user:password@host -> scheme://user:***@host; and password=... in a query string.
-  static const std::regex in_authority(R"(^(postgres(?:ql)?://[^:/@?]*):[^@/?]*@)");
-  static const std::regex in_query(R"(([?&]password=)[^&]*)");
-  return std::regex_replace(std::regex_replace(url, in_authority, "$1:***@"), in_query, "$1***");
+  return std::regex_replace(std::regex_replace(url, password_in_authority(), "$1:***@"), password_in_query(),
+                            "$1password=***$3");
+}
+
+std::string without_postgres_password(const std::string& url, std::string* password) {
+  if (!is_postgres_url(url)) return url;
+  std::string out = url;
+  std::smatch match;
+  if (std::regex_search(url, match, password_in_authority())) {
+    if (password) *password = percent_decoded(match[2].str());
+    out = match[1].str() + "@" + match.suffix().str();
+  }
+  const std::string before_query = out;
+  if (std::regex_search(before_query, match, password_in_query())) {
+    if (password) *password = percent_decoded(match[2].str());
+    // "?password=x&a=b" keeps "?a=b"; "?a=b&password=x" keeps "?a=b"
+    const std::string lead = match[1].str() == "?" ? (match[3].length() ? "?" : "") : (match[3].length() ? "&" : "");
+    out = match.prefix().str() + lead + match.suffix().str();
+  }
+  return out;
+}
+
+std::string move_postgres_password_to_environment(const std::string& location) {
+  std::string password;
+  const std::string url = without_postgres_password(location, &password);
+  if (url != location) ::setenv("PGPASSWORD", password.c_str(), 1);
+  return url;
+}
+
+void move_postgres_passwords_out_of_arguments(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    std::size_t at = argument.find("postgresql://");
+    if (at == std::string::npos) at = argument.find("postgres://");
+    if (at == std::string::npos) continue;
+    const std::string url = move_postgres_password_to_environment(argument.substr(at));
+    const std::string scrubbed = argument.substr(0, at) + url;
+    if (scrubbed == argument) continue;
+    // Shorter than the original: written over it, the rest zeroed, so the old text is gone.
+    std::memset(argv[i], 0, argument.size());
+    std::memcpy(argv[i], scrubbed.data(), scrubbed.size());
+  }
 }
 
 std::string redact_location(const std::string& location) {

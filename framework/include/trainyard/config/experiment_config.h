@@ -92,7 +92,9 @@ class ExperimentDocument {
   static ExperimentDocument parse(const std::string& yaml_text, const std::string& source,
                                   const std::vector<Override>& overrides = {});
 
-  /// The `plugin_paths:` list (validated), needed before plugins can be discovered.
+  /// The `plugin_paths:` list (validated), needed before plugins can be discovered. Relative
+  /// entries resolve against the experiment file's folder (as an include would), whatever folder
+  /// the runner started in; in a document parsed from text, against the current folder.
   std::vector<std::filesystem::path> plugin_paths() const;
 
   /// Validates every key against the framework's sections and the chosen plugins' schemas and
@@ -114,6 +116,7 @@ class ExperimentDocument {
 
   YAML::Node root_;
   std::string source_;
+  std::filesystem::path folder_;      // the experiment file's folder, absolute; empty when parsed from text
   std::set<std::string> overridden_;  // dotted keys set from the command line
 };
 

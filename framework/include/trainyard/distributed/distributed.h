@@ -28,6 +28,10 @@ struct LaunchEnvironment {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;  // torchrun's default
   std::string launcher;     // "torchrun", "slurm", or empty for one process
+  /// TRAINYARD_RENDEZVOUS_FILE, set by `runner --nproc`: the processes meet through this file (in
+  /// a folder only their user can enter) instead of a TCP store, whose server in LibTorch 1.13
+  /// listens on every interface of the machine, not only loopback.
+  std::string rendezvous_file;
   bool distributed() const { return world_size > 1; }
 };
 

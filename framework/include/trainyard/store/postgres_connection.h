@@ -24,6 +24,23 @@ std::string redact_postgres_url(const std::string& url);
 /// A results database's location for messages: a PostgreSQL URL redacted, a file path as it is.
 std::string redact_location(const std::string& location);
 
+/// `url` without its password (user:PASSWORD@ in the authority, or a password= parameter); the
+/// password, percent-decoded as libpq decodes it, goes to `password` when given. A URL without
+/// one, or a file path, comes back as it is.
+std::string without_postgres_password(const std::string& url, std::string* password = nullptr);
+
+/// A password in `location` (a PostgreSQL URL) is never stored, logged or put on a command line:
+/// this takes it out of the URL into this process's PGPASSWORD, which libpq reads and the
+/// processes this one starts inherit, and returns the URL without it. Anything else comes back as
+/// it is. (~/.pgpass or PGPASSWORD set by the user is the documented way; this catches the rest.)
+std::string move_postgres_password_to_environment(const std::string& location);
+
+/// The same for a process's own command line, before it is parsed: every argument holding a
+/// PostgreSQL URL ("--db=postgresql://u:pw@h/db", "output.db=postgresql://...") loses its password,
+/// in place, so neither this process's /proc/PID/cmdline (what `ps` shows) nor the command lines it
+/// builds for its children carry it.
+void move_postgres_passwords_out_of_arguments(int argc, char** argv);
+
 class PostgresResult {
  public:
   explicit PostgresResult(pg_result* result);
