@@ -15,6 +15,7 @@
 
 #include <trainyard/errors.h>
 #include <trainyard/store/results_store.h>
+#include <trainyard/system/process_identity.h>
 
 #include "temporary_postgres.h"
 #include "test_support.h"
@@ -423,6 +424,22 @@ TEST_P(Store, RunWhoseProcessDiedIsMarkedInterrupted) {
   EXPECT_TRUE(store.mark_abandoned_runs("other-host").empty());
 }
 
+// A run whose pid now belongs to another process (after a reboot, or reused) stayed 'running'
+// forever: kill(pid, 0) found the other process alive. The row keeps the boot and start time too.
+TEST_P(Store, ARunWhosePidWasReusedIsMarkedInterrupted) {
+  ResultsStore store(location());
+  const auto reused = store.begin_run(sample_run());
+  const auto own = store.begin_run(sample_run());
+  // As a run of an earlier boot with this process's pid would read: same pid, another start.
+  store.database().query("UPDATE runs SET pid_start = 'another-boot/12345' WHERE id = ?", {reused});
+  const auto marked = store.mark_abandoned_runs("host");
+  ASSERT_EQ(marked, std::vector<std::int64_t>{reused});
+  EXPECT_EQ(store.run(reused)->status, trainyard::RunStatus::kInterrupted);
+  EXPECT_EQ(store.run(own)->status, trainyard::RunStatus::kRunning);  // this process, this start: alive
+  EXPECT_EQ(trainyard::process_start_key(getpid()).empty(), false);
+  EXPECT_EQ(trainyard::process_start_key(getpid()), trainyard::process_start_key(getpid()));
+}
+
 TEST_P(Store, EightConcurrentWritersLoseNoRows) {
   constexpr int kWriters = 8, kEpochs = 25;
   in_processes(kWriters, "writer", [&](int) {
@@ -461,6 +478,25 @@ TEST(ResultsStore, APostgresStoreRidesOutAServerRestart) {
   EXPECT_EQ(store.run(id)->error, "");
 }
 
+// A write on a connection lost under it is not run again on a new one: the server may have
+// committed it before the answer was lost (a finished trial's completion, run twice, found the
+// trial no longer claimed). It fails, naming itself; the next statement reconnects. Reads and
+// idempotent writes ride out the loss.
+TEST(ResultsStore, APostgresWriteIsNotRunTwiceAfterALostConnection) {
+  const t::TemporaryPostgres server;
+  ResultsStore store(server.create_database("write_once"));
+  const auto id = store.begin_run(sample_run());
+  server.restart();
+  EXPECT_THROW(store.database().query("INSERT INTO run_overrides (run_id, key, value) VALUES (?, 'k', 'v')", {id}),
+               StoreError);
+  EXPECT_EQ(store.database().query("SELECT count(*) FROM run_overrides WHERE run_id = ?", {id}).integer(0, 0), 0);
+  server.restart();
+  EXPECT_EQ(store.database().query("SELECT count(*) FROM runs").integer(0, 0), 1);  // a read: retried
+  server.restart();
+  store.finish_run(id, trainyard::RunStatus::kFinished);  // idempotent: retried
+  EXPECT_EQ(store.run(id)->status, trainyard::RunStatus::kFinished);
+}
+
 // ---- the trial queue of workers
 
 TEST_P(Store, TrialsAreClaimedOnceInOrderAndEndWithTheirRun) {
@@ -481,7 +517,11 @@ TEST_P(Store, TrialsAreClaimedOnceInOrderAndEndWithTheirRun) {
   EXPECT_FALSE(store.renew_trial_lease(first->id, "w2", 60));  // not w2's
   const auto run = store.begin_run(sample_run());
   EXPECT_TRUE(store.complete_trial(first->id, "w1", true, run));
-  EXPECT_FALSE(store.complete_trial(first->id, "w1", true, run));  // once
+  // Idempotent: the same completion again (a retry whose first answer was lost) says it is done;
+  // another outcome, or another worker, is refused.
+  EXPECT_TRUE(store.complete_trial(first->id, "w1", true, run));
+  EXPECT_FALSE(store.complete_trial(first->id, "w1", false, run, "late"));
+  EXPECT_FALSE(store.complete_trial(first->id, "w2", true, run));
   EXPECT_TRUE(store.complete_trial(second->id, "w2", false, std::nullopt, "bad data"));
   const auto counts = store.trial_counts(sweep);
   EXPECT_EQ(counts.finished, 2);

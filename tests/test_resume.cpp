@@ -2,6 +2,8 @@
 // with exactly the per-epoch figures of the same run left alone, in its own database row.
 #include <gtest/gtest.h>
 
+#include <sched.h>
+
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "test_support.h"
@@ -64,7 +66,7 @@ TEST_F(Resume, KilledAfterAnEpochAndResumedEqualsTheRunLeftAlone) {
   ASSERT_NE(killed.exit_code, 0) << killed.output;
   EXPECT_EQ(epochs(2).size(), 2u);
   EXPECT_EQ(status(2), "running");  // as kill -9 leaves it
-  EXPECT_TRUE(fs::exists(dir_ / "results/checkpoints/run-2/last.pt"));
+  EXPECT_TRUE(fs::exists(t::recorded_run_dir(dir_ / "results/r.db", 2) / "last.pt"));
 
   const auto resumed = runner("--resume 2 --db results/r.db");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
@@ -130,4 +132,93 @@ TEST_F(Resume, KilledSweepTrialsContinueInTheirRowsAndMatchAnUntouchedSweep) {
   }
   EXPECT_FALSE(theirs.executeStep());
   EXPECT_EQ(rows, 8);  // 2 trials x 4 epochs
+}
+
+// Two databases writing to one checkpoints folder (the template's experiment and the quick start
+// both default to results/checkpoints) each wrote run-1/: the second run's best.pt replaced the
+// first's. Each database names its runs' folders with its own tag.
+TEST_F(Resume, TwoDatabasesSharingACheckpointsFolderKeepEachOthersCheckpoints) {
+  ASSERT_EQ(runner("exp.yaml --set train.epochs=1").exit_code, 0);
+  const fs::path first = t::recorded_run_dir(dir_ / "results/r.db", 1);
+  const std::string first_best = t::read_file(first / "best.pt");
+  const auto other = runner("exp.yaml --set train.epochs=1 --set output.db=results/other.db --set seed=12");
+  ASSERT_EQ(other.exit_code, 0) << other.output;
+  const fs::path second = t::recorded_run_dir(dir_ / "results/other.db", 1);
+  EXPECT_NE(first, second);
+  EXPECT_EQ(first.parent_path(), fs::canonical(dir_ / "results/checkpoints"));
+  EXPECT_EQ(t::read_file(first / "best.pt"), first_best);  // untouched by the other database's run 1
+  EXPECT_TRUE(fs::exists(second / "best.pt"));
+  SQLite::Database db((dir_ / "results/other.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT checkpoint_path FROM runs WHERE id = 1").getString(), (second / "best.pt").string());
+}
+
+// The stored output.checkpoints and dataset root are relative: from another folder, `--resume`
+// found no last.pt, discarded the recorded epochs ("resumed after epoch 0") and trained afresh.
+TEST_F(Resume, AResumeFromAnotherFolderContinuesExactly) {
+  ASSERT_EQ(runner("exp.yaml").exit_code, 0);
+  ASSERT_NE(runner("exp.yaml", "TRAINYARD_FAULT_KILL_AFTER_EPOCH=2").exit_code, 0);
+  t::TempDir elsewhere;
+  const auto resumed = t::run_command(
+      t::runner_command(elsewhere.path(), "--resume 2 --db " + t::shell_quote((dir_ / "results/r.db").string()),
+                        t::tiny_model_environment()));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("run 2 resumed after epoch 2 of 4"), std::string::npos) << resumed.output;
+  EXPECT_EQ(epochs(2), epochs(1));
+  EXPECT_TRUE(fs::is_empty(elsewhere.path()));  // nothing written where the command ran
+}
+
+// A resume that cannot find the checkpoint it needs must not start over (which deleted the
+// recorded epochs): exit 2, naming where it looked, with every epoch and the status as they were.
+TEST_F(Resume, AMissingCheckpointExitsTwoAndKeepsEveryRecordedEpoch) {
+  ASSERT_NE(runner("exp.yaml", "TRAINYARD_FAULT_KILL_AFTER_EPOCH=2").exit_code, 0);
+  const fs::path last = t::recorded_run_dir(dir_ / "results/r.db", 1) / "last.pt";
+  ASSERT_TRUE(fs::exists(last));
+  fs::remove(last);
+  const std::string before = status(1);
+  const auto resumed = runner("--resume 1 --db results/r.db");
+  EXPECT_EQ(resumed.exit_code, 2) << resumed.output;
+  EXPECT_NE(resumed.output.find("'" + last.string() + "' is missing"), std::string::npos) << resumed.output;
+  EXPECT_EQ(epochs(1).size(), 2u);
+  EXPECT_EQ(status(1), before);
+}
+
+// A resume or a worker's takeover could load another run's weights from a shared folder: a
+// checkpoint names the run folder it was written for, and a resume refuses any other.
+TEST_F(Resume, AnotherRunsCheckpointIsRefused) {
+  ASSERT_NE(runner("exp.yaml", "TRAINYARD_FAULT_KILL_AFTER_EPOCH=1").exit_code, 0);
+  ASSERT_NE(runner("exp.yaml", "TRAINYARD_FAULT_KILL_AFTER_EPOCH=2").exit_code, 0);
+  const fs::path mine = t::recorded_run_dir(dir_ / "results/r.db", 1) / "last.pt";
+  fs::copy_file(t::recorded_run_dir(dir_ / "results/r.db", 2) / "last.pt", mine, fs::copy_options::overwrite_existing);
+  const auto resumed = runner("--resume 1 --db results/r.db");
+  EXPECT_NE(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("belongs to run-2-"), std::string::npos) << resumed.output;
+  EXPECT_EQ(epochs(1).size(), 1u);  // the recorded epoch is kept
+}
+
+// A sweep gives each running trial its share of the machine (its own GPU; its share of the cores).
+// A resumed trial got none: it went on with what its configuration said, so two could share one
+// GPU (or each take every core). Now it gets its slot's share, and its row says where it ran.
+TEST_F(Resume, AResumedSweepTrialGetsItsSlotsShareOfTheMachine) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  const int cores = CPU_COUNT(&set);
+  if (cores < 2) GTEST_SKIP() << "one core: every share is the whole machine";
+  std::string experiment = t::read_file(dir_ / "exp.yaml");
+  experiment.replace(experiment.find(", threads: 1"), 12, "");
+  t::write_file(dir_ / "sweep.yaml", experiment + "sweep:\n  grid:\n    optimizer.lr: [1.0e-2, 3.0e-3]\n");
+  ASSERT_NE(runner("sweep.yaml --jobs 1", "TRAINYARD_FAULT_KILL_AFTER_EPOCH=2").exit_code, 0);
+  const auto again = runner("sweep.yaml --jobs 2");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("resumed: optimizer.lr=1.0e-2 (run 1)"), std::string::npos) << again.output;
+  SQLite::Database db((dir_ / "results/r.db").string(), SQLite::OPEN_READONLY);
+  const int share = cores / 2;
+  const std::string expected = "cpu (" + std::to_string(share) + (share == 1 ? " thread)" : " threads)");
+  SQLite::Statement devices(db, "SELECT id, device FROM runs ORDER BY id");
+  int rows = 0;
+  while (devices.executeStep()) {
+    ++rows;
+    EXPECT_EQ(devices.getColumn(1).getString(), expected) << "run " << devices.getColumn(0).getInt();
+  }
+  EXPECT_EQ(rows, 2);
 }

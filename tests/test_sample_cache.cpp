@@ -100,3 +100,43 @@ TEST(SampleCache, SavesAndLoadsACompleteCacheIncludingSkippedSamples) {
   EXPECT_FALSE(other_size.load(dir / "junk.pt"));
   EXPECT_EQ(other_size.cached(), 0u);
 }
+
+// A cache file is another process's output: one with the right count but the wrong shapes or
+// types was read out of bounds (presence flags shorter than the count) or threw from inside the
+// loader (labels of another type). Each must be refused, with the reason, and leave the cache empty.
+TEST(SampleCache, RefusesForeignFilesOfTheRightSizeSayingWhy) {
+  trainyard::testing::TempDir dir;
+  const auto images = torch::zeros({8, 1, 1, 1});
+  const auto labels = torch::zeros({8}, torch::kInt64);
+  const auto present = torch::ones({8}, torch::kUInt8);
+  const std::vector<std::pair<std::vector<torch::Tensor>, std::string>> foreign{
+      {{images, labels, torch::ones({2}, torch::kUInt8)}, "presence flags"},
+      {{images, labels.to(torch::kFloat32), present}, "labels"},
+      {{images, labels}, "2 tensors"},
+      {{torch::zeros({8}), labels, present}, "images"},
+      {{images, torch::full({8}, -1, torch::kInt64), present}, "negative label"},
+  };
+  for (std::size_t i = 0; i < foreign.size(); ++i) {
+    const auto file = dir / ("foreign-" + std::to_string(i) + ".pt");
+    torch::save(foreign[i].first, file.string());
+    SampleCache cache(8);
+    std::string refusal;
+    EXPECT_FALSE(cache.load(file, &refusal)) << i;
+    EXPECT_NE(refusal.find(foreign[i].second), std::string::npos) << i << ": " << refusal;
+    EXPECT_EQ(cache.cached(), 0u) << i;
+  }
+}
+
+TEST(SampleCache, SavingLeavesNoTemporaryFileAndReplacesTheOldOne) {
+  trainyard::testing::TempDir dir;
+  CountingDataset dataset;
+  SampleCache cache(8);
+  for (std::size_t i = 0; i < 8; ++i) cache.get(dataset, Split::kTrain, i);
+  trainyard::testing::write_file(dir / "c.pt", "a corrupt cache, refused and then replaced");
+  ASSERT_TRUE(cache.save(dir / "c.pt"));
+  SampleCache loaded(8);
+  EXPECT_TRUE(loaded.load(dir / "c.pt"));
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) names.push_back(entry.path().filename());
+  EXPECT_EQ(names, std::vector<std::string>{"c.pt"});
+}

@@ -6,6 +6,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -13,7 +15,7 @@
 
 #include "temporary_postgres.h"
 #include "test_support.h"
-#include "trainyard/train/device.h"
+#include "trainyard/system/provenance.h"
 #include "trainyard/store/results_store.h"
 #include "trainyard/store/sql_database.h"
 
@@ -285,4 +287,128 @@ TEST_F(SweepWorkers, AWorkerNeedsASweep) {
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
   EXPECT_NE(refused.output.find("--worker runs a sweep, and this experiment declares none"), std::string::npos)
       << refused.output;
+}
+
+// A worker that stalls past its lease (a suspended laptop) while another takes its trial over:
+// before, both ran the trial and wrote the same run (its epochs, its last.pt), and the stalled one
+// settled the trial again as a second, failed run. Now the stalled worker's trial process checks
+// the lease before each write and stops without writing; the worker, woken, leaves the trial alone.
+TEST_F(SweepWorkers, AStalledWorkersTrialStopsWithoutWritingOnceAnotherWorkerHasIt) {
+  t::make_image_folder(dir_ / "data", {{"a", 8}, {"b", 8}}, 16);
+  t::write_file(dir_ / "stall.yaml", R"(name: stall
+seed: 5
+device: cpu
+model:     {plugin: tiny}
+dataset:   {plugin: imagefolder, root: data, image_size: 16, train_fraction: 0.5}
+optimizer: {plugin: adam, lr: 1.0e-2}
+train:     {epochs: 6, batch_size: 4, threads: 1}
+output:    {db: results/sweep.db, checkpoints: results/checkpoints}
+sweep:
+  grid:
+    model.width: [4]
+)");
+  // Worker A's trial process stops itself after epoch 2 is written (outside any transaction).
+  const pid_t a =
+      std::stoi(t::run_command(t::runner_command(dir_.path(), "stall.yaml --worker --lease 1.5",
+                                                 t::tiny_model_environment() + " TRAINYARD_FAULT_STOP_AFTER_EPOCH=2") +
+                               " > a.log 2>&1 & echo $!")
+                    .output);
+  int trial_process = 0;
+  ASSERT_TRUE(t::wait_until(
+      [&] {
+        const auto children = t::run_command("pgrep -P " + std::to_string(a)).output;
+        if (children.empty()) return false;
+        trial_process = std::stoi(children);
+        return t::process_state(trial_process) == 'T';
+      },
+      60))
+      << t::read_file(dir_ / "a.log");
+  ASSERT_EQ(kill(a, SIGSTOP), 0);  // the whole machine stalls: the worker renews nothing now
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+
+  auto b = std::async(std::launch::async, [&] { return t::run_command(command("stall.yaml --worker --lease 1.5")); });
+  const std::string db_path = (dir_ / "results/sweep.db").string();
+  ASSERT_TRUE(t::wait_until(
+      [&] {
+        return trainyard::open_sqlite_database(db_path, true)->query("SELECT attempts FROM trials").integer(0, 0) == 2;
+      },
+      60));
+  ASSERT_EQ(kill(trial_process, SIGCONT), 0);  // A's trial process wakes, still holding the old lease
+  EXPECT_TRUE(t::wait_for_exit(trial_process, 60));
+  const auto worker_b = b.get();
+  EXPECT_EQ(worker_b.exit_code, 0) << worker_b.output;
+  ASSERT_EQ(kill(a, SIGCONT), 0);
+  EXPECT_TRUE(t::wait_for_exit(a, 60));
+
+  std::string trial_log;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / "results/checkpoints")) {
+    const std::string name = entry.path().filename();
+    if (name.size() > 4 && name.find(":" + std::to_string(a) + ".log") != std::string::npos) {
+      trial_log = t::read_file(entry.path());
+    }
+  }
+  EXPECT_NE(trial_log.find("no longer holds trial 1"), std::string::npos) << trial_log;
+  EXPECT_NE(t::read_file(dir_ / "a.log").find("taken over by another worker"), std::string::npos)
+      << t::read_file(dir_ / "a.log");
+
+  const auto db = trainyard::open_sqlite_database(db_path, true);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM runs"), 1);  // no second, failed run settled by A
+  EXPECT_EQ(db->query("SELECT status FROM runs").text(0, 0), "finished");
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM epochs"), 6);
+  EXPECT_EQ(count(*db, "SELECT count(DISTINCT epoch) FROM epochs"), 6);
+  const auto trial = db->query("SELECT status, attempts, worker FROM trials");
+  EXPECT_EQ(trial.text(0, 0), "finished");
+  EXPECT_EQ(trial.integer(0, 1), 2);
+  EXPECT_NE(trial.text(0, 2), trainyard::host_name() + ":" + std::to_string(a));
+}
+
+// A password given in a PostgreSQL URL went into every run's stored configuration and config
+// rows, every checkpoint (files anyone could read), the trial processes' command lines (`ps`) and
+// four messages. It now goes to PGPASSWORD as the URL is read, and is written nowhere.
+TEST_F(SweepWorkers, APasswordInTheUrlIsStoredLoggedAndShownNowhere) {
+  const std::string password = "S3cr3t?Pw";
+  std::string url = t::database_for_this_test();
+  url.insert(url.find("@"), ":" + password);  // postgresql://trainyard:S3cr3t?Pw@127.0.0.1:PORT/db
+  write_experiment(url);
+  std::atomic<bool> done{false};
+  std::vector<std::string> seen_in_ps;
+  std::thread watcher([&] {
+    while (!done) {
+      for (const auto& entry : fs::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::string line;
+        try {
+          line = t::read_file(entry.path() / "cmdline");
+        } catch (const std::exception&) {
+          continue;  // gone meanwhile
+        }
+        std::replace(line.begin(), line.end(), '\0', ' ');
+        // The trial processes the worker starts (the worker's own command line is the user's).
+        const bool trial = line.find("--trial-key") != std::string::npos || line.find("--resume") != std::string::npos;
+        if (trial && line.find(password) != std::string::npos) seen_in_ps.push_back(line);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  const auto worker =
+      t::run_command(command("sweep.yaml --worker --lease 5 --set train.epochs=20 --set 'output.db=" + url + "'"));
+  done = true;
+  watcher.join();
+  ASSERT_EQ(worker.exit_code, 0) << worker.output;
+  EXPECT_TRUE(seen_in_ps.empty()) << seen_in_ps.front();
+  EXPECT_NE(worker.output.find("finished"), std::string::npos) << worker.output;
+  EXPECT_EQ(worker.output.find(password), std::string::npos) << worker.output;
+
+  // Nowhere in the database, whatever the table, nor in any file the sweep wrote.
+  const auto db = trainyard::open_postgres_database(url);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM runs WHERE status = 'finished'"), 6);
+  for (const char* table : {"runs", "run_config", "run_overrides", "sweeps", "trials", "epochs"}) {
+    EXPECT_EQ(count(*db, std::string("SELECT count(*) FROM ") + table + " t WHERE t::text LIKE '%S3cr3t%'"), 0)
+        << table;
+  }
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / "results")) {
+    if (!entry.is_regular_file()) continue;
+    EXPECT_EQ(t::read_file(entry.path()).find(password), std::string::npos) << entry.path();
+  }
 }

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "test_support.h"
+#include "trainyard/plugin/plugin_registry.h"
 #include "trainyard/config/experiment_config.h"
 #include "trainyard/errors.h"
 #include "trainyard/train/training_run.h"
@@ -33,7 +34,7 @@ class MemoryRecorder final : public RunRecorder {
     log_.calls.push_back("begin " + run.model_plugin);
     return 41;
   }
-  void resume_run(std::int64_t id, const std::string&) override {
+  void resume_run(std::int64_t id, const std::string&, const std::string&) override {
     log_.calls.push_back("resume " + std::to_string(id));
   }
   std::vector<EpochRecord> keep_epochs(std::int64_t, std::int64_t last_epoch) override {

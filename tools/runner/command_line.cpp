@@ -48,6 +48,7 @@ void add_options(CLI::App& app, Invocation& invocation) {
   app.add_option("--trial-of-sweep", invocation.trial_of_sweep)->group("");
   app.add_option("--trial-key", invocation.trial_key)->group("");
   app.add_option("--trial-set", invocation.trial_sets)->group("");
+  app.add_option("--trial-lease", invocation.trial_lease)->group("");
   app.add_option("--resume", invocation.resume_id,
                  "continue run RUN_ID (interrupted, failed or killed) in its own row, from its last "
                  "checkpoint, with its stored configuration; run from the folder it was started in")

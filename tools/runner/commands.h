@@ -51,6 +51,7 @@ struct Invocation {
   std::int64_t trial_of_sweep = 0;
   std::string trial_key;
   std::vector<std::string> trial_sets;
+  std::string trial_lease;  // "TRIAL_ID:ATTEMPT:WORKER": the lease of the worker that started it
 };
 
 /// Declares every option of the runner on `app`, writing into `invocation`.

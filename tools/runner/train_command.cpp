@@ -11,12 +11,28 @@
 
 namespace trainyard::runner {
 
+namespace {
+// --trial-lease TRIAL_ID:ATTEMPT:WORKER, as a sweep worker writes it (the worker's name has colons).
+TrialLease parse_trial_lease(const std::string& text) {
+  const auto first = text.find(':');
+  const auto second = first == std::string::npos ? first : text.find(':', first + 1);
+  try {
+    if (second == std::string::npos || second + 1 >= text.size()) throw std::invalid_argument(text);
+    return TrialLease{std::stoll(text.substr(0, first)), std::stoll(text.substr(first + 1, second - first - 1)),
+                      text.substr(second + 1)};
+  } catch (const std::logic_error&) {
+    throw InputError("--trial-lease '" + text + "': expected TRIAL_ID:ATTEMPT:WORKER (set by runner --worker)");
+  }
+}
+}  // namespace
+
 RunOptions run_options(const Invocation& invocation) {
   install_stop_handlers();
   RunOptions options;
   options.stop_requested = &g_stop_requested;
   options.process_start = invocation.process_start;
   options.faults = FaultInjector::from_environment();  // the tests' seam; unset in use
+  if (!invocation.trial_lease.empty()) options.trial_lease = parse_trial_lease(invocation.trial_lease);
   return options;
 }
 

@@ -136,7 +136,7 @@ const std::vector<Key<OutputSettings>>& output_keys() {
       key(&OutputSettings::checkpoints,
           string_param(
               "checkpoints", "results/checkpoints",
-              "folder of checkpoints: the best and the last epoch of run N go to its run-N/best.pt and run-N/last.pt")),
+              "folder of checkpoints: the best and the last epoch of run N go to its run-N-<tag>/best.pt and last.pt")),
       key(&OutputSettings::cache,
           string_param("cache", "results/cache",
                        "folder where decoded datasets are shared between runs of the same data (a sweep's "

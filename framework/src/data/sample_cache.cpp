@@ -1,8 +1,10 @@
 #include "trainyard/data/sample_cache.h"
 
-#include <unistd.h>
-
+#include <functional>
 #include <stdexcept>
+#include <tuple>
+
+#include "trainyard/system/durable_file.h"
 
 namespace trainyard {
 
@@ -44,32 +46,63 @@ bool SampleCache::save(const std::filesystem::path& path) const {
     labels[static_cast<std::int64_t>(i)] = slots_[i].sample.label;
     present[static_cast<std::int64_t>(i)] = 1;
   }
-  std::filesystem::create_directories(path.parent_path());
-  const auto temporary = path.string() + ".tmp." + std::to_string(::getpid());
-  torch::save(std::vector<torch::Tensor>{images, labels, present}, temporary);
-  std::filesystem::rename(temporary, path);
+  // Straight from the archive writer to the file: no copy of a cache that can take gigabytes.
+  DurableFile file(path);
+  torch::save(std::vector<torch::Tensor>{images, labels, present},
+              std::function<std::size_t(const void*, std::size_t)>([&file](const void* data, std::size_t size) {
+                file.write(data, size);
+                return size;  // a failure is kept by the file and thrown by commit()
+              }));
+  file.commit();
   return true;
 }
 
-bool SampleCache::load(const std::filesystem::path& path) {
+namespace {
+// Why `tensors` (read from a cache file) cannot be the cache of `size` samples; empty when it can.
+// The file is another process's output, so nothing about it is trusted: a foreign or truncated
+// file must be refused here, not read out of bounds below.
+std::string cache_file_problem(const std::vector<torch::Tensor>& tensors, std::size_t size) {
+  if (tensors.size() != 3) return "it holds " + std::to_string(tensors.size()) + " tensors, not 3";
+  const auto n = static_cast<std::int64_t>(size);
+  const auto& [images, labels, present] = std::tie(tensors[0], tensors[1], tensors[2]);
+  if (!images.defined() || images.dim() < 2 || images.size(0) != n) {
+    return "its images are not " + std::to_string(size) + " samples";
+  }
+  if (labels.dim() != 1 || labels.size(0) != n || labels.scalar_type() != torch::kInt64) {
+    return "its labels are not " + std::to_string(size) + " int64 values";
+  }
+  if (present.dim() != 1 || present.size(0) != n || present.scalar_type() != torch::kUInt8) {
+    return "its presence flags are not " + std::to_string(size) + " bytes";
+  }
+  if (n > 0 && labels.min().item<std::int64_t>() < 0) return "it holds a negative label";
+  return "";
+}
+}  // namespace
+
+bool SampleCache::load(const std::filesystem::path& path, std::string* refusal) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return false;
+  auto refuse = [&](const std::string& why) {
+    if (refusal) *refusal = why;
+    return false;
+  };
   std::vector<torch::Tensor> tensors;
   try {
     torch::load(tensors, path.string());
   } catch (const std::exception&) {
-    return false;  // unreadable: decode instead
+    return refuse("it is not a readable LibTorch archive");
   }
-  if (tensors.size() != 3 || tensors[0].size(0) != static_cast<std::int64_t>(size_) ||
-      tensors[1].size(0) != static_cast<std::int64_t>(size_)) {
-    return false;
-  }
-  const auto* labels = tensors[1].data_ptr<std::int64_t>();
-  const auto* present = tensors[2].data_ptr<std::uint8_t>();
+  const std::string problem = cache_file_problem(tensors, size_);
+  if (!problem.empty()) return refuse(problem);
+  const auto images = tensors[0].contiguous();
+  const auto labels = tensors[1].contiguous();
+  const auto present = tensors[2].contiguous();
+  const auto* label = labels.data_ptr<std::int64_t>();
+  const auto* flag = present.data_ptr<std::uint8_t>();
   for (std::size_t i = 0; i < size_; ++i) {
     Slot& slot = slots_[i];
-    if (present[i]) slot.sample = Sample{tensors[0][static_cast<std::int64_t>(i)], labels[i]};
-    slot.state.store(present[i] ? kSample : kSkipped, std::memory_order_release);
+    if (flag[i]) slot.sample = Sample{images[static_cast<std::int64_t>(i)], label[i]};
+    slot.state.store(flag[i] ? kSample : kSkipped, std::memory_order_release);
   }
   cached_.store(size_);
   return true;

@@ -9,9 +9,13 @@
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 
 #include "store_sql.h"
 #include "trainyard/errors.h"
+#include "trainyard/system/process_identity.h"
+
+namespace fs = std::filesystem;
 
 namespace trainyard {
 
@@ -36,19 +40,21 @@ std::string utc_timestamp() {
 }
 
 void ResultsStore::heartbeat(std::int64_t run_id) {
-  db_->query("UPDATE runs SET heartbeat_at = ? WHERE id = ?", {utc_timestamp(), run_id});
+  db_->query_idempotent("UPDATE runs SET heartbeat_at = ? WHERE id = ?", {utc_timestamp(), run_id});
 }
 
 std::vector<std::int64_t> ResultsStore::mark_abandoned_runs(const std::string& host) {
   // A run still 'running' whose process no longer exists on this host was killed (kill -9, OOM
-  // killer, power loss): say so, instead of leaving it running forever.
+  // killer, power loss): say so, instead of leaving it running forever. The pid alone is not
+  // enough: after a reboot, or once the pid is reused, another process has it (this one, even).
   std::vector<std::int64_t> marked;
   SqlWriteTransaction transaction(*db_);
-  const auto running =
-      db_->query("SELECT id, pid FROM runs WHERE status = 'running' AND host = ? AND pid IS NOT NULL", {host});
+  const auto running = db_->query(
+      "SELECT id, pid, coalesce(pid_start, '') FROM runs WHERE status = 'running' AND host = ? AND pid IS NOT NULL",
+      {host});
   for (std::size_t i = 0; i < running.size(); ++i) {
     const auto id = running.integer(i, 0), pid = running.integer(i, 1);
-    if (pid == getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    if (process_is_alive(static_cast<int>(pid), running.text(i, 2))) continue;
     db_->query(R"sql(
       UPDATE runs SET status = 'interrupted', ended_at = coalesce(heartbeat_at, started_at),
                       error = ? WHERE id = ? AND status = 'running')sql",
@@ -61,8 +67,8 @@ std::vector<std::int64_t> ResultsStore::mark_abandoned_runs(const std::string& h
   return marked;
 }
 
-ResumableRun ResultsStore::resume_run(std::int64_t run_id, const std::string& host) {
-  mark_abandoned_runs(host);
+ResumableRun ResultsStore::resume_run(std::int64_t run_id, const std::string& host, const std::string& device) {
+  std::vector<std::int64_t> abandoned = mark_abandoned_runs(host);
   SqlWriteTransaction transaction(*db_);
   const auto row = db_->query(R"sql(
     SELECT status, coalesce(host, ''), coalesce(pid, 0), config_yaml, coalesce(experiment_file, ''),
@@ -87,10 +93,12 @@ ResumableRun ResultsStore::resume_run(std::int64_t run_id, const std::string& ho
   run.experiment_file = row.text(0, 4);
   if (!row.is_null(0, 5)) run.sweep_id = row.integer(0, 5);
   run.trial_key = row.text(0, 6);
+  run.abandoned = std::move(abandoned);
   db_->query(R"sql(
-    UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, host = ?, pid = ?,
-                    heartbeat_at = ? WHERE id = ?)sql",
-             {host, static_cast<std::int64_t>(getpid()), utc_timestamp(), run_id});
+    UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, host = ?, pid = ?, pid_start = ?,
+                    heartbeat_at = ?, device = coalesce(?, device) WHERE id = ?)sql",
+             {host, static_cast<std::int64_t>(getpid()), text_or_null(process_start_key(getpid())), utc_timestamp(),
+              text_or_null(device), run_id});
   transaction.commit();
   return run;
 }
@@ -141,6 +149,11 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
                               r.world_size,
                               text_or_null(r.distributed_backend)})
                       .integer(0, 0);
+  // The run's folder, named with the database's tag so no other database's run 'id' shares it.
+  const std::string run_dir =
+      r.checkpoint_root.empty() ? std::string() : (fs::path(r.checkpoint_root) / run_folder_name(id)).string();
+  db_->query("UPDATE runs SET run_dir = ?, working_dir = ?, pid_start = ? WHERE id = ?",
+             {text_or_null(run_dir), text_or_null(r.working_dir), text_or_null(process_start_key(getpid())), id});
   insert_config_rows(*db_, "run_config", id, r.config_yaml);
   for (const auto& [key, value] : r.overrides) {
     db_->query("INSERT INTO run_overrides (run_id, key, value) VALUES (?, ?, ?)", {id, key, value});
@@ -149,9 +162,10 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
   return id;
 }
 
-void ResultsStore::record_epoch(std::int64_t run_id, const EpochRecord& e, bool new_best,
-                                const std::string& checkpoint_path) {
+bool ResultsStore::record_epoch(std::int64_t run_id, const EpochRecord& e, bool new_best,
+                                const std::string& checkpoint_path, const TrialLease* lease) {
   SqlWriteTransaction transaction(*db_);
+  if (lease && !holds_trial(*lease)) return false;  // rolled back: nothing written
   db_->query(
       R"sql(
     INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, test_loss, test_accuracy,
@@ -166,18 +180,21 @@ void ResultsStore::record_epoch(std::int64_t run_id, const EpochRecord& e, bool 
                {e.epoch, e.test_accuracy, checkpoint_path, run_id});
   }
   transaction.commit();
+  return true;
 }
 
 void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::string& error) {
-  db_->query("UPDATE runs SET status = ?, ended_at = ?, error = ?, peak_memory_mib = ? WHERE id = ?",
-             {std::string(to_string(status)), utc_timestamp(), text_or_null(error), peak_memory_mib(), run_id});
+  db_->query_idempotent(
+      "UPDATE runs SET status = ?, ended_at = ?, error = ?, peak_memory_mib = ? WHERE id = ?",
+      {std::string(to_string(status)), utc_timestamp(), text_or_null(error), peak_memory_mib(), run_id});
 }
 
 std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
   const auto row = db_->query(R"sql(
     SELECT id, experiment, status, config_yaml, started_at, coalesce(ended_at, ''),
            coalesce(device, ''), coalesce(error, ''), coalesce(checkpoint_path, ''),
-           best_epoch, best_test_accuracy, coalesce(precision, ''), peak_memory_mib
+           best_epoch, best_test_accuracy, coalesce(precision, ''), peak_memory_mib,
+           coalesce(run_dir, ''), coalesce(working_dir, ''), (SELECT count(*) FROM epochs WHERE run_id = runs.id)
     FROM runs WHERE id = ?)sql",
                               {run_id});
   if (row.empty()) return std::nullopt;
@@ -195,6 +212,9 @@ std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
   if (!row.is_null(0, 10)) r.best_test_accuracy = row.real(0, 10);
   r.precision = row.text(0, 11);
   if (!row.is_null(0, 12)) r.peak_memory_mib = row.real(0, 12);
+  r.run_dir = row.text(0, 13);
+  r.working_dir = row.text(0, 14);
+  r.epoch_count = row.integer(0, 15);
   return r;
 }
 

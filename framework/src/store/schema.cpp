@@ -2,7 +2,9 @@
 // and opening one (refusing what is not ours, migrating what is older).
 #include "trainyard/store/results_store.h"
 
+#include <cstdio>
 #include <filesystem>
+#include <random>
 #include <regex>
 
 #include "store_sql.h"
@@ -134,6 +136,17 @@ const char* const kMigrations[] = {
     );
     CREATE INDEX trials_by_status ON trials (sweep_id, status, id);
     )sql",
+    // 7: where a run's files are, as absolute paths, so that a resume from any folder finds them
+    // (run_dir: its checkpoint folder; working_dir: the folder its relative paths resolve from);
+    // what tells its process from a later one with the same pid (pid_start: boot id and start time);
+    // and the database's own tag (one row), which names run and sweep folders: two databases
+    // sharing one checkpoints folder wrote the same run-1/ before, each over the other's files.
+    R"sql(
+    ALTER TABLE runs ADD COLUMN run_dir TEXT;
+    ALTER TABLE runs ADD COLUMN working_dir TEXT;
+    ALTER TABLE runs ADD COLUMN pid_start TEXT;
+    CREATE TABLE store_tag (tag TEXT NOT NULL);
+    )sql",
 };
 
 // The views documented in the README, for users of the sqlite3 shell and pandas as much as for
@@ -169,6 +182,15 @@ const char* const kViews = R"sql(
       FROM sweeps s JOIN run_summary rs ON rs.sweep_id = s.id
       WHERE rs.run_id = (SELECT max(id) FROM runs WHERE sweep_id = s.id AND trial_key = rs.trial_key);
 )sql";
+
+// Eight hex digits from the system's random source: what tells this database's folders from
+// another's (a copy of the file keeps its tag; `results copy` makes a new database, with its own).
+std::string new_store_tag() {
+  std::random_device source;
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(source()));
+  return text;
+}
 
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == ResultsStore::kSchemaVersion, "one migration per schema version");
@@ -209,6 +231,7 @@ ResultsStore::ResultsStore(const std::string& location) : path_(redact_location(
   if (is_postgres_url(location)) {
     db_ = open_postgres_database(location);
     migrate();
+    tag_ = db_->query("SELECT tag FROM store_tag").text(0, 0);
     return;
   }
   std::error_code ec;
@@ -228,6 +251,7 @@ ResultsStore::ResultsStore(const std::string& location) : path_(redact_location(
     // WAL lets readers (the results tools) work while a run writes; FULL syncs each commit, which
     // costs nothing at one commit per epoch and keeps finished epochs through a power loss.
     db_->execute_script("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
+    tag_ = db_->query("SELECT tag FROM store_tag").text(0, 0);
   } catch (const StoreError&) {
     throw;
   } catch (const std::exception& e) {
@@ -315,6 +339,7 @@ void ResultsStore::migrate() {
     fill_config_rows(*db_, "run_config");
     db_->execute_script(views_sql(false, db_->dialect()));
   }
+  if (id.version < 7) db_->query("INSERT INTO store_tag (tag) VALUES (?)", {new_store_tag()});
   if (sqlite) {
     db_->execute_script("PRAGMA application_id = " + std::to_string(kApplicationId) +
                         "; PRAGMA user_version = " + std::to_string(kSchemaVersion));

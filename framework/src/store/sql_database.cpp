@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -97,18 +98,23 @@ class PostgresDatabase : public SqlDatabase {
   std::string describe() const override { return connection_.url(); }
 
   SqlRows query(const std::string& sql, const std::vector<SqlValue>& parameters) override {
-    return reconnecting([&] { return run_query(sql, parameters); });
+    return reconnecting([&] { return run_query(sql, parameters); }, is_read(sql));
+  }
+  SqlRows query_idempotent(const std::string& sql, const std::vector<SqlValue>& parameters) override {
+    return reconnecting([&] { return run_query(sql, parameters); }, true);
   }
 
   void execute_script(const std::string& sql) override {
-    reconnecting([&] {
-      try {
-        connection_.exec_script(sql);
-      } catch (const PostgresError& e) {
-        throw StoreError("results database '" + connection_.url() + "': " + e.what());
-      }
-      return 0;
-    });
+    reconnecting(
+        [&] {
+          try {
+            connection_.exec_script(sql);
+          } catch (const PostgresError& e) {
+            throw StoreError("results database '" + connection_.url() + "': " + e.what());
+          }
+          return 0;
+        },
+        true);  // BEGIN, ROLLBACK, schema scripts: inside a transaction never run twice anyway
   }
   void begin_write() override {
     execute_script("BEGIN");
@@ -120,19 +126,29 @@ class PostgresDatabase : public SqlDatabase {
 
  private:
   // A server restart or a dropped connection is noticed by the first statement after it. Outside
-  // a transaction nothing is lost with that statement: connect again and run it once more, so a
-  // sweep's workers and runs ride out a database restart. Inside one the error stands (what the
-  // transaction wrote is gone); the caller's rollback ends it and the next statement reconnects.
+  // a transaction a statement that may run twice (`retry_safe`: a read, an idempotent write) is
+  // run once more on a new connection, so a sweep's workers and runs ride out a database restart.
+  // Another write's error stands: the server may have committed it before the answer was lost.
+  // Inside a transaction the error stands too (what it wrote is gone); the caller's rollback ends
+  // it, and the next statement reconnects.
   template <typename Statement>
-  std::invoke_result_t<Statement> reconnecting(Statement statement) {
+  std::invoke_result_t<Statement> reconnecting(Statement statement, bool retry_safe) {
     if (!in_transaction_ && connection_.lost()) connection_.reconnect();
     try {
       return statement();
     } catch (const StoreError&) {
-      if (in_transaction_ || !connection_.lost()) throw;
+      if (in_transaction_ || !connection_.lost() || !retry_safe) throw;
     }
     connection_.reconnect();
     return statement();
+  }
+
+  static bool is_read(const std::string& sql) {
+    const auto start = sql.find_first_not_of(" \t\n");
+    if (start == std::string::npos) return false;
+    std::string head = sql.substr(start, 6);
+    for (auto& c : head) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return head == "SELECT";
   }
 
   void end_transaction(const char* sql) {

@@ -29,13 +29,13 @@ std::optional<std::int64_t> ResultsStore::find_sweep(const std::string& name,
 
 std::map<std::string, ResultsStore::TrialRun> ResultsStore::latest_trial_runs(std::int64_t sweep_id) const {
   const auto rows = db_->query(R"sql(
-    SELECT trial_key, id, status, config_yaml FROM runs r WHERE sweep_id = ? AND id = (
+    SELECT trial_key, id, status, config_yaml, coalesce(run_dir, '') FROM runs r WHERE sweep_id = ? AND id = (
       SELECT max(id) FROM runs WHERE sweep_id = r.sweep_id AND trial_key = r.trial_key))sql",
                                {sweep_id});
   std::map<std::string, TrialRun> out;
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    out[rows.text(i, 0)] =
-        TrialRun{rows.integer(i, 1), stored_status(rows.text(i, 2), rows.integer(i, 1)), rows.text(i, 3)};
+    out[rows.text(i, 0)] = TrialRun{rows.integer(i, 1), stored_status(rows.text(i, 2), rows.integer(i, 1)),
+                                    rows.text(i, 3), rows.text(i, 4)};
   }
   return out;
 }

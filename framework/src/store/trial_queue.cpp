@@ -65,10 +65,19 @@ std::optional<ClaimedTrial> ResultsStore::claim_trial(std::int64_t sweep_id, con
   return trial;
 }
 
+bool ResultsStore::holds_trial(const TrialLease& lease) const {
+  // PostgreSQL: the row is share-locked to the end of the caller's transaction, so a claim made
+  // meanwhile (FOR UPDATE SKIP LOCKED) passes it by rather than taking it under a write.
+  const std::string lock = db_->dialect() == SqlDialect::kPostgres ? " FOR SHARE" : "";
+  return !db_->query("SELECT 1 FROM trials WHERE id = ? AND worker = ? AND attempts = ? AND status = 'claimed'" + lock,
+                     {lease.trial_id, lease.worker, lease.attempt})
+              .empty();
+}
+
 bool ResultsStore::renew_trial_lease(std::int64_t trial_id, const std::string& worker, double lease_seconds) {
-  const auto rows = db_->query("UPDATE trials SET lease_until = " + now_seconds(db_->dialect()) +
-                                   " + ? WHERE id = ? AND worker = ? AND status = 'claimed' RETURNING id",
-                               {lease_seconds, trial_id, worker});
+  const auto rows = db_->query_idempotent("UPDATE trials SET lease_until = " + now_seconds(db_->dialect()) +
+                                              " + ? WHERE id = ? AND worker = ? AND status = 'claimed' RETURNING id",
+                                          {lease_seconds, trial_id, worker});
   return !rows.empty();
 }
 
@@ -82,11 +91,18 @@ bool ResultsStore::release_trial(std::int64_t trial_id, const std::string& worke
 
 bool ResultsStore::complete_trial(std::int64_t trial_id, const std::string& worker, bool finished,
                                   std::optional<std::int64_t> run_id, const std::string& error) {
-  const auto rows = db_->query(
-      "UPDATE trials SET status = ?, ended_at = ?, run_id = ?, error = ? "
-      "WHERE id = ? AND worker = ? AND status = 'claimed' RETURNING id",
-      {std::string(finished ? "finished" : "failed"), utc_timestamp(), run_id ? SqlValue{*run_id} : SqlValue{},
-       text_or_null(error), trial_id, worker});
+  // Idempotent, so that it may run again on a new connection: the same completion by the same
+  // worker, already written (its answer lost with the connection), matches again and says so.
+  // Before, the retry found the trial no longer 'claimed', and the worker took its finished trial
+  // for lost.
+  const std::string status = finished ? "finished" : "failed";
+  const SqlValue run = run_id ? SqlValue{*run_id} : SqlValue{};
+  const auto rows = db_->query_idempotent(
+      "UPDATE trials SET ended_at = CASE WHEN status = 'claimed' THEN ? ELSE ended_at END, status = ?, "
+      "run_id = ?, error = ? "
+      "WHERE id = ? AND worker = ? AND (status = 'claimed' OR (status = ? AND run_id IS NOT DISTINCT FROM ?)) "
+      "RETURNING id",
+      {utc_timestamp(), status, run, text_or_null(error), trial_id, worker, status, run});
   return !rows.empty();
 }
 

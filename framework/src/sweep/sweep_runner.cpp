@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "trainyard/system/provenance.h"
 #include "trainyard/train/device.h"
 #include "trainyard/errors.h"
 #include "trainyard/store/results_store.h"
@@ -40,7 +41,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
     spdlog::warn("run {} was left 'running' by a process that is gone; marked interrupted", id);
   }
   outcome.sweep_id = store.ensure_sweep(spec.name, options.experiment_file, spec.to_yaml());
-  const fs::path logs = fs::path(base.output.checkpoints) / ("sweep-" + std::to_string(outcome.sweep_id));
+  const fs::path logs = fs::path(base.output.checkpoints) / store.sweep_folder_name(outcome.sweep_id);
   fs::create_directories(logs);
 
   const auto previous = store.latest_trial_runs(outcome.sweep_id);
@@ -58,8 +59,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
     }
     // A trial stopped or killed part-way continues from its last checkpoint, in its own row,
     // when it would run with the same configuration; otherwise it starts over.
-    if (it != previous.end() &&
-        can_continue_trial_run(it->second.status, it->second.id, it->second.config_yaml, configs[i])) {
+    if (it != previous.end() && can_continue_trial_run(it->second, configs[i])) {
       resumable[i] = it->second.id;
     }
     pending.push_back(i);
@@ -88,10 +88,19 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
       const SweepTrial& trial = trials[index];
       const auto slot =
           static_cast<std::size_t>(std::find(slot_busy.begin(), slot_busy.end(), false) - slot_busy.begin());
+      // Each slot's share of the machine: its own GPU, or its share of the cores. A resumed trial
+      // gets it too (it ran with its whole config before, two trials on one GPU).
+      std::vector<std::string> placement;
+      if (gpus > 1) {
+        placement = {"--set", "device=cuda:" + std::to_string(static_cast<int>(slot) % gpus)};
+      } else if (configs[index].train.threads == 0 && jobs > 1) {
+        placement = {"--set", "train.threads=" + std::to_string(threads_per_trial)};
+      }
       const auto resume = resumable.find(index);
       if (resume != resumable.end()) {
         slot_busy[slot] = true;
-        const auto arguments = resume_arguments(options.runner_path, resume->second, base.output.db);
+        auto arguments = resume_arguments(options.runner_path, resume->second, base.output.db);
+        arguments.insert(arguments.end(), placement.begin(), placement.end());
         const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
         const pid_t pid = spawn_trial(arguments, log);
         running[pid] = RunningTrial{index, slot, log};
@@ -102,11 +111,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
       auto arguments =
           trial_arguments(options.runner_path, options.experiment_file, options.base_sets, trial, outcome.sweep_id);
       slot_busy[slot] = true;
-      if (gpus > 1) {
-        arguments.insert(arguments.end(), {"--set", "device=cuda:" + std::to_string(static_cast<int>(slot) % gpus)});
-      } else if (configs[index].train.threads == 0 && jobs > 1) {
-        arguments.insert(arguments.end(), {"--set", "train.threads=" + std::to_string(threads_per_trial)});
-      }
+      arguments.insert(arguments.end(), placement.begin(), placement.end());
       const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
       const pid_t pid = spawn_trial(arguments, log);
       running[pid] = RunningTrial{index, slot, log};

@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "trainyard/system/provenance.h"
 #include "trainyard/train/device.h"
 #include "trainyard/errors.h"
 #include "trainyard/store/results_store.h"
@@ -46,7 +47,7 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
     if (run.status == RunStatus::kFinished) finished.push_back(key);
   }
   store.enqueue_trials(outcome.sweep_id, keys, finished);
-  const fs::path logs = fs::path(base.output.checkpoints) / ("sweep-" + std::to_string(outcome.sweep_id));
+  const fs::path logs = fs::path(base.output.checkpoints) / store.sweep_folder_name(outcome.sweep_id);
   fs::create_directories(logs);
   spdlog::info("worker {}: sweep '{}' (id {}) in {}, {} trials, lease {} s", me, spec.name, outcome.sweep_id,
                store.path(), trials.size(), options.lease_seconds);
@@ -85,8 +86,7 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
         store.complete_trial(claimed->id, me, true, it->second.id);
         continue;
       }
-      if (it != previous.end() &&
-          can_continue_trial_run(it->second.status, it->second.id, it->second.config_yaml, configs[index])) {
+      if (it != previous.end() && can_continue_trial_run(it->second, configs[index])) {
         continued = it->second.id;
       }
       spdlog::warn("trial '{}': claimed again (attempt {}); {}", trial.key(), claimed->attempt,
@@ -94,15 +94,21 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
                              : std::string("starting it afresh"));
     }
     const fs::path log = logs / ("trial-" + std::to_string(index + 1) + "-" + me + ".log");
-    const pid_t pid = spawn_trial(continued ? resume_arguments(options.runner_path, *continued, base.output.db)
-                                            : trial_arguments(options.runner_path, options.experiment_file,
-                                                              options.base_sets, trial, outcome.sweep_id),
-                                  log, /*die_with_parent=*/true);
+    auto arguments = continued ? resume_arguments(options.runner_path, *continued, base.output.db)
+                               : trial_arguments(options.runner_path, options.experiment_file, options.base_sets, trial,
+                                                 outcome.sweep_id);
+    // The trial's process checks the lease before each write: should this worker stall past it
+    // and another take the trial, the process stops without writing (see RunTakenOver).
+    const TrialLease lease{claimed->id, claimed->attempt, me};
+    arguments.insert(arguments.end(), {"--trial-lease", std::to_string(lease.trial_id) + ":" +
+                                                            std::to_string(lease.attempt) + ":" + me});
+    const pid_t pid = spawn_trial(arguments, log, /*die_with_parent=*/true);
     spdlog::info("[{}/{}] {}: {}  (log {})", index + 1, trials.size(), continued ? "continued" : "started", trial.key(),
                  log.string());
 
     // Wait for it, renewing the lease every third of its length.
     auto renew_at = Clock::now() + seconds(options.lease_seconds / 3);
+    auto renewed_at = Clock::now();  // the lease runs to here + its length, at the least
     bool lost = false, stopped = false;
     int status = 0;
     for (;;) {
@@ -115,17 +121,23 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
         stopped = true;
       }
       if (!lost && Clock::now() >= renew_at) {
-        bool renewed = false;
+        bool renewed = false, retry = false;
         try {
           renewed = store.renew_trial_lease(claimed->id, me, options.lease_seconds);
+          if (renewed) renewed_at = Clock::now();
         } catch (const StoreError& e) {
+          // Try again soon: but a lease not renewed for its whole length has run out, and another
+          // worker may hold the trial now (a failed renewal counted as one before).
+          retry = Clock::now() - renewed_at < seconds(options.lease_seconds);
           spdlog::warn("trial '{}': could not renew its lease: {}", trial.key(), e.what());
-          renewed = true;  // try again soon; the lease runs out only if this keeps failing
         }
-        if (!renewed) {
+        if (!renewed && !retry) {
           // The lease lapsed (this machine stalled or lost the database) and another worker took
-          // the trial: this copy must not finish it a second time.
-          spdlog::error("trial '{}': lost its lease to another worker; stopping this copy", trial.key());
+          // the trial, or may have: this copy must not finish it a second time.
+          spdlog::error(
+              "trial '{}': lost its lease (another worker holds the trial, or it ran out while the "
+              "database was unreachable); stopping this copy",
+              trial.key());
           ::kill(pid, SIGKILL);
           lost = true;
         }
@@ -133,12 +145,15 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    const auto end = settle_trial(store, outcome.sweep_id, trial, configs[index], options.experiment_file, host, pid,
-                                  status, log, stopped);
-    if (lost) {
+    // A trial another worker took over is not this one's to settle: the run may be that worker's
+    // now (it continues the same row), and settling it here recorded a second, failed run.
+    if (lost || !store.holds_trial(lease)) {
+      if (!lost) spdlog::error("trial '{}': taken over by another worker while this one stalled", trial.key());
       ++outcome.lost;
       continue;
     }
+    const auto end = settle_trial(store, outcome.sweep_id, trial, configs[index], options.experiment_file, host, pid,
+                                  status, log, stopped);
     if (end.status == RunStatus::kInterrupted) {
       store.release_trial(claimed->id, me);
       ++outcome.handed_back;
@@ -148,13 +163,9 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
     const bool ok = end.status == RunStatus::kFinished;
     const std::string error = ok ? "" : end.error;
     if (!store.complete_trial(claimed->id, me, ok, end.run_id, error)) {
-      spdlog::error("trial '{}': ended after its lease was taken over; its run {} does not count", trial.key(),
-                    end.run_id);
-      if (ok) {
-        store.finish_run(
-            end.run_id, RunStatus::kFailed,
-            "finished after its worker " + me + " had lost the trial's lease; another worker runs the trial");
-      }
+      // Taken over between the check above and here; the run's own end was written under the
+      // lease, and the worker holding the trial now settles it.
+      spdlog::error("trial '{}': taken over by another worker as it ended (run {})", trial.key(), end.run_id);
       ++outcome.lost;
       continue;
     }

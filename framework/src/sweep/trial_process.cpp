@@ -39,12 +39,15 @@ std::vector<std::string> resume_arguments(const std::string& runner_path, std::i
   return {runner_path, "--resume", std::to_string(run_id), "--db", db, "-q"};
 }
 
-bool can_continue_trial_run(RunStatus status, std::int64_t run_id, const std::string& stored_config_yaml,
-                            const ExperimentConfig& config) {
-  if (status == RunStatus::kFinished || status == RunStatus::kRunning) return false;
+bool can_continue_trial_run(const ResultsStore::TrialRun& run, const ExperimentConfig& config) {
+  if (run.status == RunStatus::kFinished || run.status == RunStatus::kRunning) return false;
+  // The run's own folder as recorded (runs from before schema 7: the old name).
+  const fs::path folder = !run.run_dir.empty()
+                              ? fs::path(run.run_dir)
+                              : fs::path(config.output.checkpoints) / ("run-" + std::to_string(run.id));
   std::error_code ec;
-  if (!fs::exists(fs::path(config.output.checkpoints) / ("run-" + std::to_string(run_id)) / "last.pt", ec))
-    return false;
+  if (!fs::exists(folder / "last.pt", ec)) return false;
+  const std::string& stored_config_yaml = run.config_yaml;
   auto rows = [](const std::string& yaml) {
     std::map<std::string, std::string> out;
     for (const auto& row : flatten_config_yaml(yaml)) {

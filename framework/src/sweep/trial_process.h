@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "trainyard/config/experiment_config.h"
+#include "trainyard/store/results_store.h"
 #include "trainyard/sweep/sweep.h"
 #include "trainyard/system/child_process.h"
 #include "trainyard/train/run_record.h"
@@ -36,8 +37,7 @@ std::vector<std::string> resume_arguments(const std::string& runner_path, std::i
 /// Whether a trial's latest run, stopped part-way, can be continued rather than started afresh:
 /// it did not finish, its last.pt is visible from here, and it ran with the configuration the
 /// trial would run with now (threads and device aside, which a sweep sets per slot).
-bool can_continue_trial_run(RunStatus status, std::int64_t run_id, const std::string& stored_config_yaml,
-                            const ExperimentConfig& config);
+bool can_continue_trial_run(const ResultsStore::TrialRun& run, const ExperimentConfig& config);
 
 /// Starts a trial's runner (spawn_child) with stdout and stderr into `log`, in a process group of
 /// its own; with `die_with_parent` it dies with this process (a worker's trials).

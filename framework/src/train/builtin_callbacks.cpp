@@ -23,6 +23,7 @@ void CheckpointCallback::on_epoch_end(EpochEnd& epoch) {
   info.test_accuracy = epoch.record.test_accuracy;
   info.class_names = objects_.class_names;
   info.config_yaml = config_yaml_;
+  info.owner = best_.parent_path().filename().string();
   info.generator_states = generator_states(plan_.device);
   info.loss_scale = trainer_.loss_scale();
   info.loss_scale_clean_steps = trainer_.loss_scale_clean_steps();

@@ -1,50 +1,13 @@
 #include "trainyard/train/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <sstream>
 #include <stdexcept>
-#include <system_error>
+
+#include "trainyard/system/durable_file.h"
 
 namespace fs = std::filesystem;
 
 namespace trainyard {
-namespace {
-void fsync_path(const fs::path& path, int flags) {
-  const int fd = ::open(path.c_str(), flags);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-// Writes `data` to `path` and flushes it to the disk; on any error removes the partial file and
-// throws std::runtime_error naming the file and the reason ("File too large", "No space left").
-void write_file_durably(const fs::path& path, const std::string& data) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot write checkpoint '" + path.string() + "': " + std::strerror(errno));
-  std::size_t written = 0;
-  int error = 0;
-  while (written < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      error = n < 0 ? errno : ENOSPC;
-      break;
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (!error && ::fsync(fd) != 0) error = errno;
-  if (::close(fd) != 0 && !error) error = errno;
-  if (error) {
-    std::error_code ignored;
-    fs::remove(path, ignored);
-    throw std::runtime_error("cannot write checkpoint '" + path.string() + "' (" + std::to_string(data.size()) +
-                             " bytes): " + std::strerror(error) + "; the previous checkpoint, if any, is kept");
-  }
-}
-}  // namespace
 
 std::string serialize_checkpoint(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info) {
   torch::serialize::OutputArchive archive;
@@ -60,6 +23,7 @@ std::string serialize_checkpoint(Model& model, torch::optim::Optimizer& optimize
   for (const auto& name : info.class_names) names.push_back(name);
   archive.write("class_names", c10::IValue(names));
   archive.write("config_yaml", c10::IValue(info.config_yaml));
+  if (!info.owner.empty()) archive.write("owner", c10::IValue(info.owner));
   if (!info.generator_states.empty()) {
     c10::List<at::Tensor> states;
     for (const auto& state : info.generator_states) states.push_back(state);
@@ -77,11 +41,11 @@ std::string serialize_checkpoint(Model& model, torch::optim::Optimizer& optimize
 }
 
 void write_checkpoint(const fs::path& path, const std::string& bytes) {
-  fs::create_directories(path.parent_path());
-  const fs::path temporary = path.string() + ".tmp";
-  write_file_durably(temporary, bytes);
-  fs::rename(temporary, path);  // atomic on POSIX: readers see the old or the new file
-  fsync_path(path.parent_path(), O_RDONLY | O_DIRECTORY);
+  try {
+    write_file_durably(path, bytes);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("checkpoint not saved: ") + e.what());
+  }
 }
 
 void save_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer& optimizer,
@@ -111,6 +75,7 @@ CheckpointInfo read_checkpoint(torch::serialize::InputArchive& archive, Model& m
   for (const c10::IValue& name : value.toList().vec()) info.class_names.push_back(name.toStringRef());
   archive.read("config_yaml", value);
   info.config_yaml = value.toStringRef();
+  if (archive.try_read("owner", value)) info.owner = value.toStringRef();
   if (archive.try_read("generator_states", value)) {
     for (const c10::IValue& state : value.toList().vec()) info.generator_states.push_back(state.toTensor());
     archive.read("loss_scale", value);

@@ -11,6 +11,9 @@ FaultInjector FaultInjector::from_environment() {
   if (const char* epoch = std::getenv("TRAINYARD_FAULT_KILL_AFTER_EPOCH")) {
     faults.kill_after_epoch(std::atoll(epoch));
   }
+  if (const char* epoch = std::getenv("TRAINYARD_FAULT_STOP_AFTER_EPOCH")) {
+    faults.stop_after_epoch(std::atoll(epoch));
+  }
   if (const char* spec = std::getenv("TRAINYARD_FAULT_KILL_RANK_AT_STEP")) {
     if (const char* colon = std::strchr(spec, ':')) faults.kill_rank_at_step(std::atoi(spec), std::atoll(colon + 1));
   }
@@ -19,6 +22,11 @@ FaultInjector FaultInjector::from_environment() {
 
 FaultInjector& FaultInjector::kill_after_epoch(std::int64_t epoch) {
   kill_after_epoch_ = epoch;
+  return *this;
+}
+
+FaultInjector& FaultInjector::stop_after_epoch(std::int64_t epoch) {
+  stop_after_epoch_ = epoch;
   return *this;
 }
 
@@ -34,6 +42,7 @@ void FaultInjector::before_step(int rank, std::int64_t step) const {
 
 void FaultInjector::after_epoch(std::int64_t epoch) const {
   if (kill_after_epoch_ && *kill_after_epoch_ == epoch) std::raise(SIGKILL);
+  if (stop_after_epoch_ && *stop_after_epoch_ == epoch) std::raise(SIGSTOP);
 }
 
 }  // namespace trainyard

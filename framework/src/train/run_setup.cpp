@@ -145,6 +145,10 @@ RunRecord describe_run(const ExperimentConfig& config, const PluginRegistry& reg
   record.device = describe_device(plan.device, plan.threads);
   record.torch_version = TORCH_VERSION;
   record.git_revision = git_revision(config.source);
+  // Absolute, so that a resume from another folder finds the run's files and data.
+  std::error_code ec;
+  record.checkpoint_root = std::filesystem::absolute(config.output.checkpoints, ec).string();
+  record.working_dir = std::filesystem::current_path(ec).string();
   record.seed = config.seed;
   record.model_plugin = registry.find(PluginKind::kModel, config.model.plugin).name_and_version();
   record.dataset_plugin = registry.find(PluginKind::kDataset, config.dataset.plugin).name_and_version();

@@ -64,8 +64,13 @@ void Trainer::load_shared_caches() {
     if (key.empty() || config_.output.cache.empty()) continue;
     auto& file = shared_files_[static_cast<int>(split)];
     file = fs::path(config_.output.cache) / (key + "-" + to_string(split) + ".pt");
-    if (cache->load(file)) {
+    std::string refusal;
+    if (cache->load(file, &refusal)) {
       spdlog::info("{} split: {} decoded images from {}", to_string(split), dataset.size(split), file.string());
+    } else if (!refusal.empty()) {
+      spdlog::warn("decoded-image cache '{}' refused ({}); decoding the images, and replacing it", file.string(),
+                   refusal);
+      replace_shared_[static_cast<int>(split)] = true;
     }
   }
 }
@@ -231,7 +236,7 @@ void Trainer::share_cache(Split split) {
   const int s = static_cast<int>(split);
   if (!plan_.writer() || !caches_[s] || shared_files_[s].empty() || !caches_[s]->complete()) return;
   std::error_code ec;
-  if (fs::exists(shared_files_[s], ec)) return;
+  if (!replace_shared_[s] && fs::exists(shared_files_[s], ec)) return;  // another run's, already there
   try {
     if (caches_[s]->save(shared_files_[s]))
       spdlog::info("shared decoded {} split: {}", to_string(split), shared_files_[s].string());

@@ -66,6 +66,7 @@ class Trainer {
   ProgressLine progress_;
   std::array<std::unique_ptr<SampleCache>, 2> caches_;  // by Split
   std::array<std::filesystem::path, 2> shared_files_;   // where other runs find them
+  std::array<bool, 2> replace_shared_{};                // the file there was refused: write over it
   LearningRateSchedule schedule_;
   std::vector<double> base_rates_;  // as the optimizer was configured
   double first_rate_ = 0.0;

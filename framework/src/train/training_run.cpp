@@ -51,7 +51,7 @@ EpochRecord epoch_record(std::int64_t epoch, const EpochTotals& train, const Epo
 class RunLoop {
  public:
   RunLoop(const ExperimentConfig& config, const RunOptions& options, ExecutionPlan& plan, RunObjects& objects,
-          Trainer& trainer, RunRecorder& recorder, RunOutcome& outcome)
+          Trainer& trainer, RunRecorder& recorder, RunOutcome& outcome, fs::path run_folder)
       : config_(config),
         options_(options),
         plan_(plan),
@@ -59,7 +59,7 @@ class RunLoop {
         recorder_(recorder),
         outcome_(outcome),
         trainer_(trainer),
-        run_folder_(fs::path(config.output.checkpoints) / ("run-" + std::to_string(outcome.run_id))) {
+        run_folder_(std::move(run_folder)) {
     if (plan.writer()) {
       callbacks_.push_back(
           std::make_shared<CheckpointCallback>(run_folder_, plan, objects, trainer_, config.to_yaml()));
@@ -79,6 +79,12 @@ class RunLoop {
       recorder_.finish_run(outcome_.run_id, outcome_.status, stopped ? "interrupted by a signal" : "");
       if (stopped)
         spdlog::warn("run {} interrupted after {} finished epoch(s)", outcome_.run_id, outcome_.epochs.size());
+    } catch (const RunTakenOver& e) {
+      // Another process owns the run now: record nothing, not even this.
+      outcome_.status = RunStatus::kFailed;
+      outcome_.error = e.what();
+      outcome_.taken_over = true;
+      spdlog::error("{}", outcome_.error);
     } catch (...) {
       record_failure(std::current_exception());
     }
@@ -98,9 +104,18 @@ class RunLoop {
     std::int64_t done = 0;
     if (!saved_bytes.empty()) {
       const auto saved = load_checkpoint_bytes(saved_bytes, *objects_.model, objects_.optimizer.get());
+      const std::string owner = run_folder_.filename().string();
+      if (plan_.writer() && !saved.owner.empty() && saved.owner != owner) {  // the others have no folder
+        throw InputError("checkpoint '" + last.string() + "' belongs to " + saved.owner + ", not to " + owner +
+                         " (this run); it was not loaded, and the run's recorded epochs are kept");
+      }
       done = saved.epoch;
       restore_generator_states(saved.generator_states, plan_.device);
       trainer_.restore_loss_scale(saved.loss_scale, saved.loss_scale_clean_steps);
+    }
+    if (saved_bytes.empty() && plan_.writer() && recorder_.recorded_run(outcome_.run_id).epochs > 0) {
+      // The file went between the check before the resume and here: never trade epochs for it.
+      throw InputError("checkpoint '" + last.string() + "' is missing; the run's recorded epochs are kept");
     }
     outcome_.epochs = recorder_.keep_epochs(outcome_.run_id, done);
     for (const auto& e : outcome_.epochs) {
@@ -131,6 +146,7 @@ class RunLoop {
   bool end_epoch(const EpochRecord& record) {
     EpochEnd end{record, config_.train.epochs};
     end.new_best = !outcome_.best || record.test_accuracy > outcome_.best->test_accuracy;
+    recorder_.confirm_writer(outcome_.run_id);  // before the checkpoints are written
     for (auto& callback : callbacks_) callback->on_epoch_end(end);
     const std::string best_path = (run_folder_ / "best.pt").string();
     recorder_.record_epoch(outcome_.run_id, record, end.new_best, best_path);
@@ -166,6 +182,29 @@ class RunLoop {
   std::vector<std::shared_ptr<TrainingCallback>> callbacks_;
 };
 
+// The run's checkpoint folder as its record names it; a record that names none (one from before
+// folders carried the database's tag) keeps the old <output.checkpoints>/run-<id>.
+fs::path checkpoint_folder(const RunRecorder& recorder, std::int64_t run_id, const ExperimentConfig& config) {
+  const RecordedRun recorded = recorder.recorded_run(run_id);
+  if (!recorded.checkpoint_folder.empty()) return recorded.checkpoint_folder;
+  return fs::path(config.output.checkpoints) / ("run-" + std::to_string(run_id));
+}
+
+// A run with recorded epochs continues from its last checkpoint; without that file a resume
+// would have to throw the epochs away and start over. Refuse before anything changes.
+void refuse_resume_without_checkpoint(const RunRecorder& recorder, std::int64_t run_id,
+                                      const ExperimentConfig& config) {
+  const RecordedRun recorded = recorder.recorded_run(run_id);
+  if (recorded.status == RunStatus::kFinished || recorded.epochs == 0)
+    return;  // the store refuses it, or nothing to lose
+  const fs::path last = checkpoint_folder(recorder, run_id, config) / "last.pt";
+  std::error_code ec;
+  if (fs::exists(last, ec)) return;
+  throw InputError("--resume " + std::to_string(run_id) + ": the run recorded " + std::to_string(recorded.epochs) +
+                   " epoch(s), but its checkpoint '" + fs::absolute(last, ec).string() +
+                   "' is missing; nothing was changed (put the file back there to continue the run)");
+}
+
 }  // namespace
 
 RunOutcome train_run(const ExperimentConfig& config, const PluginRegistry& registry, const RunOptions& options,
@@ -191,17 +230,19 @@ RunOutcome train_run(const ExperimentConfig& config, const PluginRegistry& regis
   outcome.db_path = recorder->location();
   outcome.num_parameters = objects.num_parameters;
   if (options.resume_run_id) {
-    recorder->resume_run(*options.resume_run_id, record.host);
+    if (plan.writer()) refuse_resume_without_checkpoint(*recorder, *options.resume_run_id, config);
+    recorder->resume_run(*options.resume_run_id, record.host, record.device);
     outcome.run_id = *options.resume_run_id;
   } else {
     outcome.run_id = recorder->begin_run(record);
   }
+  fs::path run_folder = checkpoint_folder(*recorder, outcome.run_id, config);
   spdlog::info(
       "run {} started: {} epochs, batch {}{}, {} train / {} test images", outcome.run_id, config.train.epochs,
       config.train.batch_size,
       plan.launch.distributed() ? fmt::format(" per process x {} processes", plan.launch.world_size) : std::string(),
       record.train_size, record.test_size);
-  RunLoop(config, options, plan, objects, trainer, *recorder, outcome).run();
+  RunLoop(config, options, plan, objects, trainer, *recorder, outcome, std::move(run_folder)).run();
   return outcome;
 }
 

@@ -30,8 +30,9 @@ class SampleCache {
   /// the whole file or none). Returns false, writing nothing, when the cache is not complete.
   bool save(const std::filesystem::path& path) const;
   /// Fills the cache from a file save() wrote for a dataset with the same content key. Returns
-  /// false (and leaves the cache empty) when the file is missing or does not fit.
-  bool load(const std::filesystem::path& path);
+  /// false (and leaves the cache empty) when the file is missing, or when it is not such a file
+  /// (corrupt, foreign, for another size): then `refusal`, if given, says why.
+  bool load(const std::filesystem::path& path, std::string* refusal = nullptr);
 
  private:
   enum : int { kEmpty = 0, kWriting = 1, kSample = 2, kSkipped = 3 };

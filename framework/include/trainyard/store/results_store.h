@@ -27,6 +27,9 @@ struct StoredRun {
   std::optional<double> best_test_accuracy;
   std::string precision;
   std::optional<double> peak_memory_mib;
+  std::string run_dir;      // its checkpoint folder, absolute; empty for runs recorded before schema 7
+  std::string working_dir;  // where its relative paths resolve; empty before schema 7
+  std::int64_t epoch_count = 0;
 };
 
 /// What a resumed run continues from: its stored resolved config and where it belongs.
@@ -36,6 +39,7 @@ struct ResumableRun {
   std::string experiment_file;
   std::optional<std::int64_t> sweep_id;
   std::string trial_key;
+  std::vector<std::int64_t> abandoned;  // runs of this host found dead and marked interrupted first
 };
 
 /// One trial of a sweep, as the summary table shows it.
@@ -73,7 +77,7 @@ struct DatabaseIdentity {
 class ResultsStore {
  public:
   /// The schema version this build writes; older databases are migrated, newer ones refused.
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
   /// The application id of Trainyard databases ("TRYD").
   static constexpr std::int32_t kApplicationId = 0x54525944;
 
@@ -87,14 +91,18 @@ class ResultsStore {
 
   std::int64_t begin_run(const RunRecord& run);
   /// Inserts the epoch; when `new_best`, also records it as the run's best with its checkpoint.
-  void record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best, const std::string& checkpoint_path);
+  /// With a `lease`, only while it holds its trial (checked in the same transaction): false, and
+  /// nothing written, when another worker has taken the trial over.
+  bool record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best, const std::string& checkpoint_path,
+                    const TrialLease* lease = nullptr);
   void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = "");
   /// Records that the run's process is alive (also done by record_epoch).
   void heartbeat(std::int64_t run_id);
   /// Takes run `run_id` up again in this process (status running, this pid) and returns what it
   /// needs. Throws InputError for an unknown run, a finished one, or one whose process is still
   /// alive (on this host) or that runs on another host.
-  ResumableRun resume_run(std::int64_t run_id, const std::string& host);
+  /// `device`, when given, replaces the recorded one (where the run goes on).
+  ResumableRun resume_run(std::int64_t run_id, const std::string& host, const std::string& device = "");
   /// Deletes the run's epochs after `last_epoch` (done again by the resumed run) and sets its
   /// best epoch from those that remain.
   void truncate_epochs(std::int64_t run_id, std::int64_t last_epoch);
@@ -110,6 +118,7 @@ class ResultsStore {
     std::int64_t id = 0;
     RunStatus status = RunStatus::kRunning;
     std::string config_yaml;
+    std::string run_dir;  // empty for runs recorded before schema 7
   };
   std::map<std::string, TrialRun> latest_trial_runs(std::int64_t sweep_id) const;
   /// The run a trial's process `pid` on `host` started, if it got that far.
@@ -128,6 +137,9 @@ class ResultsStore {
   /// A trial whose lease ran out after `max_attempts` claims is failed instead. nullopt: none free.
   std::optional<ClaimedTrial> claim_trial(std::int64_t sweep_id, const std::string& worker, double lease_seconds,
                                           int max_attempts = 3);
+  /// Whether `lease` still holds its trial: no worker has claimed it since. A lease that ran out
+  /// and that no other worker took yet still holds (its worker may renew it).
+  bool holds_trial(const TrialLease& lease) const;
   /// Extends the lease; false when `worker` no longer holds the trial (its lease ran out and
   /// another worker took it): the caller must stop the trial.
   bool renew_trial_lease(std::int64_t trial_id, const std::string& worker, double lease_seconds);
@@ -155,6 +167,14 @@ class ResultsStore {
   std::vector<EpochRecord> epochs(std::int64_t run_id) const;
   /// The file path, or the URL with its password hidden.
   const std::string& path() const { return path_; }
+  /// This database's tag (eight hex digits, made with it): the folders of its runs and sweeps are
+  /// named with it ("run-3-1f0c9a2e"), so two databases never share one.
+  const std::string& tag() const { return tag_; }
+  /// The name of run `run_id`'s checkpoint folder, and of sweep `sweep_id`'s log folder.
+  std::string run_folder_name(std::int64_t run_id) const { return "run-" + std::to_string(run_id) + "-" + tag_; }
+  std::string sweep_folder_name(std::int64_t sweep_id) const {
+    return "sweep-" + std::to_string(sweep_id) + "-" + tag_;
+  }
   SqlDatabase& database() { return *db_; }
   const SqlDatabase& database() const { return *db_; }
 
@@ -162,6 +182,7 @@ class ResultsStore {
   void migrate();
   void refuse_unless_ours(const DatabaseIdentity& identity) const;
   std::string path_;
+  std::string tag_;
   std::unique_ptr<SqlDatabase> db_;
 };
 

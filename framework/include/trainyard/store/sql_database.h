@@ -42,7 +42,15 @@ class SqlDatabase {
   virtual std::string describe() const = 0;
   /// Runs one statement with its `?` bound in order; returns its rows (none for most writes).
   /// Throws StoreError naming the database and the statement's first line.
+  /// A PostgreSQL connection lost under a read (SELECT) is reconnected and the read run again; a
+  /// write outside a transaction is not: the loss may have taken the statement or only its answer
+  /// (a committed completion run twice then failed), so it throws and the next statement reconnects.
   virtual SqlRows query(const std::string& sql, const std::vector<SqlValue>& parameters = {}) = 0;
+  /// A write whose second run changes nothing (it sets fixed values, or says "already done"):
+  /// retried on a new connection as a read is.
+  virtual SqlRows query_idempotent(const std::string& sql, const std::vector<SqlValue>& parameters = {}) {
+    return query(sql, parameters);
+  }
   /// Runs statements separated by semicolons, without parameters (a schema script).
   virtual void execute_script(const std::string& sql) = 0;
   /// A write transaction: SQLite takes its write lock at once (BEGIN IMMEDIATE), so two writers

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "trainyard/store/results_store.h"
@@ -14,15 +15,19 @@ namespace trainyard {
 class StoreRecorder final : public RunRecorder {
  public:
   /// Opens (creating, migrating) the database at `location`; throws StoreError as ResultsStore does.
-  explicit StoreRecorder(const std::string& location);
+  /// With a `lease` (a trial a sweep worker runs), every write first checks that the lease still
+  /// holds, and throws RunTakenOver, writing nothing, once another worker has the trial.
+  explicit StoreRecorder(const std::string& location, std::optional<TrialLease> lease = std::nullopt);
 
   std::int64_t begin_run(const RunRecord& run) override;
-  void resume_run(std::int64_t run_id, const std::string& host) override;
+  void resume_run(std::int64_t run_id, const std::string& host, const std::string& device) override;
   std::vector<EpochRecord> keep_epochs(std::int64_t run_id, std::int64_t last_epoch) override;
   void record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best,
                     const std::string& checkpoint_path) override;
   void finish_run(std::int64_t run_id, RunStatus status, const std::string& error) override;
   std::string location() const override { return store_.path(); }
+  RecordedRun recorded_run(std::int64_t run_id) const override;
+  void confirm_writer(std::int64_t run_id) override;
 
  private:
   // Runs of this host left 'running' by a process that is gone are marked interrupted first.
@@ -33,6 +38,7 @@ class StoreRecorder final : public RunRecorder {
 
   std::string location_;  // as configured (a URL with its password: never logged)
   ResultsStore store_;
+  std::optional<TrialLease> lease_;
 };
 
 /// train_run with the experiment's results store (output.db) as its recorder.

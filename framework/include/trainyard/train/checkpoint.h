@@ -15,6 +15,9 @@ struct CheckpointInfo {
   double test_accuracy = 0.0;
   std::vector<std::string> class_names;
   std::string config_yaml;
+  // The name of the run folder it was written for ("run-3-1f0c9a2e"): a resume refuses another
+  // run's checkpoint. Empty in checkpoints written before it was kept.
+  std::string owner;
   // What a resumed run needs beyond the model and optimizer (the "last" checkpoint): the random
   // generators' states (the CPU's, then each CUDA device's) and the fp16 loss scaler's.
   std::vector<torch::Tensor> generator_states;

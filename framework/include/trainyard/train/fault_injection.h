@@ -13,12 +13,15 @@ class FaultInjector {
  public:
   /// Reads TRAINYARD_FAULT_KILL_AFTER_EPOCH=k (SIGKILL once epoch k is recorded and its last
   /// checkpoint written, as kill -9 would) and TRAINYARD_FAULT_KILL_RANK_AT_STEP=R:S (rank R
-  /// kills itself before its S-th training step of the run, 1-based). Unset: no faults.
+  /// kills itself before its S-th training step of the run, 1-based) and
+  /// TRAINYARD_FAULT_STOP_AFTER_EPOCH=k (SIGSTOP at the same point: a stall, as a suspended laptop's,
+  /// until something sends SIGCONT). Unset: no faults.
   static FaultInjector from_environment();
 
   FaultInjector() = default;
   FaultInjector& kill_after_epoch(std::int64_t epoch);
   FaultInjector& kill_rank_at_step(int rank, std::int64_t step);
+  FaultInjector& stop_after_epoch(std::int64_t epoch);
 
   /// Before every training step.
   void before_step(int rank, std::int64_t step) const;
@@ -26,7 +29,7 @@ class FaultInjector {
   void after_epoch(std::int64_t epoch) const;
 
  private:
-  std::optional<std::int64_t> kill_after_epoch_;
+  std::optional<std::int64_t> kill_after_epoch_, stop_after_epoch_;
   std::optional<int> kill_rank_;
   std::int64_t kill_step_ = 0;
 };

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,15 +14,35 @@
 
 namespace trainyard {
 
+/// What a record holds of one run, read without changing it.
+struct RecordedRun {
+  /// The run's checkpoint folder, absolute, as the record named it when the run began; empty when
+  /// the record does not name one (a record from before folders were named, a NullRecorder): the
+  /// run then uses <output.checkpoints>/run-<id>.
+  std::string checkpoint_folder;
+  std::int64_t epochs = 0;  // recorded so far
+  RunStatus status = RunStatus::kRunning;
+};
+
+/// Thrown by a recorder when the run is no longer this process's to write: the sweep worker that
+/// started it lost the trial's lease (it stalled past --lease) and another worker took the trial
+/// over. The run stops at once and writes nothing more (no checkpoint, no epoch, not its end).
+class RunTakenOver : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class RunRecorder {
  public:
   virtual ~RunRecorder();
 
-  /// Starts a new run's record; returns its id (the checkpoint folder is named after it).
+  /// Starts a new run's record; returns its id. The record names the run's checkpoint folder
+  /// (see recorded_run), under `run.checkpoint_root`.
   virtual std::int64_t begin_run(const RunRecord& run) = 0;
   /// Takes run `run_id` up again in this process. Throws InputError when it cannot be resumed
   /// (unknown, finished, or still alive elsewhere).
-  virtual void resume_run(std::int64_t run_id, const std::string& host) = 0;
+  /// `host` and `device` say where it runs now (a sweep may give it another slot's GPU or threads).
+  virtual void resume_run(std::int64_t run_id, const std::string& host, const std::string& device) = 0;
   /// A resumed run continues after `last_epoch`: drops the record's later epochs (they will be
   /// trained again) and returns those kept, in order.
   virtual std::vector<EpochRecord> keep_epochs(std::int64_t run_id, std::int64_t last_epoch) = 0;
@@ -31,6 +52,14 @@ class RunRecorder {
   virtual void finish_run(std::int64_t run_id, RunStatus status, const std::string& error) = 0;
   /// Where the record is, for messages (a URL's password hidden).
   virtual std::string location() const = 0;
+  /// Throws RunTakenOver when this process may no longer write run `run_id`. Called before each
+  /// epoch's checkpoints are written; record_epoch and finish_run check it themselves.
+  virtual void confirm_writer(std::int64_t run_id) { (void)run_id; }
+  /// Run `run_id` as the record holds it (its folder, epochs and status).
+  virtual RecordedRun recorded_run(std::int64_t run_id) const {
+    (void)run_id;
+    return {};
+  }
 };
 
 /// Keeps nothing: for a process whose run is recorded by another (a rank above 0).
@@ -38,7 +67,7 @@ class NullRecorder final : public RunRecorder {
  public:
   explicit NullRecorder(std::string location) : location_(std::move(location)) {}
   std::int64_t begin_run(const RunRecord&) override { return 0; }
-  void resume_run(std::int64_t, const std::string&) override {}
+  void resume_run(std::int64_t, const std::string&, const std::string&) override {}
   std::vector<EpochRecord> keep_epochs(std::int64_t, std::int64_t) override { return {}; }
   void record_epoch(std::int64_t, const EpochRecord&, bool, const std::string&) override {}
   void finish_run(std::int64_t, RunStatus, const std::string&) override {}

@@ -42,6 +42,17 @@ struct RunRecord {
   std::optional<std::int64_t> sweep_id;                        // the sweep this run is a trial of
   std::string trial_key;                                       // the trial's overrides, canonical text
   std::vector<std::pair<std::string, std::string>> overrides;  // key, value as given
+  std::string checkpoint_root;                                 // output.checkpoints, absolute
+  std::string working_dir;                                     // absolute: where relative paths resolve
+};
+
+/// A sweep trial as the worker running it holds it (`runner --worker`): the trial, the claim's
+/// attempt and the worker. The attempt is the fencing token: a worker that took the trial over
+/// made a later claim, and the earlier holder may then write nothing more of the trial's run.
+struct TrialLease {
+  std::int64_t trial_id = 0;
+  std::int64_t attempt = 0;
+  std::string worker;
 };
 
 /// One finished epoch.

@@ -32,6 +32,7 @@ struct RunOutcome {
   std::string checkpoint_path;      // of the best epoch
   std::string db_path;
   std::int64_t num_parameters = 0;
+  bool taken_over = false;  // another worker took the trial over; this process wrote nothing more
 };
 
 struct RunOptions {
@@ -41,6 +42,8 @@ struct RunOptions {
   std::optional<std::int64_t> sweep_id;
   std::string trial_key;
   std::vector<Override> trial_overrides;
+  /// When a sweep worker runs the trial: its lease, checked before every write (see RunTakenOver).
+  std::optional<TrialLease> trial_lease;
   /// Continue this run (interrupted, failed or killed) in its own row, from its "last"
   /// checkpoint; `config` must be the run's stored configuration.
   std::optional<std::int64_t> resume_run_id;
