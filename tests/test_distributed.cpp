@@ -562,31 +562,34 @@ bool loopback(const std::string& address) {
 
 // `runner --nproc` met its ranks through LibTorch 1.13's TCP store, whose server listens on every
 // interface: anyone who could reach the machine could join (or disturb) the rendezvous. The ranks
-// now meet through a file in a folder of their user's alone, and listen on loopback only.
+// now meet through a file in a folder of their user's alone, and Gloo binds them to loopback.
+// Gloo listens only while its pairs connect, so the test holds that moment open: it stops the
+// second rank as soon as it exists, and the first then waits for it, listening.
 TEST_F(DistributedRuns, TheRanksListenOnLoopbackOnly) {
   t::write_file(dir_ / "exp.yaml", kTinyExperiment);
   const pid_t launcher =
-      std::stoi(t::run_command(t::runner_command(dir_.path(), "exp.yaml --nproc 2 --set train.epochs=40",
-                                                 t::tiny_model_environment()) +
+      std::stoi(t::run_command(t::runner_command(dir_.path(), "exp.yaml --nproc 2", t::tiny_model_environment()) +
                                " > run.log 2>&1 & echo $!")
                     .output);
   std::vector<int> ranks;
-  bool sampled = false;
-  for (int attempt = 0; attempt < 600 && t::process_state(launcher) != '\0' && !sampled; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (ranks.size() < 2 && std::chrono::steady_clock::now() < deadline) {
     std::istringstream children(t::run_command("pgrep -P " + std::to_string(launcher)).output);
     ranks.clear();
     for (int pid = 0; children >> pid;) ranks.push_back(pid);
-    std::vector<std::string> addresses;
-    for (const int rank : ranks) {
-      for (const auto& address : listening_addresses(rank)) addresses.push_back(address);
-    }
-    if (ranks.size() == 2 && !addresses.empty()) {
-      sampled = true;  // the process groups are up: every socket they listen on is there
-      for (const auto& address : addresses) EXPECT_TRUE(loopback(address)) << "listening on " << address;
-    }
   }
-  EXPECT_TRUE(sampled) << t::read_file(dir_ / "run.log");
-  kill(launcher, SIGINT);
+  ASSERT_EQ(ranks.size(), 2u) << t::read_file(dir_ / "run.log");
+  ASSERT_EQ(kill(ranks[1], SIGSTOP), 0);  // within milliseconds of its start: long before it loads LibTorch
+  std::vector<std::string> addresses;
+  EXPECT_TRUE(t::wait_until(
+      [&] {
+        addresses = listening_addresses(ranks[0]);
+        return !addresses.empty();
+      },
+      15))
+      << "rank 0 never listened while rank 1 was stopped\n"
+      << t::read_file(dir_ / "run.log");
+  for (const auto& address : addresses) EXPECT_TRUE(loopback(address)) << "listening on " << address;
+  kill(ranks[1], SIGCONT);
   EXPECT_TRUE(t::wait_for_exit(launcher, 60));
 }
