@@ -4,8 +4,10 @@
 
 #include <zlib.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "test_support.h"
 #include "trainyard/plugin/plugin_registry.h"
@@ -56,7 +58,7 @@ class IdxDataset : public ::testing::Test {
     write_plain(dir_ / "t10k-labels-idx1-ubyte", idx_bytes({2}, {1, 3}));
   }
   std::shared_ptr<trainyard::Dataset> make(const std::string& classes, std::int64_t per_class = 0,
-                                           std::int64_t channels = 1) const {
+                                           std::int64_t channels = 1, double val_fraction = 0) const {
     return t::build_registry().make_dataset("idx",
                                             trainyard::Params({{"root", dir_.path().string()},
                                                                {"classes", classes},
@@ -64,8 +66,9 @@ class IdxDataset : public ::testing::Test {
                                                                {"test_per_class", std::int64_t{0}},
                                                                {"image_size", std::int64_t{4}},
                                                                {"channels", channels},
+                                                               {"val_fraction", val_fraction},
                                                                {"names", std::string("fashion-mnist")}}),
-                                            {});
+                                            trainyard::DatasetContext{9});
   }
   t::TempDir dir_;
 };
@@ -106,6 +109,35 @@ TEST_F(IdxDataset, PerClassLimitKeepsTheFirstOfEachAndChannelsAreCopies) {
   ASSERT_EQ(sample->image.sizes(), (std::vector<std::int64_t>{3, 4, 4}));
   EXPECT_TRUE(torch::equal(sample->image[0], sample->image[2]));
   EXPECT_TRUE(data->deterministic(Split::kTrain));
+}
+
+// Issue 17: a validation split of the training file's images, seeded; the statistics that
+// normalize every split are those of the images left to train on.
+TEST_F(IdxDataset, AValidationSplitIsHeldOutOfTheTrainingFile) {
+  const auto data = make("0,1,3", 0, 1, 0.4);
+  ASSERT_EQ(data->size(Split::kVal), 2u);  // floor(0.4 x 5)
+  ASSERT_EQ(data->size(Split::kTrain), 3u);
+  EXPECT_EQ(data->size(Split::kTest), 2u);
+  const auto pre = data->preprocessing();
+  ASSERT_TRUE(pre);
+  EXPECT_EQ(pre->color, "gray");
+  EXPECT_EQ(pre->channels, 1);
+  // Undo the normalization: every image of the file is in exactly one of train and val.
+  std::set<int> first_pixels;
+  for (const auto split : {Split::kTrain, Split::kVal}) {
+    for (std::size_t i = 0; i < data->size(split); ++i) {
+      const auto value = (data->get(split, i)->image.flatten()[0].item<double>() * pre->std[0] + pre->mean[0]) * 255.0;
+      first_pixels.insert(static_cast<int>(std::lround(value)));
+    }
+  }
+  EXPECT_EQ(first_pixels, (std::set<int>{0, 10, 20, 30, 40}));
+  // The mean is of the three training images' pixels alone.
+  double sum = 0;
+  for (std::size_t i = 0; i < data->size(Split::kTrain); ++i) {
+    sum += ((data->get(Split::kTrain, i)->image.to(torch::kFloat64) * pre->std[0] + pre->mean[0]).sum()).item<double>();
+  }
+  EXPECT_NEAR(sum / (3 * 16), pre->mean[0], 1e-5);
+  EXPECT_THROW(make("0,1,3", 0, 1, 0.1), trainyard::PluginError);  // floor(0.5): no validation image
 }
 
 TEST_F(IdxDataset, MissingFilesBadMagicAndUnknownClassesAreNamed) {

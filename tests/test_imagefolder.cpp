@@ -1,6 +1,8 @@
 // The imagefolder dataset plugin: scanning, class order, split, decoding, bad files.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <trainyard/errors.h>
 
 #include "augmentation.h"
@@ -219,4 +221,59 @@ TEST(ImageFolderAugmentation, TrainingSamplesVaryPerEpochButRepeatPerSeedAndTest
   for (std::size_t i = 0; i < first->size(Split::kTest); ++i) {
     EXPECT_TRUE(torch::equal(first->get(Split::kTest, i)->image, plain->get(Split::kTest, i)->image)) << i;
   }
+}
+
+// Issue 17: the validation split is carved from the training images with the seed, served
+// without augmentation, and leaves the test split exactly as a run without one has it.
+TEST(ImageFolder, AValidationSplitComesOutOfTrainingAndLeavesTestAsItWas) {
+  t::TempDir dir;
+  t::make_image_folder(dir / "data", {{"a", 10}, {"b", 10}}, 16);
+  auto open_with = [&](double val_fraction, bool augment) {
+    return t::build_registry().make_dataset("imagefolder",
+                                            trainyard::Params({{"root", (dir / "data").string()},
+                                                               {"image_size", std::int64_t{8}},
+                                                               {"val_fraction", val_fraction},
+                                                               {"horizontal_flip", augment},
+                                                               {"random_resized_crop", augment}}),
+                                            trainyard::DatasetContext{7});
+  };
+  const auto plain = open_with(0.0, false);
+  const auto validated = open_with(0.25, true);
+  EXPECT_EQ(plain->size(Split::kVal), 0u);
+  ASSERT_EQ(validated->size(Split::kVal), 4u);  // floor(0.25 x 16 training images)
+  EXPECT_EQ(validated->size(Split::kTrain), 12u);
+  EXPECT_EQ(fingerprint(*validated, Split::kTest), fingerprint(*plain, Split::kTest));
+  EXPECT_TRUE(validated->deterministic(Split::kVal));
+  EXPECT_FALSE(validated->deterministic(Split::kTrain));
+
+  // Without augmentation, training and validation together are the plain split's training images.
+  const auto unaugmented = open_with(0.25, false);
+  auto train_and_val = fingerprint(*unaugmented, Split::kTrain);
+  const auto val = fingerprint(*unaugmented, Split::kVal);
+  train_and_val.insert(train_and_val.end(), val.begin(), val.end());
+  auto plain_train = fingerprint(*plain, Split::kTrain);
+  std::sort(train_and_val.begin(), train_and_val.end());
+  std::sort(plain_train.begin(), plain_train.end());
+  EXPECT_EQ(train_and_val, plain_train);
+  EXPECT_EQ(fingerprint(*open_with(0.25, true), Split::kVal), fingerprint(*validated, Split::kVal));  // seeded
+
+  // Validation samples are the plain transform of their file: no crop, no flip, in any epoch.
+  validated->begin_epoch(3);
+  for (std::size_t i = 0; i < validated->size(Split::kVal); ++i) {
+    EXPECT_TRUE(torch::equal(validated->get(Split::kVal, i)->image, unaugmented->get(Split::kVal, i)->image)) << i;
+  }
+}
+
+TEST(ImageFolder, DescribesItsTransformForModelPackages) {
+  t::TempDir dir;
+  t::make_image_folder(dir / "data", {{"a", 2}, {"b", 2}});
+  const auto pre = open(dir / "data", 1, "fail", 24)->preprocessing();
+  ASSERT_TRUE(pre);
+  EXPECT_EQ(pre->height, 24);
+  EXPECT_EQ(pre->width, 24);
+  EXPECT_EQ(pre->channels, 3);
+  EXPECT_EQ(pre->color, "rgb");
+  EXPECT_EQ(pre->resize, "stretch");
+  EXPECT_EQ(pre->mean, (std::vector<float>{0.485f, 0.456f, 0.406f}));
+  EXPECT_EQ(pre->std, (std::vector<float>{0.229f, 0.224f, 0.225f}));
 }

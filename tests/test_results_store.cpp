@@ -5,6 +5,7 @@
 
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <sys/wait.h>
 #include <chrono>
@@ -320,6 +321,11 @@ optimizer: {plugin: adam, lr: 1.0e-3}', 'finished', '2026-01-01T00:00:00.000Z', 
   EXPECT_DOUBLE_EQ(config.real(0, 1), 0.001);
   EXPECT_EQ(store.database().query("SELECT best_test_accuracy FROM run_summary WHERE run_id = 1").real(0, 0), 0.75);
   EXPECT_EQ(store.database().query("SELECT epoch FROM run_last_epoch WHERE run_id = 1").integer(0, 0), 3);
+  // Schema 8: runs from before validation splits chose on test, and rank on that figure.
+  const auto selection =
+      store.database().query("SELECT select_on, best_selection_accuracy FROM run_summary WHERE run_id = 1");
+  EXPECT_EQ(selection.text(0, 0), "test");
+  EXPECT_EQ(selection.real(0, 1), 0.75);
 }
 
 TEST_P(Store, EveryResolvedConfigValueIsARowAndTheViewsAnswer) {
@@ -390,6 +396,64 @@ TEST_P(Store, TruncatedEpochsLeaveTheBestOfWhatRemains) {
   EXPECT_EQ(store.run(id)->best_epoch, 1);  // a tie goes to the earlier epoch
   EXPECT_EQ(store.resume_run(id, "host").id, id);
   EXPECT_EQ(store.run(id)->status, trainyard::RunStatus::kRunning);
+}
+
+namespace {
+EpochRecord validated_epoch(std::int64_t n, double val_accuracy, double test_accuracy) {
+  EpochRecord e = epoch(n, test_accuracy);
+  e.val_loss = 1.0 - val_accuracy;
+  e.val_accuracy = val_accuracy;
+  return e;
+}
+}  // namespace
+
+// Issue 17: the best epoch, and a sweep's ranking, came from the test split, so every reported
+// best was biased upward. A run with a validation split is ranked on it; its test accuracy is the
+// best epoch's, unselected.
+TEST_P(Store, ARunWithAValidationSplitIsRankedOnItAndKeepsItsTestFigureApart) {
+  ResultsStore store(location());
+  const auto sweep = store.ensure_sweep("s", "exp.yaml", "grid: {optimizer.lr: [1, 2]}");
+  // Trial a: the better validation accuracy, the worse test accuracy.
+  for (const auto& [key, val, test] :
+       std::vector<std::tuple<std::string, double, double>>{{"a", 0.9, 0.6}, {"b", 0.7, 0.8}}) {
+    auto record = sample_run();
+    record.sweep_id = sweep;
+    record.trial_key = key;
+    record.val_size = 4;
+    record.select_on = trainyard::SelectionSplit::kVal;
+    const auto id = store.begin_run(record);
+    store.record_epoch(id, validated_epoch(1, val, test), true, "c");
+    store.finish_run(id, RunStatus::kFinished);
+  }
+  const auto summary = store.sweep_summary(sweep);
+  ASSERT_EQ(summary.size(), 2u);
+  EXPECT_EQ(summary[0].trial_key, "a");
+  EXPECT_EQ(summary[0].select_on, "val");
+  EXPECT_DOUBLE_EQ(*summary[0].best_selection_accuracy, 0.9);
+  EXPECT_DOUBLE_EQ(*summary[0].best_test_accuracy, 0.6);
+  EXPECT_EQ(integer(store, "SELECT rank FROM sweep_leaderboard WHERE trial_key = 'a'"), 1);
+  EXPECT_EQ(std::get<std::string>(value(store, "SELECT select_on FROM run_summary WHERE trial_key = 'b'")), "val");
+  EXPECT_DOUBLE_EQ(std::get<double>(value(store, "SELECT best_val_accuracy FROM run_summary WHERE trial_key = 'b'")),
+                   0.7);
+  const auto epochs = store.epochs(summary[0].run_id);
+  ASSERT_EQ(epochs.size(), 1u);
+  EXPECT_DOUBLE_EQ(*epochs[0].val_accuracy, 0.9);
+  EXPECT_DOUBLE_EQ(*epochs[0].val_loss, 0.1);
+}
+
+TEST_P(Store, TruncatedEpochsOfAValidatedRunLeaveTheBestOnValidation) {
+  ResultsStore store(location());
+  auto record = sample_run();
+  record.select_on = trainyard::SelectionSplit::kVal;
+  const auto id = store.begin_run(record);
+  store.record_epoch(id, validated_epoch(1, 0.5, 0.9), true, "c");
+  store.record_epoch(id, validated_epoch(2, 0.8, 0.4), true, "c");
+  store.record_epoch(id, validated_epoch(3, 0.95, 0.5), true, "c");
+  store.finish_run(id, RunStatus::kFailed, "stopped");
+  store.truncate_epochs(id, 2);
+  EXPECT_EQ(store.run(id)->best_epoch, 2);  // best on validation, though epoch 1 tested higher
+  EXPECT_DOUBLE_EQ(*store.run(id)->best_test_accuracy, 0.4);
+  EXPECT_DOUBLE_EQ(std::get<double>(value(store, "SELECT best_selection_accuracy FROM runs")), 0.8);
 }
 
 TEST_P(Store, OverridesAreStoredAsQueryableRows) {

@@ -264,6 +264,54 @@ TEST(ResultsReaderFiles, ReadsASchemaThreeFileThroughTemporaryViews) {
   EXPECT_EQ(t::read_file(dir / "v3.db"), before);
 }
 
+namespace {
+
+// What a file of schema 7 looks like: no validation columns, and views without them (the file's
+// own views are dropped here; the reader makes its own either way).
+void downgrade_to_schema_seven(const std::string& path) {
+  SQLite::Database raw(path, SQLite::OPEN_READWRITE);
+  for (const char* view : {"sweep_leaderboard", "run_summary", "run_best_epoch", "run_last_epoch"}) {
+    raw.exec(std::string("DROP VIEW ") + view);
+  }
+  raw.exec("DROP TABLE evaluation_classes");
+  raw.exec("DROP TABLE evaluations");
+  raw.exec("DROP INDEX runs_by_selection");
+  for (const char* column : {"val_size", "select_on", "best_selection_accuracy"}) {
+    raw.exec(std::string("ALTER TABLE runs DROP COLUMN ") + column);
+  }
+  for (const char* column : {"val_loss", "val_accuracy"})
+    raw.exec(std::string("ALTER TABLE epochs DROP COLUMN ") + column);
+  raw.exec("PRAGMA user_version = 7");
+}
+
+}  // namespace
+
+// Issue 17: schema 8's views name validation columns a file of schema 7 lacks; the reader shows
+// such a file's runs as chosen on test, without changing it.
+TEST(ResultsReaderFiles, ReadsASchemaSevenFileAsRunsChosenOnTest) {
+  t::TempDir dir;
+  const std::string db = (dir / "v7.db").string();
+  tr::write_synthetic_results(db, 6, 3, 2);
+  downgrade_to_schema_seven(db);
+  const std::string before = t::read_file(dir / "v7.db");
+  const trainyard::ResultsReader reader(db);
+  EXPECT_EQ(reader.schema_version(), 7);
+  trainyard::RunFilter filter;
+  filter.sort = "best_selection_accuracy";
+  const auto table = reader.runs(filter);
+  ASSERT_EQ(table.rows.size(), 6u);
+  const auto& best = table.rows.front();
+  EXPECT_EQ(std::get<std::string>(best[table.column("select_on")]), "test");
+  EXPECT_EQ(best[table.column("best_selection_accuracy")], best[table.column("best_test_accuracy")]);
+  const auto epochs = reader.epochs(1);
+  ASSERT_EQ(epochs.rows.size(), 3u);
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(epochs.rows[0][epochs.column("val_accuracy")]));
+  const auto shown = t::run_command(results_command(db, "show 1"));
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_NE(shown.output.find("chosen on the test split"), std::string::npos) << shown.output;
+  EXPECT_EQ(t::read_file(dir / "v7.db"), before);
+}
+
 // Issue 16: copy opened the destination as a store (migrating an older file to the current
 // schema) and only then refused it for holding runs: the refused file had been rewritten.
 TEST(ResultsReaderFiles, CopyRefusesAnOlderDatabaseHoldingRunsWithoutMigratingIt) {

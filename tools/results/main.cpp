@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
   compare->add_option("runs", compare_ids, "run ids")->required()->expected(2, -1);
   compare->add_flag("--all-keys", all_keys, "every config key, not only those that differ");
 
-  std::string best_sweep, best_metric = "best_test_accuracy";
+  std::string best_sweep, best_metric = "best_selection_accuracy";
   bool best_lowest = false;
   auto* best = app.add_subcommand("best", "the best run of a sweep by a metric");
   best->add_option("--sweep", best_sweep, "sweep id or name")->required();
@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
   copying->add_option("--to", copy_to, "destination: a file path or postgresql://USER@HOST:PORT/DBNAME")->required();
 
   std::vector<std::int64_t> plot_ids;
-  std::string plot_out, plot_sweep, plot_param, plot_metric = "best_test_accuracy";
+  std::string plot_out, plot_sweep, plot_param, plot_metric = "best_selection_accuracy";
   auto* plot = app.add_subcommand(
       "plot", "PNG or SVG: loss and accuracy curves of runs, or a sweep's metric against a parameter");
   plot->add_option("runs", plot_ids, "run ids (default: the newest run)");
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
       tr::write_table(std::cout, reader.sweeps(), format);
     } else if (app.got_subcommand(show)) {
       tr::write_run_details(std::cout, reader.run_fields(show_id), reader.config(show_id), reader.epochs(show_id),
-                            format);
+                            reader.evaluations(show_id), format);
     } else if (app.got_subcommand(compare)) {
       tr::write_table(std::cout, reader.compare(compare_ids, all_keys), format, /*row_keyed=*/true);
     } else if (app.got_subcommand(best)) {
@@ -171,9 +171,15 @@ int main(int argc, char** argv) {
       }
       if (format == tr::Format::kTable) {
         const auto& row = top.rows.front();
-        std::cout << "best of sweep " << best_sweep << " by " << best_metric << ": run " << tr::format_cell("", row[0])
-                  << " (" << tr::format_cell("", row[top.column("trial_key")]) << "), " << best_metric << " "
-                  << tr::format_cell(best_metric, row[top.column(best_metric)]) << "\n";
+        // Which split the figure is of: the run's best epoch was chosen on it.
+        const std::string split = best_metric == "best_selection_accuracy"
+                                      ? " (of the " + tr::format_cell("", row[top.column("select_on")]) + " split)"
+                                      : "";
+        std::cout << "best of sweep " << best_sweep << " by " << best_metric << split << ": run "
+                  << tr::format_cell("", row[0]) << " (" << tr::format_cell("", row[top.column("trial_key")]) << "), "
+                  << best_metric << " " << tr::format_cell(best_metric, row[top.column(best_metric)])
+                  << ", test accuracy " << tr::format_cell("best_test_accuracy", row[top.column("best_test_accuracy")])
+                  << "\n";
       } else {
         tr::write_table(std::cout, top, format);
       }

@@ -117,7 +117,8 @@ void write_table(std::ostream& out, const SqlRows& table, Format format, bool ro
 }
 
 void write_run_details(std::ostream& out, const std::vector<std::pair<std::string, SqlValue>>& fields,
-                       const std::map<std::string, std::string>& config, const SqlRows& epochs, Format format) {
+                       const std::map<std::string, std::string>& config, const SqlRows& epochs,
+                       const SqlRows& evaluations, Format format) {
   if (format == Format::kCsv) {
     write_table(out, epochs, format);
     return;
@@ -125,18 +126,27 @@ void write_run_details(std::ostream& out, const std::vector<std::pair<std::strin
   if (format == Format::kJson) {
     nlohmann::ordered_json run = nlohmann::ordered_json::object();
     for (const auto& [name, value] : fields) run[name] = json_cell(value);
-    nlohmann::ordered_json document = {{"run", run}, {"config", config}, {"epochs", json_rows(epochs)}};
+    nlohmann::ordered_json document = {
+        {"run", run}, {"config", config}, {"epochs", json_rows(epochs)}, {"evaluations", json_rows(evaluations)}};
     out << document.dump(2) << "\n";
     return;
   }
   for (const auto& [name, value] : fields) {
     const std::string text = format_cell(name, value);
     if (!text.empty()) out << name << ": " << text << "\n";
+    if (name == "select_on" && text == "test") {
+      out << "  (the best epoch was chosen on the test split, so its test accuracy is optimistic; "
+             "dataset.val_fraction gives a validation split to choose on)\n";
+    }
   }
   out << "config:\n";
   for (const auto& [key, value] : config) out << "  " << key << ": " << value << "\n";
   out << "epochs:\n";
   write_table(out, epochs, format);
+  if (!evaluations.rows.empty()) {
+    out << "evaluations (runner --evaluate):\n";
+    write_table(out, evaluations, format);
+  }
 }
 
 }  // namespace trainyard::results

@@ -22,9 +22,11 @@ Format parse_format(const std::string& text);
 /// decides the formatting, else the column name does. CSV and JSON keep full precision.
 void write_table(std::ostream& out, const SqlRows& table, Format format, bool row_keyed = false);
 
-/// One run as `results show` prints it: its stored fields, its resolved config, its epochs. As
-/// JSON one object {"run": {...}, "config": {...}, "epochs": [...]}; as CSV the epochs alone.
+/// One run as `results show` prints it: its stored fields, its resolved config, its epochs and
+/// its evaluations. As JSON one object {"run": {...}, "config": {...}, "epochs": [...],
+/// "evaluations": [...]}; as CSV the epochs alone.
 void write_run_details(std::ostream& out, const std::vector<std::pair<std::string, SqlValue>>& fields,
-                       const std::map<std::string, std::string>& config, const SqlRows& epochs, Format format);
+                       const std::map<std::string, std::string>& config, const SqlRows& epochs,
+                       const SqlRows& evaluations, Format format);
 
 }  // namespace trainyard::results

@@ -54,8 +54,22 @@ void add_options(CLI::App& app, Invocation& invocation) {
                  "checkpoint, with its stored configuration; run from the folder it was started in")
       ->type_name("RUN_ID");
   app.add_option("--db", invocation.resume_db,
-                 "with --resume: the results database (default: the experiment's "
+                 "with --resume or --evaluate: the results database (default: the experiment's "
                  "output.db when an experiment file is given, else results/trainyard.db)");
+  app.add_option("--evaluate", invocation.evaluate_id,
+                 "evaluate run RUN_ID's checkpoint on its own test split: loss, top-1 (and top-5) accuracy, "
+                 "per-class precision, recall and F1, the confusion matrix; kept in the run's database")
+      ->type_name("RUN_ID");
+  auto* evaluate_group = "Evaluation (with --evaluate)";
+  app.add_option("--checkpoint", invocation.checkpoint, "best, last, or a checkpoint file")
+      ->capture_default_str()
+      ->group(evaluate_group);
+  app.add_option("--split", invocation.split, "the run's split: test, or val (its validation split)")
+      ->capture_default_str()
+      ->group(evaluate_group);
+  app.add_option("--format", invocation.format, "table, or json (one object)")
+      ->capture_default_str()
+      ->group(evaluate_group);
   app.add_option("--nproc", invocation.nproc,
                  "train one run over N processes on this machine (data-parallel, c10d: Gloo on the "
                  "CPU, NCCL on GPUs); under torchrun or srun, leave it out")

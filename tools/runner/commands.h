@@ -3,6 +3,7 @@
 //
 //   train    runner EXPERIMENT [--set ...] [--dry-run]          train_command.cpp
 //   resume   runner --resume RUN_ID [--db DB]                     resume_command.cpp
+//   evaluate runner --evaluate RUN_ID [--checkpoint ...] [--split ...] [--format ...]   evaluate_command.cpp
 //   sweep    runner EXPERIMENT with a sweep [--jobs N] [--sweep-summary]   sweep_command.cpp
 //   worker   runner EXPERIMENT --worker [--lease S]               worker_command.cpp
 //   slurm    runner EXPERIMENT --emit-slurm FILE [--workers N ...]   slurm_command.cpp
@@ -45,7 +46,11 @@ struct Invocation {
   std::string emit_slurm;  // --emit-slurm FILE
   SlurmResources slurm;
   std::int64_t resume_id = 0;
-  std::string resume_db;
+  std::string resume_db;  // --db, for --resume and --evaluate
+  std::int64_t evaluate_id = 0;
+  std::string checkpoint = "best";  // --checkpoint: best, last or a file
+  std::string split = "test";       // --split: the run's split to evaluate on
+  std::string format = "table";     // --format of --evaluate's report
   int nproc = 0;
   // Set by a sweep for the trials it starts.
   std::int64_t trial_of_sweep = 0;
@@ -74,6 +79,8 @@ int describe_command(const PluginRegistry& registry, const std::string& name);
 int train_command(const Invocation& invocation, const ExperimentConfig& config,
                   const std::vector<Override>& trial_overrides, const PluginRegistry& registry);
 int resume_command(const Invocation& invocation, PluginRegistry& registry);
+/// A recorded run's checkpoint evaluated on its own test (or validation) split.
+int evaluate_command(const Invocation& invocation, PluginRegistry& registry);
 /// A sweep: run here, summarized, listed (--dry-run), or handed to the worker or Slurm commands.
 int sweep_command(const Invocation& invocation, const ExperimentDocument& document, const SweepSpec& spec,
                   const PluginRegistry& registry);

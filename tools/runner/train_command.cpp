@@ -41,8 +41,12 @@ int report(const RunOutcome& outcome) {
   spdlog::info("results: run {} in {} (peak memory {:.0f} MiB)", outcome.run_id, outcome.db_path,
                trainyard::peak_memory_mib());
   if (outcome.best) {
-    spdlog::info("best: epoch {} test accuracy {:.2f}% (test loss {:.4f}); checkpoint {}", outcome.best->epoch,
-                 100 * outcome.best->test_accuracy, outcome.best->test_loss, outcome.checkpoint_path);
+    const auto& best = *outcome.best;
+    const std::string chosen = outcome.select_on == trainyard::SelectionSplit::kVal
+                                   ? fmt::format("chosen on val accuracy {:.2f}%", 100 * best.val_accuracy.value_or(0))
+                                   : std::string("chosen on test");
+    spdlog::info("best: epoch {} ({}) test accuracy {:.2f}% (test loss {:.4f}); checkpoint {}", best.epoch, chosen,
+                 100 * best.test_accuracy, best.test_loss, outcome.checkpoint_path);
   }
   switch (outcome.status) {
     case trainyard::RunStatus::kFinished:

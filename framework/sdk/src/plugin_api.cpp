@@ -14,6 +14,7 @@ Dataset::~Dataset() = default;
 bool Dataset::deterministic(Split) const { return false; }
 std::string Dataset::content_key() const { return {}; }
 void Dataset::begin_epoch(std::int64_t) {}
+std::optional<Preprocessing> Dataset::preprocessing() const { return std::nullopt; }
 DataError::~DataError() = default;
 Collectives::~Collectives() = default;
 
@@ -38,7 +39,14 @@ const char* to_string(ParamType type) {
   return "unknown";
 }
 
-const char* to_string(Split split) { return split == Split::kTrain ? "train" : "test"; }
+const char* to_string(Split split) {
+  switch (split) {
+    case Split::kTrain: return "train";
+    case Split::kTest: return "test";
+    case Split::kVal: return "val";
+  }
+  return "unknown";
+}
 
 namespace {
 ParamSpec make_spec(std::string name, ParamType type, std::optional<ParamValue> value, std::string description) {

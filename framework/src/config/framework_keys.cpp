@@ -74,6 +74,12 @@ const std::vector<Key<TrainSettings>>& train_keys() {
               .one_of({"auto", "on", "off"})),
       key(&TrainSettings::cache_max_mb,
           int_param("cache_max_mb", 8192, "the largest cache (MiB) that auto allows").at_least(0).at_most(1 << 30)),
+      key(&TrainSettings::select_on,
+          string_param("select_on", "auto",
+                       "the split whose accuracy picks the best epoch (best.pt, the run's best figures, sweep "
+                       "rankings): val (the dataset's val_fraction), test, or auto: val when the dataset has a "
+                       "validation split, else test (then the reported best test accuracy is biased upward)")
+              .one_of({"auto", "val", "test"})),
   };
   return keys;
 }

@@ -11,7 +11,8 @@ namespace trainyard {
 namespace {
 
 // Parents before children, so every foreign key finds its row.
-const char* const kTables[] = {"sweeps", "runs", "epochs", "run_overrides", "run_config", "trials"};
+const char* const kTables[] = {"sweeps",     "runs",   "epochs",      "run_overrides",
+                               "run_config", "trials", "evaluations", "evaluation_classes"};
 
 bool has_table(SqlDatabase& db, const std::string& table) {
   if (db.dialect() == SqlDialect::kPostgres) {
@@ -69,7 +70,7 @@ CopyCounts copy_results(const ResultsReader& source, const std::string& destinat
   }
   if (to.dialect() == SqlDialect::kPostgres) {
     // Ids were copied as they were: the identity sequences go on after the largest.
-    for (const char* table : {"sweeps", "runs", "trials"}) {
+    for (const char* table : {"sweeps", "runs", "trials", "evaluations"}) {
       to.query(std::string("SELECT setval(pg_get_serial_sequence('") + table + "', 'id'), max(id)) FROM " + table +
                " HAVING max(id) IS NOT NULL");
     }

@@ -20,12 +20,13 @@ namespace {
 
 // The run_summary columns `runs` shows by default, in order.
 const std::vector<std::string> kDefaultRunColumns = {
-    "run_id",     "experiment",          "status",          "started_at", "epochs", "best_test_accuracy",
-    "best_epoch", "final_test_accuracy", "final_test_loss", "trial_key"};
+    "run_id",     "experiment",          "status",          "started_at", "epochs",   "best_test_accuracy",
+    "best_epoch", "final_test_accuracy", "final_test_loss", "select_on",  "trial_key"};
 
 // Columns of run_summary that are not metrics but can still be sorted and filtered on.
-const std::vector<std::string> kRunColumns = {"run_id",    "experiment", "status", "sweep_id",   "trial_key", "seed",
-                                              "precision", "device",     "host",   "started_at", "ended_at"};
+const std::vector<std::string> kRunColumns = {"run_id",    "experiment", "status",    "sweep_id",
+                                              "trial_key", "seed",       "precision", "device",
+                                              "host",      "started_at", "ended_at",  "select_on"};
 
 // A string as an SQL literal ('it''s'), for the one place a value is part of an ORDER BY.
 std::string sql_literal(const std::string& text) {
@@ -108,21 +109,24 @@ ResultsReader::ResultsReader(const std::string& location) : path_(redact_locatio
                      "it by running any experiment with output.db set to it.");
   }
   if (schema_version_ < 4) {
-    // The views and config rows of schema 4, in this connection's temporary schema only.
+    // The config rows of schema 4, in this connection's temporary schema only.
     db_->execute_script(
         "CREATE TEMP TABLE run_config (run_id INTEGER NOT NULL, key TEXT NOT NULL, "
         "value TEXT NOT NULL, number REAL, PRIMARY KEY (run_id, key))");
     ResultsStore::fill_config_rows(*db_, "temp.run_config");
-    db_->execute_script(ResultsStore::views_sql(true));
   }
+  // This build's views over an older file's tables, as temporary views (they are found before
+  // the file's own): the file itself is never changed.
+  if (schema_version_ < 8) db_->execute_script(ResultsStore::views_sql(true, db_->dialect(), schema_version_));
 }
 
 ResultsReader::~ResultsReader() = default;
 
 const std::vector<std::string>& ResultsReader::metrics() {
-  static const std::vector<std::string> names = {"best_test_accuracy",      "best_test_loss",  "best_epoch",
-                                                 "final_test_accuracy",     "final_test_loss", "final_train_accuracy",
-                                                 "final_train_loss",        "min_test_loss",   "epochs",
+  static const std::vector<std::string> names = {"best_selection_accuracy", "best_val_accuracy", "best_val_loss",
+                                                 "best_test_accuracy",      "best_test_loss",    "best_epoch",
+                                                 "final_test_accuracy",     "final_test_loss",   "final_train_accuracy",
+                                                 "final_train_loss",        "min_test_loss",     "epochs",
                                                  "train_images_per_second", "train_seconds"};
   return names;
 }
@@ -248,7 +252,11 @@ SqlRows ResultsReader::sweeps() const {
             ORDER BY run_id LIMIT 1) AS best_run,
            (SELECT trial_key FROM sweep_leaderboard b WHERE b.sweep_id = s.id AND b.rank = 1
             ORDER BY run_id LIMIT 1) AS best_trial,
-           max(l.best_test_accuracy) AS best_test_accuracy
+           (SELECT select_on FROM sweep_leaderboard b WHERE b.sweep_id = s.id AND b.rank = 1
+            ORDER BY run_id LIMIT 1) AS ranked_on,
+           max(l.best_selection_accuracy) AS best_selection_accuracy,
+           (SELECT best_test_accuracy FROM sweep_leaderboard b WHERE b.sweep_id = s.id AND b.rank = 1
+            ORDER BY run_id LIMIT 1) AS best_test_accuracy
     FROM sweeps s LEFT JOIN sweep_leaderboard l ON l.sweep_id = s.id
     GROUP BY s.id ORDER BY s.id)sql");
 }
@@ -278,15 +286,20 @@ void ResultsReader::require_runs(const std::vector<std::int64_t>& ids) const {
 std::vector<std::pair<std::string, SqlValue>> ResultsReader::run_fields(std::int64_t id) const {
   require_runs({id});
   const auto row = db_->query(R"sql(
-    SELECT r.*, rs.epochs, rs.best_test_loss, rs.final_test_accuracy, rs.final_test_loss,
+    SELECT r.*, rs.epochs, rs.select_on, rs.best_selection_accuracy, rs.best_val_accuracy, rs.best_val_loss,
+           rs.best_test_loss, rs.final_test_accuracy, rs.final_test_loss,
            rs.final_train_accuracy, rs.final_train_loss, rs.train_images_per_second,
            rs.train_seconds, s.name AS sweep
     FROM runs r JOIN run_summary rs ON rs.run_id = r.id LEFT JOIN sweeps s ON s.id = r.sweep_id
     WHERE r.id = ?)sql",
                               {id});
   std::vector<std::pair<std::string, SqlValue>> fields;
+  std::set<std::string> named;
   for (std::size_t i = 0; i < row.columns.size(); ++i) {
     if (row.columns[i] == "config_yaml") continue;  // shown as config
+    // The summary's select_on and best_selection_accuracy stand in for the columns a file older
+    // than schema 8 lacks; in a newer one they repeat the run's own.
+    if (!named.insert(row.columns[i]).second) continue;
     fields.emplace_back(row.columns[i], row.rows.at(0)[i]);
   }
   return fields;
@@ -299,18 +312,33 @@ std::map<std::string, std::string> ResultsReader::config(std::int64_t id) const 
   return out;
 }
 
+std::string ResultsReader::val_columns(const std::string& table) const {
+  if (schema_version_ < 8) return "CAST(NULL AS REAL) AS val_loss, CAST(NULL AS REAL) AS val_accuracy";
+  return table + ".val_loss, " + table + ".val_accuracy";
+}
+
 SqlRows ResultsReader::epochs(std::int64_t id) const {
   return db_->query(R"sql(
-    SELECT epoch, train_loss, train_accuracy, test_loss, test_accuracy, learning_rate,
+    SELECT epoch, train_loss, train_accuracy, )sql" +
+                        val_columns("epochs") + R"sql(, test_loss, test_accuracy, learning_rate,
            epoch_seconds, train_images_per_second, test_images_per_second, data_wait_fraction,
            finished_at
     FROM epochs WHERE run_id = ? ORDER BY epoch)sql",
                     {id});
 }
 
+SqlRows ResultsReader::evaluations(std::int64_t id) const {
+  if (schema_version_ < 9) return SqlRows{{"evaluation", "data", "checkpoint_epoch", "images", "accuracy", "loss"}, {}};
+  return db_->query(R"sql(
+    SELECT id AS evaluation, data, checkpoint_epoch, images, accuracy, loss, top5_accuracy, created_at, checkpoint
+    FROM evaluations WHERE run_id = ? ORDER BY id)sql",
+                    {id});
+}
+
 SqlRows ResultsReader::export_epochs(const std::vector<std::int64_t>& ids) const {
   std::string sql = R"sql(
-    SELECT e.run_id, r.experiment, r.trial_key, e.epoch, e.train_loss, e.train_accuracy,
+    SELECT e.run_id, r.experiment, r.trial_key, e.epoch, e.train_loss, e.train_accuracy, )sql" +
+                    val_columns("e") + R"sql(,
            e.test_loss, e.test_accuracy, e.learning_rate, e.epoch_seconds,
            e.train_images_per_second, e.test_images_per_second, e.data_wait_fraction, e.finished_at
     FROM epochs e JOIN runs r ON r.id = e.run_id)sql";
@@ -341,12 +369,13 @@ SqlRows ResultsReader::compare(const std::vector<std::int64_t>& ids, bool all_ke
     if (all_keys || distinct.size() > 1) table.rows.push_back(std::move(row));
   }
   const std::vector<std::string> shown = {"status",          "epochs",
+                                          "select_on",       "best_val_accuracy",
                                           "best_epoch",      "best_test_accuracy",
                                           "best_test_loss",  "final_test_accuracy",
                                           "final_test_loss", "train_images_per_second",
                                           "train_seconds"};
   const auto summary = db_->query(
-      "SELECT run_id, status, epochs, best_epoch, best_test_accuracy, "
+      "SELECT run_id, status, epochs, select_on, best_val_accuracy, best_epoch, best_test_accuracy, "
       "best_test_loss, final_test_accuracy, final_test_loss, "
       "train_images_per_second, train_seconds FROM run_summary "
       "WHERE run_id IN (" +

@@ -106,13 +106,18 @@ ResumableRun ResultsStore::resume_run(std::int64_t run_id, const std::string& ho
 void ResultsStore::truncate_epochs(std::int64_t run_id, std::int64_t last_epoch) {
   SqlWriteTransaction transaction(*db_);
   db_->query("DELETE FROM epochs WHERE run_id = ? AND epoch > ?", {run_id, last_epoch});
-  // The best of what remains: highest test accuracy, earliest epoch on a tie (as training keeps it).
-  db_->query(R"sql(
-    UPDATE runs SET
-      best_epoch = (SELECT epoch FROM epochs WHERE run_id = ? ORDER BY test_accuracy DESC, epoch LIMIT 1),
-      best_test_accuracy = (SELECT max(test_accuracy) FROM epochs WHERE run_id = ?)
-    WHERE id = ?)sql",
-             {run_id, run_id, run_id});
+  // The best of what remains: highest accuracy on the run's selection split, earliest epoch on a
+  // tie (as training keeps it).
+  const auto select_on = db_->query("SELECT coalesce(select_on, 'test') FROM runs WHERE id = ?", {run_id});
+  const std::string accuracy = !select_on.empty() && select_on.text(0, 0) == "val" ? "val_accuracy" : "test_accuracy";
+  db_->query("UPDATE runs SET best_epoch = (SELECT epoch FROM epochs WHERE run_id = ? ORDER BY " + accuracy +
+                 " DESC, epoch LIMIT 1) WHERE id = ?",
+             {run_id, run_id});
+  db_->query(
+      "UPDATE runs SET best_test_accuracy = (SELECT test_accuracy FROM epochs WHERE run_id = ? AND epoch = "
+      "runs.best_epoch), best_selection_accuracy = (SELECT " +
+          accuracy + " FROM epochs WHERE run_id = ? AND epoch = runs.best_epoch) WHERE id = ?",
+      {run_id, run_id, run_id});
   transaction.commit();
 }
 
@@ -122,8 +127,9 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
     INSERT INTO runs (experiment, experiment_file, config_yaml, status, started_at, host, device,
                       torch_version, seed, model_plugin, dataset_plugin, optimizer_plugin,
                       num_parameters, num_classes, train_size, test_size, precision, sweep_id,
-                      trial_key, pid, heartbeat_at, git_revision, world_size, distributed_backend)
-    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      trial_key, pid, heartbeat_at, git_revision, world_size, distributed_backend,
+                      val_size, select_on)
+    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     RETURNING id)sql",
                              {r.experiment,
                               r.experiment_file,
@@ -147,7 +153,9 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
                               utc_timestamp(),
                               r.git_revision,
                               r.world_size,
-                              text_or_null(r.distributed_backend)})
+                              text_or_null(r.distributed_backend),
+                              r.val_size,
+                              std::string(to_string(r.select_on))})
                       .integer(0, 0);
   // The run's folder, named with the database's tag so no other database's run 'id' shares it.
   const std::string run_dir =
@@ -168,16 +176,21 @@ bool ResultsStore::record_epoch(std::int64_t run_id, const EpochRecord& e, bool 
   if (lease && !holds_trial(*lease)) return false;  // rolled back: nothing written
   db_->query(
       R"sql(
-    INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, test_loss, test_accuracy,
-                        learning_rate, epoch_seconds, train_images_per_second,
+    INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy, test_loss,
+                        test_accuracy, learning_rate, epoch_seconds, train_images_per_second,
                         test_images_per_second, data_wait_fraction, finished_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql",
-      {run_id, e.epoch, e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy, e.learning_rate, e.epoch_seconds,
-       e.train_images_per_second, e.test_images_per_second, e.data_wait_fraction, utc_timestamp()});
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql",
+      {run_id, e.epoch, e.train_loss, e.train_accuracy, real_or_null(e.val_loss), real_or_null(e.val_accuracy),
+       e.test_loss, e.test_accuracy, e.learning_rate, e.epoch_seconds, e.train_images_per_second,
+       e.test_images_per_second, e.data_wait_fraction, utc_timestamp()});
   heartbeat(run_id);
   if (new_best) {
-    db_->query("UPDATE runs SET best_epoch = ?, best_test_accuracy = ?, checkpoint_path = ? WHERE id = ?",
-               {e.epoch, e.test_accuracy, checkpoint_path, run_id});
+    // The selection split's accuracy is the val figure only for a run that selects on it.
+    db_->query(R"sql(
+      UPDATE runs SET best_epoch = ?, best_test_accuracy = ?, checkpoint_path = ?,
+        best_selection_accuracy = CASE WHEN select_on = 'val' THEN CAST(? AS DOUBLE PRECISION)
+                                  ELSE CAST(? AS DOUBLE PRECISION) END WHERE id = ?)sql",
+               {e.epoch, e.test_accuracy, checkpoint_path, real_or_null(e.val_accuracy), e.test_accuracy, run_id});
   }
   transaction.commit();
   return true;
@@ -221,7 +234,8 @@ std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
 std::vector<EpochRecord> ResultsStore::epochs(std::int64_t run_id) const {
   const auto rows = db_->query(R"sql(
     SELECT epoch, train_loss, train_accuracy, test_loss, test_accuracy, learning_rate,
-           epoch_seconds, train_images_per_second, test_images_per_second, data_wait_fraction
+           epoch_seconds, train_images_per_second, test_images_per_second, data_wait_fraction,
+           val_loss, val_accuracy
     FROM epochs WHERE run_id = ? ORDER BY epoch)sql",
                                {run_id});
   std::vector<EpochRecord> out;
@@ -239,6 +253,8 @@ std::vector<EpochRecord> ResultsStore::epochs(std::int64_t run_id) const {
     e.train_images_per_second = real(7);
     e.test_images_per_second = real(8);
     e.data_wait_fraction = real(9);
+    if (!rows.is_null(i, 10)) e.val_loss = rows.real(i, 10);
+    if (!rows.is_null(i, 11)) e.val_accuracy = rows.real(i, 11);
     out.push_back(e);
   }
   return out;

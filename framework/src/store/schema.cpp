@@ -147,11 +147,60 @@ const char* const kMigrations[] = {
     ALTER TABLE runs ADD COLUMN pid_start TEXT;
     CREATE TABLE store_tag (tag TEXT NOT NULL);
     )sql",
+    // 8: a validation split, on which the best epoch is chosen: each epoch's validation figures,
+    // the split's size, which split chose the best epoch (select_on: 'val' or 'test'; earlier
+    // runs chose on test) and that split's accuracy at the best epoch, which sweeps rank on. The
+    // views gain the validation columns: dropped here, created again after the migrations.
+    R"sql(
+    ALTER TABLE epochs ADD COLUMN val_loss REAL;
+    ALTER TABLE epochs ADD COLUMN val_accuracy REAL;
+    ALTER TABLE runs ADD COLUMN val_size INTEGER;
+    ALTER TABLE runs ADD COLUMN select_on TEXT;
+    ALTER TABLE runs ADD COLUMN best_selection_accuracy REAL;
+    UPDATE runs SET select_on = 'test', best_selection_accuracy = best_test_accuracy;
+    CREATE INDEX runs_by_selection ON runs (best_selection_accuracy);
+    DROP VIEW IF EXISTS sweep_leaderboard;
+    DROP VIEW IF EXISTS run_summary;
+    DROP VIEW IF EXISTS run_best_epoch;
+    DROP VIEW IF EXISTS run_last_epoch;
+    )sql",
+    // 9: evaluations of a run's checkpoints after training (`runner --evaluate`): one row each,
+    // with a row per class holding its figures and its row of the confusion matrix (the counts
+    // predicted as each class, comma-separated, in class order).
+    R"sql(
+    CREATE TABLE evaluations (
+      id               INTEGER PRIMARY KEY,
+      run_id           INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+      created_at       TEXT NOT NULL,
+      checkpoint       TEXT NOT NULL,
+      checkpoint_epoch INTEGER,
+      data             TEXT NOT NULL,
+      images           INTEGER NOT NULL,
+      loss             REAL,
+      accuracy         REAL,
+      top5_accuracy    REAL,
+      device           TEXT,
+      precision        TEXT
+    );
+    CREATE INDEX evaluations_by_run ON evaluations (run_id, id);
+    CREATE TABLE evaluation_classes (
+      evaluation_id INTEGER NOT NULL REFERENCES evaluations (id) ON DELETE CASCADE,
+      class_index   INTEGER NOT NULL,
+      class_name    TEXT NOT NULL,
+      precision     REAL,
+      recall        REAL,
+      f1            REAL,
+      support       INTEGER NOT NULL,
+      predicted     TEXT NOT NULL,
+      PRIMARY KEY (evaluation_id, class_index)
+    );
+    )sql",
 };
 
 // The views documented in the README, for users of the sqlite3 shell and pandas as much as for
 // the results tool. "%s" is "" or "TEMP ": the tool creates them as temporary views when it
-// reads a file written before they existed, so one definition serves both.
+// reads a file written before they existed, so one definition serves both. Runs copied from a
+// file older than schema 8 have no select_on: they chose on test, as every run did then.
 const char* const kViews = R"sql(
     CREATE %sVIEW IF NOT EXISTS run_best_epoch AS
       SELECT e.* FROM runs r JOIN epochs e ON e.run_id = r.id AND e.epoch = r.best_epoch;
@@ -162,7 +211,10 @@ const char* const kViews = R"sql(
       SELECT r.id AS run_id, r.experiment, r.status, r.sweep_id, r.trial_key, r.seed, r.precision,
              r.device, r.host, r.started_at, r.ended_at,
              (SELECT count(*) FROM epochs WHERE run_id = r.id) AS epochs,
+             coalesce(r.select_on, 'test') AS select_on,
+             coalesce(r.best_selection_accuracy, r.best_test_accuracy) AS best_selection_accuracy,
              r.best_epoch, r.best_test_accuracy, b.test_loss AS best_test_loss,
+             b.val_accuracy AS best_val_accuracy, b.val_loss AS best_val_loss,
              l.test_accuracy AS final_test_accuracy, l.test_loss AS final_test_loss,
              l.train_accuracy AS final_train_accuracy, l.train_loss AS final_train_loss,
              (SELECT min(test_loss) FROM epochs WHERE run_id = r.id) AS min_test_loss,
@@ -176,9 +228,9 @@ const char* const kViews = R"sql(
     CREATE %sVIEW IF NOT EXISTS sweep_leaderboard AS
       SELECT s.id AS sweep_id, s.name AS sweep,
              rank() OVER (PARTITION BY s.id
-                          ORDER BY rs.best_test_accuracy IS NULL, rs.best_test_accuracy DESC) AS rank,
-             rs.run_id, rs.trial_key, rs.status, rs.epochs, rs.best_epoch, rs.best_test_accuracy,
-             rs.final_test_accuracy, rs.final_test_loss
+                          ORDER BY rs.best_selection_accuracy IS NULL, rs.best_selection_accuracy DESC) AS rank,
+             rs.run_id, rs.trial_key, rs.status, rs.epochs, rs.select_on, rs.best_selection_accuracy,
+             rs.best_epoch, rs.best_test_accuracy, rs.final_test_accuracy, rs.final_test_loss
       FROM sweeps s JOIN run_summary rs ON rs.sweep_id = s.id
       WHERE rs.run_id = (SELECT max(id) FROM runs WHERE sweep_id = s.id AND trial_key = rs.trial_key);
 )sql";
@@ -207,11 +259,25 @@ std::string postgres_ddl(const std::string& sql) {
   return std::regex_replace(out, std::regex(R"(CREATE (TEMP )?VIEW IF NOT EXISTS)"), "CREATE OR REPLACE $1VIEW");
 }
 
-std::string ResultsStore::views_sql(bool temporary, SqlDialect dialect) {
+namespace {
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
+
+}  // namespace
+
+std::string ResultsStore::views_sql(bool temporary, SqlDialect dialect, int schema_version) {
   std::string sql = kViews;
-  const std::string prefix = temporary ? "TEMP " : "";
-  for (std::size_t at = sql.find("%s"); at != std::string::npos; at = sql.find("%s", at)) {
-    sql.replace(at, 2, prefix);
+  replace_all(sql, "%s", temporary ? "TEMP " : "");
+  if (schema_version < 8) {
+    // A file from before validation splits, read as it is: its runs chose on test.
+    replace_all(sql, "coalesce(r.select_on, 'test')", "'test'");
+    replace_all(sql, "coalesce(r.best_selection_accuracy, r.best_test_accuracy)", "r.best_test_accuracy");
+    replace_all(sql, "b.val_accuracy", "CAST(NULL AS REAL)");
+    replace_all(sql, "b.val_loss", "CAST(NULL AS REAL)");
   }
   return dialect == SqlDialect::kPostgres ? postgres_ddl(sql) : sql;
 }
@@ -335,10 +401,8 @@ void ResultsStore::migrate() {
   for (auto v = id.version; v < kSchemaVersion; ++v) {
     db_->execute_script(sqlite ? std::string(kMigrations[v]) : postgres_ddl(kMigrations[v]));
   }
-  if (id.version < 4) {
-    fill_config_rows(*db_, "run_config");
-    db_->execute_script(views_sql(false, db_->dialect()));
-  }
+  if (id.version < 4) fill_config_rows(*db_, "run_config");
+  if (id.version < 8) db_->execute_script(views_sql(false, db_->dialect()));
   if (id.version < 7) db_->query("INSERT INTO store_tag (tag) VALUES (?)", {new_store_tag()});
   if (sqlite) {
     db_->execute_script("PRAGMA application_id = " + std::to_string(kApplicationId) +

@@ -41,4 +41,6 @@ std::string quote_identifier(const std::string& name) {
 
 SqlValue text_or_null(const std::string& text) { return text.empty() ? SqlValue{} : SqlValue{valid_utf8(text)}; }
 
+SqlValue real_or_null(const std::optional<double>& value) { return value ? SqlValue{*value} : SqlValue{}; }
+
 }  // namespace trainyard::store_sql

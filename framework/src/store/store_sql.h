@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "trainyard/store/sql_database.h"
@@ -24,5 +25,7 @@ std::string quote_identifier(const std::string& name);
 /// Free text (an error, a log tail) for a column: NULL when empty, else made valid UTF-8, which
 /// PostgreSQL requires of every text.
 SqlValue text_or_null(const std::string& text);
+/// A figure that may be absent (an epoch's validation accuracy): NULL when it is.
+SqlValue real_or_null(const std::optional<double>& value);
 
 }  // namespace trainyard::store_sql

@@ -53,10 +53,12 @@ std::vector<SweepTrialSummary> ResultsStore::sweep_summary(std::int64_t sweep_id
       db_->query(R"sql(
     SELECT id, trial_key, status, best_test_accuracy, best_epoch, )sql" +
                      seconds_between(db_->dialect(), "started_at", "coalesce(ended_at, heartbeat_at, started_at)") +
-                     R"sql(, coalesce(error, '')
+                     R"sql(, coalesce(error, ''), coalesce(select_on, 'test'),
+           coalesce(best_selection_accuracy, best_test_accuracy)
     FROM runs r WHERE sweep_id = ? AND id = (
       SELECT max(id) FROM runs WHERE sweep_id = r.sweep_id AND trial_key = r.trial_key)
-    ORDER BY best_test_accuracy IS NULL, best_test_accuracy DESC, id)sql",
+    ORDER BY coalesce(best_selection_accuracy, best_test_accuracy) IS NULL,
+             coalesce(best_selection_accuracy, best_test_accuracy) DESC, id)sql",
                  {sweep_id});
   std::vector<SweepTrialSummary> out;
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -68,6 +70,8 @@ std::vector<SweepTrialSummary> ResultsStore::sweep_summary(std::int64_t sweep_id
     if (!rows.is_null(i, 4)) s.best_epoch = rows.integer(i, 4);
     s.seconds = rows.real(i, 5);
     s.error = rows.text(i, 6);
+    s.select_on = rows.text(i, 7);
+    if (!rows.is_null(i, 8)) s.best_selection_accuracy = rows.real(i, 8);
     out.push_back(s);
   }
   return out;

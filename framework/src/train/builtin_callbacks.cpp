@@ -38,11 +38,13 @@ void CheckpointCallback::on_epoch_recorded(EpochEnd&) {
 
 void EpochLogCallback::on_epoch_recorded(EpochEnd& epoch) {
   const EpochRecord& e = epoch.record;
+  const std::string val =
+      e.val_accuracy ? fmt::format("  val loss {:.4f} acc {:5.1f}%", *e.val_loss, 100 * *e.val_accuracy) : "";
   spdlog::info(
-      "epoch {:>3}/{}  train loss {:.4f} acc {:5.1f}%  test loss {:.4f} acc {:5.1f}%  lr {:.2e}  "
+      "epoch {:>3}/{}  train loss {:.4f} acc {:5.1f}%{}  test loss {:.4f} acc {:5.1f}%  lr {:.2e}  "
       "{:.1f} s  {:.1f} img/s{}",
-      e.epoch, epoch.epochs, e.train_loss, 100 * e.train_accuracy, e.test_loss, 100 * e.test_accuracy, e.learning_rate,
-      e.epoch_seconds, e.train_images_per_second, epoch.new_best ? "  *best" : "");
+      e.epoch, epoch.epochs, e.train_loss, 100 * e.train_accuracy, val, e.test_loss, 100 * e.test_accuracy,
+      e.learning_rate, e.epoch_seconds, e.train_images_per_second, epoch.new_best ? "  *best" : "");
 }
 
 }  // namespace trainyard

@@ -36,13 +36,31 @@ std::shared_ptr<Dataset> build_dataset(const ExperimentConfig& config, const Plu
   return dataset;
 }
 
+// train.select_on against what the dataset has: `auto` selects on the validation split when there
+// is one. Selecting on test is said once in the log, since the best figures are then optimistic.
+SelectionSplit resolve_selection(const ExperimentConfig& config, const Dataset& dataset) {
+  const bool has_val = dataset.size(Split::kVal) > 0;
+  if (config.train.select_on == "val" && !has_val) {
+    throw InputError("train.select_on: val, but dataset '" + config.dataset.plugin +
+                     "' has no validation split; set dataset.val_fraction (e.g. 0.1), or select_on: test");
+  }
+  if (config.train.select_on == "test" || !has_val) {
+    spdlog::info("best epoch chosen on the test split (no validation split): its test accuracy is optimistic");
+    return SelectionSplit::kTest;
+  }
+  return SelectionSplit::kVal;
+}
+
 // train.cache: `auto` keeps decoded samples when the dataset says they never vary and they fit.
 void decide_cache(const ExperimentConfig& config, RunObjects& objects) {
   const Dataset& dataset = *objects.dataset;
   const ImageShape shape = dataset.image_shape();
-  objects.cache_mb = static_cast<double>(shape.channels * shape.height * shape.width) * sizeof(float) *
-                     static_cast<double>(dataset.size(Split::kTrain) + dataset.size(Split::kTest)) / (1024.0 * 1024.0);
-  const bool deterministic = dataset.deterministic(Split::kTrain) && dataset.deterministic(Split::kTest);
+  objects.cache_mb =
+      static_cast<double>(shape.channels * shape.height * shape.width) * sizeof(float) *
+      static_cast<double>(dataset.size(Split::kTrain) + dataset.size(Split::kTest) + dataset.size(Split::kVal)) /
+      (1024.0 * 1024.0);
+  const bool deterministic = dataset.deterministic(Split::kTrain) && dataset.deterministic(Split::kTest) &&
+                             (dataset.size(Split::kVal) == 0 || dataset.deterministic(Split::kVal));
   objects.cache = config.train.cache == "on" || (config.train.cache == "auto" && deterministic &&
                                                  objects.cache_mb <= static_cast<double>(config.train.cache_max_mb));
   if (config.train.cache == "on" && !deterministic) {
@@ -119,6 +137,7 @@ RunObjects build_run_objects(const ExperimentConfig& config, const PluginRegistr
   RunObjects objects;
   objects.dataset = build_dataset(config, registry);
   objects.class_names = objects.dataset->class_names();
+  objects.select_on = resolve_selection(config, *objects.dataset);
   decide_cache(config, objects);
   objects.model = build_model(config, registry, objects, plan.device);
   for (const auto& p : objects.model->parameters()) objects.num_parameters += p.numel();
@@ -157,6 +176,8 @@ RunRecord describe_run(const ExperimentConfig& config, const PluginRegistry& reg
   record.num_classes = static_cast<std::int64_t>(objects.class_names.size());
   record.train_size = static_cast<std::int64_t>(objects.dataset->size(Split::kTrain));
   record.test_size = static_cast<std::int64_t>(objects.dataset->size(Split::kTest));
+  record.val_size = static_cast<std::int64_t>(objects.dataset->size(Split::kVal));
+  record.select_on = objects.select_on;
   record.precision = to_string(plan.precision);
   record.world_size = plan.launch.world_size;
   record.distributed_backend = plan.backend;

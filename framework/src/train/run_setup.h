@@ -40,6 +40,7 @@ ExecutionPlan plan_execution(const ExperimentConfig& config);
 struct RunObjects {
   std::shared_ptr<Dataset> dataset;
   std::vector<std::string> class_names;
+  SelectionSplit select_on = SelectionSplit::kTest;  // train.select_on, resolved against the dataset
   std::shared_ptr<Model> model;
   std::int64_t num_parameters = 0;
   std::unique_ptr<GradientReducer> reducer;  // several processes only

@@ -27,6 +27,8 @@ void clear_gradients(torch::optim::Optimizer& optimizer) {
 
 }  // namespace
 
+PredictionSink::~PredictionSink() = default;
+
 struct Trainer::Accumulated {
   torch::Tensor loss_sum;  // on the device: read once per pass
   torch::Tensor correct;
@@ -58,7 +60,8 @@ Trainer::Trainer(const ExperimentConfig& config, const ExecutionPlan& plan, RunO
 void Trainer::load_shared_caches() {
   const Dataset& dataset = *objects_.dataset;
   const std::string key = dataset.content_key();
-  for (Split split : {Split::kTrain, Split::kTest}) {
+  for (Split split : {Split::kTrain, Split::kTest, Split::kVal}) {
+    if (split == Split::kVal && dataset.size(split) == 0) continue;
     auto& cache = caches_[static_cast<int>(split)];
     cache = std::make_unique<SampleCache>(dataset.size(split));
     if (key.empty() || config_.output.cache.empty()) continue;
@@ -125,7 +128,7 @@ BatchLoader::Options Trainer::loader_options(Split split) const {
   return options;
 }
 
-std::optional<EpochTotals> Trainer::pass(Split split, std::int64_t epoch) {
+std::optional<EpochTotals> Trainer::pass(Split split, std::int64_t epoch, PredictionSink* sink) {
   const bool training = split == Split::kTrain;
   objects_.model->train(training);
   if (training) objects_.dataset->begin_epoch(epoch);
@@ -137,8 +140,7 @@ std::optional<EpochTotals> Trainer::pass(Split split, std::int64_t epoch) {
   sums.loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(plan_.device));
   sums.correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(plan_.device));
   const auto start = Clock::now();
-  const std::string label = std::string(training ? "train" : "test ") + " epoch " + std::to_string(epoch) + "/" +
-                            std::to_string(config_.train.epochs);
+  const std::string label = fmt::format("{:<5} epoch {}/{}", to_string(split), epoch, config_.train.epochs);
   while (auto batch = loader.next()) {
     if (stop_agreed(training)) return std::nullopt;
     if (training && epoch == 1 && sums.batches == 0 && options_.process_start) {
@@ -147,7 +149,7 @@ std::optional<EpochTotals> Trainer::pass(Split split, std::int64_t epoch) {
     }
     const double progress =
         static_cast<double>(epoch - 1) + static_cast<double>(sums.batches) / static_cast<double>(loader.num_batches());
-    step(*batch, training, progress, sums);
+    step(*batch, training, progress, sums, sink);
     if (plan_.writer() && progress_.due()) draw_progress(label, sums, loader.num_batches(), seconds_since(start));
   }
   progress_.clear();
@@ -167,7 +169,7 @@ std::optional<EpochTotals> Trainer::pass(Split split, std::int64_t epoch) {
   return totals;
 }
 
-void Trainer::step(const Batch& batch, bool training, double progress, Accumulated& sums) {
+void Trainer::step(const Batch& batch, bool training, double progress, Accumulated& sums, PredictionSink* sink) {
   auto images = batch.images.to(plan_.device, /*non_blocking=*/true);
   if (config_.train.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
   auto labels = batch.labels.to(plan_.device, /*non_blocking=*/true);
@@ -189,6 +191,7 @@ void Trainer::step(const Batch& batch, bool training, double progress, Accumulat
     if (objects_.reducer) objects_.reducer->synchronize();  // every rank's step then uses the same gradients
     scaler_.step(*objects_.optimizer);
   }
+  if (sink && !training) sink->add(logits.detach(), labels);
   const auto n = labels.size(0);
   sums.loss_sum.add_(loss.detach().to(torch::kFloat64) * static_cast<double>(n));
   sums.correct.add_(logits.detach().argmax(1).eq(labels).sum());

@@ -29,6 +29,14 @@ struct EpochTotals {
   double learning_rate = 0.0;  // at the epoch's first step
 };
 
+/// Receives each evaluation batch's logits (float32, on the device) and labels: what an
+/// evaluation counts beyond the loss and top-1 accuracy (evaluate_run.cpp).
+class PredictionSink {
+ public:
+  virtual ~PredictionSink();
+  virtual void add(const torch::Tensor& logits, const torch::Tensor& labels) = 0;
+};
+
 class Trainer {
  public:
   /// `plan` and `objects` must outlive the trainer. Throws InputError when a schedule is
@@ -37,8 +45,9 @@ class Trainer {
 
   /// One pass over `split` in epoch `epoch` (1-based). Loss and correct counts are accumulated on
   /// the device and read once at the end (or when the progress line redraws), so the loop never
-  /// waits on the device. Returns nullopt when a stop was requested (on any process).
-  std::optional<EpochTotals> pass(Split split, std::int64_t epoch);
+  /// waits on the device. Returns nullopt when a stop was requested (on any process). An
+  /// evaluation pass hands each batch's logits to `sink` when one is given.
+  std::optional<EpochTotals> pass(Split split, std::int64_t epoch, PredictionSink* sink = nullptr);
 
   double loss_scale() const { return scaler_.scale_value(); }
   std::int64_t loss_scale_clean_steps() const { return scaler_.clean_steps(); }
@@ -49,7 +58,7 @@ class Trainer {
   void load_shared_caches();
   std::vector<std::int64_t> pass_order(Split split, std::int64_t epoch) const;
   BatchLoader::Options loader_options(Split split) const;
-  void step(const Batch& batch, bool training, double progress, Accumulated& sums);
+  void step(const Batch& batch, bool training, double progress, Accumulated& sums, PredictionSink* sink);
   void draw_progress(const std::string& label, const Accumulated& sums, std::int64_t num_batches, double elapsed);
   // Sums over every process's shard: loss sum, correct count, samples.
   std::array<double, 3> reduce(const Accumulated& sums) const;
@@ -64,9 +73,10 @@ class Trainer {
   const RunOptions& options_;
   LossScaler scaler_;
   ProgressLine progress_;
-  std::array<std::unique_ptr<SampleCache>, 2> caches_;  // by Split
-  std::array<std::filesystem::path, 2> shared_files_;   // where other runs find them
-  std::array<bool, 2> replace_shared_{};                // the file there was refused: write over it
+  static constexpr std::size_t kSplits = 3;                   // train, test, val
+  std::array<std::unique_ptr<SampleCache>, kSplits> caches_;  // by Split
+  std::array<std::filesystem::path, kSplits> shared_files_;   // where other runs find them
+  std::array<bool, kSplits> replace_shared_{};                // the file there was refused: write over it
   LearningRateSchedule schedule_;
   std::vector<double> base_rates_;  // as the optimizer was configured
   double first_rate_ = 0.0;

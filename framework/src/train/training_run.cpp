@@ -32,8 +32,13 @@ std::string read_file_bytes(const fs::path& path) {
   return bytes;
 }
 
-EpochRecord epoch_record(std::int64_t epoch, const EpochTotals& train, const EpochTotals& test, double seconds) {
+EpochRecord epoch_record(std::int64_t epoch, const EpochTotals& train, const EpochTotals& test,
+                         const std::optional<EpochTotals>& val, double seconds) {
   EpochRecord e;
+  if (val) {
+    e.val_loss = val->loss;
+    e.val_accuracy = val->accuracy;
+  }
   e.epoch = epoch;
   e.train_loss = train.loss;
   e.train_accuracy = train.accuracy;
@@ -119,7 +124,7 @@ class RunLoop {
     }
     outcome_.epochs = recorder_.keep_epochs(outcome_.run_id, done);
     for (const auto& e : outcome_.epochs) {
-      if (!outcome_.best || e.test_accuracy > outcome_.best->test_accuracy) outcome_.best = e;
+      if (better_epoch(e, outcome_.best, objects_.select_on)) outcome_.best = e;
     }
     if (outcome_.best) outcome_.checkpoint_path = (run_folder_ / "best.pt").string();
     spdlog::info("run {} resumed after epoch {} of {}", outcome_.run_id, done, config_.train.epochs);
@@ -132,10 +137,13 @@ class RunLoop {
     for (std::int64_t epoch = first_epoch; epoch <= config_.train.epochs; ++epoch) {
       const auto epoch_start = Clock::now();
       const auto train = trainer_.pass(Split::kTrain, epoch);
-      const auto test = train ? trainer_.pass(Split::kTest, epoch) : std::nullopt;
+      if (!train) return true;
+      std::optional<EpochTotals> val;
+      if (objects_.dataset->size(Split::kVal) > 0 && !(val = trainer_.pass(Split::kVal, epoch))) return true;
+      const auto test = trainer_.pass(Split::kTest, epoch);
       if (!test) return true;
       const EpochRecord record =
-          epoch_record(epoch, *train, *test, std::chrono::duration<double>(Clock::now() - epoch_start).count());
+          epoch_record(epoch, *train, *test, val, std::chrono::duration<double>(Clock::now() - epoch_start).count());
       if (!end_epoch(record)) break;
     }
     return false;
@@ -145,7 +153,7 @@ class RunLoop {
   // the run to end here.
   bool end_epoch(const EpochRecord& record) {
     EpochEnd end{record, config_.train.epochs};
-    end.new_best = !outcome_.best || record.test_accuracy > outcome_.best->test_accuracy;
+    end.new_best = better_epoch(record, outcome_.best, objects_.select_on);
     recorder_.confirm_writer(outcome_.run_id);  // before the checkpoints are written
     for (auto& callback : callbacks_) callback->on_epoch_end(end);
     const std::string best_path = (run_folder_ / "best.pt").string();
@@ -229,6 +237,7 @@ RunOutcome train_run(const ExperimentConfig& config, const PluginRegistry& regis
   RunOutcome outcome;
   outcome.db_path = recorder->location();
   outcome.num_parameters = objects.num_parameters;
+  outcome.select_on = objects.select_on;
   if (options.resume_run_id) {
     if (plan.writer()) refuse_resume_without_checkpoint(*recorder, *options.resume_run_id, config);
     recorder->resume_run(*options.resume_run_id, record.host, record.device);

@@ -4,6 +4,7 @@
 #include <trainyard/errors.h>
 #include <trainyard/idx_files.h>
 #include <trainyard/plugin_api.h>
+#include <trainyard/seeded_permutation.h>
 
 #include <cmath>
 #include <map>
@@ -17,11 +18,20 @@ struct IdxOptions {
   std::int64_t image_size = 28;
   std::int64_t channels = 3;
   bool digit_names = false;  // class names "0".."9" (MNIST) instead of Fashion-MNIST's
+  double val_fraction = 0;   // of the kept training images, held out for validation
+  std::uint64_t seed = 0;
 };
 
 class IdxDataset : public trainyard::Dataset {
  public:
   explicit IdxDataset(IdxOptions options) : options_(std::move(options)) {
+    read_splits();
+    carve_validation_split();
+    normalize_with_training_statistics();
+  }
+
+ private:
+  void read_splits() {
     for (const bool train : {true, false}) {
       auto files = trainyard::read_idx_split(options_.root, train);
       if (!train && (files.images.dims[1] != height_ || files.images.dims[2] != width_)) {
@@ -35,7 +45,7 @@ class IdxDataset : public trainyard::Dataset {
       height_ = files.images.dims[1];
       width_ = files.images.dims[2];
       auto& split = splits_[train ? 0 : 1];
-      split.pixels = std::move(files.images.data);
+      split.pixels = std::make_shared<const std::vector<std::uint8_t>>(std::move(files.images.data));
       const std::int64_t limit = train ? options_.per_class : options_.test_per_class;
       std::map<int, std::int64_t> taken;
       for (std::size_t i = 0; i < files.labels.data.size(); ++i) {
@@ -48,6 +58,35 @@ class IdxDataset : public trainyard::Dataset {
         split.labels.push_back(kept - options_.classes.begin());
       }
     }
+  }
+
+  // The validation images are the training file's, so they share its pixels.
+  void carve_validation_split() {
+    auto& train = splits_[0];
+    auto& val = splits_[2];
+    val.pixels = train.pixels;
+    std::vector<std::size_t> positions(train.indices.size());
+    for (std::size_t i = 0; i < positions.size(); ++i) positions[i] = i;
+    std::vector<std::size_t> held_out;
+    try {
+      held_out = trainyard::carve_validation(positions, options_.val_fraction, options_.seed);
+    } catch (const std::invalid_argument& e) {
+      throw trainyard::InputError(std::string("dataset.") + e.what() + " (more per_class, or another val_fraction)");
+    }
+    SplitData kept;
+    kept.pixels = train.pixels;
+    for (const auto i : positions) {
+      kept.indices.push_back(train.indices[i]);
+      kept.labels.push_back(train.labels[i]);
+    }
+    for (const auto i : held_out) {
+      val.indices.push_back(train.indices[i]);
+      val.labels.push_back(train.labels[i]);
+    }
+    train = std::move(kept);
+  }
+
+  void normalize_with_training_statistics() {
     // Normalized with the kept training images' own mean and deviation (one gray channel, copied
     // to `channels`): the ImageNet statistics of the RGB recipe do not fit these images.
     double sum = 0, squares = 0;
@@ -55,7 +94,7 @@ class IdxDataset : public trainyard::Dataset {
     const std::size_t pixels = static_cast<std::size_t>(height_ * width_);
     for (const auto i : train.indices) {
       for (std::size_t p = 0; p < pixels; ++p) {
-        const double v = train.pixels[i * pixels + p] / 255.0;
+        const double v = (*train.pixels)[i * pixels + p] / 255.0;
         sum += v;
         squares += v * v;
       }
@@ -65,6 +104,7 @@ class IdxDataset : public trainyard::Dataset {
     std_ = n > 0 ? std::sqrt(std::max(squares / n - mean_ * mean_, 1e-12)) : 1.0;
   }
 
+ public:
   std::vector<std::string> class_names() const override {
     std::vector<std::string> names;
     for (const int label : options_.classes) {
@@ -80,7 +120,7 @@ class IdxDataset : public trainyard::Dataset {
   std::optional<trainyard::Sample> get(trainyard::Split split, std::size_t i) const override {
     const auto& s = splits_[index(split)];
     const std::size_t pixels = static_cast<std::size_t>(height_ * width_);
-    auto image = torch::from_blob(const_cast<std::uint8_t*>(s.pixels.data() + s.indices.at(i) * pixels),
+    auto image = torch::from_blob(const_cast<std::uint8_t*>(s.pixels->data() + s.indices.at(i) * pixels),
                                   {1, 1, height_, width_}, torch::kUInt8)
                      .to(torch::kFloat32)
                      .div_(255.0f);
@@ -99,22 +139,37 @@ class IdxDataset : public trainyard::Dataset {
   std::string summary() const override {
     return "IDX files in " + options_.root + ": " + std::to_string(options_.classes.size()) + " classes, " +
            std::to_string(size(trainyard::Split::kTrain)) + " train (train-*) / " +
+           (size(trainyard::Split::kVal) ? std::to_string(size(trainyard::Split::kVal)) + " val (train-*) / " : "") +
            std::to_string(size(trainyard::Split::kTest)) + " test (t10k-*) images of " + std::to_string(height_) + "x" +
            std::to_string(width_) + ", served at " + std::to_string(options_.image_size) + "x" +
            std::to_string(options_.image_size) + "x" + std::to_string(options_.channels);
   }
   bool deterministic(trainyard::Split) const override { return true; }
+  // Files written from these images (tools/idx_to_imagefolder's gray PNGs) are read back to the
+  // same tensors: gray, bilinear with antialiasing, these statistics.
+  std::optional<trainyard::Preprocessing> preprocessing() const override {
+    trainyard::Preprocessing p;
+    p.height = p.width = options_.image_size;
+    p.channels = options_.channels;
+    p.color = "gray";
+    p.resize = "stretch";
+    p.mean.assign(static_cast<std::size_t>(options_.channels), static_cast<float>(mean_));
+    p.std.assign(static_cast<std::size_t>(options_.channels), static_cast<float>(std_));
+    return p;
+  }
 
  private:
   struct SplitData {
-    std::vector<std::uint8_t> pixels;  // the whole file's images
-    std::vector<std::size_t> indices;  // kept images, in file order
-    std::vector<std::int64_t> labels;  // their dataset labels
+    std::shared_ptr<const std::vector<std::uint8_t>> pixels;  // the whole file's images
+    std::vector<std::size_t> indices;                         // kept images, in file order
+    std::vector<std::int64_t> labels;                         // their dataset labels
   };
-  static int index(trainyard::Split split) { return split == trainyard::Split::kTrain ? 0 : 1; }
+  static int index(trainyard::Split split) {
+    return split == trainyard::Split::kTrain ? 0 : split == trainyard::Split::kTest ? 1 : 2;
+  }
 
   IdxOptions options_;
-  SplitData splits_[2];
+  SplitData splits_[3];  // train, test, val
   std::int64_t height_ = 0, width_ = 0;
   double mean_ = 0, std_ = 1;
 };
@@ -127,6 +182,11 @@ std::vector<trainyard::ParamSpec> schema() {
                               "labels to keep, 0-9 or Fashion-MNIST names (tshirt_top, trouser, ...), comma-separated"),
       trainyard::int_param("per_class", 0, "training images per class, the file's first ones; 0: all").at_least(0),
       trainyard::int_param("test_per_class", 0, "test images per class; 0: all").at_least(0),
+      trainyard::float_param("val_fraction", 0.0,
+                             "share of the kept training images held out (seeded) as a validation split, on "
+                             "which the best epoch is chosen (train.select_on); 0: none")
+          .at_least(0)
+          .less_than(1),
       trainyard::int_param("image_size", 28, "served as image_size x image_size (bilinear, antialiased)").at_least(1),
       trainyard::int_param("channels", 3, "1 (gray) or 3 (gray copied, for RGB models)").at_least(1).at_most(3),
       trainyard::string_param("names", "fashion-mnist", "class names: Fashion-MNIST's, or the digits (MNIST)")
@@ -134,7 +194,7 @@ std::vector<trainyard::ParamSpec> schema() {
   };
 }
 
-std::shared_ptr<trainyard::Dataset> make(const trainyard::Params& params, const trainyard::DatasetContext&) {
+std::shared_ptr<trainyard::Dataset> make(const trainyard::Params& params, const trainyard::DatasetContext& context) {
   IdxOptions options;
   options.root = params.get_string("root");
   options.classes = trainyard::parse_idx_classes(params.get_string("classes"), "dataset.classes");
@@ -143,6 +203,8 @@ std::shared_ptr<trainyard::Dataset> make(const trainyard::Params& params, const 
   options.image_size = params.get_int("image_size");
   options.channels = params.get_int("channels");
   options.digit_names = params.get_string("names") == "digits";
+  options.val_fraction = params.get_float("val_fraction");
+  options.seed = context.seed;
   if (options.channels == 2) throw trainyard::InputError("dataset.channels: 1 or 3, not 2");
   return std::make_shared<IdxDataset>(std::move(options));
 }

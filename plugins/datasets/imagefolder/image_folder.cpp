@@ -90,6 +90,11 @@ ImageFolder::ImageFolder(ImageFolderOptions options) : options_(std::move(option
   for (std::size_t i = 0; i < permutation.size(); ++i) {
     (i < train_count ? train_ : test_).push_back(static_cast<std::size_t>(permutation[i]));
   }
+  try {
+    val_ = carve_validation(train_, options_.val_fraction, options_.seed);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("dataset.") + e.what() + " (more images, or another val_fraction)");
+  }
 
   content_key_ = make_content_key();
 
@@ -114,7 +119,8 @@ std::string ImageFolder::make_content_key() const {
   mix(std::to_string(options_.image_size));
   mix("mean 0.485 0.456 0.406 std 0.229 0.224 0.225");
   if (options_.augment.any()) mix("augmented");  // never shared: the samples vary
-  for (const auto* split : {&train_, &test_}) {
+  for (const auto* split : {&train_, &test_, &val_}) {
+    if (split == &val_ && val_.empty()) continue;  // keys of runs without one stay as they were
     mix(std::to_string(split->size()));
     for (std::size_t index : *split) {
       const Entry& e = entries_[index];
@@ -130,13 +136,21 @@ std::string ImageFolder::make_content_key() const {
   return key;
 }
 
-std::size_t ImageFolder::size(Split split) const { return split == Split::kTrain ? train_.size() : test_.size(); }
+const std::vector<std::size_t>& ImageFolder::indices(Split split) const {
+  switch (split) {
+    case Split::kTrain: return train_;
+    case Split::kVal: return val_;
+    case Split::kTest: break;
+  }
+  return test_;
+}
+
+std::size_t ImageFolder::size(Split split) const { return indices(split).size(); }
 
 ImageShape ImageFolder::image_shape() const { return ImageShape{3, options_.image_size, options_.image_size}; }
 
 const ImageFolder::Entry& ImageFolder::entry(Split split, std::size_t index) const {
-  const auto& indices = split == Split::kTrain ? train_ : test_;
-  return entries_.at(indices.at(index));
+  return entries_.at(indices(split).at(index));
 }
 
 const fs::path& ImageFolder::path(Split split, std::size_t index) const { return entry(split, index).path; }
@@ -172,9 +186,23 @@ std::string ImageFolder::summary() const {
   out << "imagefolder '" << options_.root.string() << "': " << entries_.size() << " images in " << classes_.size()
       << " classes (";
   for (std::size_t i = 0; i < classes_.size(); ++i) out << (i ? ", " : "") << classes_[i];
-  out << "), " << train_.size() << " train / " << test_.size() << " test, " << options_.image_size << "x"
-      << options_.image_size;
+  out << "), " << train_.size() << " train / ";
+  if (!val_.empty()) out << val_.size() << " val / ";
+  out << test_.size() << " test, " << options_.image_size << "x" << options_.image_size;
   return out.str();
+}
+
+std::optional<Preprocessing> ImageFolder::preprocessing() const {
+  Preprocessing p;
+  p.height = p.width = options_.image_size;
+  p.channels = 3;
+  p.color = "rgb";
+  p.resize = "stretch";
+  for (int c = 0; c < 3; ++c) {
+    p.mean.push_back(mean_[c].item<float>());
+    p.std.push_back(std_[c].item<float>());
+  }
+  return p;
 }
 
 }  // namespace trainyard::datasets

@@ -20,7 +20,8 @@ struct ImageFolderOptions {
   std::filesystem::path root;
   std::int64_t image_size = 224;
   double train_fraction = 0.8;
-  bool skip_bad_images = false;                            // false: a file that cannot be decoded fails the run
+  double val_fraction = 0.0;     // of the training images, held out for choosing the best epoch
+  bool skip_bad_images = false;  // false: a file that cannot be decoded fails the run
   std::int64_t max_image_pixels = kDefaultMaxImagePixels;  // larger headers are bad images, unread
   std::uint64_t seed = 0;
   AugmentOptions augment;  // applied to the training split only
@@ -37,10 +38,11 @@ class ImageFolder : public trainyard::Dataset {
   ImageShape image_shape() const override;
   std::optional<Sample> get(Split split, std::size_t index) const override;
   std::string summary() const override;
-  /// The test split always is; the training split is unless it is augmented.
-  bool deterministic(Split split) const override { return split == Split::kTest || !options_.augment.any(); }
+  /// The test and validation splits always are; the training split is unless it is augmented.
+  bool deterministic(Split split) const override { return split != Split::kTrain || !options_.augment.any(); }
   std::string content_key() const override { return content_key_; }
   void begin_epoch(std::int64_t epoch) override { epoch_.store(epoch, std::memory_order_relaxed); }
+  std::optional<Preprocessing> preprocessing() const override;
 
   /// The file behind a sample (for tests and messages).
   const std::filesystem::path& path(Split split, std::size_t index) const;
@@ -50,6 +52,7 @@ class ImageFolder : public trainyard::Dataset {
     std::filesystem::path path;
     std::int64_t label;
   };
+  const std::vector<std::size_t>& indices(Split split) const;
   const Entry& entry(Split split, std::size_t index) const;
   std::string make_content_key() const;
 
@@ -58,6 +61,7 @@ class ImageFolder : public trainyard::Dataset {
   std::vector<Entry> entries_;
   std::vector<std::size_t> train_;  // indices into entries_
   std::vector<std::size_t> test_;
+  std::vector<std::size_t> val_;  // carved from the training images
   torch::Tensor mean_, std_;
   std::string content_key_;
   // The epoch being served: training sample i of epoch e is augmented with the draw (seed, i, e),

@@ -16,6 +16,11 @@ std::vector<trainyard::ParamSpec> schema() {
       trainyard::float_param("train_fraction", 0.8, "share of the images used for training")
           .greater_than(0)
           .less_than(1),
+      trainyard::float_param("val_fraction", 0.0,
+                             "share of the training images held out as a validation split, on which the best "
+                             "epoch is chosen (train.select_on); 0: none, the best epoch is chosen on test")
+          .at_least(0)
+          .less_than(1),
       trainyard::string_param("on_bad_image", "fail",
                               "what to do with a file that cannot be decoded: fail the run, or "
                               "skip it with a warning")
@@ -39,6 +44,7 @@ std::shared_ptr<trainyard::Dataset> make(const trainyard::Params& params, const 
   options.root = params.get_string("root");
   options.image_size = params.get_int("image_size");
   options.train_fraction = params.get_float("train_fraction");
+  options.val_fraction = params.get_float("val_fraction");
   options.skip_bad_images = params.get_string("on_bad_image") == "skip";
   options.max_image_pixels = params.get_int("max_image_pixels");
   options.seed = context.seed;

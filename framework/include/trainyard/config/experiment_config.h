@@ -36,6 +36,7 @@ struct TrainSettings {
   bool cudnn_benchmark = true;
   std::string cache = "auto";  // auto | on | off: decoded samples kept in memory
   std::int64_t cache_max_mb = 8192;
+  std::string select_on = "auto";  // auto | val | test: the split whose accuracy picks the best epoch
 };
 
 /// `distributed:`: how a run trains over several processes (see distributed.h). Ignored by a run

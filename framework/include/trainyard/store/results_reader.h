@@ -68,6 +68,8 @@ class ResultsReader {
   std::map<std::string, std::string> config(std::int64_t id) const;
   /// A run's epochs, all columns.
   SqlRows epochs(std::int64_t id) const;
+  /// A run's evaluations (`runner --evaluate`), oldest first; none in a file older than schema 9.
+  SqlRows evaluations(std::int64_t id) const;
   /// Epochs of several runs (one row per run and epoch), with the run's experiment and trial.
   SqlRows export_epochs(const std::vector<std::int64_t>& ids) const;
 
@@ -85,6 +87,9 @@ class ResultsReader {
  private:
   std::string sort_expression(const std::string& sort, bool ascending) const;
   std::vector<std::string> config_keys() const;
+  // The epochs' validation columns as `table`'s, or NULLs in a file older than schema 8.
+  std::string val_columns(const std::string& table) const;
+
   std::string path_;
   std::unique_ptr<SqlDatabase> db_;
   int schema_version_ = 0;

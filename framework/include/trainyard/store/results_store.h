@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "trainyard/store/sql_database.h"
+#include "trainyard/train/evaluation.h"
 #include "trainyard/train/run_record.h"
 
 namespace trainyard {
@@ -47,6 +48,8 @@ struct SweepTrialSummary {
   std::int64_t run_id = 0;
   std::string trial_key;
   RunStatus status = RunStatus::kRunning;
+  std::string select_on = "test";                 // the split that ranks the trial: "val" or "test"
+  std::optional<double> best_selection_accuracy;  // that split's accuracy at the best epoch
   std::optional<double> best_test_accuracy;
   std::optional<std::int64_t> best_epoch;
   double seconds = 0.0;
@@ -77,7 +80,7 @@ struct DatabaseIdentity {
 class ResultsStore {
  public:
   /// The schema version this build writes; older databases are migrated, newer ones refused.
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 9;
   /// The application id of Trainyard databases ("TRYD").
   static constexpr std::int32_t kApplicationId = 0x54525944;
 
@@ -106,6 +109,10 @@ class ResultsStore {
   /// Deletes the run's epochs after `last_epoch` (done again by the resumed run) and sets its
   /// best epoch from those that remain.
   void truncate_epochs(std::int64_t run_id, std::int64_t last_epoch);
+  /// Keeps one evaluation of run `run_id` (evaluations.cpp); returns its id.
+  std::int64_t record_evaluation(std::int64_t run_id, const EvaluationRecord& evaluation);
+  /// The evaluations of run `run_id`, oldest first, each with its classes and confusion matrix.
+  std::vector<EvaluationRecord> evaluations(std::int64_t run_id) const;
   /// Marks runs of `host` still 'running' whose process is gone as interrupted; returns their ids.
   std::vector<std::int64_t> mark_abandoned_runs(const std::string& host);
 
@@ -156,8 +163,10 @@ class ResultsStore {
   /// The CREATE VIEW statements of the current schema (run_summary, run_best_epoch,
   /// run_last_epoch, sweep_leaderboard); `temporary` makes them TEMP views, which a read-only
   /// connection may create over a file from before they existed.
-  /// In `dialect` (PostgreSQL: CREATE OR REPLACE VIEW).
-  static std::string views_sql(bool temporary, SqlDialect dialect = SqlDialect::kSqlite);
+  /// In `dialect` (PostgreSQL: CREATE OR REPLACE VIEW); over tables of `schema_version` (a file
+  /// older than 8 has no validation columns: its views show them as NULL, and 'test').
+  static std::string views_sql(bool temporary, SqlDialect dialect = SqlDialect::kSqlite,
+                               int schema_version = kSchemaVersion);
   /// Fills `table` (run_id, key, value, number) with every run's flattened configuration.
   static void fill_config_rows(SqlDatabase& database, const std::string& table);
   /// Reads `database`'s identity: SQLite's PRAGMA application_id and user_version (with the table

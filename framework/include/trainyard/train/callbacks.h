@@ -13,7 +13,7 @@ namespace trainyard {
 struct EpochEnd {
   const EpochRecord& record;
   std::int64_t epochs = 0;  // of the whole run (train.epochs)
-  bool new_best = false;    // the best test accuracy of the run so far
+  bool new_best = false;    // the best accuracy so far on the selection split (train.select_on)
   /// Set by a callback to end the run after this epoch (early stopping, pruning); the run then
   /// ends as finished, with the epochs it has.
   bool stop = false;

@@ -19,6 +19,12 @@ std::optional<RunStatus> parse_run_status(const std::string& text);
 /// Every status, in the order above (for listing what is accepted).
 std::vector<std::string> run_status_names();
 
+/// The split whose accuracy picks a run's best epoch (train.select_on, resolved): the validation
+/// split when the dataset has one, so that the test split's figures stay unbiased.
+enum class SelectionSplit { kTest, kVal };
+/// "test" or "val": the text runs.select_on holds.
+const char* to_string(SelectionSplit split);
+
 /// What is known about a run when it starts.
 struct RunRecord {
   std::string experiment;
@@ -35,6 +41,8 @@ struct RunRecord {
   std::int64_t num_classes = 0;
   std::int64_t train_size = 0;
   std::int64_t test_size = 0;
+  std::int64_t val_size = 0;  // 0: no validation split
+  SelectionSplit select_on = SelectionSplit::kTest;
   std::string precision;                                       // resolved: fp32, bf16 or fp16
   std::string git_revision;                                    // of the experiment file's repository; empty outside one
   std::int64_t world_size = 1;                                 // processes that trained the run together
@@ -60,10 +68,19 @@ struct EpochRecord {
   std::int64_t epoch = 0;  // 1-based
   double train_loss = 0, train_accuracy = 0;
   double test_loss = 0, test_accuracy = 0;
+  std::optional<double> val_loss, val_accuracy;  // when the dataset has a validation split
   double learning_rate = 0;
   double epoch_seconds = 0;
   double train_images_per_second = 0, test_images_per_second = 0;
   double data_wait_fraction = 0;  // share of the training time spent waiting for batches
 };
+
+/// The accuracy that ranks `epoch` among its run's epochs: of the validation split or the test
+/// split. Throws std::logic_error when the validation figure is asked of an epoch without one.
+double selection_accuracy(const EpochRecord& epoch, SelectionSplit split);
+
+/// Whether `epoch` beats `best` (none yet: it does) on the selection split; a tie keeps the
+/// earlier epoch.
+bool better_epoch(const EpochRecord& epoch, const std::optional<EpochRecord>& best, SelectionSplit split);
 
 }  // namespace trainyard

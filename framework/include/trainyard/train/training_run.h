@@ -28,8 +28,9 @@ struct RunOutcome {
   RunStatus status = RunStatus::kRunning;
   std::string error;  // for kFailed
   std::vector<EpochRecord> epochs;
-  std::optional<EpochRecord> best;  // by test accuracy
-  std::string checkpoint_path;      // of the best epoch
+  std::optional<EpochRecord> best;  // by accuracy on the selection split (select_on)
+  SelectionSplit select_on = SelectionSplit::kTest;
+  std::string checkpoint_path;  // of the best epoch
   std::string db_path;
   std::int64_t num_parameters = 0;
   bool taken_over = false;  // another worker took the trial over; this process wrote nothing more

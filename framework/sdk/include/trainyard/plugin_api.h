@@ -45,7 +45,9 @@ namespace trainyard {
 /// of Model or Dataset, to a factory signature, or to the meaning of a field. Adding a free
 /// function or a new helper that plugins need not call does not require a bump.
 // 2: Dataset::begin_epoch().
-inline constexpr std::uint32_t kPluginApiVersion = 2;
+// 3: Split::kVal (a validation split the dataset carves from its training images) and
+//    Dataset::preprocessing() (the transform as data, for model packages).
+inline constexpr std::uint32_t kPluginApiVersion = 3;
 
 /// The name of the one symbol every plugin library exports (see TRAINYARD_PLUGIN).
 inline constexpr const char* kPluginEntrySymbol = "trainyard_plugin";
@@ -174,9 +176,13 @@ class Model : public torch::nn::Module {
   virtual torch::Tensor forward(torch::Tensor images) = 0;
 };
 
-enum class Split : std::uint32_t { kTrain = 0, kTest = 1 };
+/// The splits a dataset serves. kVal is carved from the training images (the dataset's
+/// `val_fraction`, seeded) and served as the test split is, without augmentation: the run picks
+/// its best epoch on it, so the test split stays unseen until the end. A dataset without a
+/// validation split returns size(kVal) == 0 and is never asked for a kVal sample.
+enum class Split : std::uint32_t { kTrain = 0, kTest = 1, kVal = 2 };
 
-/// "train" or "test".
+/// "train", "test" or "val".
 const char* to_string(Split split);
 
 /// One decoded example: a float image [C, H, W], already normalized, and its class index.
@@ -190,6 +196,25 @@ struct ImageShape {
   std::int64_t channels = 3;
   std::int64_t height = 0;
   std::int64_t width = 0;
+};
+
+/// How a dataset turns an image file into a model input, as data: what a model package keeps so
+/// that prediction from files applies the dataset's own transform without the dataset plugin.
+/// The file is decoded to 8-bit RGB (image_io.h's read_image, JPEGs at a reduced scale that keeps
+/// both sides >= the larger of height and width), converted to `color`, scaled to [0, 1] and
+/// resized by `resize`, then normalized per channel: (x - mean[c]) / std[c].
+struct Preprocessing {
+  std::int64_t height = 0;
+  std::int64_t width = 0;
+  std::int64_t channels = 3;  // of the model's input
+  /// "rgb"; or "gray": PIL's convert("L") of the decoded image, (299 R + 587 G + 114 B) / 1000
+  /// in integers (a gray file's own values), copied to every channel.
+  std::string color = "rgb";
+  /// "stretch": bilinear with antialiasing to height x width, the aspect ratio not kept
+  /// (image_io.h's to_float_tensor, torchvision's Resize((h, w))).
+  std::string resize = "stretch";
+  std::vector<float> mean;  // one per channel
+  std::vector<float> std;   // one per channel
 };
 
 /// What a dataset is told by the host.
@@ -232,6 +257,10 @@ class Dataset {
   /// from (seed, i, e) alone: then a resumed run, and a run whose epoch is shared out over several
   /// processes, see exactly the draws of one uninterrupted process. The default does nothing.
   virtual void begin_epoch(std::int64_t epoch);
+  /// The test split's transform from an image file, when it can be said as a Preprocessing;
+  /// nullopt (the default) when it cannot: the run's model can then be evaluated on this dataset
+  /// but not packaged for prediction from files.
+  virtual std::optional<Preprocessing> preprocessing() const;
 };
 
 /// What an optimizer is told by the host.
