@@ -121,3 +121,60 @@ TEST(Sdk, TemplatePluginBuildsOutOfTreeAgainstTheInstalledPackageAndTrains) {
   EXPECT_EQ(db.execAndGet("SELECT status FROM runs").getString(), "finished");
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM epochs").getInt(), 1);
 }
+
+// Issue 17: a program of the user's own, built out of tree against the installed package, opens a
+// model package and classifies a folder exactly as `runner --predict` does.
+TEST(Sdk, PredictAppBuildsOutOfTreeAndClassifiesAsTheRunnerDoes) {
+  t::TempDir dir;
+  const fs::path prefix = dir / "prefix";
+  const std::string cmake = t::shell_quote(TRAINYARD_CMAKE_COMMAND);
+  const auto installed = t::run_command(cmake + " --install " + t::shell_quote(TRAINYARD_BUILD_DIR) + " --prefix " +
+                                        t::shell_quote(prefix.string()));
+  ASSERT_EQ(installed.exit_code, 0) << installed.output;
+  EXPECT_TRUE(fs::exists(prefix / "include/trainyard/predictor.h"));
+
+  // A model trained and exported with the installed runner (the tiny test model, from its folder).
+  const fs::path work = dir / "work";
+  t::make_image_folder(work / "data", {{"left", 6}, {"right", 6}}, 12);
+  t::write_file(work / "exp.yaml", R"(name: app
+seed: 1
+device: cpu
+model:     {plugin: tiny, width: 4}
+dataset:   {plugin: imagefolder, root: data, image_size: 12, train_fraction: 0.75}
+optimizer: {plugin: adam, lr: 1.0e-2}
+train:     {epochs: 2, batch_size: 4, threads: 1}
+output:    {db: results/app.db, checkpoints: results/checkpoints}
+)");
+  const std::string environment =
+      "TRAINYARD_PLUGIN_PATH=" + t::shell_quote(t::fixture_plugin_dir("tiny_model").string());
+  const std::string runner = "cd " + t::shell_quote(work.string()) + " && " + environment + " " +
+                             t::shell_quote((prefix / "bin/runner").string());
+  const auto trained = t::run_command(runner + " exp.yaml");
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  const auto exported = t::run_command(runner + " --export 1 --db results/app.db --out model.typkg");
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+
+  const fs::path project = dir / "predict-app";
+  fs::copy(prefix / "share/trainyard/templates/predict-app", project, fs::copy_options::recursive);
+  const auto configured =
+      t::run_command(cmake + " -S " + t::shell_quote(project.string()) + " -B " +
+                     t::shell_quote((project / "build").string()) + " -G " + t::shell_quote(TRAINYARD_CMAKE_GENERATOR) +
+                     " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" + t::shell_quote(prefix.string()));
+  ASSERT_EQ(configured.exit_code, 0) << configured.output;
+  const auto built = t::run_command(cmake + " --build " + t::shell_quote((project / "build").string()));
+  ASSERT_EQ(built.exit_code, 0) << built.output;
+
+  const auto app = t::run_command("cd " + t::shell_quote(work.string()) + " && " + environment + " " +
+                                  t::shell_quote((project / "build/predict_app").string()) + " model.typkg data");
+  ASSERT_EQ(app.exit_code, 0) << app.output;
+  const auto predicted = t::run_command(runner + " --predict model.typkg data");
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.output;
+  const std::string csv = predicted.output.substr(predicted.output.find("file,class,probability\n"));
+  EXPECT_EQ(app.output.substr(0, csv.size()), csv);  // the same classes and probabilities, line for line
+  EXPECT_NE(app.output.find("of 12 images in folders named after a class"), std::string::npos) << app.output;
+
+  const auto missing = t::run_command("cd " + t::shell_quote(work.string()) + " && " +
+                                      t::shell_quote((project / "build/predict_app").string()) + " nowhere.typkg data");
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("model package 'nowhere.typkg' cannot be opened"), std::string::npos) << missing.output;
+}

@@ -67,9 +67,28 @@ void add_options(CLI::App& app, Invocation& invocation) {
   app.add_option("--split", invocation.split, "the run's split: test, or val (its validation split)")
       ->capture_default_str()
       ->group(evaluate_group);
-  app.add_option("--format", invocation.format, "table, or json (one object)")
-      ->capture_default_str()
+  app.add_option("--format", invocation.format, "--evaluate: table (default) or json; --predict: csv (default) or json")
       ->group(evaluate_group);
+  app.add_option("--export", invocation.export_id,
+                 "write run RUN_ID's checkpoint (--checkpoint) as a model package (--out FILE): weights, classes, "
+                 "preprocessing, model plugin and provenance, for --predict and <trainyard/predictor.h>")
+      ->type_name("RUN_ID");
+  app.add_option("--predict", invocation.predict,
+                 "classify images (files, or every image below folders) with a run's model or a model package: "
+                 "--predict RUN_ID|PACKAGE FILE_OR_DIR...")
+      ->type_name("SOURCE FILE_OR_DIR...")
+      ->expected(1, -1);
+  auto* predict_group = "Export and prediction (with --export or --predict)";
+  app.add_option("--out", invocation.out,
+                 "the package file (--export); the predictions' file (--predict: default stdout)")
+      ->group(predict_group);
+  app.add_option("--top", invocation.top, "--predict: the K most probable classes of each image (CSV: class_2, ...)")
+      ->capture_default_str()
+      ->group(predict_group);
+  app.add_option("--on-bad-image", invocation.on_bad_image,
+                 "--predict: a file that cannot be decoded fails the command (fail) or is named and left out (skip)")
+      ->capture_default_str()
+      ->group(predict_group);
   app.add_option("--nproc", invocation.nproc,
                  "train one run over N processes on this machine (data-parallel, c10d: Gloo on the "
                  "CPU, NCCL on GPUs); under torchrun or srun, leave it out")

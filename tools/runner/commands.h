@@ -4,6 +4,8 @@
 //   train    runner EXPERIMENT [--set ...] [--dry-run]          train_command.cpp
 //   resume   runner --resume RUN_ID [--db DB]                     resume_command.cpp
 //   evaluate runner --evaluate RUN_ID [--checkpoint ...] [--split ...] [--format ...]   evaluate_command.cpp
+//   export   runner --export RUN_ID --out FILE [--checkpoint ...]   export_command.cpp
+//   predict  runner --predict RUN_ID|PACKAGE FILE_OR_DIR... [--top K] [--format ...] [--out FILE]   predict_command.cpp
 //   sweep    runner EXPERIMENT with a sweep [--jobs N] [--sweep-summary]   sweep_command.cpp
 //   worker   runner EXPERIMENT --worker [--lease S]               worker_command.cpp
 //   slurm    runner EXPERIMENT --emit-slurm FILE [--workers N ...]   slurm_command.cpp
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include <trainyard/config/experiment_config.h>
+#include <trainyard/package/model_package.h>
 #include <trainyard/distributed/distributed.h>
 #include <trainyard/plugin/plugin_registry.h>
 #include <trainyard/sweep/sweep.h>
@@ -50,7 +53,12 @@ struct Invocation {
   std::int64_t evaluate_id = 0;
   std::string checkpoint = "best";  // --checkpoint: best, last or a file
   std::string split = "test";       // --split: the run's split to evaluate on
-  std::string format = "table";     // --format of --evaluate's report
+  std::string format;               // --format of --evaluate's report (table) or --predict's (csv)
+  std::int64_t export_id = 0;
+  std::string out;                    // --out of --export and --predict
+  std::vector<std::string> predict;   // --predict SOURCE FILE_OR_DIR...
+  int top = 1;                        // --top K classes per image
+  std::string on_bad_image = "fail";  // --on-bad-image of --predict
   int nproc = 0;
   // Set by a sweep for the trials it starts.
   std::int64_t trial_of_sweep = 0;
@@ -81,6 +89,13 @@ int train_command(const Invocation& invocation, const ExperimentConfig& config,
 int resume_command(const Invocation& invocation, PluginRegistry& registry);
 /// A recorded run's checkpoint evaluated on its own test (or validation) split.
 int evaluate_command(const Invocation& invocation, PluginRegistry& registry);
+/// A recorded run's checkpoint as a model package file.
+int export_command(const Invocation& invocation, PluginRegistry& registry);
+/// Images classified by a run's model or a model package.
+int predict_command(const Invocation& invocation, PluginRegistry& registry);
+/// Run `run_id`'s checkpoint (invocation.checkpoint) packaged in memory; `option` names the request.
+ModelPackage package_stored_run(const Invocation& invocation, std::int64_t run_id, PluginRegistry& registry,
+                                const std::string& option);
 /// A sweep: run here, summarized, listed (--dry-run), or handed to the worker or Slurm commands.
 int sweep_command(const Invocation& invocation, const ExperimentDocument& document, const SweepSpec& spec,
                   const PluginRegistry& registry);

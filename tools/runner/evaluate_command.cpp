@@ -19,28 +19,6 @@ namespace fs = std::filesystem;
 namespace trainyard::runner {
 namespace {
 
-// --checkpoint best|last|FILE: best.pt and last.pt of the run's own folder, or any file (taken
-// relative to where the runner was started, before it moved into the run's folder).
-fs::path checkpoint_file(const Invocation& invocation, const StoredRun& run, const fs::path& started_in,
-                         const std::string& option) {
-  const std::string& choice = invocation.checkpoint;
-  fs::path file;
-  if (choice == "best" || choice == "last") {
-    const fs::path folder = run.run_dir.empty() ? fs::path("results/checkpoints") / ("run-" + std::to_string(run.id))
-                                                : fs::path(run.run_dir);
-    file = folder / (choice + ".pt");
-    if (choice == "best" && run.run_dir.empty() && !run.checkpoint_path.empty()) file = run.checkpoint_path;
-  } else {
-    file = fs::path(choice).is_absolute() ? fs::path(choice) : started_in / choice;
-  }
-  std::error_code ec;
-  if (!fs::is_regular_file(file, ec)) {
-    throw InputError(option + ": no checkpoint at '" + fs::absolute(file, ec).string() +
-                     "' (--checkpoint takes best, last or a checkpoint file)");
-  }
-  return fs::absolute(file, ec);
-}
-
 Split evaluated_split(const std::string& name, const std::string& option) {
   if (name == "test") return Split::kTest;
   if (name == "val") return Split::kVal;
@@ -105,22 +83,20 @@ void print_table(std::ostream& out, std::int64_t run_id, const EvaluationRecord&
 int evaluate_command(const Invocation& invocation, PluginRegistry& registry) {
   const std::int64_t run_id = invocation.evaluate_id;
   const std::string option = "--evaluate " + std::to_string(run_id);
-  if (invocation.format != "table" && invocation.format != "json") {
-    throw InputError(option + ": --format '" + invocation.format + "': accepted: table, json");
-  }
+  const std::string format = invocation.format.empty() ? "table" : invocation.format;
+  if (format != "table" && format != "json")
+    throw InputError(option + ": --format '" + format + "': accepted: table, json");
   const Split split = evaluated_split(invocation.split, option);
   const fs::path started_in = fs::current_path();
   const StoredRunContext stored = enter_stored_run(invocation, run_id, option);
   EvaluationRequest request;
-  request.checkpoint = checkpoint_file(invocation, stored.run, started_in, option);
+  request.checkpoint = checkpoint_file(invocation.checkpoint, stored.run, started_in, option);
   request.split = split;
-  const auto document = ExperimentDocument::parse(stored.run.config_yaml, "run " + std::to_string(run_id));
-  registry.discover(plugin_search_path(document.plugin_paths()));
-  const ExperimentConfig config = document.resolve(registry);
+  const ExperimentConfig config = resolve_stored_config(stored, registry);
   const EvaluationRecord evaluation = evaluate_run(config, registry, request);
   const std::int64_t evaluation_id = ResultsStore(stored.db).record_evaluation(run_id, evaluation);
   spdlog::info("evaluation {} of run {} kept in {}", evaluation_id, run_id, redact_location(stored.db));
-  if (invocation.format == "json") {
+  if (format == "json") {
     std::cout << as_json(run_id, evaluation_id, evaluation).dump(2) << "\n";
   } else {
     print_table(std::cout, run_id, evaluation);

@@ -85,6 +85,8 @@ int dispatch(const runner::Invocation& invocation, const trainyard::LaunchEnviro
     return trainyard::kExitOk;
   }
   if (invocation.evaluate_id > 0) return runner::evaluate_command(invocation, registry);
+  if (invocation.export_id > 0) return runner::export_command(invocation, registry);
+  if (!invocation.predict.empty()) return runner::predict_command(invocation, registry);
   if (invocation.resume_id > 0) {
     // Every rank reads the run's configuration from the database; rank 0 sends the checkpoint.
     if (invocation.nproc > 1) return runner::ranks_command(invocation, launch);

@@ -33,13 +33,7 @@ std::vector<Override> placement_overrides(const Invocation& invocation) {
 int resume_command(const Invocation& invocation, PluginRegistry& registry) {
   const std::int64_t run_id = invocation.resume_id;
   const StoredRunContext stored = enter_stored_run(invocation, run_id, "--resume " + std::to_string(run_id));
-  const std::string& db = stored.db;
-  const std::string& config_yaml = stored.run.config_yaml;
-  const auto document = trainyard::ExperimentDocument::parse(config_yaml, "run " + std::to_string(run_id) + " of " + db,
-                                                             placement_overrides(invocation));
-  registry.discover(trainyard::plugin_search_path(document.plugin_paths()));
-  trainyard::ExperimentConfig config = document.resolve(registry);
-  config.output.db = db;  // where the run is, whatever its config called it
+  const ExperimentConfig config = resolve_stored_config(stored, registry, placement_overrides(invocation));
   RunOptions options = run_options(invocation);
   options.resume_run_id = run_id;
   return report(run_experiment(config, registry, options));

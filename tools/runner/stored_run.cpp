@@ -53,4 +53,42 @@ StoredRunContext enter_stored_run(const Invocation& invocation, std::int64_t run
   return context;
 }
 
+std::filesystem::path checkpoint_file(const std::string& choice, const StoredRun& run,
+                                      const std::filesystem::path& started_in, const std::string& option) {
+  namespace fs = std::filesystem;
+  fs::path file;
+  if (choice == "best" || choice == "last") {
+    const fs::path folder = run.run_dir.empty() ? fs::path("results/checkpoints") / ("run-" + std::to_string(run.id))
+                                                : fs::path(run.run_dir);
+    file = folder / (choice + ".pt");
+    if (choice == "best" && run.run_dir.empty() && !run.checkpoint_path.empty()) file = run.checkpoint_path;
+  } else {
+    file = fs::path(choice).is_absolute() ? fs::path(choice) : started_in / choice;
+  }
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) {
+    throw InputError(option + ": no checkpoint at '" + fs::absolute(file, ec).string() +
+                     "' (--checkpoint takes best, last or a checkpoint file)");
+  }
+  return fs::absolute(file, ec);
+}
+
+ExperimentConfig resolve_stored_config(const StoredRunContext& stored, PluginRegistry& registry,
+                                       const std::vector<Override>& overrides) {
+  const auto document = ExperimentDocument::parse(
+      stored.run.config_yaml, "run " + std::to_string(stored.run.id) + " of " + stored.db, overrides);
+  registry.discover(plugin_search_path(document.plugin_paths()));
+  ExperimentConfig config = document.resolve(registry);
+  config.output.db = stored.db;  // where the run is, whatever its config called it
+  return config;
+}
+
+std::vector<std::pair<std::string, std::string>> run_provenance(const StoredRunContext& stored) {
+  return {{"run", std::to_string(stored.run.id)},
+          {"database", redact_location(stored.db)},
+          {"experiment", stored.run.experiment},
+          {"run_started_at", stored.run.started_at},
+          {"exported_at", utc_timestamp()}};
+}
+
 }  // namespace trainyard::runner

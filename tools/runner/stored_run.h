@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <trainyard/store/results_store.h>
 
@@ -20,5 +23,18 @@ struct StoredRunContext {
 /// the run `run_id` in it, and the process moved into the folder the run started in. `option`
 /// ("--resume 3") names the request in errors, which are InputErrors: nothing was changed.
 StoredRunContext enter_stored_run(const Invocation& invocation, std::int64_t run_id, const std::string& option);
+
+/// --checkpoint best|last|FILE: best.pt or last.pt of the run's own folder, or any file (relative
+/// to `started_in`, where the runner started before it entered the run's folder). Absolute; an
+/// InputError when there is no such file.
+std::filesystem::path checkpoint_file(const std::string& choice, const StoredRun& run,
+                                      const std::filesystem::path& started_in, const std::string& option);
+
+/// The run's stored configuration, resolved again (its plugins discovered), with `overrides`.
+ExperimentConfig resolve_stored_config(const StoredRunContext& stored, PluginRegistry& registry,
+                                       const std::vector<Override>& overrides = {});
+
+/// What a model package says of the run it came from (runner --export, --predict RUN).
+std::vector<std::pair<std::string, std::string>> run_provenance(const StoredRunContext& stored);
 
 }  // namespace trainyard::runner

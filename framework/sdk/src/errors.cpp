@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 
 namespace trainyard {
+Error::~Error() = default;
 InputError::~InputError() = default;
 ConfigError::~ConfigError() = default;
 PluginError::~PluginError() = default;

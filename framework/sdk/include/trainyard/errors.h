@@ -8,11 +8,19 @@
 
 namespace trainyard {
 
-/// Bad input the user can fix: an experiment file, a plugin, a database file, a dataset folder.
-/// The runner exits with kExitBadInput and writes nothing.
-class InputError : public std::runtime_error {
+/// What Trainyard throws for its users to catch, with the whole reason in what(): the base of
+/// the errors below (and what the Predictor of trainyard/predictor.h throws).
+class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+  ~Error() override;
+};
+
+/// Bad input the user can fix: an experiment file, a plugin, a database file, a dataset folder, a
+/// model package. The runner exits with kExitBadInput and writes nothing.
+class InputError : public Error {
+ public:
+  using Error::Error;
   ~InputError() override;
 };
 
