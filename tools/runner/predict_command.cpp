@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <filesystem>
 #include <iostream>
@@ -168,7 +169,11 @@ int predict_command(const Invocation& invocation, PluginRegistry& registry) {
   }
   const Predictor predictor = Predictor::open(package_file);
   std::vector<std::pair<std::size_t, std::string>> errors;
+  const auto start = std::chrono::steady_clock::now();
   const auto predictions = predictor.predict_files_skipping(files, errors);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  spdlog::info("{} images classified in {:.2f} s ({:.1f} images/s, batches of the run's size)",
+               files.size() - errors.size(), seconds, static_cast<double>(files.size()) / std::max(seconds, 1e-9));
   if (!errors.empty() && invocation.on_bad_image == "fail") {
     throw InputError("--predict: " + errors.front().second + " (" + std::to_string(errors.size()) +
                      " file(s) could not be read; --on-bad-image skip leaves them out)");

@@ -12,6 +12,7 @@
 #include "trainyard/package/model_package.h"
 #include "trainyard/plugin/plugin_registry.h"
 #include "trainyard/torch_compat.h"
+#include "trainyard/train/device.h"
 
 namespace fs = std::filesystem;
 
@@ -210,7 +211,8 @@ Predictor Predictor::open(const std::string& package_file, const Options& option
   state->autocast = state->package.precision == "bf16";
   state->autocast_type = at::kBFloat16;
   state->batch_size = options.batch_size > 0 ? options.batch_size : state->package.batch_size;
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (options.threads >= 0) configure_cpu_threads(options.threads);
+  const int cores = available_cpu_cores();
   state->loader_threads = options.loader_threads > 0 ? options.loader_threads : std::max(1, cores / 2);
   return Predictor(std::move(state));
 }

@@ -35,8 +35,12 @@ struct Prediction {
 class Predictor {
  public:
   struct Options {
-    std::int64_t batch_size = 0;              // images per forward pass in predict_files; 0: the run's batch size
-    int loader_threads = 0;                   // decoding threads of predict_files; 0: half the cores (at least 1)
+    std::int64_t batch_size = 0;  // images per forward pass in predict_files; 0: the run's batch size
+    int loader_threads = 0;       // decoding threads of predict_files; 0: half the cores (at least 1)
+    /// LibTorch's intra-op threads, set for the whole process (as the runner does): 0, every core
+    /// the process may use (LibTorch starts with one on some machines, a third of the speed on
+    /// two cores); -1 leaves the count as the program set it.
+    int threads = 0;
     std::vector<std::string> plugin_folders;  // searched before the installed ones
   };
 
