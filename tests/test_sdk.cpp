@@ -51,6 +51,15 @@ void expect_links_the_sdk_alone(const fs::path& library) {
   }
 }
 
+// `cmake --install` of this build into `prefix`, as a user installs Trainyard.
+bool install_into(const fs::path& prefix) {
+  const auto installed =
+      t::run_command(t::shell_quote(TRAINYARD_CMAKE_COMMAND) + " --install " + t::shell_quote(TRAINYARD_BUILD_DIR) +
+                     " --prefix " + t::shell_quote(prefix.string()));
+  EXPECT_EQ(installed.exit_code, 0) << installed.output;
+  return installed.exit_code == 0;
+}
+
 }  // namespace
 
 TEST(Sdk, BundledPluginsLinkTheSdkAloneNeitherTheHostNorADatabaseClient) {
@@ -68,9 +77,7 @@ TEST(Sdk, TemplatePluginBuildsOutOfTreeAgainstTheInstalledPackageAndTrains) {
   const fs::path prefix = dir / "prefix";
   const std::string cmake = t::shell_quote(TRAINYARD_CMAKE_COMMAND);
 
-  const auto installed = t::run_command(cmake + " --install " + t::shell_quote(TRAINYARD_BUILD_DIR) + " --prefix " +
-                                        t::shell_quote(prefix.string()));
-  ASSERT_EQ(installed.exit_code, 0) << installed.output;
+  ASSERT_TRUE(install_into(prefix));
   for (const char* file :
        {"bin/runner", "bin/results", "include/trainyard/plugin_api.h", "include/trainyard/collectives.h",
         "include/trainyard/train/training_run.h", "lib/cmake/Trainyard/TrainyardConfig.cmake",
@@ -128,9 +135,7 @@ TEST(Sdk, PredictAppBuildsOutOfTreeAndClassifiesAsTheRunnerDoes) {
   t::TempDir dir;
   const fs::path prefix = dir / "prefix";
   const std::string cmake = t::shell_quote(TRAINYARD_CMAKE_COMMAND);
-  const auto installed = t::run_command(cmake + " --install " + t::shell_quote(TRAINYARD_BUILD_DIR) + " --prefix " +
-                                        t::shell_quote(prefix.string()));
-  ASSERT_EQ(installed.exit_code, 0) << installed.output;
+  ASSERT_TRUE(install_into(prefix));
   EXPECT_TRUE(fs::exists(prefix / "include/trainyard/predictor.h"));
 
   // A model trained and exported with the installed runner (the tiny test model, from its folder).

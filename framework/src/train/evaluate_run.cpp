@@ -65,17 +65,7 @@ EvaluationRecord evaluate_run(const ExperimentConfig& config, const PluginRegist
   if (plan.communicator) throw InputError("an evaluation runs in one process; start it without torchrun or srun");
   RunObjects objects = build_run_objects(config, registry, plan);
   require_split(*objects.dataset, request.split, config);
-  CheckpointInfo info;
-  try {
-    info = load_checkpoint(request.checkpoint, *objects.model);
-  } catch (const std::exception& e) {
-    throw InputError("checkpoint '" + request.checkpoint.string() +
-                     "' cannot be loaded into the run's model: " + e.what());
-  }
-  if (!info.class_names.empty() && info.class_names != objects.class_names) {
-    throw InputError("checkpoint '" + request.checkpoint.string() +
-                     "' was trained on other classes than the run's dataset has now; was the data changed?");
-  }
+  const CheckpointInfo info = load_run_checkpoint(request.checkpoint, objects);
   RunOptions options;
   Trainer trainer(config, plan, objects, options);
   PredictionCounter counter(objects.class_names);

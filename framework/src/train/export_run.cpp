@@ -21,17 +21,7 @@ ModelPackage package_run(const ExperimentConfig& config, const PluginRegistry& r
                      "' does not describe its transform as data (Dataset::preprocessing), so its model cannot be "
                      "packaged: prediction from files could not prepare images as the run did");
   }
-  CheckpointInfo info;
-  try {
-    info = load_checkpoint(request.checkpoint, *objects.model);
-  } catch (const std::exception& e) {
-    throw InputError("checkpoint '" + request.checkpoint.string() +
-                     "' cannot be loaded into the run's model: " + e.what());
-  }
-  if (!info.class_names.empty() && info.class_names != objects.class_names) {
-    throw InputError("checkpoint '" + request.checkpoint.string() +
-                     "' was trained on other classes than the run's dataset has now; was the data changed?");
-  }
+  const CheckpointInfo info = load_run_checkpoint(request.checkpoint, objects);
   ModelPackage package;
   package.model_section_yaml = YAML::Dump(YAML::Load(config.to_yaml())["model"]);
   package.model_plugin = config.model.plugin;

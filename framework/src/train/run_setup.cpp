@@ -184,6 +184,20 @@ RunRecord describe_run(const ExperimentConfig& config, const PluginRegistry& reg
   return record;
 }
 
+CheckpointInfo load_run_checkpoint(const fs::path& checkpoint, RunObjects& objects) {
+  CheckpointInfo info;
+  try {
+    info = load_checkpoint(checkpoint, *objects.model);
+  } catch (const std::exception& e) {
+    throw InputError("checkpoint '" + checkpoint.string() + "' cannot be loaded into the run's model: " + e.what());
+  }
+  if (!info.class_names.empty() && info.class_names != objects.class_names) {
+    throw InputError("checkpoint '" + checkpoint.string() +
+                     "' was trained on other classes than the run's dataset has now; was the data changed?");
+  }
+  return info;
+}
+
 void check_writable_folder(const std::string& folder, const std::string& key) {
   std::error_code ec;
   fs::create_directories(folder, ec);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "trainyard/distributed/distributed.h"
 #include "trainyard/plugin_api.h"
 #include "trainyard/train/mixed_precision.h"
+#include "trainyard/train/checkpoint.h"
 #include "trainyard/train/run_record.h"
 
 namespace trainyard {
@@ -53,6 +55,10 @@ struct RunObjects {
 /// configured; synchronized and broadcast over several processes) and the optimizer, and decides
 /// the decoded-sample cache.
 RunObjects build_run_objects(const ExperimentConfig& config, const PluginRegistry& registry, ExecutionPlan& plan);
+
+/// Loads a checkpoint of the run into `objects.model` (after training: --evaluate, --export).
+/// Throws InputError when it does not load into the model or holds other classes than the dataset.
+CheckpointInfo load_run_checkpoint(const std::filesystem::path& checkpoint, RunObjects& objects);
 
 /// What is known about the run when it starts, as its record keeps it.
 RunRecord describe_run(const ExperimentConfig& config, const PluginRegistry& registry, const ExecutionPlan& plan,

@@ -1,0 +1,16 @@
+# Sourced by the benchmark scripts: installs what they need (the project's packages and Debian's
+# python3-torch for the Python baselines), builds, and makes the benchmark dataset: 300
+# Fashion-MNIST images (3 classes x 100) in $bench.
+scripts/install-deps.sh
+if ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    python3 python3-torch python3-torchvision
+fi
+scripts/build.sh
+bench=data/fashion-mnist-3-bench
+if [[ $(find "$bench" -name '*.png' 2>/dev/null | wc -l) -ne 300 ]]; then
+  rm -rf "$bench"
+  ./build/bin/idx_to_imagefolder --out "$bench" --classes 0,1,2 --per-class 100
+fi
