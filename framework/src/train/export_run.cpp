@@ -26,9 +26,7 @@ ModelPackage package_run(const ExperimentConfig& config, const PluginRegistry& r
   package.model_section_yaml = YAML::Dump(YAML::Load(config.to_yaml())["model"]);
   package.model_plugin = config.model.plugin;
   package.model_plugin_version = registry.find(PluginKind::kModel, config.model.plugin).version();
-  const ImageShape shape = objects.dataset->image_shape();
-  package.model_context =
-      ModelContext{static_cast<std::int64_t>(objects.class_names.size()), shape.channels, shape.height};
+  package.model_context = model_context(objects);
   package.class_names = objects.class_names;
   package.preprocessing = *preprocessing;
   package.precision = request.precision.empty() ? to_string(plan.precision) : request.precision;

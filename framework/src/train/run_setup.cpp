@@ -72,12 +72,7 @@ void decide_cache(const ExperimentConfig& config, RunObjects& objects) {
 
 std::shared_ptr<Model> build_model(const ExperimentConfig& config, const PluginRegistry& registry,
                                    const RunObjects& objects, const torch::Device& device) {
-  const ImageShape shape = objects.dataset->image_shape();
-  ModelContext context;
-  context.num_classes = static_cast<std::int64_t>(objects.class_names.size());
-  context.in_channels = shape.channels;
-  context.image_size = shape.height;
-  auto model = registry.make_model(config.model.plugin, config.model.params, context);
+  auto model = registry.make_model(config.model.plugin, config.model.params, model_context(objects));
   model->to(device);
   if (config.train.channels_last) {
     // Module::to has no memory-format overload: convert the 4-D weights one by one, before the
@@ -182,6 +177,15 @@ RunRecord describe_run(const ExperimentConfig& config, const PluginRegistry& reg
   record.world_size = plan.launch.world_size;
   record.distributed_backend = plan.backend;
   return record;
+}
+
+ModelContext model_context(const RunObjects& objects) {
+  const ImageShape shape = objects.dataset->image_shape();
+  ModelContext context;
+  context.num_classes = static_cast<std::int64_t>(objects.class_names.size());
+  context.in_channels = shape.channels;
+  context.image_size = shape.height;
+  return context;
 }
 
 CheckpointInfo load_run_checkpoint(const fs::path& checkpoint, RunObjects& objects) {

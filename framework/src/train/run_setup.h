@@ -56,6 +56,9 @@ struct RunObjects {
 /// the decoded-sample cache.
 RunObjects build_run_objects(const ExperimentConfig& config, const PluginRegistry& registry, ExecutionPlan& plan);
 
+/// What the run's model is built for: its dataset's classes, channels and image size.
+ModelContext model_context(const RunObjects& objects);
+
 /// Loads a checkpoint of the run into `objects.model` (after training: --evaluate, --export).
 /// Throws InputError when it does not load into the model or holds other classes than the dataset.
 CheckpointInfo load_run_checkpoint(const std::filesystem::path& checkpoint, RunObjects& objects);
