@@ -14,6 +14,7 @@
 #include <string>
 
 #include "test_support.h"
+#include "trainyard/image_io.h"
 #include "trainyard/train/evaluation.h"
 
 namespace t = trainyard::testing;
@@ -174,4 +175,36 @@ TEST_F(Evaluate, BadRequestsExitTwoAndKeepNothing) {
   EXPECT_EQ(no_db.exit_code, 2) << no_db.output;
   EXPECT_NE(no_db.output.find("no results database at 'nowhere.db'"), std::string::npos) << no_db.output;
   EXPECT_EQ(database.execAndGet("SELECT count(*) FROM evaluations").getInt(), before);
+}
+
+TEST_F(Evaluate, ResultsPlotsAnEvaluationsConfusionMatrix) {
+  const auto results = [](const std::string& arguments) {
+    return t::run_command(t::shell_quote(TRAINYARD_RESULTS_PATH) + " --db " + t::shell_quote(db()) + " " + arguments);
+  };
+  t::TempDir out;
+  const auto none = results("plot --confusion 1 --out " + t::shell_quote((out / "early.png").string()));
+  if (none.exit_code != 0) {  // this test ran first: the run has no evaluation yet
+    EXPECT_EQ(none.exit_code, 2) << none.output;
+    EXPECT_NE(none.output.find("has no evaluation yet (runner --evaluate 1 makes one)"), std::string::npos)
+        << none.output;
+  }
+  const auto evaluation = evaluate_json("");
+  const auto newest = results("plot --confusion 1 --out " + t::shell_quote((out / "cm.png").string()));
+  ASSERT_EQ(newest.exit_code, 0) << newest.output;
+  const auto image = trainyard::read_image(out / "cm.png");
+  EXPECT_GT(image.width, 200);
+  EXPECT_GT(image.height, 200);
+  const std::string id = std::to_string(evaluation["evaluation"].get<int>());
+  const auto chosen = results("plot --confusion eval:" + id + " --out " + t::shell_quote((out / "cm.svg").string()));
+  ASSERT_EQ(chosen.exit_code, 0) << chosen.output;
+  EXPECT_NE(t::read_file(out / "cm.svg").find("<svg"), std::string::npos);
+
+  const auto unknown = results("plot --confusion eval:999 --out " + t::shell_quote((out / "x.png").string()));
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("no evaluation 999 in"), std::string::npos) << unknown.output;
+  const auto malformed = results("plot --confusion run3 --out " + t::shell_quote((out / "x.png").string()));
+  EXPECT_EQ(malformed.exit_code, 2) << malformed.output;
+  EXPECT_NE(malformed.output.find("expected a run id (its newest evaluation) or eval:ID"), std::string::npos)
+      << malformed.output;
+  EXPECT_FALSE(fs::exists(out / "x.png"));
 }

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -253,4 +256,72 @@ TEST_F(Predict, ExportNeverOverwritesAFileThatIsNotAPackage) {
   const auto p = trainyard::read_model_package(package());
   std::map<std::string, std::string> provenance(p.provenance.begin(), p.provenance.end());
   EXPECT_EQ(provenance["checkpoint_epoch"], "2");
+}
+
+namespace {
+
+// The JSON document in a command's output (after its log lines).
+nlohmann::json json_in(const std::string& output, char open) {
+  const auto start = output.find(std::string(1, open) + "\n");
+  if (start == std::string::npos) throw std::runtime_error("no JSON in: " + output);
+  return nlohmann::json::parse(output.substr(start, output.rfind(open == '{' ? '}' : ']') - start + 1));
+}
+
+}  // namespace
+
+TEST_F(Predict, EvaluatingAFolderAgreesExactlyWithPredictingIt) {
+  const auto evaluated = runner("--evaluate 1 --db results/p.db --data data --format json");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  const auto evaluation = json_in(evaluated.output, '{');
+  const auto predicted = runner("--predict 1 --db results/p.db data --top 3 --format json");
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.output;
+  const auto predictions = json_in(predicted.output, '[');
+  ASSERT_EQ(predictions.size(), 24u);
+
+  // The figures counted again from --predict's rows, the true class being the file's folder.
+  const std::vector<std::string> classes = {"a", "b", "c"};
+  std::vector<std::vector<std::int64_t>> confusion(3, std::vector<std::int64_t>(3, 0));
+  std::int64_t correct = 0;
+  double loss = 0;
+  for (const auto& row : predictions) {
+    const std::string file = row["file"];
+    const auto truth = static_cast<std::size_t>(std::find(classes.begin(), classes.end(), file.substr(5, 1)) -
+                                                classes.begin());  // "data/<class>/..."
+    const auto predicted_class = static_cast<std::size_t>(
+        std::find(classes.begin(), classes.end(), row["class"].get<std::string>()) - classes.begin());
+    ASSERT_LT(truth, 3u) << file;
+    ++confusion[truth][predicted_class];
+    correct += truth == predicted_class ? 1 : 0;
+    for (const auto& top : row["top"]) {
+      if (top["class"] == classes[truth]) loss -= std::log(top["probability"].get<double>());
+    }
+  }
+  EXPECT_EQ(evaluation["images"], 24);
+  EXPECT_EQ(evaluation["confusion"].get<std::vector<std::vector<std::int64_t>>>(), confusion);
+  EXPECT_DOUBLE_EQ(evaluation["accuracy"].get<double>(), static_cast<double>(correct) / 24.0);
+  // The loss comes from the logits; the probabilities --predict prints are float32.
+  EXPECT_NEAR(evaluation["loss"].get<double>(), loss / 24.0, 1e-5);
+  EXPECT_EQ(evaluation["data"], fs::absolute(*dir_ / "data").lexically_normal().string());
+  EXPECT_EQ(evaluation["per_class"].size(), 3u);
+
+  SQLite::Database db((*dir_ / "results/p.db").string(), SQLite::OPEN_READONLY);
+  SQLite::Statement rows(db, "SELECT count(*) FROM evaluations WHERE run_id = 1 AND data = ?");
+  rows.bind(1, evaluation["data"].get<std::string>());
+  ASSERT_TRUE(rows.executeStep());
+  EXPECT_GE(rows.getColumn(0).getInt(), 1);
+}
+
+TEST_F(Predict, EvaluatingAFolderOfOtherClassesNamesWhatDiffers) {
+  t::TempDir other;
+  for (const char* c : {"a", "b", "d"}) {
+    fs::create_directories(other / c);
+    fs::copy_file(*dir_ / "data/a/000.png", other / c / "000.png");
+  }
+  const auto refused = runner("--evaluate 1 --db results/p.db --data " + t::shell_quote(other.path().string()));
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("not classes of the run: 'd'"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("no folder for: 'c'"), std::string::npos) << refused.output;
+  const auto both = runner("--evaluate 1 --db results/p.db --data data --split val");
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  EXPECT_NE(both.output.find("--data and --split exclude each other"), std::string::npos) << both.output;
 }

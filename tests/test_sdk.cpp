@@ -1,6 +1,7 @@
 // The SDK as a plugin author meets it: `cmake --install` into a fresh prefix, the installed
 // template copied to a folder of its own, built with find_package(Trainyard), loaded by the
 // installed runner through TRAINYARD_PLUGIN_PATH, and trained for one epoch.
+#include <cstdio>
 #include <map>
 #include <sstream>
 #include <string>
@@ -177,6 +178,15 @@ output:    {db: results/app.db, checkpoints: results/checkpoints}
   const std::string csv = predicted.output.substr(predicted.output.find("file,class,probability\n"));
   EXPECT_EQ(app.output.substr(0, csv.size()), csv);  // the same classes and probabilities, line for line
   EXPECT_NE(app.output.find("of 12 images in folders named after a class"), std::string::npos) << app.output;
+  // --evaluate --data on the same folder finds the accuracy the application prints.
+  const auto evaluated = t::run_command(runner + " --evaluate 1 --db results/app.db --data data --format json");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  const auto accuracy_at = evaluated.output.find("\"accuracy\": ");
+  ASSERT_NE(accuracy_at, std::string::npos) << evaluated.output;
+  char expected[64];
+  std::snprintf(expected, sizeof expected, "accuracy %.2f%% (",
+                100.0 * std::stod(evaluated.output.substr(accuracy_at + 12)));
+  EXPECT_NE(app.output.find(expected), std::string::npos) << expected << "\n" << app.output;
 
   const auto missing = t::run_command("cd " + t::shell_quote(work.string()) + " && " +
                                       t::shell_quote((project / "build/predict_app").string()) + " nowhere.typkg data");

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <cstdio>
 #include <map>
+#include <sstream>
 
 #include "plot.h"
 #include "trainyard/config/config_rows.h"
@@ -53,6 +55,68 @@ std::vector<std::string> run_labels(const ResultsReader& reader, const std::vect
 }
 
 }  // namespace
+
+namespace {
+
+std::int64_t parse_id(const std::string& text, const std::string& what) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw InputError("plot --confusion '" + what + "': expected a run id (its newest evaluation) or eval:ID");
+  }
+  return std::stoll(text);
+}
+
+// "12" (run 12's newest evaluation) or "eval:3".
+std::int64_t evaluation_id(const ResultsReader& reader, const std::string& which) {
+  const std::string prefix = "eval:";
+  if (which.rfind(prefix, 0) == 0) return parse_id(which.substr(prefix.size()), which);
+  const std::int64_t run = parse_id(which, which);
+  reader.require_runs({run});
+  const SqlRows evaluations = reader.evaluations(run);
+  if (evaluations.empty()) {
+    throw InputError("plot --confusion " + which + ": run " + which + " has no evaluation yet (runner --evaluate " +
+                     which + " makes one)");
+  }
+  return evaluations.integer(evaluations.size() - 1, 0);
+}
+
+}  // namespace
+
+void plot_confusion(const ResultsReader& reader, const std::string& which, const std::filesystem::path& file) {
+  const std::int64_t id = evaluation_id(reader, which);
+  const SqlRows rows = reader.evaluation_classes(id);
+  Heatmap map;
+  map.row_title = "true class";
+  map.column_title = "predicted class";
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    map.rows.push_back(rows.text(r, 4));
+    std::vector<double> counts;
+    std::stringstream stream(rows.text(r, 5));
+    for (std::string count; std::getline(stream, count, ',');) counts.push_back(std::stod(count));
+    double total = 0;
+    for (const double c : counts) total += c;
+    std::vector<double> shade;
+    std::vector<std::string> text;
+    for (const double c : counts) {
+      shade.push_back(total > 0 ? c / total : 0.0);
+      text.push_back(std::to_string(static_cast<long long>(c)));
+    }
+    map.shade.push_back(std::move(shade));
+    map.text.push_back(std::move(text));
+  }
+  map.columns = map.rows;
+  for (const auto& row : map.text) {
+    if (row.size() != map.columns.size()) {
+      throw InputError("evaluation " + std::to_string(id) + " in '" + reader.path() +
+                       "' holds a confusion matrix of another size than its classes");
+    }
+  }
+  char accuracy[32];
+  std::snprintf(accuracy, sizeof accuracy, "%.2f%%", 100 * as_double(rows.rows[0][2]));
+  map.title = "Confusion matrix: run " + std::to_string(rows.integer(0, 0)) + ", evaluation " + std::to_string(id) +
+              " (" + rows.text(0, 1) + ", epoch " + std::to_string(static_cast<long long>(as_double(rows.rows[0][3]))) +
+              "), accuracy " + accuracy;
+  render_heatmap(map, file);
+}
 
 void plot_curves(const ResultsReader& reader, const std::vector<std::int64_t>& ids, const std::filesystem::path& file) {
   if (ids.empty()) throw InputError("plot: name at least one run (results plot RUN... --out FILE)");

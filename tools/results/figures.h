@@ -17,4 +17,9 @@ void plot_curves(const ResultsReader& reader, const std::vector<std::int64_t>& i
 void plot_sweep(const ResultsReader& reader, const std::string& sweep, const std::string& parameter,
                 const std::string& metric, const std::filesystem::path& file);
 
+/// The confusion matrix of an evaluation (`runner --evaluate`): `which` is a run id (its newest
+/// evaluation) or eval:ID (results show RUN lists them); each row shaded by the share of the
+/// class's images in each cell, and labelled with the count.
+void plot_confusion(const ResultsReader& reader, const std::string& which, const std::filesystem::path& file);
+
 }  // namespace trainyard::results

@@ -7,6 +7,7 @@
 //   results export --format csv --out everything.csv
 //   results plot 12 13 14 --out curves.png
 //   results plot --sweep lr-sweep --param optimizer.lr --out lr.png
+//   results plot --confusion 12 --out confusion.png
 //
 // The database is opened read-only: a run writing to it is never blocked or changed.
 #include <fstream>
@@ -135,6 +136,10 @@ int main(int argc, char** argv) {
   plot->add_option("--sweep", plot_sweep, "plot this sweep's --metric against --param");
   plot->add_option("--param", plot_param, "the swept config key, e.g. optimizer.lr");
   plot->add_option("--metric", plot_metric, "run metric for a sweep plot")->capture_default_str();
+  std::string plot_confusion;
+  plot->add_option("--confusion", plot_confusion,
+                   "draw an evaluation's confusion matrix: a run id (its newest evaluation) or eval:ID")
+      ->type_name("RUN|eval:ID");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -208,7 +213,9 @@ int main(int argc, char** argv) {
       }
       std::cerr << "\n";
     } else if (app.got_subcommand(plot)) {
-      if (!plot_sweep.empty()) {
+      if (!plot_confusion.empty()) {
+        tr::plot_confusion(reader, plot_confusion, plot_out);
+      } else if (!plot_sweep.empty()) {
         if (plot_param.empty()) throw trainyard::InputError("plot --sweep needs --param KEY (the swept config key)");
         tr::plot_sweep(reader, plot_sweep, plot_param, plot_metric, plot_out);
       } else {

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
-#include <memory>
 
 #include <cairo-svg.h>
 #include <cairo.h>
@@ -220,13 +219,74 @@ std::vector<double> nice_ticks(double low, double high, int target) {
   return ticks;
 }
 
+namespace {
+
+// A cairo surface for `file` (PNG or SVG by its extension), written out by finish().
+class Canvas {
+ public:
+  Canvas(const std::filesystem::path& file, double width, double height) : file_(file) {
+    extension_ = file.extension().string();
+    std::transform(extension_.begin(), extension_.end(), extension_.begin(), ::tolower);
+    if (extension_ != ".png" && extension_ != ".svg") {
+      throw InputError("--out '" + file.string() + "': give a .png or .svg file name");
+    }
+    surface_ = extension_ == ".png"
+                   ? cairo_image_surface_create(CAIRO_FORMAT_ARGB32, static_cast<int>(width), static_cast<int>(height))
+                   : cairo_svg_surface_create(file.c_str(), width, height);
+    check(cairo_surface_status(surface_));
+    cr_ = cairo_create(surface_);
+    cairo_set_source_rgb(cr_, 1, 1, 1);
+    cairo_paint(cr_);
+  }
+  ~Canvas() {
+    if (cr_) cairo_destroy(cr_);
+    cairo_surface_destroy(surface_);
+  }
+  Canvas(const Canvas&) = delete;
+  Canvas& operator=(const Canvas&) = delete;
+
+  cairo_t* cr() const { return cr_; }
+
+  void finish() {
+    cairo_destroy(cr_);
+    cr_ = nullptr;
+    if (extension_ == ".png") {
+      check(cairo_surface_write_to_png(surface_, file_.c_str()));
+    } else {
+      cairo_surface_finish(surface_);
+      check(cairo_surface_status(surface_));
+    }
+  }
+
+ private:
+  void check(cairo_status_t status) const {
+    if (status != CAIRO_STATUS_SUCCESS)
+      throw InputError("cannot write '" + file_.string() + "': " + cairo_status_to_string(status));
+  }
+
+  std::filesystem::path file_;
+  std::string extension_;
+  cairo_surface_t* surface_ = nullptr;
+  cairo_t* cr_ = nullptr;
+};
+
+// The title, bold, shrunk until it fits `width`.
+void draw_title(cairo_t* cr, const std::string& title, double width) {
+  cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+  double title_size = 16;
+  for (cairo_text_extents_t extents;; title_size -= 1) {
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+    cairo_set_font_size(cr, title_size);
+    cairo_text_extents(cr, title.c_str(), &extents);
+    if (extents.width <= width - 20 || title_size <= 8) break;
+  }
+  text_at(cr, title, width / 2, 26, Align::kCentre, title_size, true);
+}
+
+}  // namespace
+
 void render_figure(const std::string& title, const std::vector<Panel>& panels, const std::vector<LegendEntry>& legend,
                    const std::filesystem::path& file) {
-  std::string extension = file.extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(), ::tolower);
-  if (extension != ".png" && extension != ".svg") {
-    throw InputError("--out '" + file.string() + "': give a .png or .svg file name");
-  }
   const double width = kPanelWidth * static_cast<double>(std::max<std::size_t>(1, panels.size()));
   std::size_t longest = 0;
   for (const auto& entry : legend) longest = std::max(longest, entry.text.size());
@@ -235,27 +295,9 @@ void render_figure(const std::string& title, const std::vector<Panel>& panels, c
   const int legend_rows = (static_cast<int>(legend.size()) + per_row - 1) / per_row;
   const double height = kTitleHeight + kPanelHeight + legend_rows * kLegendRow + (legend_rows ? 16 : 0);
 
-  std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_destroy)> surface(
-      extension == ".png"
-          ? cairo_image_surface_create(CAIRO_FORMAT_ARGB32, static_cast<int>(width), static_cast<int>(height))
-          : cairo_svg_surface_create(file.c_str(), width, height),
-      &cairo_surface_destroy);
-  if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS) {
-    throw InputError("cannot write '" + file.string() +
-                     "': " + cairo_status_to_string(cairo_surface_status(surface.get())));
-  }
-  cairo_t* cr = cairo_create(surface.get());
-  cairo_set_source_rgb(cr, 1, 1, 1);
-  cairo_paint(cr);
-  cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-  double title_size = 16;  // shrunk until the title fits the figure
-  for (cairo_text_extents_t extents;; title_size -= 1) {
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
-    cairo_set_font_size(cr, title_size);
-    cairo_text_extents(cr, title.c_str(), &extents);
-    if (extents.width <= width - 20 || title_size <= 8) break;
-  }
-  text_at(cr, title, width / 2, 26, Align::kCentre, title_size, true);
+  Canvas canvas(file, width, height);
+  cairo_t* cr = canvas.cr();
+  draw_title(cr, title, width);
   for (std::size_t i = 0; i < panels.size(); ++i) {
     draw_panel(cr, panels[i], kPanelWidth * static_cast<double>(i), kTitleHeight);
   }
@@ -271,19 +313,60 @@ void render_figure(const std::string& title, const std::vector<Panel>& panels, c
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
     text_at(cr, legend[i].text, x + 36, y + 10, Align::kLeft, 12);
   }
-  cairo_destroy(cr);
-  if (extension == ".png") {
-    const auto status = cairo_surface_write_to_png(surface.get(), file.c_str());
-    if (status != CAIRO_STATUS_SUCCESS) {
-      throw InputError("cannot write '" + file.string() + "': " + cairo_status_to_string(status));
-    }
-  } else {
-    cairo_surface_finish(surface.get());
-    if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS) {
-      throw InputError("cannot write '" + file.string() +
-                       "': " + cairo_status_to_string(cairo_surface_status(surface.get())));
+  canvas.finish();
+}
+
+void render_heatmap(const Heatmap& map, const std::filesystem::path& file) {
+  const double cell = std::clamp(480.0 / static_cast<double>(std::max<std::size_t>(1, map.columns.size())), 28.0, 72.0);
+  std::size_t longest = 4;
+  for (const auto& label : map.rows) longest = std::max(longest, label.size());
+  for (const auto& label : map.columns) longest = std::max(longest, label.size());
+  const double label_space = 24 + 6.5 * static_cast<double>(std::min<std::size_t>(longest, 28));
+  const double left = 30 + label_space, top = kTitleHeight + 20;
+  const double width = left + cell * static_cast<double>(map.columns.size()) + 30;
+  const double height = top + cell * static_cast<double>(map.rows.size()) + label_space + 30;
+
+  Canvas canvas(file, std::max(width, 360.0), height);
+  cairo_t* cr = canvas.cr();
+  draw_title(cr, map.title, std::max(width, 360.0));
+  const double font = std::min(12.0, cell / 3);
+  for (std::size_t r = 0; r < map.rows.size(); ++r) {
+    for (std::size_t c = 0; c < map.columns.size(); ++c) {
+      // matplotlib's Blues, from white to its darkest, as scikit-learn's ConfusionMatrixDisplay draws.
+      const double s = std::clamp(map.shade[r][c], 0.0, 1.0);
+      const double x = left + cell * static_cast<double>(c), y = top + cell * static_cast<double>(r);
+      cairo_set_source_rgb(cr, 0.97 - 0.94 * s, 0.98 - 0.79 * s, 1.0 - 0.58 * s);
+      cairo_rectangle(cr, x, y, cell, cell);
+      cairo_fill(cr);
+      if (s > 0.5) {
+        cairo_set_source_rgb(cr, 1, 1, 1);
+      } else {
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+      }
+      text_at(cr, map.text[r][c], x + cell / 2, y + cell / 2 + font / 3, Align::kCentre, font);
     }
   }
+  cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+  for (std::size_t r = 0; r < map.rows.size(); ++r) {
+    text_at(cr, map.rows[r], left - 6, top + cell * (static_cast<double>(r) + 0.5) + 4, Align::kRight, 11);
+  }
+  const double bottom = top + cell * static_cast<double>(map.rows.size());
+  for (std::size_t c = 0; c < map.columns.size(); ++c) {
+    cairo_save(cr);
+    cairo_move_to(cr, 0, 0);
+    cairo_translate(cr, left + cell * (static_cast<double>(c) + 0.5) + 4, bottom + 6);
+    cairo_rotate(cr, M_PI / 2);
+    text_at(cr, map.columns[c], 0, 0, Align::kLeft, 11);
+    cairo_restore(cr);
+  }
+  text_at(cr, map.column_title, left + cell * static_cast<double>(map.columns.size()) / 2, height - 10, Align::kCentre,
+          12, true);
+  cairo_save(cr);
+  cairo_translate(cr, 18, top + cell * static_cast<double>(map.rows.size()) / 2);
+  cairo_rotate(cr, -M_PI / 2);
+  text_at(cr, map.row_title, 0, 0, Align::kCentre, 12, true);
+  cairo_restore(cr);
+  canvas.finish();
 }
 
 }  // namespace trainyard::results

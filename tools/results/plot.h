@@ -40,6 +40,18 @@ struct LegendEntry {
 void render_figure(const std::string& title, const std::vector<Panel>& panels, const std::vector<LegendEntry>& legend,
                    const std::filesystem::path& file);
 
+/// A matrix of cells, each shaded by its `shade` (0: white, 1: the darkest blue) and labelled
+/// with its text: a confusion matrix.
+struct Heatmap {
+  std::string title, row_title, column_title;
+  std::vector<std::string> rows, columns;  // labels
+  std::vector<std::vector<double>> shade;  // [row][column], in [0, 1]
+  std::vector<std::vector<std::string>> text;
+};
+
+/// Draws `map` into `file`, PNG or SVG by its extension. Throws InputError as render_figure.
+void render_heatmap(const Heatmap& map, const std::filesystem::path& file);
+
 /// Tick positions for [low, high]: 1-2-5 steps, about `target` of them.
 std::vector<double> nice_ticks(double low, double high, int target = 5);
 

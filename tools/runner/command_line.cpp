@@ -67,7 +67,14 @@ void add_options(CLI::App& app, Invocation& invocation) {
   app.add_option("--split", invocation.split, "the run's split: test, or val (its validation split)")
       ->capture_default_str()
       ->group(evaluate_group);
-  app.add_option("--format", invocation.format, "--evaluate: table (default) or json; --predict: csv (default) or json")
+  app.add_option("--data", invocation.data,
+                 "evaluate on every image of this ImageFolder (DIR/<class>/<image>) instead of a split of the "
+                 "run's; its class folders must be the run's classes")
+      ->type_name("DIR")
+      ->group(evaluate_group);
+  app.add_option("--format", invocation.format,
+                 "--evaluate: table (default) or json; --predict: csv (default) or json; --export: package (default) "
+                 "or safetensors (the weights alone, for Python)")
       ->group(evaluate_group);
   app.add_option("--export", invocation.export_id,
                  "write run RUN_ID's checkpoint (--checkpoint) as a model package (--out FILE): weights, classes, "
@@ -86,8 +93,8 @@ void add_options(CLI::App& app, Invocation& invocation) {
       ->capture_default_str()
       ->group(predict_group);
   app.add_option("--on-bad-image", invocation.on_bad_image,
-                 "--predict: a file that cannot be decoded fails the command (fail) or is named and left out (skip)")
-      ->capture_default_str()
+                 "--predict, --evaluate --data: a file that cannot be decoded fails the command (fail) or is named "
+                 "and left out (skip); default: the run's dataset.on_bad_image (a package: fail)")
       ->group(predict_group);
   app.add_option("--nproc", invocation.nproc,
                  "train one run over N processes on this machine (data-parallel, c10d: Gloo on the "

@@ -3,7 +3,7 @@
 //
 //   train    runner EXPERIMENT [--set ...] [--dry-run]          train_command.cpp
 //   resume   runner --resume RUN_ID [--db DB]                     resume_command.cpp
-//   evaluate runner --evaluate RUN_ID [--checkpoint ...] [--split ...] [--format ...]   evaluate_command.cpp
+//   evaluate runner --evaluate RUN_ID [--checkpoint ...] [--split ...|--data DIR] [--format ...]   evaluate_command.cpp
 //   export   runner --export RUN_ID --out FILE [--checkpoint ...]   export_command.cpp
 //   predict  runner --predict RUN_ID|PACKAGE FILE_OR_DIR... [--top K] [--format ...] [--out FILE]   predict_command.cpp
 //   sweep    runner EXPERIMENT with a sweep [--jobs N] [--sweep-summary]   sweep_command.cpp
@@ -55,10 +55,11 @@ struct Invocation {
   std::string split = "test";       // --split: the run's split to evaluate on
   std::string format;               // --format of --evaluate's report (table) or --predict's (csv)
   std::int64_t export_id = 0;
-  std::string out;                    // --out of --export and --predict
-  std::vector<std::string> predict;   // --predict SOURCE FILE_OR_DIR...
-  int top = 1;                        // --top K classes per image
-  std::string on_bad_image = "fail";  // --on-bad-image of --predict
+  std::string out;                   // --out of --export and --predict
+  std::vector<std::string> predict;  // --predict SOURCE FILE_OR_DIR...
+  int top = 1;                       // --top K classes per image
+  std::string on_bad_image;          // --on-bad-image of --predict, --evaluate --data; "": the run's
+  std::string data;                  // --data of --evaluate: an ImageFolder to evaluate on
   int nproc = 0;
   // Set by a sweep for the trials it starts.
   std::int64_t trial_of_sweep = 0;
@@ -93,9 +94,15 @@ int evaluate_command(const Invocation& invocation, PluginRegistry& registry);
 int export_command(const Invocation& invocation, PluginRegistry& registry);
 /// Images classified by a run's model or a model package.
 int predict_command(const Invocation& invocation, PluginRegistry& registry);
+/// A run's checkpoint packaged in memory, and what its dataset did with undecodable images.
+struct PackagedRun {
+  ModelPackage package;
+  std::string dataset_on_bad_image;  // the run's dataset.on_bad_image ("fail" when it has none)
+  std::string db;                    // the results database the run is in
+};
 /// Run `run_id`'s checkpoint (invocation.checkpoint) packaged in memory; `option` names the request.
-ModelPackage package_stored_run(const Invocation& invocation, std::int64_t run_id, PluginRegistry& registry,
-                                const std::string& option);
+PackagedRun package_stored_run(const Invocation& invocation, std::int64_t run_id, PluginRegistry& registry,
+                               const std::string& option);
 /// A sweep: run here, summarized, listed (--dry-run), or handed to the worker or Slurm commands.
 int sweep_command(const Invocation& invocation, const ExperimentDocument& document, const SweepSpec& spec,
                   const PluginRegistry& registry);

@@ -74,6 +74,7 @@ struct DescribedSection {
 // them: what `--describe SECTION` and `--describe keys` (the README's table) print.
 std::vector<DescribedSection> framework_sections() {
   return {{"experiment", trainyard::experiment_top_level_schema()},
+          {"model", trainyard::model_init_schema()},
           {"train", trainyard::train_schema()},
           {"schedule", trainyard::schedule_schema()},
           {"distributed", trainyard::distributed_schema()},

@@ -84,11 +84,13 @@ ExperimentConfig resolve_stored_config(const StoredRunContext& stored, PluginReg
 }
 
 std::vector<std::pair<std::string, std::string>> run_provenance(const StoredRunContext& stored) {
-  return {{"run", std::to_string(stored.run.id)},
-          {"database", redact_location(stored.db)},
-          {"experiment", stored.run.experiment},
-          {"run_started_at", stored.run.started_at},
-          {"exported_at", utc_timestamp()}};
+  std::vector<std::pair<std::string, std::string>> provenance = {{"run", std::to_string(stored.run.id)},
+                                                                 {"database", redact_location(stored.db)},
+                                                                 {"experiment", stored.run.experiment},
+                                                                 {"run_started_at", stored.run.started_at},
+                                                                 {"exported_at", utc_timestamp()}};
+  if (!stored.run.init_source.empty()) provenance.emplace_back("init_source", stored.run.init_source);
+  return provenance;
 }
 
 }  // namespace trainyard::runner

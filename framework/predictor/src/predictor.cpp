@@ -139,8 +139,9 @@ std::vector<Prediction> classify(const Predictor::State& s, const torch::Tensor&
     compat::AutocastGuard autocast(c10::DeviceType::CPU, s.autocast_type, s.autocast);
     logits = s.model->forward(x);
   }
-  const auto probabilities = torch::softmax(logits.to(torch::kFloat32), 1).contiguous();
-  const auto labels = logits.to(torch::kFloat32).argmax(1);
+  const auto scores = logits.to(torch::kFloat32).contiguous();
+  const auto probabilities = torch::softmax(scores, 1).contiguous();
+  const auto labels = scores.argmax(1);
   std::vector<Prediction> out;
   const auto classes = probabilities.size(1);
   for (std::int64_t i = 0; i < probabilities.size(0); ++i) {
@@ -149,6 +150,8 @@ std::vector<Prediction> classify(const Predictor::State& s, const torch::Tensor&
     p.class_name = s.package.class_names.at(static_cast<std::size_t>(p.label));
     const float* row = probabilities.data_ptr<float>() + i * classes;
     p.probabilities.assign(row, row + classes);
+    const float* logit = scores.data_ptr<float>() + i * classes;
+    p.logits.assign(logit, logit + classes);
     out.push_back(std::move(p));
   }
   return out;

@@ -1,5 +1,6 @@
 #include "trainyard/config/experiment_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -292,8 +293,32 @@ void resolve_plugin_section(const ExperimentDocument& doc, const YAML::Node& roo
     return;
   }
   target.plugin = plugin->name();
+  std::vector<std::string> reserved = {"plugin"};
+  if (kind == PluginKind::kModel) {
+    for (const auto& spec : model_init_schema()) reserved.push_back(spec.name);
+  }
   target.params = validate_section(doc, section, plugin->schema, section_name,
-                                   section_name + " plugin '" + plugin->name() + "'", {"plugin"}, problems);
+                                   section_name + " plugin '" + plugin->name() + "'", reserved, problems);
+}
+
+// The model section's framework keys (init_from, init_skip); every other key of the section is
+// its plugin's, validated above.
+void resolve_model_init(const ExperimentDocument& doc, const YAML::Node& root, ExperimentConfig& config,
+                        Problems& problems) {
+  const YAML::Node section = root["model"];
+  if (!section || !section.IsMap()) return;  // reported with the plugin's keys
+  std::vector<std::string> plugin_keys;
+  for (auto it = section.begin(); it != section.end(); ++it) plugin_keys.push_back(it->first.Scalar());
+  for (const auto& spec : model_init_schema()) {
+    plugin_keys.erase(std::remove(plugin_keys.begin(), plugin_keys.end(), spec.name), plugin_keys.end());
+  }
+  const Params params =
+      validate_section(doc, section, model_init_schema(), "model", "section 'model'", plugin_keys, problems);
+  if (problems.empty()) config.model_init = read_model_init(params);
+  if (config.model_init.from.empty() && !config.model_init.skip.empty()) {
+    problems.add(doc.location(section["init_skip"], "model.init_skip") +
+                 ": model.init_skip without model.init_from: there is nothing to skip (set init_from, or remove it)");
+  }
 }
 
 // The framework's sections: each key's spec and field from one table (framework_keys.cpp).
@@ -324,6 +349,7 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
   config.source = source_;
   resolve_top_level(*this, root_, config, problems);
   resolve_plugin_section(*this, root_, registry, PluginKind::kModel, config.model, problems);
+  resolve_model_init(*this, root_, config, problems);
   resolve_plugin_section(*this, root_, registry, PluginKind::kDataset, config.dataset, problems);
   resolve_plugin_section(*this, root_, registry, PluginKind::kOptimizer, config.optimizer, problems);
   resolve_framework_sections(*this, root_, config, problems);
@@ -353,6 +379,7 @@ std::string ExperimentConfig::to_yaml() const {
       out << YAML::Key << param << YAML::Value;
       emit_value(out, value);
     }
+    if (section == &model) write_model_init(out, model_init);
     out << YAML::EndMap;
   }
   write_train(out, train);

@@ -31,6 +31,22 @@ Key<Settings> key(T Settings::*field, ParamSpec spec) {
           [field](const Settings& s) { return ParamValue(s.*field); }};
 }
 
+// The model section's own keys, beside its plugin's parameters.
+const std::vector<Key<ModelInitSettings>>& model_init_keys() {
+  static const std::vector<Key<ModelInitSettings>> keys = {
+      key(&ModelInitSettings::from,
+          string_param("init_from", "",
+                       "fine-tune: start the model from the parameters of a run of output.db (its id: its best.pt), "
+                       "a checkpoint file or a model package; a classifier head of another class count starts "
+                       "fresh (named in the log). Not applied on --resume; empty: the plugin's own init")),
+      key(&ModelInitSettings::skip,
+          string_param("init_skip", "",
+                       "with init_from: comma-separated parameter names or prefixes left as the plugin built "
+                       "them (e.g. fc, or layer4,fc); any other mismatch with the source is refused")),
+  };
+  return keys;
+}
+
 // Every integer key has an upper bound as well as a lower one: the value is narrowed where it is
 // used (threads and queue lengths are ints), and a value past the bound was once narrowed to 0
 // (train.prefetch_batches=4294967296 made the loader wait forever for a batch).
@@ -178,16 +194,25 @@ void write(YAML::Emitter& out, const char* section, const std::vector<Key<Settin
 
 }  // namespace
 
+std::vector<ParamSpec> model_init_schema() { return specs(model_init_keys()); }
 std::vector<ParamSpec> train_schema() { return specs(train_keys()); }
 std::vector<ParamSpec> schedule_schema() { return specs(schedule_keys()); }
 std::vector<ParamSpec> distributed_schema() { return specs(distributed_keys()); }
 std::vector<ParamSpec> output_schema() { return specs(output_keys()); }
 
+ModelInitSettings read_model_init(const Params& params) { return read(model_init_keys(), params); }
 TrainSettings read_train(const Params& params) { return read(train_keys(), params); }
 ScheduleSettings read_schedule(const Params& params) { return read(schedule_keys(), params); }
 DistributedSettings read_distributed(const Params& params) { return read(distributed_keys(), params); }
 OutputSettings read_output(const Params& params) { return read(output_keys(), params); }
 
+void write_model_init(YAML::Emitter& out, const ModelInitSettings& s) {
+  if (s.from.empty()) return;  // a model of its plugin's own init: the resolved file as before fine-tuning existed
+  for (const auto& k : model_init_keys()) {
+    out << YAML::Key << k.spec.name << YAML::Value;
+    emit_value(out, k.value(s));
+  }
+}
 void write_train(YAML::Emitter& out, const TrainSettings& s) { write(out, "train", train_keys(), s); }
 void write_schedule(YAML::Emitter& out, const ScheduleSettings& s) { write(out, "schedule", schedule_keys(), s); }
 void write_distributed(YAML::Emitter& out, const DistributedSettings& s) {

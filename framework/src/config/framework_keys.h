@@ -24,12 +24,15 @@ struct FrameworkSection {
   std::function<void(const Params&)> apply;
 };
 
+ModelInitSettings read_model_init(const Params& params);
 TrainSettings read_train(const Params& params);
 ScheduleSettings read_schedule(const Params& params);
 DistributedSettings read_distributed(const Params& params);
 OutputSettings read_output(const Params& params);
 
 /// `key: {...}` for each section, every key in the table's order.
+/// init_from and init_skip, into the open `model:` map; nothing when init_from is empty.
+void write_model_init(YAML::Emitter& out, const ModelInitSettings& settings);
 void write_train(YAML::Emitter& out, const TrainSettings& settings);
 void write_schedule(YAML::Emitter& out, const ScheduleSettings& settings);
 void write_distributed(YAML::Emitter& out, const DistributedSettings& settings);

@@ -176,6 +176,14 @@ void write_model_package(const fs::path& path, const ModelPackage& package) {
   write_file_durably(path, bytes);
 }
 
+bool looks_like_model_package(const fs::path& path) {
+  const std::string header = std::string(kMagic) + " ";
+  std::string head(header.size(), '\0');
+  std::ifstream in(path, std::ios::binary);
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  return in && head == header;
+}
+
 ModelPackage read_model_package(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError("model package '" + path.string() + "' cannot be opened");

@@ -335,6 +335,22 @@ SqlRows ResultsReader::evaluations(std::int64_t id) const {
                     {id});
 }
 
+SqlRows ResultsReader::evaluation_classes(std::int64_t evaluation_id) const {
+  SqlRows rows;
+  if (schema_version_ >= 9) {
+    rows = db_->query(R"sql(
+      SELECT e.run_id, e.data, e.accuracy, e.checkpoint_epoch, c.class_name, c.predicted
+      FROM evaluation_classes c JOIN evaluations e ON e.id = c.evaluation_id
+      WHERE c.evaluation_id = ? ORDER BY c.class_index)sql",
+                      {evaluation_id});
+  }
+  if (rows.empty()) {
+    throw InputError("no evaluation " + std::to_string(evaluation_id) + " in '" + path_ +
+                     "' (results show RUN lists a run's evaluations; runner --evaluate RUN makes one)");
+  }
+  return rows;
+}
+
 SqlRows ResultsReader::export_epochs(const std::vector<std::int64_t>& ids) const {
   std::string sql = R"sql(
     SELECT e.run_id, r.experiment, r.trial_key, e.epoch, e.train_loss, e.train_accuracy, )sql" +

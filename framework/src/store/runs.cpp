@@ -13,6 +13,7 @@
 
 #include "store_sql.h"
 #include "trainyard/errors.h"
+#include "trainyard/system/utf8.h"
 #include "trainyard/system/process_identity.h"
 
 namespace fs = std::filesystem;
@@ -128,8 +129,8 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
                       torch_version, seed, model_plugin, dataset_plugin, optimizer_plugin,
                       num_parameters, num_classes, train_size, test_size, precision, sweep_id,
                       trial_key, pid, heartbeat_at, git_revision, world_size, distributed_backend,
-                      val_size, select_on)
-    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      val_size, select_on, init_source)
+    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     RETURNING id)sql",
                              {r.experiment,
                               r.experiment_file,
@@ -155,7 +156,8 @@ std::int64_t ResultsStore::begin_run(const RunRecord& r) {
                               r.world_size,
                               text_or_null(r.distributed_backend),
                               r.val_size,
-                              std::string(to_string(r.select_on))})
+                              std::string(to_string(r.select_on)),
+                              text_or_null(valid_utf8(r.init_source))})
                       .integer(0, 0);
   // The run's folder, named with the database's tag so no other database's run 'id' shares it.
   const std::string run_dir =
@@ -207,7 +209,8 @@ std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
     SELECT id, experiment, status, config_yaml, started_at, coalesce(ended_at, ''),
            coalesce(device, ''), coalesce(error, ''), coalesce(checkpoint_path, ''),
            best_epoch, best_test_accuracy, coalesce(precision, ''), peak_memory_mib,
-           coalesce(run_dir, ''), coalesce(working_dir, ''), (SELECT count(*) FROM epochs WHERE run_id = runs.id)
+           coalesce(run_dir, ''), coalesce(working_dir, ''), (SELECT count(*) FROM epochs WHERE run_id = runs.id),
+           coalesce(init_source, '')
     FROM runs WHERE id = ?)sql",
                               {run_id});
   if (row.empty()) return std::nullopt;
@@ -228,6 +231,7 @@ std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
   r.run_dir = row.text(0, 13);
   r.working_dir = row.text(0, 14);
   r.epoch_count = row.integer(0, 15);
+  r.init_source = row.text(0, 16);
   return r;
 }
 

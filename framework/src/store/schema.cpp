@@ -195,6 +195,11 @@ const char* const kMigrations[] = {
       PRIMARY KEY (evaluation_id, class_index)
     );
     )sql",
+    // 10: fine-tuning (model.init_from): what the run's model started from, resolved ("best.pt of
+    // run 3 (epoch 5), /data/results/runs.db"), so that it stays known when the source is gone.
+    R"sql(
+    ALTER TABLE runs ADD COLUMN init_source TEXT;
+    )sql",
 };
 
 // The views documented in the README, for users of the sqlite3 shell and pandas as much as for

@@ -76,7 +76,7 @@ void StoreRecorder::finish_run(std::int64_t run_id, RunStatus status, const std:
 RecordedRun StoreRecorder::recorded_run(std::int64_t run_id) const {
   const auto run = store_.run(run_id);
   if (!run) return {};
-  return RecordedRun{run->run_dir, run->epoch_count, run->status};
+  return RecordedRun{true, run->run_dir, run->epoch_count, run->status};
 }
 
 RunOutcome run_experiment(const ExperimentConfig& config, const PluginRegistry& registry, const RunOptions& options) {

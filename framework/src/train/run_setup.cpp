@@ -128,13 +128,18 @@ ExecutionPlan plan_execution(const ExperimentConfig& config) {
   return plan;
 }
 
-RunObjects build_run_objects(const ExperimentConfig& config, const PluginRegistry& registry, ExecutionPlan& plan) {
+RunObjects build_run_objects(const ExperimentConfig& config, const PluginRegistry& registry, ExecutionPlan& plan,
+                             const ModelInitSource* init) {
   RunObjects objects;
   objects.dataset = build_dataset(config, registry);
   objects.class_names = objects.dataset->class_names();
   objects.select_on = resolve_selection(config, *objects.dataset);
   decide_cache(config, objects);
   objects.model = build_model(config, registry, objects, plan.device);
+  if (init) {
+    objects.init_source = initialize_model(*objects.model, static_cast<std::int64_t>(objects.class_names.size()), *init,
+                                           config.model_init);
+  }
   for (const auto& p : objects.model->parameters()) objects.num_parameters += p.numel();
   if (plan.communicator) distribute_model(config, *plan.communicator, objects);
   OptimizerContext optimizer_context;
@@ -176,6 +181,7 @@ RunRecord describe_run(const ExperimentConfig& config, const PluginRegistry& reg
   record.precision = to_string(plan.precision);
   record.world_size = plan.launch.world_size;
   record.distributed_backend = plan.backend;
+  record.init_source = objects.init_source;
   return record;
 }
 

@@ -18,6 +18,8 @@
 #include "trainyard/train/checkpoint.h"
 #include "trainyard/train/run_record.h"
 
+#include "model_init.h"
+
 namespace trainyard {
 
 class PluginRegistry;
@@ -47,14 +49,17 @@ struct RunObjects {
   std::int64_t num_parameters = 0;
   std::unique_ptr<GradientReducer> reducer;  // several processes only
   std::shared_ptr<torch::optim::Optimizer> optimizer;
-  bool cache = false;     // keep decoded samples in memory after the first epoch
-  double cache_mb = 0.0;  // what the whole dataset takes decoded
+  bool cache = false;       // keep decoded samples in memory after the first epoch
+  double cache_mb = 0.0;    // what the whole dataset takes decoded
+  std::string init_source;  // what the model started from (model.init_from); empty: its plugin's init
 };
 
 /// Builds the dataset (checking it can train a classifier), the model (channels-last when
 /// configured; synchronized and broadcast over several processes) and the optimizer, and decides
-/// the decoded-sample cache.
-RunObjects build_run_objects(const ExperimentConfig& config, const PluginRegistry& registry, ExecutionPlan& plan);
+/// the decoded-sample cache. A fresh run's model first takes `init`'s weights (model.init_from;
+/// on rank 0, whose weights every rank then receives).
+RunObjects build_run_objects(const ExperimentConfig& config, const PluginRegistry& registry, ExecutionPlan& plan,
+                             const ModelInitSource* init = nullptr);
 
 /// What the run's model is built for: its dataset's classes, channels and image size.
 ModelContext model_context(const RunObjects& objects);

@@ -227,7 +227,11 @@ RunOutcome train_run(const ExperimentConfig& config, const PluginRegistry& regis
   } else {
     recorder = std::make_unique<NullRecorder>("rank 0's record");
   }
-  RunObjects objects = build_run_objects(config, registry, plan);
+  // Fine-tuning starts a run, never a resume: a resumed model continues from its own last.pt.
+  std::optional<ModelInitSource> init;
+  if (!config.model_init.from.empty() && !options.resume_run_id && plan.writer())
+    init = resolve_init_source(config, *recorder);
+  RunObjects objects = build_run_objects(config, registry, plan, init ? &*init : nullptr);
   Trainer trainer(config, plan, objects, options);
   RunRecord record = describe_run(config, registry, plan, objects);
   record.sweep_id = options.sweep_id;

@@ -1,88 +1,22 @@
 #include "image_folder.h"
 
 #include <algorithm>
-#include <set>
-#include <cctype>
 #include <sstream>
 
 #include <spdlog/spdlog.h>
 #include <trainyard/seeded_permutation.h>
+#include <trainyard/image_files.h>
 #include <trainyard/image_io.h>
 
 namespace fs = std::filesystem;
 
 namespace trainyard::datasets {
-namespace {
-
-bool is_hidden(const fs::path& path) {
-  const std::string name = path.filename().string();
-  return !name.empty() && name[0] == '.';
-}
-
-// Every image below `folder`, in sorted order, skipping hidden files and folders. Symbolic links
-// are followed, each real folder once: a link back up the tree is not a loop.
-std::vector<fs::path> images_below(const fs::path& folder) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  std::set<fs::path> visited{fs::canonical(folder, ec)};
-  auto it = fs::recursive_directory_iterator(
-      folder, fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied, ec);
-  if (ec) throw std::invalid_argument("cannot list '" + folder.string() + "': " + ec.message());
-  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) throw std::invalid_argument("cannot list '" + folder.string() + "': " + ec.message());
-    if (is_hidden(it->path())) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_directory(ec) && !visited.insert(fs::canonical(it->path(), ec)).second) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file(ec) && has_image_extension(it->path())) files.push_back(it->path());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-}  // namespace
-
-bool has_image_extension(const fs::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
-}
 
 ImageFolder::ImageFolder(ImageFolderOptions options) : options_(std::move(options)) {
-  std::error_code ec;
-  if (!fs::exists(options_.root, ec)) {
-    throw std::invalid_argument("dataset.root '" + options_.root.string() +
-                                "' does not exist (expected root/<class>/<image> folders)");
-  }
-  if (!fs::is_directory(options_.root, ec)) {
-    throw std::invalid_argument("dataset.root '" + options_.root.string() + "' is not a folder");
-  }
-  std::vector<fs::path> class_folders;
-  for (const auto& entry : fs::directory_iterator(options_.root, ec)) {
-    if (entry.is_directory(ec) && !is_hidden(entry.path())) class_folders.push_back(entry.path());
-  }
-  // Sorted by name, so label i is the i-th class folder in byte order, as torchvision does.
-  std::sort(class_folders.begin(), class_folders.end(),
-            [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
-  if (class_folders.empty()) {
-    throw std::invalid_argument("dataset.root '" + options_.root.string() +
-                                "' has no class folders (expected root/<class>/<image>)");
-  }
-  for (const auto& folder : class_folders) {
-    const auto files = images_below(folder);
-    if (files.empty()) {
-      throw std::invalid_argument("class folder '" + folder.string() +
-                                  "' has no images (.jpg, .jpeg or .png); remove the folder or add images");
-    }
-    const auto label = static_cast<std::int64_t>(classes_.size());
-    classes_.push_back(folder.filename().string());
-    for (const auto& file : files) entries_.push_back({file, label});
-  }
+  // Label i is the i-th class folder in byte order, as torchvision numbers them.
+  ImageFolderIndex index = index_image_folder(options_.root, "dataset.root");
+  classes_ = std::move(index.class_names);
+  for (std::size_t i = 0; i < index.files.size(); ++i) entries_.push_back({std::move(index.files[i]), index.labels[i]});
 
   // A seeded random permutation, then the first train_fraction of it for training.
   const auto permutation = seeded_permutation(entries_.size(), options_.seed);

@@ -72,7 +72,4 @@ class ImageFolder : public trainyard::Dataset {
   mutable std::set<std::string> warned_;
 };
 
-/// True for file names ending in .jpg, .jpeg or .png in any case.
-bool has_image_extension(const std::filesystem::path& path);
-
 }  // namespace trainyard::datasets

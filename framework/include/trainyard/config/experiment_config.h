@@ -24,6 +24,14 @@ struct PluginSection {
   Params params;
 };
 
+/// `model.init_from` and `model.init_skip`: fine-tuning. A fresh run's model starts from the
+/// parameters of another run, a checkpoint or a model package; a classifier head of another class
+/// count starts fresh (named in the log), and any other mismatch is refused unless skipped.
+struct ModelInitSettings {
+  std::string from;  // a run id of output.db, a checkpoint file or a package file; empty: none
+  std::string skip;  // comma-separated parameter names or prefixes ("fc", "layer4.2") left as built
+};
+
 struct TrainSettings {
   std::int64_t epochs = 20;
   std::int64_t batch_size = 10;
@@ -62,6 +70,7 @@ struct ExperimentConfig {
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   std::vector<std::string> plugin_paths;
   PluginSection model;
+  ModelInitSettings model_init;  // the model section's own keys, beside its plugin's
   PluginSection dataset;
   PluginSection optimizer;
   TrainSettings train;
@@ -128,6 +137,7 @@ std::string format_double(double value);
 /// `--describe` and documentation. train, schedule, distributed and output come from one table
 /// of keys each (src/config/framework_keys.cpp), which also fills and writes the settings.
 std::vector<ParamSpec> experiment_top_level_schema();
+std::vector<ParamSpec> model_init_schema();  // init_from, init_skip: the framework's keys of `model:`
 std::vector<ParamSpec> train_schema();
 std::vector<ParamSpec> schedule_schema();
 std::vector<ParamSpec> output_schema();

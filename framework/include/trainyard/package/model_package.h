@@ -39,6 +39,10 @@ struct ModelPackage {
 /// what was there. Throws std::runtime_error naming the file and the reason.
 void write_model_package(const std::filesystem::path& path, const ModelPackage& package);
 
+/// True when the file starts with a package's header line (nothing else is read or checked):
+/// which of several kinds of file a path names (model.init_from takes packages and checkpoints).
+bool looks_like_model_package(const std::filesystem::path& path);
+
 /// Reads and checks a package: its header, the lengths against the file's size, the checksum,
 /// and every manifest key. Throws InputError naming the file and what is wrong (not a package, a
 /// newer format, truncated, corrupted, a missing key).

@@ -70,6 +70,10 @@ class ResultsReader {
   SqlRows epochs(std::int64_t id) const;
   /// A run's evaluations (`runner --evaluate`), oldest first; none in a file older than schema 9.
   SqlRows evaluations(std::int64_t id) const;
+  /// One evaluation's classes in order, with its run and figures: run_id, data, accuracy,
+  /// checkpoint_epoch, class_name, predicted (the class's row of the confusion matrix, the counts
+  /// predicted as each class, comma-separated). Throws InputError for an unknown evaluation.
+  SqlRows evaluation_classes(std::int64_t evaluation_id) const;
   /// Epochs of several runs (one row per run and epoch), with the run's experiment and trial.
   SqlRows export_epochs(const std::vector<std::int64_t>& ids) const;
 

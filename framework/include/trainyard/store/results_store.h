@@ -31,6 +31,7 @@ struct StoredRun {
   std::string run_dir;      // its checkpoint folder, absolute; empty for runs recorded before schema 7
   std::string working_dir;  // where its relative paths resolve; empty before schema 7
   std::int64_t epoch_count = 0;
+  std::string init_source;  // what a fine-tuned run's model started from (model.init_from); empty before schema 10
 };
 
 /// What a resumed run continues from: its stored resolved config and where it belongs.
@@ -80,7 +81,7 @@ struct DatabaseIdentity {
 class ResultsStore {
  public:
   /// The schema version this build writes; older databases are migrated, newer ones refused.
-  static constexpr int kSchemaVersion = 9;
+  static constexpr int kSchemaVersion = 10;
   /// The application id of Trainyard databases ("TRYD").
   static constexpr std::int32_t kApplicationId = 0x54525944;
 

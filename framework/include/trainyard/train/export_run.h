@@ -25,4 +25,10 @@ struct ExportRequest {
 /// or the checkpoint does not load into the run's model or holds other classes.
 ModelPackage package_run(const ExperimentConfig& config, const PluginRegistry& registry, const ExportRequest& request);
 
+/// The checkpoint's parameters and buffers, named as the model names them ("layer1.0.conv1.weight"),
+/// as a safetensors file (trainyard/package/safetensors.h), with the classes (one per line) and
+/// the provenance in its metadata. Throws as package_run, but needs no preprocessing.
+std::string run_safetensors(const ExperimentConfig& config, const PluginRegistry& registry,
+                            const ExportRequest& request);
+
 }  // namespace trainyard

@@ -16,6 +16,7 @@ namespace trainyard {
 
 /// What a record holds of one run, read without changing it.
 struct RecordedRun {
+  bool exists = false;  // false: no such run in the record
   /// The run's checkpoint folder, absolute, as the record named it when the run began; empty when
   /// the record does not name one (a record from before folders were named, a NullRecorder): the
   /// run then uses <output.checkpoints>/run-<id>.

@@ -52,6 +52,7 @@ struct RunRecord {
   std::vector<std::pair<std::string, std::string>> overrides;  // key, value as given
   std::string checkpoint_root;                                 // output.checkpoints, absolute
   std::string working_dir;                                     // absolute: where relative paths resolve
+  std::string init_source;  // model.init_from resolved: what the model started from; empty: its own init
 };
 
 /// A sweep trial as the worker running it holds it (`runner --worker`): the trial, the claim's

@@ -30,6 +30,7 @@ struct Prediction {
   std::int64_t label = -1;
   std::string class_name;
   std::vector<float> probabilities;  // softmax of the model's logits, one per class
+  std::vector<float> logits;         // the model's output (float32), one per class: losses are taken from it
 };
 
 class Predictor {
