@@ -1,6 +1,7 @@
 // runner --evaluate RUN: a recorded run's checkpoint evaluated again on its own test (or
 // validation) split, or on an ImageFolder (--data), the figures printed and kept in the run's
 // database.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -92,13 +93,12 @@ std::vector<std::int64_t> run_labels(const ImageFolderIndex& folder, const std::
   std::map<std::string, std::int64_t> label_of;
   for (std::size_t i = 0; i < run_classes.size(); ++i) label_of[run_classes[i]] = static_cast<std::int64_t>(i);
   std::vector<std::string> extra, missing;
-  std::map<std::string, bool> present;
   for (const auto& name : folder.class_names) {
-    present[name] = true;
     if (!label_of.count(name)) extra.push_back(name);
   }
   for (const auto& name : run_classes) {
-    if (!present.count(name)) missing.push_back(name);
+    if (std::find(folder.class_names.begin(), folder.class_names.end(), name) == folder.class_names.end())
+      missing.push_back(name);
   }
   auto joined = [](const std::vector<std::string>& names) {
     std::string text;

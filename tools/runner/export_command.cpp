@@ -1,11 +1,11 @@
 // runner --export RUN --out model.typkg: a run's checkpoint as a model package, for
 // `runner --predict` and the Predictor of <trainyard/predictor.h>.
 #include <filesystem>
-#include <fstream>
 
 #include <spdlog/spdlog.h>
 
 #include <trainyard/errors.h>
+#include <trainyard/package/safetensors.h>
 #include <trainyard/system/durable_file.h>
 #include <trainyard/train/export_run.h>
 
@@ -26,44 +26,47 @@ bool is_model_package(const fs::path& file) {
   }
 }
 
-// An 8-byte header length that fits the file, then the JSON object it measures.
-bool is_safetensors(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  unsigned char length[8] = {};
-  if (!in.read(reinterpret_cast<char*>(length), 8)) return false;
-  std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | length[i];
-  std::error_code ec;
-  const auto size = fs::file_size(file, ec);
-  char first = 0;
-  return !ec && n >= 2 && n <= size - 8 && in.get(first) && first == '{';
-}
-
 // An existing file is replaced only when it is of the kind being written: `--out best.pt` must
 // never destroy a checkpoint.
 void refuse_to_overwrite(const fs::path& out, const std::string& format, const std::string& option) {
   std::error_code ec;
   if (!fs::exists(out, ec)) return;
-  if (format == "package" ? is_model_package(out) : is_safetensors(out)) return;
+  if (format == "package" ? is_model_package(out) : looks_like_safetensors(out)) return;
   throw InputError(option + ": '" + out.string() + "' exists and is not a " +
                    (format == "package" ? "model package" : "safetensors file") +
                    "; it was left as it is (choose another --out)");
 }
 
+// The run's stored configuration and the export of its --checkpoint. The process is left in the
+// folder the run started in, where the dataset's relative paths resolve; the caller goes back.
+struct StoredExport {
+  ExperimentConfig config;
+  ExportRequest request;
+  std::string db;
+};
+
+StoredExport stored_export(const Invocation& invocation, std::int64_t run_id, PluginRegistry& registry,
+                           const fs::path& started_in, const std::string& option) {
+  const StoredRunContext stored = enter_stored_run(invocation, run_id, option);
+  StoredExport e;
+  e.db = stored.db;
+  e.request.checkpoint = checkpoint_file(invocation.checkpoint, stored.run, started_in, option);
+  e.request.precision = stored.run.precision;
+  e.request.provenance = run_provenance(stored);
+  e.request.provenance.emplace_back("checkpoint", e.request.checkpoint.string());
+  e.config = resolve_stored_config(stored, registry);
+  return e;
+}
+
 void export_safetensors(const Invocation& invocation, std::int64_t run_id, PluginRegistry& registry,
                         const fs::path& out, const std::string& option) {
-  const fs::path started_in = fs::current_path();
-  const StoredRunContext stored = enter_stored_run(invocation, run_id, option);
-  ExportRequest request;
-  request.checkpoint = checkpoint_file(invocation.checkpoint, stored.run, started_in, option);
-  request.provenance = run_provenance(stored);
-  const ExperimentConfig config = resolve_stored_config(stored, registry);
-  const std::string bytes = run_safetensors(config, registry, request);
+  const StoredExport e = stored_export(invocation, run_id, registry, fs::current_path(), option);
+  const std::string bytes = run_safetensors(e.config, registry, e.request);
   write_file_durably(out, bytes);
   spdlog::info(
       "run {}: safetensors weights {} ({:.1f} MiB) of {}; in Python: "
       "safetensors.torch.load_file('{}')",
-      run_id, out.string(), static_cast<double>(bytes.size()) / (1024.0 * 1024.0), request.checkpoint.string(),
+      run_id, out.string(), static_cast<double>(bytes.size()) / (1024.0 * 1024.0), e.request.checkpoint.string(),
       out.filename().string());
 }
 
@@ -72,16 +75,10 @@ void export_safetensors(const Invocation& invocation, std::int64_t run_id, Plugi
 PackagedRun package_stored_run(const Invocation& invocation, std::int64_t run_id, PluginRegistry& registry,
                                const std::string& option) {
   const fs::path started_in = fs::current_path();
-  const StoredRunContext stored = enter_stored_run(invocation, run_id, option);
-  ExportRequest request;
-  request.checkpoint = checkpoint_file(invocation.checkpoint, stored.run, started_in, option);
-  request.precision = stored.run.precision;
-  request.provenance = run_provenance(stored);
-  request.provenance.emplace_back("checkpoint", request.checkpoint.string());
-  const ExperimentConfig config = resolve_stored_config(stored, registry);
-  PackagedRun packaged{package_run(config, registry, request), "fail", stored.db};
-  if (config.dataset.params.contains("on_bad_image"))
-    packaged.dataset_on_bad_image = config.dataset.params.get_string("on_bad_image");
+  const StoredExport e = stored_export(invocation, run_id, registry, started_in, option);
+  PackagedRun packaged{package_run(e.config, registry, e.request), "fail", e.db};
+  if (e.config.dataset.params.contains("on_bad_image"))
+    packaged.dataset_on_bad_image = e.config.dataset.params.get_string("on_bad_image");
   std::error_code ec;
   fs::current_path(started_in, ec);  // back where the user's relative paths (--out, images) resolve
   return packaged;

@@ -1,6 +1,7 @@
 #include "trainyard/package/safetensors.h"
 
 #include <cstring>
+#include <fstream>
 #include <set>
 #include <stdexcept>
 
@@ -63,6 +64,18 @@ std::string safetensors_bytes(const std::vector<std::pair<std::string, torch::Te
     out.append(static_cast<const char*>(t.data_ptr()), static_cast<std::size_t>(t.numel()) * t.element_size());
   }
   return out;
+}
+
+bool looks_like_safetensors(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char length[8] = {};
+  if (!in.read(reinterpret_cast<char*>(length), 8)) return false;
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | length[i];
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  char first = 0;
+  return !ec && n >= 2 && n <= size - 8 && in.get(first) && first == '{';
 }
 
 }  // namespace trainyard

@@ -5,6 +5,7 @@
 // padded with spaces to a multiple of 8, then every tensor's bytes, row-major, back to back.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <utility>
@@ -19,5 +20,9 @@ namespace trainyard {
 /// or a name given twice.
 std::string safetensors_bytes(const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                               const std::map<std::string, std::string>& metadata);
+
+/// True when the file starts as the format says (a header length that fits the file, then a
+/// JSON object); nothing else is checked. `--export` replaces only such a file.
+bool looks_like_safetensors(const std::filesystem::path& path);
 
 }  // namespace trainyard
