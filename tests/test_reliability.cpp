@@ -100,14 +100,15 @@ TEST_F(Reliability, OutputThatCannotBeWrittenIsAClearErrorBeforeAnyRun) {
 
 TEST_F(Reliability, DiskFullDuringTheRunFailsTheRunNotTheProcess) {
   // A file-size limit stands in for a full disk: the small CNN's checkpoint (about 0.9 MB with
-  // Adam's state) cannot be written, the database (far smaller) can.
+  // Adam's state) cannot be written, the database (far smaller) can. The state is written once,
+  // as last.pt (best.pt is a link to it), on the writer thread: the next epoch finds it failed.
   write_experiment("", 2, "{plugin: small_cnn, width: 64}");
   const auto result =
       t::run_command("trap '' XFSZ; ulimit -f 600; " + t::runner_command(dir_.path(), "exp.yaml", environment()));
   EXPECT_EQ(result.exit_code, 1) << result.output;
   SQLite::Database database(db(), SQLite::OPEN_READONLY);
   EXPECT_EQ(database.execAndGet("SELECT status FROM runs").getString(), "failed");
-  EXPECT_NE(database.execAndGet("SELECT error FROM runs").getString().find("best.pt.tmp."), std::string::npos)
+  EXPECT_NE(database.execAndGet("SELECT error FROM runs").getString().find("last.pt.tmp."), std::string::npos)
       << database.execAndGet("SELECT error FROM runs").getString();
   EXPECT_EQ(database.execAndGet("PRAGMA integrity_check").getString(), "ok");
   const fs::path folder = t::recorded_run_dir(db(), 1);

@@ -222,3 +222,64 @@ TEST_F(Resume, AResumedSweepTrialGetsItsSlotsShareOfTheMachine) {
   }
   EXPECT_EQ(rows, 2);
 }
+
+// Checkpoints are written on a thread of their own while the next epoch trains. A kill halfway
+// through writing epoch 3's last.pt (after epoch 3 was recorded) leaves epoch 2's file whole:
+// the resume continues from it, trains epoch 3 again, and ends with the untouched run's figures.
+TEST_F(Resume, KilledWhileACheckpointIsWrittenResumesFromThePreviousOne) {
+  ASSERT_EQ(runner("exp.yaml").exit_code, 0);
+  const auto killed = runner("exp.yaml", "TRAINYARD_FAULT_KILL_IN_CHECKPOINT=3");
+  ASSERT_NE(killed.exit_code, 0) << killed.output;
+  EXPECT_EQ(epochs(2).size(), 3u);  // recorded before its checkpoint was written
+  const fs::path folder = t::recorded_run_dir(dir_ / "results/r.db", 2);
+  bool half_written = false;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    half_written |= entry.path().filename().string().rfind("last.pt.tmp.", 0) == 0;
+  }
+  EXPECT_TRUE(half_written) << "the kill came before the write began";
+
+  const auto resumed = runner("--resume 2 --db results/r.db");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("run 2 resumed after epoch 2 of 4"), std::string::npos) << resumed.output;
+  EXPECT_EQ(epochs(2), epochs(1));
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_TRUE(name == "best.pt" || name == "last.pt") << "left behind: " << name;
+  }
+}
+
+// output.checkpoint_every: last.pt every N epochs. A run killed before its first one has nothing
+// to lose: its resume starts over (and comes out the same); output.keep: best writes no last.pt.
+TEST_F(Resume, CheckpointEveryAndKeepChooseWhatIsWritten) {
+  ASSERT_EQ(runner("exp.yaml").exit_code, 0);
+  const auto killed = runner("exp.yaml --set output.checkpoint_every=3", "TRAINYARD_FAULT_KILL_AFTER_EPOCH=2");
+  ASSERT_NE(killed.exit_code, 0) << killed.output;
+  EXPECT_FALSE(fs::exists(t::recorded_run_dir(dir_ / "results/r.db", 2) / "last.pt"));
+  const auto resumed = runner("--resume 2 --db results/r.db");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("run 2 resumed after epoch 0 of 4"), std::string::npos) << resumed.output;
+  EXPECT_EQ(epochs(2), epochs(1));
+
+  ASSERT_EQ(runner("exp.yaml --set output.keep=best").exit_code, 0);
+  const fs::path best_only = t::recorded_run_dir(dir_ / "results/r.db", 3);
+  EXPECT_TRUE(fs::exists(best_only / "best.pt"));
+  EXPECT_FALSE(fs::exists(best_only / "last.pt"));
+  ASSERT_EQ(runner("exp.yaml --set output.keep=none").exit_code, 0);
+  const fs::path none = t::recorded_run_dir(dir_ / "results/r.db", 4);
+  EXPECT_TRUE(!fs::exists(none) || fs::is_empty(none));
+  SQLite::Database db((dir_ / "results/r.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT coalesce(checkpoint_path, '') FROM runs WHERE id = 4").getString(), "");
+}
+
+// What a run spends outside its epochs is in its record: each epoch's checkpoint time, and the
+// process's start-up and whole wall time, which holds them all.
+TEST_F(Resume, TheRecordHoldsTheTimeSpentOutsideTheEpochs) {
+  ASSERT_EQ(runner("exp.yaml").exit_code, 0);
+  SQLite::Database db((dir_ / "results/r.db").string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM epochs WHERE checkpoint_seconds > 0").getInt(), 4);
+  const double startup = db.execAndGet("SELECT startup_seconds FROM runs").getDouble();
+  const double wall = db.execAndGet("SELECT wall_seconds FROM runs").getDouble();
+  const double in_epochs = db.execAndGet("SELECT sum(epoch_seconds + checkpoint_seconds) FROM epochs").getDouble();
+  EXPECT_GT(startup, 0.0);
+  EXPECT_GE(wall + 0.02, startup + in_epochs);  // /proc's clock counts in hundredths
+}

@@ -159,6 +159,18 @@ const std::vector<Key<OutputSettings>>& output_keys() {
           string_param(
               "checkpoints", "results/checkpoints",
               "folder of checkpoints: the best and the last epoch of run N go to its run-N-<tag>/best.pt and last.pt")),
+      key(&OutputSettings::keep,
+          string_param("keep", "both",
+                       "which checkpoints a run keeps: best (best.pt, for evaluating and exporting), last (last.pt, "
+                       "what --resume and a sweep's takeover continue from), both, or none (a sweep that needs only "
+                       "its figures); written on a thread of their own while the next epoch trains")
+              .one_of({"best", "last", "both", "none"})),
+      key(&OutputSettings::checkpoint_every,
+          int_param("checkpoint_every", 1,
+                    "epochs between writes of last.pt (the run's final epoch is always written); a resume "
+                    "repeats the epochs after the last one written")
+              .at_least(1)
+              .at_most(1000000)),
       key(&OutputSettings::cache,
           string_param("cache", "results/cache",
                        "folder where decoded datasets are shared between runs of the same data (a sweep's "

@@ -318,13 +318,16 @@ std::string ResultsReader::val_columns(const std::string& table) const {
 }
 
 SqlRows ResultsReader::epochs(std::int64_t id) const {
-  return db_->query(R"sql(
+  return db_->query(
+      R"sql(
     SELECT epoch, train_loss, train_accuracy, )sql" +
-                        val_columns("epochs") + R"sql(, test_loss, test_accuracy, learning_rate,
-           epoch_seconds, train_images_per_second, test_images_per_second, data_wait_fraction,
+          val_columns("epochs") + R"sql(, test_loss, test_accuracy, learning_rate,
+           epoch_seconds, )sql" +
+          std::string(schema_version_ < 11 ? "CAST(NULL AS REAL) AS checkpoint_seconds" : "checkpoint_seconds") +
+          R"sql(, train_images_per_second, test_images_per_second, data_wait_fraction,
            finished_at
     FROM epochs WHERE run_id = ? ORDER BY epoch)sql",
-                    {id});
+      {id});
 }
 
 SqlRows ResultsReader::evaluations(std::int64_t id) const {

@@ -180,11 +180,11 @@ bool ResultsStore::record_epoch(std::int64_t run_id, const EpochRecord& e, bool 
       R"sql(
     INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy, test_loss,
                         test_accuracy, learning_rate, epoch_seconds, train_images_per_second,
-                        test_images_per_second, data_wait_fraction, finished_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql",
+                        test_images_per_second, data_wait_fraction, checkpoint_seconds, finished_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql",
       {run_id, e.epoch, e.train_loss, e.train_accuracy, real_or_null(e.val_loss), real_or_null(e.val_accuracy),
        e.test_loss, e.test_accuracy, e.learning_rate, e.epoch_seconds, e.train_images_per_second,
-       e.test_images_per_second, e.data_wait_fraction, utc_timestamp()});
+       e.test_images_per_second, e.data_wait_fraction, e.checkpoint_seconds, utc_timestamp()});
   heartbeat(run_id);
   if (new_best) {
     // The selection split's accuracy is the val figure only for a run that selects on it.
@@ -196,6 +196,13 @@ bool ResultsStore::record_epoch(std::int64_t run_id, const EpochRecord& e, bool 
   }
   transaction.commit();
   return true;
+}
+
+void ResultsStore::add_process_times(std::int64_t run_id, const ProcessTimes& times) {
+  db_->query(R"sql(
+    UPDATE runs SET startup_seconds = coalesce(startup_seconds, 0) + CAST(? AS DOUBLE PRECISION),
+                    wall_seconds = coalesce(wall_seconds, 0) + CAST(? AS DOUBLE PRECISION) WHERE id = ?)sql",
+             {times.startup_seconds, times.wall_seconds, run_id});
 }
 
 void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::string& error) {
@@ -239,7 +246,7 @@ std::vector<EpochRecord> ResultsStore::epochs(std::int64_t run_id) const {
   const auto rows = db_->query(R"sql(
     SELECT epoch, train_loss, train_accuracy, test_loss, test_accuracy, learning_rate,
            epoch_seconds, train_images_per_second, test_images_per_second, data_wait_fraction,
-           val_loss, val_accuracy
+           val_loss, val_accuracy, checkpoint_seconds
     FROM epochs WHERE run_id = ? ORDER BY epoch)sql",
                                {run_id});
   std::vector<EpochRecord> out;
@@ -259,6 +266,7 @@ std::vector<EpochRecord> ResultsStore::epochs(std::int64_t run_id) const {
     e.data_wait_fraction = real(9);
     if (!rows.is_null(i, 10)) e.val_loss = rows.real(i, 10);
     if (!rows.is_null(i, 11)) e.val_accuracy = rows.real(i, 11);
+    e.checkpoint_seconds = real(12);
     out.push_back(e);
   }
   return out;

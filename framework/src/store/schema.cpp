@@ -200,6 +200,13 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE runs ADD COLUMN init_source TEXT;
     )sql",
+    // 11: what a run spends outside its epochs: each epoch's checkpoint on the training thread,
+    // and the processes' start-up and whole wall time (summed over the processes of a resumed run).
+    R"sql(
+    ALTER TABLE epochs ADD COLUMN checkpoint_seconds REAL;
+    ALTER TABLE runs ADD COLUMN startup_seconds REAL;
+    ALTER TABLE runs ADD COLUMN wall_seconds REAL;
+    )sql",
 };
 
 // The views documented in the README, for users of the sqlite3 shell and pandas as much as for

@@ -73,6 +73,11 @@ void StoreRecorder::finish_run(std::int64_t run_id, RunStatus status, const std:
   store_.finish_run(run_id, status, error);
 }
 
+void StoreRecorder::record_process_times(std::int64_t run_id, const ProcessTimes& times) {
+  confirm_writer(run_id);
+  store_.add_process_times(run_id, times);
+}
+
 RecordedRun StoreRecorder::recorded_run(std::int64_t run_id) const {
   const auto run = store_.run(run_id);
   if (!run) return {};

@@ -1,6 +1,7 @@
 #include "trainyard/system/process_identity.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
@@ -44,6 +45,16 @@ bool process_is_alive(int pid, const std::string& start_key) {
   if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
   if (start_key.empty()) return true;  // nothing better to go by
   return process_start_key(pid) == start_key;
+}
+
+double process_uptime_seconds() {
+  std::ifstream uptime_file("/proc/uptime");
+  double since_boot = 0;
+  const std::string ticks = start_ticks(static_cast<int>(::getpid()));
+  const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+  if (!(uptime_file >> since_boot) || ticks.empty() || ticks_per_second <= 0) return 0.0;
+  const double started = std::stod(ticks) / static_cast<double>(ticks_per_second);
+  return since_boot > started ? since_boot - started : 0.0;
 }
 
 }  // namespace trainyard

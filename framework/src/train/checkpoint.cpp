@@ -1,15 +1,13 @@
 #include "trainyard/train/checkpoint.h"
 
-#include <sstream>
 #include <stdexcept>
-
-#include "trainyard/system/durable_file.h"
 
 namespace fs = std::filesystem;
 
 namespace trainyard {
 
-std::string serialize_checkpoint(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info) {
+void serialize_checkpoint(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info,
+                          const std::function<void(const void* data, std::size_t size)>& sink) {
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);
@@ -32,25 +30,13 @@ std::string serialize_checkpoint(Model& model, torch::optim::Optimizer& optimize
     archive.write("loss_scale_clean_steps", c10::IValue(info.loss_scale_clean_steps));
   }
 
-  // Serialized in memory: LibTorch's zip writer, when the file cannot be written (a full disk),
-  // throws again from its destructor and ends the process. write_checkpoint writes the bytes
-  // itself and turns that into an exception the run records.
-  std::ostringstream bytes;
-  archive.save_to(bytes);
-  return bytes.str();
-}
-
-void write_checkpoint(const fs::path& path, const std::string& bytes) {
-  try {
-    write_file_durably(path, bytes);
-  } catch (const std::runtime_error& e) {
-    throw std::runtime_error(std::string("checkpoint not saved: ") + e.what());
-  }
-}
-
-void save_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer& optimizer,
-                     const CheckpointInfo& info) {
-  write_checkpoint(path, serialize_checkpoint(model, optimizer, info));
+  // The sink never fails: LibTorch's zip writer, when its writer function writes short (a full
+  // disk), throws again from its destructor and ends the process. A sink that writes a file keeps
+  // its error for later (DurableFile does).
+  archive.save_to([&sink](const void* data, std::size_t size) {
+    sink(data, size);
+    return size;
+  });
 }
 
 namespace {

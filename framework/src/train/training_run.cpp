@@ -10,9 +10,11 @@
 #include <spdlog/spdlog.h>
 
 #include "builtin_callbacks.h"
+#include "checkpoint_writer.h"
 #include "run_setup.h"
 #include "trainer.h"
 #include "trainyard/errors.h"
+#include "trainyard/system/process_identity.h"
 #include "trainyard/train/checkpoint.h"
 
 namespace fs = std::filesystem;
@@ -66,8 +68,10 @@ class RunLoop {
         trainer_(trainer),
         run_folder_(std::move(run_folder)) {
     if (plan.writer()) {
-      callbacks_.push_back(
-          std::make_shared<CheckpointCallback>(run_folder_, plan, objects, trainer_, config.to_yaml()));
+      const FaultInjector& faults = options.faults;
+      checkpoints_ = std::make_unique<CheckpointWriter>(run_folder_,
+                                                        [&faults](std::int64_t epoch) { faults.in_checkpoint(epoch); });
+      config_yaml_ = config.to_yaml();
     }
     callbacks_.push_back(std::make_shared<EpochLogCallback>());
     callbacks_.insert(callbacks_.end(), options.callbacks.begin(), options.callbacks.end());
@@ -79,8 +83,11 @@ class RunLoop {
     try {
       std::int64_t first_epoch = 1;
       if (options_.resume_run_id) first_epoch = resume() + 1;
+      times_.startup_seconds = process_uptime_seconds();
       stopped = train_epochs(first_epoch);
+      if (checkpoints_) checkpoints_->wait();  // on the disk before the run's end is recorded
       outcome_.status = stopped ? RunStatus::kInterrupted : RunStatus::kFinished;
+      record_process_times();
       recorder_.finish_run(outcome_.run_id, outcome_.status, stopped ? "interrupted by a signal" : "");
       if (stopped)
         spdlog::warn("run {} interrupted after {} finished epoch(s)", outcome_.run_id, outcome_.epochs.size());
@@ -102,6 +109,7 @@ class RunLoop {
   // processes rank 0 reads the checkpoint and sends its bytes to the others, so they need not see
   // its folder. Returns the epochs done.
   std::int64_t resume() {
+    if (checkpoints_) checkpoints_->remove_leftovers();
     const fs::path last = run_folder_ / "last.pt";
     std::string saved_bytes;
     if (plan_.writer() && fs::exists(last)) saved_bytes = read_file_bytes(last);
@@ -118,7 +126,8 @@ class RunLoop {
       restore_generator_states(saved.generator_states, plan_.device);
       trainer_.restore_loss_scale(saved.loss_scale, saved.loss_scale_clean_steps);
     }
-    if (saved_bytes.empty() && plan_.writer() && recorder_.recorded_run(outcome_.run_id).epochs > 0) {
+    if (saved_bytes.empty() && plan_.writer() &&
+        expects_last_checkpoint(config_.output, recorder_.recorded_run(outcome_.run_id).epochs)) {
       // The file went between the check before the resume and here: never trade epochs for it.
       throw InputError("checkpoint '" + last.string() + "' is missing; the run's recorded epochs are kept");
     }
@@ -149,23 +158,57 @@ class RunLoop {
     return false;
   }
 
-  // Runs the callbacks and the recorder around one finished epoch; false when a callback asked
-  // the run to end here.
-  bool end_epoch(const EpochRecord& record) {
+  // Runs the callbacks, the checkpoint and the recorder around one finished epoch; false when a
+  // callback asked the run to end here. The state is serialized before the epoch is recorded (so
+  // the record holds what it cost) and written after (the resume point, last.pt, is never ahead
+  // of the record), on the writer thread while the next epoch trains. The record may so name a
+  // best.pt still being written: a run's end waits for it, and a failed write fails the run.
+  bool end_epoch(EpochRecord record) {
     EpochEnd end{record, config_.train.epochs};
     end.new_best = better_epoch(record, outcome_.best, objects_.select_on);
     recorder_.confirm_writer(outcome_.run_id);  // before the checkpoints are written
     for (auto& callback : callbacks_) callback->on_epoch_end(end);
-    const std::string best_path = (run_folder_ / "best.pt").string();
+    CheckpointTargets targets;
+    if (checkpoints_) {
+      targets = checkpoint_targets(config_.output, record.epoch, end.stop || record.epoch == config_.train.epochs,
+                                   end.new_best);
+      if (targets.any()) record.checkpoint_seconds = snapshot_state(record);
+    }
+    const std::string best_path = targets.best ? checkpoints_->best_path().string() : "";
     recorder_.record_epoch(outcome_.run_id, record, end.new_best, best_path);
-    if (end.new_best) {  // after its checkpoint is written, so a failed write names no best.pt
+    if (checkpoints_) checkpoints_->write_in_background(record.epoch, targets);
+    if (end.new_best) {
       outcome_.best = record;
       outcome_.checkpoint_path = best_path;
     }
     outcome_.epochs.push_back(record);
     for (auto& callback : callbacks_) callback->on_epoch_recorded(end);
+    if (checkpoints_ && options_.faults.acts_after_epoch(record.epoch)) checkpoints_->wait();
     options_.faults.after_epoch(record.epoch);
     return !end.stop;
+  }
+
+  // Serializes the epoch's state for the checkpoint writer; returns the seconds the training
+  // thread spent on it, the wait for the previous epoch's write included.
+  double snapshot_state(const EpochRecord& record) {
+    const auto start = Clock::now();
+    CheckpointInfo info;
+    info.epoch = record.epoch;
+    info.test_accuracy = record.test_accuracy;
+    info.class_names = objects_.class_names;
+    info.config_yaml = config_yaml_;
+    info.owner = run_folder_.filename().string();
+    info.generator_states = generator_states(plan_.device);
+    info.loss_scale = trainer_.loss_scale();
+    info.loss_scale_clean_steps = trainer_.loss_scale_clean_steps();
+    checkpoints_->snapshot(*objects_.model, *objects_.optimizer, info);
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  // What this process spent on the run outside its epochs, for the record.
+  void record_process_times() {
+    times_.wall_seconds = process_uptime_seconds();
+    recorder_.record_process_times(outcome_.run_id, times_);
   }
 
   void record_failure(std::exception_ptr error) {
@@ -173,6 +216,12 @@ class RunLoop {
     outcome_.error = exception_message(error);
     spdlog::error("run {} failed: {}", outcome_.run_id, outcome_.error);
     try {
+      if (checkpoints_) checkpoints_->wait();  // the previous epoch's files settle before the end
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+    }
+    try {
+      record_process_times();
       recorder_.finish_run(outcome_.run_id, outcome_.status, outcome_.error);
     } catch (const std::exception& e) {
       spdlog::error("could not record the failure in '{}': {}", outcome_.db_path, e.what());
@@ -187,6 +236,9 @@ class RunLoop {
   RunOutcome& outcome_;
   Trainer& trainer_;
   fs::path run_folder_;
+  std::unique_ptr<CheckpointWriter> checkpoints_;  // rank 0's: the process that keeps the record
+  std::string config_yaml_;                        // what each checkpoint carries
+  ProcessTimes times_;
   std::vector<std::shared_ptr<TrainingCallback>> callbacks_;
 };
 
@@ -203,8 +255,8 @@ fs::path checkpoint_folder(const RunRecorder& recorder, std::int64_t run_id, con
 void refuse_resume_without_checkpoint(const RunRecorder& recorder, std::int64_t run_id,
                                       const ExperimentConfig& config) {
   const RecordedRun recorded = recorder.recorded_run(run_id);
-  if (recorded.status == RunStatus::kFinished || recorded.epochs == 0)
-    return;  // the store refuses it, or nothing to lose
+  if (recorded.status == RunStatus::kFinished || !expects_last_checkpoint(config.output, recorded.epochs))
+    return;  // the store refuses it, or nothing to lose (no last.pt was due yet: the run starts over)
   const fs::path last = checkpoint_folder(recorder, run_id, config) / "last.pt";
   std::error_code ec;
   if (fs::exists(last, ec)) return;

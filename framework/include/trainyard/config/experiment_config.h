@@ -59,6 +59,8 @@ struct DistributedSettings {
 struct OutputSettings {
   std::string db = "results/trainyard.db";
   std::string checkpoints = "results/checkpoints";
+  std::string keep = "both";            // which checkpoints a run keeps: best, last, both, none
+  std::int64_t checkpoint_every = 1;    // epochs between writes of last.pt (and always the final one)
   std::string cache = "results/cache";  // shared decoded datasets; empty: none
 };
 

@@ -81,7 +81,7 @@ struct DatabaseIdentity {
 class ResultsStore {
  public:
   /// The schema version this build writes; older databases are migrated, newer ones refused.
-  static constexpr int kSchemaVersion = 10;
+  static constexpr int kSchemaVersion = 11;
   /// The application id of Trainyard databases ("TRYD").
   static constexpr std::int32_t kApplicationId = 0x54525944;
 
@@ -100,6 +100,8 @@ class ResultsStore {
   bool record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best, const std::string& checkpoint_path,
                     const TrialLease* lease = nullptr);
   void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = "");
+  /// Adds one process's start-up and wall time to the run's (a resumed run sums its processes').
+  void add_process_times(std::int64_t run_id, const ProcessTimes& times);
   /// Records that the run's process is alive (also done by record_epoch).
   void heartbeat(std::int64_t run_id);
   /// Takes run `run_id` up again in this process (status running, this pid) and returns what it

@@ -15,4 +15,8 @@ std::string process_start_key(int pid);
 /// recorded before keys were kept) falls back to the pid alone.
 bool process_is_alive(int pid, const std::string& start_key);
 
+/// Seconds since this process started (the kernel's count, so the dynamic loading of LibTorch
+/// before main is included), to 1/100 s; 0 when /proc cannot tell.
+double process_uptime_seconds();
+
 }  // namespace trainyard

@@ -22,8 +22,9 @@ struct EpochEnd {
 class TrainingCallback {
  public:
   virtual ~TrainingCallback();
-  /// After the epoch's figures are known, before the recorder keeps them: what the record will
-  /// point at (the best checkpoint) must exist by then.
+  /// After the epoch's figures are known, before its checkpoint is taken and the recorder keeps
+  /// them: a callback that sets `stop` here makes this epoch the run's last, and its last.pt is
+  /// then written whatever output.checkpoint_every says.
   virtual void on_epoch_end(EpochEnd& epoch) { (void)epoch; }
   /// After the recorder kept the epoch: the resume point (the last checkpoint) may move on.
   virtual void on_epoch_recorded(EpochEnd& epoch) { (void)epoch; }

@@ -1,8 +1,11 @@
-// Model checkpoints, written atomically: a crash while saving leaves the previous file intact.
+// Model checkpoints: what they hold, and how they are serialized and loaded. The run writes them
+// through a CheckpointWriter (src/train/checkpoint_writer.h), off the training thread.
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,19 +29,12 @@ struct CheckpointInfo {
 };
 
 /// Model parameters and buffers ("model"), optimizer state ("optimizer") and `info`, serialized
-/// as a LibTorch archive in memory.
-std::string serialize_checkpoint(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info);
+/// as a LibTorch archive; its bytes go to `sink` as they are produced (checkpoint_writer.h keeps
+/// them in a buffer reused from epoch to epoch and writes them to the disk on a thread of its own).
+void serialize_checkpoint(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info,
+                          const std::function<void(const void* data, std::size_t size)>& sink);
 
-/// Writes serialized checkpoint `bytes` to `path` through a temporary file in the same folder,
-/// flushed and renamed over `path`. On failure (a full disk) throws std::runtime_error naming
-/// the file and the reason, and `path` keeps its previous content.
-void write_checkpoint(const std::filesystem::path& path, const std::string& bytes);
-
-/// serialize_checkpoint, then write_checkpoint.
-void save_checkpoint(const std::filesystem::path& path, Model& model, torch::optim::Optimizer& optimizer,
-                     const CheckpointInfo& info);
-
-/// Loads a checkpoint written by save_checkpoint into `model` (and `optimizer` if given).
+/// Loads a checkpoint written from serialize_checkpoint into `model` (and `optimizer` if given).
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, Model& model,
                                torch::optim::Optimizer* optimizer = nullptr);
 /// The same from the bytes of a checkpoint file (one that came over the network, say).

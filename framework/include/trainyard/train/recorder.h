@@ -51,6 +51,12 @@ class RunRecorder {
   virtual void record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best,
                             const std::string& checkpoint_path) = 0;
   virtual void finish_run(std::int64_t run_id, RunStatus status, const std::string& error) = 0;
+  /// The process's start-up and wall time for the run, just before finish_run (a resumed run
+  /// adds each process's). Keeps nothing by default.
+  virtual void record_process_times(std::int64_t run_id, const ProcessTimes& times) {
+    (void)run_id;
+    (void)times;
+  }
   /// Where the record is, for messages (a URL's password hidden).
   virtual std::string location() const = 0;
   /// Throws RunTakenOver when this process may no longer write run `run_id`. Called before each

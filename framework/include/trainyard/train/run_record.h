@@ -74,6 +74,17 @@ struct EpochRecord {
   double epoch_seconds = 0;
   double train_images_per_second = 0, test_images_per_second = 0;
   double data_wait_fraction = 0;  // share of the training time spent waiting for batches
+  /// Time the training thread spent on the epoch's checkpoint, outside epoch_seconds: serializing
+  /// the state, and waiting for the previous epoch's write when it had not finished yet.
+  double checkpoint_seconds = 0;
+};
+
+/// What one process spent on a run outside its epochs shows in these: start-up (from the
+/// process's start to the run's first epoch: loading plugins, building the model, reading or
+/// decoding the data) and the whole wall time to the run's end.
+struct ProcessTimes {
+  double startup_seconds = 0;
+  double wall_seconds = 0;
 };
 
 /// The accuracy that ranks `epoch` among its run's epochs: of the validation split or the test

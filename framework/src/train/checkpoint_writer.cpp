@@ -1,0 +1,116 @@
+#include "checkpoint_writer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+#include "trainyard/system/durable_file.h"
+
+namespace fs = std::filesystem;
+
+namespace trainyard {
+
+namespace {
+bool keeps_last(const OutputSettings& output) { return output.keep == "last" || output.keep == "both"; }
+bool keeps_best(const OutputSettings& output) { return output.keep == "best" || output.keep == "both"; }
+}  // namespace
+
+CheckpointTargets checkpoint_targets(const OutputSettings& output, std::int64_t epoch, bool final_epoch,
+                                     bool new_best) {
+  CheckpointTargets targets;
+  targets.last = keeps_last(output) && (final_epoch || epoch % output.checkpoint_every == 0);
+  targets.best = keeps_best(output) && new_best;
+  return targets;
+}
+
+bool expects_last_checkpoint(const OutputSettings& output, std::int64_t recorded_epochs) {
+  return keeps_last(output) && recorded_epochs >= output.checkpoint_every;
+}
+
+CheckpointWriter::CheckpointWriter(fs::path run_folder, std::function<void(std::int64_t)> mid_write)
+    : best_(run_folder / "best.pt"), last_(run_folder / "last.pt"), mid_write_(std::move(mid_write)) {}
+
+CheckpointWriter::~CheckpointWriter() {
+  try {
+    wait();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+  }
+}
+
+void CheckpointWriter::remove_leftovers() const {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(best_.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool leftover = name.rfind("best.pt.tmp.", 0) == 0 || name.rfind("last.pt.tmp.", 0) == 0 ||
+                          name == best_.filename().string() + ".link";
+    if (leftover) fs::remove(entry.path(), ec);
+  }
+}
+
+void CheckpointWriter::wait() {
+  if (thread_.joinable()) thread_.join();
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+}
+
+void CheckpointWriter::snapshot(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info) {
+  wait();
+  bytes_.clear();  // keeps its capacity: the pages stay mapped from the last epoch
+  serialize_checkpoint(model, optimizer, info, [this](const void* data, std::size_t size) {
+    const char* begin = static_cast<const char*>(data);
+    bytes_.insert(bytes_.end(), begin, begin + size);
+  });
+}
+
+void CheckpointWriter::write_in_background(std::int64_t epoch, CheckpointTargets targets) {
+  wait();  // never two writers of the buffer
+  if (!targets.any()) return;
+  thread_ = std::thread([this, epoch, targets] {
+    try {
+      write(epoch, targets);
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  });
+}
+
+void CheckpointWriter::write(std::int64_t epoch, CheckpointTargets targets) {
+  if (!targets.last) return write_file(best_, epoch);
+  write_file(last_, epoch);
+  if (!targets.best) return;
+  // best.pt replaced whole as well: a link under a temporary name, renamed over it.
+  const fs::path link = best_.string() + ".link";
+  std::error_code ec;
+  fs::remove(link, ec);
+  fs::create_hard_link(last_, link, ec);
+  if (ec) return write_file(best_, epoch);  // a file system without hard links
+  fs::rename(link, best_, ec);
+  if (ec) {
+    fs::remove(link);
+    throw std::runtime_error("checkpoint not saved: cannot rename '" + link.string() + "' to '" + best_.string() +
+                             "': " + ec.message());
+  }
+  const int folder = ::open(best_.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (folder >= 0) {
+    ::fsync(folder);
+    ::close(folder);
+  }
+}
+
+void CheckpointWriter::write_file(const fs::path& path, std::int64_t epoch) {
+  try {
+    DurableFile file(path);
+    const std::size_t half = bytes_.size() / 2;
+    file.write(bytes_.data(), half);
+    if (mid_write_) mid_write_(epoch);
+    file.write(bytes_.data() + half, bytes_.size() - half);
+    file.commit();
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("checkpoint not saved: ") + e.what());
+  }
+}
+
+}  // namespace trainyard
