@@ -15,6 +15,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <trainyard/errors.h>
+#include <trainyard/sweep/sweep_runner.h>
 #include <trainyard/store/results_store.h>
 #include <trainyard/system/process_identity.h>
 
@@ -653,4 +654,34 @@ TEST_P(Store, ConcurrentWorkersNeverClaimTheSameTrial) {
   ResultsStore store(location());
   EXPECT_EQ(integer(store, "SELECT count(*) FROM trials WHERE status = 'finished' AND attempts = 1"), kTrials);
   EXPECT_GE(integer(store, "SELECT count(DISTINCT worker) FROM trials"), 2);  // they did share the work
+}
+
+// What a trial spent outside its epochs is in the sweep summary: the process's start-up, and its
+// wall time less the epochs (summed over a resumed run's processes). A run without the figures
+// (it never ended, or an older file) shows none.
+TEST_P(Store, TheSweepSummaryShowsEachTrialsTimeOutsideItsEpochs) {
+  ResultsStore store(location());
+  const auto sweep = store.ensure_sweep("lr", "exp.yaml", "grid: {optimizer.lr: [1, 2]}");
+  std::vector<std::int64_t> ids;
+  for (const std::string key : {"lr=1", "lr=2"}) {
+    auto record = sample_run();
+    record.sweep_id = sweep;
+    record.trial_key = key;
+    ids.push_back(store.begin_run(record));
+    store.record_epoch(ids.back(), epoch(1, key == "lr=1" ? 0.75 : 0.5), true, "c");  // 2.5 s
+    store.record_epoch(ids.back(), epoch(2, 0.25), false, "c");
+  }
+  store.add_process_times(ids[0], {0.75, 6.5});
+  store.add_process_times(ids[0], {0.25, 1.0});  // a resume's process adds its own
+  store.finish_run(ids[0], RunStatus::kFinished);
+  const auto summary = store.sweep_summary(sweep);
+  ASSERT_EQ(summary.size(), 2u);
+  ASSERT_EQ(summary[0].run_id, ids[0]);
+  ASSERT_TRUE(summary[0].startup_seconds && summary[0].outside_epochs_seconds);
+  EXPECT_DOUBLE_EQ(*summary[0].startup_seconds, 1.0);
+  EXPECT_DOUBLE_EQ(*summary[0].outside_epochs_seconds, 7.5 - 5.0);
+  EXPECT_FALSE(summary[1].startup_seconds || summary[1].outside_epochs_seconds);
+  const std::string table = trainyard::format_sweep_summary(store, sweep);
+  EXPECT_NE(table.find("start-up"), std::string::npos) << table;
+  EXPECT_NE(table.find("1.0s      2.5s"), std::string::npos) << table;  // start-up, outside
 }

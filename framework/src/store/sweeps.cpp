@@ -54,7 +54,8 @@ std::vector<SweepTrialSummary> ResultsStore::sweep_summary(std::int64_t sweep_id
     SELECT id, trial_key, status, best_test_accuracy, best_epoch, )sql" +
                      seconds_between(db_->dialect(), "started_at", "coalesce(ended_at, heartbeat_at, started_at)") +
                      R"sql(, coalesce(error, ''), coalesce(select_on, 'test'),
-           coalesce(best_selection_accuracy, best_test_accuracy)
+           coalesce(best_selection_accuracy, best_test_accuracy), startup_seconds,
+           wall_seconds - (SELECT sum(epoch_seconds) FROM epochs WHERE run_id = r.id)
     FROM runs r WHERE sweep_id = ? AND id = (
       SELECT max(id) FROM runs WHERE sweep_id = r.sweep_id AND trial_key = r.trial_key)
     ORDER BY coalesce(best_selection_accuracy, best_test_accuracy) IS NULL,
@@ -72,6 +73,8 @@ std::vector<SweepTrialSummary> ResultsStore::sweep_summary(std::int64_t sweep_id
     s.error = rows.text(i, 6);
     s.select_on = rows.text(i, 7);
     if (!rows.is_null(i, 8)) s.best_selection_accuracy = rows.real(i, 8);
+    if (!rows.is_null(i, 9)) s.startup_seconds = rows.real(i, 9);
+    if (!rows.is_null(i, 10)) s.outside_epochs_seconds = rows.real(i, 10);
     out.push_back(s);
   }
   return out;

@@ -158,17 +158,21 @@ std::string format_sweep_summary(ResultsStore& store, std::int64_t sweep_id) {
   char line[512];
   // Ranked on the split that chose each best epoch (validation when there is one); the test
   // accuracy beside it is then an unbiased estimate.
-  std::snprintf(line, sizeof line, "%-6s %-*s %-11s %-8s %9s %9s %5s %9s\n", "run", static_cast<int>(width), "trial",
-                "status", "ranked", "best acc", "test acc", "epoch", "time");
+  // start-up and outside: the trial process's time before its first epoch, and all of its time
+  // outside the epochs (start-up, checkpoints, its end): what a trial costs beyond training.
+  std::snprintf(line, sizeof line, "%-6s %-*s %-11s %-8s %9s %9s %5s %9s %9s %9s\n", "run", static_cast<int>(width),
+                "trial", "status", "ranked", "best acc", "test acc", "epoch", "time", "start-up", "outside");
   out << line;
   auto percent = [](const std::optional<double>& v) { return v ? fmt::format("{:.2f}%", 100 * *v) : std::string("-"); };
+  auto seconds = [](const std::optional<double>& v) { return v ? fmt::format("{:.1f}s", *v) : std::string("-"); };
   for (const auto& r : rows) {
     const std::string epoch = r.best_epoch ? std::to_string(*r.best_epoch) : "-";
     const std::string ranked = "on " + r.select_on;
-    std::snprintf(line, sizeof line, "%-6lld %-*s %-11s %-8s %9s %9s %5s %8.0fs\n", static_cast<long long>(r.run_id),
-                  static_cast<int>(width), r.trial_key.c_str(), to_string(r.status), ranked.c_str(),
-                  percent(r.best_selection_accuracy).c_str(), percent(r.best_test_accuracy).c_str(), epoch.c_str(),
-                  r.seconds);
+    std::snprintf(line, sizeof line, "%-6lld %-*s %-11s %-8s %9s %9s %5s %8.0fs %9s %9s\n",
+                  static_cast<long long>(r.run_id), static_cast<int>(width), r.trial_key.c_str(), to_string(r.status),
+                  ranked.c_str(), percent(r.best_selection_accuracy).c_str(), percent(r.best_test_accuracy).c_str(),
+                  epoch.c_str(), r.seconds, seconds(r.startup_seconds).c_str(),
+                  seconds(r.outside_epochs_seconds).c_str());
     out << line;
   }
   return out.str();

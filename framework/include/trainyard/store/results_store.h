@@ -54,6 +54,9 @@ struct SweepTrialSummary {
   std::optional<double> best_test_accuracy;
   std::optional<std::int64_t> best_epoch;
   double seconds = 0.0;
+  /// The trial's process outside its epochs (runs of schema 11 that ended): its start-up, and all
+  /// of its wall time outside epoch_seconds (start-up, checkpoints, the run's end).
+  std::optional<double> startup_seconds, outside_epochs_seconds;
   std::string error;
 };
 
