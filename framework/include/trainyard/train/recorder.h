@@ -47,7 +47,9 @@ class RunRecorder {
   /// A resumed run continues after `last_epoch`: drops the record's later epochs (they will be
   /// trained again) and returns those kept, in order.
   virtual std::vector<EpochRecord> keep_epochs(std::int64_t run_id, std::int64_t last_epoch) = 0;
-  /// One finished epoch; `new_best` names `checkpoint_path` as the run's best (already written).
+  /// One finished epoch; `new_best` names `checkpoint_path` as the run's best (empty when
+  /// output.keep writes no best.pt). The file is written after the record, off the training
+  /// thread; the run's end waits for it, and a failed write fails the run.
   virtual void record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best,
                             const std::string& checkpoint_path) = 0;
   virtual void finish_run(std::int64_t run_id, RunStatus status, const std::string& error) = 0;
