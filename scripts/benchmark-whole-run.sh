@@ -2,8 +2,9 @@
 # What a whole run costs besides its epochs: trains the quick start (experiments/quickstart.yaml,
 # ResNet-50 at 64x64 on data/fashion-mnist-3) for a few epochs into a scratch database and prints,
 # from the run's own record, the process's wall time (timed here too), its start-up, the sum of
-# its epochs, the training thread's checkpoint time, and what is left (the last checkpoint's
-# write, the run's end). Arguments: the number of epochs (default 3), then --set overrides.
+# its epochs, the training thread's checkpoint time, its time outside the epochs (start-up,
+# checkpoints, the last write, the run's end) and the whole over epochs plus start-up.
+# Arguments: the number of epochs (default 3), then --set overrides.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs="${1:-3}"
@@ -20,8 +21,7 @@ sqlite3 "$scratch/r.db" "
   SELECT printf('whole process %.2f s (timed outside: %.2f s)', r.wall_seconds, $end - $start),
          printf('start-up %.2f s; %d epochs %.2f s; checkpoints on the training thread %.2f s',
                 r.startup_seconds, count(e.epoch), sum(e.epoch_seconds), sum(e.checkpoint_seconds)),
-         printf('outside the epochs: %.2f s, %.1f%% of the sum of epochs and start-up',
-                r.wall_seconds - r.startup_seconds - sum(e.epoch_seconds),
-                100.0 * (r.wall_seconds - r.startup_seconds - sum(e.epoch_seconds))
-                  / (r.startup_seconds + sum(e.epoch_seconds)))
+         printf('outside the epochs (start-up included): %.2f s; whole / (epochs + start-up) = %.3f',
+                r.wall_seconds - sum(e.epoch_seconds),
+                r.wall_seconds / (r.startup_seconds + sum(e.epoch_seconds)))
   FROM runs r JOIN epochs e ON e.run_id = r.id GROUP BY r.id" | tr '|' '\n'

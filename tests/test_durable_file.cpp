@@ -81,3 +81,28 @@ TEST(DurableFile, AFileThatCannotBeCreatedIsNamedWithTheReason) {
   }
   EXPECT_EQ(t::read_file(dir / "not-a-folder"), "a file where the folder should be");
 }
+
+// best.pt becomes a hard link to the epoch's last.pt (one write for both); when last.pt is later
+// replaced, best.pt keeps the epoch's file. A planted symbolic link in the link's temporary name
+// is removed, never followed.
+TEST(DurableFile, AHardLinkReplacesTheFileWholeAndOutlivesTheNextReplacement) {
+  t::TempDir dir;
+  t::write_file(dir / "victim", "keep");
+  fs::create_symlink(dir / "victim", dir / "best.pt.tmp.link");
+  t::write_file(dir / "best.pt", "old best");
+  trainyard::write_file_durably(dir / "last.pt", "epoch 3");
+  ASSERT_TRUE(trainyard::replace_with_hard_link(dir / "last.pt", dir / "best.pt"));
+  trainyard::write_file_durably(dir / "last.pt", "epoch 4");
+  EXPECT_EQ(t::read_file(dir / "best.pt"), "epoch 3");
+  EXPECT_EQ(t::read_file(dir / "last.pt"), "epoch 4");
+  EXPECT_EQ(t::read_file(dir / "victim"), "keep");
+  EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{"best.pt", "last.pt", "victim"}));
+}
+
+TEST(DurableFile, TheTemporariesOfAKilledWriterAreRemovedAndNothingElse) {
+  t::TempDir dir;
+  for (const char* name : {"last.pt", "last.pt.tmp.Xk3q9Z", "last.pt.tmp.link", "best.pt.tmp.a1b2c3", "last.ptx"})
+    t::write_file(dir / name, "x");
+  trainyard::remove_temporaries(dir / "last.pt");
+  EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{"best.pt.tmp.a1b2c3", "last.pt", "last.ptx"}));
+}

@@ -82,4 +82,31 @@ void write_file_durably(const fs::path& path, const std::string& bytes) {
   file.commit();
 }
 
+namespace {
+std::string temporary_prefix(const fs::path& path) { return path.filename().string() + ".tmp."; }
+}  // namespace
+
+bool replace_with_hard_link(const fs::path& existing, const fs::path& path) {
+  const fs::path link = path.string() + ".tmp.link";
+  std::error_code ec;
+  fs::remove(link, ec);  // a killed writer's; the link below is then made exclusively
+  fs::create_hard_link(existing, link, ec);
+  if (ec) return false;
+  fs::rename(link, path, ec);
+  if (ec) {
+    fs::remove(link);
+    throw std::runtime_error("cannot rename '" + link.string() + "' to '" + path.string() + "': " + ec.message());
+  }
+  fsync_folder(path.has_parent_path() ? path.parent_path() : fs::path("."));
+  return true;
+}
+
+void remove_temporaries(const fs::path& path) {
+  const std::string prefix = temporary_prefix(path);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(path.has_parent_path() ? path.parent_path() : fs::path("."), ec)) {
+    if (entry.path().filename().string().rfind(prefix, 0) == 0) fs::remove(entry.path(), ec);
+  }
+}
+
 }  // namespace trainyard

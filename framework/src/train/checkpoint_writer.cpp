@@ -1,8 +1,5 @@
 #include "checkpoint_writer.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
 #include <stdexcept>
@@ -42,13 +39,8 @@ CheckpointWriter::~CheckpointWriter() {
 }
 
 void CheckpointWriter::remove_leftovers() const {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(best_.parent_path(), ec)) {
-    const std::string name = entry.path().filename().string();
-    const bool leftover = name.rfind("best.pt.tmp.", 0) == 0 || name.rfind("last.pt.tmp.", 0) == 0 ||
-                          name == best_.filename().string() + ".link";
-    if (leftover) fs::remove(entry.path(), ec);
-  }
+  remove_temporaries(best_);
+  remove_temporaries(last_);
 }
 
 void CheckpointWriter::wait() {
@@ -81,23 +73,13 @@ void CheckpointWriter::write(std::int64_t epoch, CheckpointTargets targets) {
   if (!targets.last) return write_file(best_, epoch);
   write_file(last_, epoch);
   if (!targets.best) return;
-  // best.pt replaced whole as well: a link under a temporary name, renamed over it.
-  const fs::path link = best_.string() + ".link";
-  std::error_code ec;
-  fs::remove(link, ec);
-  fs::create_hard_link(last_, link, ec);
-  if (ec) return write_file(best_, epoch);  // a file system without hard links
-  fs::rename(link, best_, ec);
-  if (ec) {
-    fs::remove(link);
-    throw std::runtime_error("checkpoint not saved: cannot rename '" + link.string() + "' to '" + best_.string() +
-                             "': " + ec.message());
+  bool linked = false;
+  try {
+    linked = replace_with_hard_link(last_, best_);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("checkpoint not saved: ") + e.what());
   }
-  const int folder = ::open(best_.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (folder >= 0) {
-    ::fsync(folder);
-    ::close(folder);
-  }
+  if (!linked) write_file(best_, epoch);  // a file system without hard links: a copy
 }
 
 void CheckpointWriter::write_file(const fs::path& path, std::int64_t epoch) {

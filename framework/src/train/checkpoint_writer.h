@@ -61,7 +61,6 @@ class CheckpointWriter {
   void remove_leftovers() const;
 
   const std::filesystem::path& best_path() const { return best_; }
-  const std::filesystem::path& last_path() const { return last_; }
 
  private:
   void write(std::int64_t epoch, CheckpointTargets targets);

@@ -41,4 +41,13 @@ class DurableFile {
 /// Writes `bytes` to `path` through a DurableFile.
 void write_file_durably(const std::filesystem::path& path, const std::string& bytes);
 
+/// Makes `path` a hard link to `existing`, replaced whole as a DurableFile is: the link is made
+/// under a temporary name ("<path>.tmp.link") and renamed over `path`, then the folder flushed.
+/// Returns false, changing nothing, when the link cannot be made (a file system without hard
+/// links); throws std::runtime_error naming both when the rename fails.
+bool replace_with_hard_link(const std::filesystem::path& existing, const std::filesystem::path& path);
+
+/// Removes the temporary files ("<path>.tmp.*") that writers of `path` killed mid-write left.
+void remove_temporaries(const std::filesystem::path& path);
+
 }  // namespace trainyard
