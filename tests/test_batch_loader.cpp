@@ -36,6 +36,26 @@ class CountingDataset : public trainyard::Dataset {
   bool fail_;
 };
 
+// Sample i is a [3, 2, 2] uint8 image filled with i; sample `odd_one` (if any) is float32.
+class PixelDataset : public trainyard::Dataset {
+ public:
+  explicit PixelDataset(std::size_t odd_one = 1000) : odd_one_(odd_one) {}
+  std::vector<std::string> class_names() const override { return {"a", "b"}; }
+  std::size_t size(Split) const override { return 6; }
+  trainyard::ImageShape image_shape() const override { return {3, 2, 2}; }
+  std::optional<trainyard::Sample> get(Split, std::size_t index) const override {
+    const auto type = index == odd_one_ ? torch::kFloat32 : torch::kUInt8;
+    return trainyard::Sample{torch::full({3, 2, 2}, static_cast<int>(index), type), 0};
+  }
+  std::string summary() const override { return "pixels"; }
+  std::optional<trainyard::PixelNormalization> pixel_normalization() const override {
+    return trainyard::PixelNormalization{{0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}};
+  }
+
+ private:
+  std::size_t odd_one_;
+};
+
 std::vector<std::int64_t> visit(BatchLoader& loader, std::vector<std::int64_t>* batch_sizes = nullptr) {
   std::vector<std::int64_t> seen;
   while (auto batch = loader.next()) {
@@ -142,4 +162,35 @@ TEST(BatchLoader, WorkerThreadsUseOneIntraOpThread) {
   worker.join();
   EXPECT_EQ(inside, 1);
   EXPECT_EQ(torch::get_num_threads(), 2);
+}
+
+// Issue 18: a dataset of 8-bit samples is batched as bytes (normalized later, where the model
+// runs); a sample of the other type is the plugin's mistake, named with its split and index.
+TEST(BatchLoader, BatchesUint8SamplesAsBytesAndRefusesASampleOfAnotherType) {
+  PixelDataset pixels;
+  BatchLoader::Options options;
+  options.batch_size = 4;
+  options.threads = 2;
+  options.image_type = torch::kUInt8;
+  BatchLoader loader(pixels, Split::kTrain, trainyard::epoch_order(6, false, 0, 0), options);
+  const auto first = loader.next();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->images.scalar_type(), torch::kUInt8);
+  EXPECT_EQ(first->images.sizes(), (std::vector<std::int64_t>{4, 3, 2, 2}));
+  EXPECT_EQ(first->images[3][2][1][1].item<int>(), 3);
+
+  PixelDataset mixed(/*odd_one=*/4);
+  BatchLoader mixed_loader(mixed, Split::kTest, trainyard::epoch_order(6, false, 0, 0), options);
+  ASSERT_TRUE(mixed_loader.next());  // samples 0-3
+  try {
+    mixed_loader.next();
+    ADD_FAILURE() << "a float sample went into a batch of bytes";
+  } catch (const trainyard::DataError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("test sample 4 is Float"), std::string::npos) << message;
+    EXPECT_NE(message.find("pixel_normalization()"), std::string::npos) << message;
+  }
+  // And bytes from a dataset that promised normalized floats.
+  BatchLoader floats(pixels, Split::kTrain, {0}, {1, 0, 1, false});
+  EXPECT_THROW(floats.next(), trainyard::DataError);
 }

@@ -89,16 +89,21 @@ TEST_F(IdxDataset, FirstImageAndLabelMatchTheFile) {
   for (double v : kept) mean += v, squares += v * v;
   mean /= static_cast<double>(kept.size());
   const double deviation = std::sqrt(squares / static_cast<double>(kept.size()) - mean * mean);
+  const auto normalization = data->pixel_normalization();
+  ASSERT_TRUE(normalization);
+  EXPECT_NEAR(normalization->mean.at(0), mean, 1e-6);
+  EXPECT_NEAR(normalization->std.at(0), deviation, 1e-6);
+  // The samples are the file's bytes, which the host normalizes with those statistics.
   const auto first = data->get(Split::kTrain, 0);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->label, 1);  // file label 3 is the second kept class
   ASSERT_EQ(first->image.sizes(), (std::vector<std::int64_t>{1, 4, 4}));
-  const auto pixels = (first->image.to(torch::kFloat64) * deviation + mean) * 255.0;
-  for (int p = 0; p < 16; ++p) EXPECT_NEAR(pixels.flatten()[p].item<double>(), p, 1e-3) << p;
+  ASSERT_EQ(first->image.scalar_type(), torch::kUInt8);
+  for (int p = 0; p < 16; ++p) EXPECT_EQ(first->image.flatten()[p].item<int>(), p) << p;
   EXPECT_EQ(data->get(Split::kTrain, 1)->label, 0);  // file label 1
   const auto test = data->get(Split::kTest, 1);
   EXPECT_EQ(test->label, 1);
-  EXPECT_NEAR(((test->image.to(torch::kFloat64) * deviation + mean) * 255.0).flatten()[0].item<double>(), 201, 1e-3);
+  EXPECT_EQ(test->image.flatten()[0].item<int>(), 201);
 }
 
 TEST_F(IdxDataset, PerClassLimitKeepsTheFirstOfEachAndChannelsAreCopies) {
@@ -122,19 +127,18 @@ TEST_F(IdxDataset, AValidationSplitIsHeldOutOfTheTrainingFile) {
   ASSERT_TRUE(pre);
   EXPECT_EQ(pre->color, "gray");
   EXPECT_EQ(pre->channels, 1);
-  // Undo the normalization: every image of the file is in exactly one of train and val.
+  // Every image of the file is in exactly one of train and val.
   std::set<int> first_pixels;
   for (const auto split : {Split::kTrain, Split::kVal}) {
     for (std::size_t i = 0; i < data->size(split); ++i) {
-      const auto value = (data->get(split, i)->image.flatten()[0].item<double>() * pre->std[0] + pre->mean[0]) * 255.0;
-      first_pixels.insert(static_cast<int>(std::lround(value)));
+      first_pixels.insert(data->get(split, i)->image.flatten()[0].item<int>());
     }
   }
   EXPECT_EQ(first_pixels, (std::set<int>{0, 10, 20, 30, 40}));
   // The mean is of the three training images' pixels alone.
   double sum = 0;
   for (std::size_t i = 0; i < data->size(Split::kTrain); ++i) {
-    sum += ((data->get(Split::kTrain, i)->image.to(torch::kFloat64) * pre->std[0] + pre->mean[0]).sum()).item<double>();
+    sum += data->get(Split::kTrain, i)->image.to(torch::kFloat64).div(255.0).sum().item<double>();
   }
   EXPECT_NEAR(sum / (3 * 16), pre->mean[0], 1e-5);
   EXPECT_THROW(make("0,1,3", 0, 1, 0.1), trainyard::PluginError);  // floor(0.5): no validation image

@@ -162,6 +162,47 @@ TEST(ImageIo, ToFloatTensorScalesAndResizes) {
   EXPECT_NEAR(resized[0].mean().item<float>(), 1.0f, 1e-5);
 }
 
+// Issue 18: a resized sample is rounded to 8 bits, as PIL resizes an 8-bit image, so that it can be
+// kept as bytes; the host's normalization is x / 255, then (x - mean) / std, in the model's layout.
+TEST(ImageIo, ResizedPixelsAreRoundedBytesAndNormalizedInTheModelsLayout) {
+  RgbImage stripes = t::solid_image(4, 4, 0, 0, 0);
+  for (int row = 0; row < 4; ++row) {
+    for (int column = 0; column < 4; ++column) {
+      if (column % 2) stripes.pixels[static_cast<std::size_t>(row * 4 + column) * 3] = 255;
+    }
+  }
+  const auto half = trainyard::to_pixel_tensor(stripes, 2, 2);
+  ASSERT_EQ(half.scalar_type(), torch::kUInt8);
+  EXPECT_EQ(half.sizes(), (std::vector<std::int64_t>{3, 2, 2}));
+  // torchvision's antialiased bilinear resize of the 0..255 values, which lands between bytes here,
+  // rounded to the nearest byte.
+  namespace F = torch::nn::functional;
+  const auto exact = F::interpolate(
+      torch::zeros({1, 1, 4, 4}).index_put_({0, 0, torch::indexing::Slice(), torch::indexing::Slice(1, 4, 2)}, 255.0f),
+      F::InterpolateFuncOptions()
+          .size(std::vector<std::int64_t>{2, 2})
+          .mode(torch::kBilinear)
+          .align_corners(false)
+          .antialias(true))[0][0];
+  EXPECT_GT((exact - exact.round()).abs().max().item<float>(), 0.1f);  // not whole bytes
+  EXPECT_TRUE(torch::equal(half[0], exact.round().to(torch::kUInt8)));
+  EXPECT_EQ(half[1].max().item<int>(), 0);
+  const auto floats = trainyard::to_float_tensor(stripes, 2);
+  EXPECT_TRUE(torch::equal(floats, half.to(torch::kFloat32).div(255.0f)));
+  EXPECT_TRUE(torch::equal(trainyard::resize_pixels(half, 2, 2), half));  // already that size
+
+  const auto mean = torch::tensor({0.5f, 0.25f, 0.0f}).view({3, 1, 1});
+  const auto std = torch::tensor({0.5f, 0.25f, 1.0f}).view({3, 1, 1});
+  const auto batch = torch::full({2, 3, 2, 2}, 255, torch::kUInt8);
+  const auto inputs = trainyard::normalize_pixels(batch, mean, std, at::MemoryFormat::ChannelsLast);
+  EXPECT_EQ(inputs.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(inputs.is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_FLOAT_EQ(inputs[1][0][0][0].item<float>(), 1.0f);
+  EXPECT_FLOAT_EQ(inputs[1][1][0][0].item<float>(), 3.0f);
+  EXPECT_FLOAT_EQ(inputs[1][2][1][1].item<float>(), 1.0f);
+  EXPECT_EQ(batch[0][0][0][0].item<int>(), 255);  // the bytes are left as they were
+}
+
 namespace {
 // A 16-bit PNG as Pillow or OpenCV write one: no gAMA, sRGB or iCCP chunk. `samples` are
 // `channels` values per pixel, row by row (2: gray and alpha; 3: RGB).

@@ -41,7 +41,7 @@ std::vector<std::pair<std::int64_t, float>> fingerprint(const trainyard::Dataset
   std::vector<std::pair<std::int64_t, float>> out;
   for (std::size_t i = 0; i < d.size(split); ++i) {
     auto s = d.get(split, i);
-    out.emplace_back(s->label, s->image[0][0][0].item<float>());
+    out.emplace_back(s->label, s->image.flatten()[0].item<float>());
   }
   return out;
 }
@@ -87,7 +87,7 @@ TEST(ImageFolder, SplitFollowsTrainFractionAndIsDeterministicPerSeed) {
   EXPECT_EQ(half->size(Split::kTrain), 12u);
 }
 
-TEST(ImageFolder, SamplesAreResizedNormalizedRgb) {
+TEST(ImageFolder, SamplesAreResizedRgbPixelsNormalizedWithImageNetStatistics) {
   t::TempDir dir;
   fs::create_directories(dir / "white");
   fs::create_directories(dir / "gray");
@@ -99,12 +99,20 @@ TEST(ImageFolder, SamplesAreResizedNormalizedRgb) {
     auto s = d->get(split, 0);
     ASSERT_TRUE(s);
     EXPECT_EQ(s->image.sizes(), (std::vector<std::int64_t>{3, 12, 12}));
-    // white: (1 - mean) / std per channel; the grayscale black image: -mean / std.
+    ASSERT_EQ(s->image.scalar_type(), torch::kUInt8);
     const bool white = d->class_names()[static_cast<std::size_t>(s->label)] == "white";
-    const float v = white ? 1.0f : 0.0f;
-    EXPECT_NEAR(s->image[0][6][6].item<float>(), (v - 0.485f) / 0.229f, 1e-4);
-    EXPECT_NEAR(s->image[1][6][6].item<float>(), (v - 0.456f) / 0.224f, 1e-4);
-    EXPECT_NEAR(s->image[2][6][6].item<float>(), (v - 0.406f) / 0.225f, 1e-4);
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(s->image[c][6][6].item<int>(), white ? 255 : 0) << c;
+  }
+  const auto normalization = d->pixel_normalization();
+  ASSERT_TRUE(normalization);
+  EXPECT_EQ(normalization->mean, (std::vector<float>{0.485f, 0.456f, 0.406f}));
+  EXPECT_EQ(normalization->std, (std::vector<float>{0.229f, 0.224f, 0.225f}));
+  // The host's normalization of those pixels: white is (1 - mean) / std per channel.
+  const auto mean = torch::tensor(normalization->mean).view({3, 1, 1});
+  const auto std = torch::tensor(normalization->std).view({3, 1, 1});
+  const auto white = trainyard::normalize_pixels(torch::full({3, 2, 2}, 255, torch::kUInt8), mean, std);
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_NEAR(white[c][1][1].item<float>(), (1.0f - normalization->mean[c]) / normalization->std[c], 1e-6) << c;
   }
 }
 

@@ -273,3 +273,19 @@ TEST_F(RunnerEndToEnd, DecodedDataIsSharedBetweenRunsOfTheSameData) {
   ASSERT_EQ(third.exit_code, 0) << third.output;
   EXPECT_EQ(third.output.find("decoded images from"), std::string::npos) << third.output;
 }
+
+// Issue 18: train.cache_max_mb counts what the cache holds, and 8-bit samples are kept as bytes:
+// 12 images at 224x224 take 1.7 MiB (6.9 MiB as the floats of before), so a 2 MiB limit keeps
+// them and a 1 MiB limit does not.
+TEST_F(RunnerEndToEnd, TheDecodedCacheHoldsBytesAndItsLimitCountsThem) {
+  const std::vector<std::pair<int, std::string>> cases{{2, "decoded cache: 2 MiB"}, {1, "decoded cache: off"}};
+  for (const auto& [limit, expected] : cases) {
+    const auto result = t::run_command(t::runner_command(dir_.path(),
+                                                         "exp.yaml --set model.plugin=tiny --set train.epochs=1 "
+                                                         "--set dataset.image_size=224 --set train.cache_max_mb=" +
+                                                             std::to_string(limit),
+                                                         t::tiny_model_environment()));
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(result.output.find(expected), std::string::npos) << result.output;
+  }
+}

@@ -140,3 +140,31 @@ TEST(SampleCache, SavingLeavesNoTemporaryFileAndReplacesTheOldOne) {
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) names.push_back(entry.path().filename());
   EXPECT_EQ(names, std::vector<std::string>{"c.pt"});
 }
+
+// Issue 18: samples kept as bytes. A cache file of float images (written before, or by a dataset
+// of normalized floats) must not be read as the pixels of a dataset whose samples are uint8: it
+// is refused, saying so, and the run decodes again and replaces it.
+TEST(SampleCache, KeepsUint8SamplesAsBytesAndRefusesAFileOfAnotherImageType) {
+  trainyard::testing::TempDir dir;
+  const auto labels = torch::zeros({8}, torch::kInt64);
+  const auto present = torch::ones({8}, torch::kUInt8);
+  torch::save(std::vector<torch::Tensor>{torch::zeros({8, 1, 1, 1}), labels, present}, (dir / "float.pt").string());
+  SampleCache pixels(8, torch::kUInt8);
+  std::string refusal;
+  EXPECT_FALSE(pixels.load(dir / "float.pt", &refusal));
+  EXPECT_NE(refusal.find("its images are Float, this dataset's are Byte"), std::string::npos) << refusal;
+  EXPECT_EQ(pixels.cached(), 0u);
+
+  torch::save(std::vector<torch::Tensor>{torch::full({8, 1, 2, 2}, 7, torch::kUInt8), labels, present},
+              (dir / "bytes.pt").string());
+  ASSERT_TRUE(pixels.load(dir / "bytes.pt", &refusal)) << refusal;
+  CountingDataset unused;
+  const auto sample = pixels.get(unused, Split::kTrain, 5);
+  ASSERT_TRUE(sample);
+  EXPECT_EQ(sample->image.scalar_type(), torch::kUInt8);
+  EXPECT_EQ(sample->image.sum().item<int>(), 28);
+  EXPECT_EQ(unused.calls.load(), 0);
+  SampleCache floats(8);
+  EXPECT_FALSE(floats.load(dir / "bytes.pt", &refusal));
+  EXPECT_NE(refusal.find("its images are Byte, this dataset's are Float"), std::string::npos) << refusal;
+}

@@ -126,6 +126,37 @@ TEST_F(Trainer, RunsAWholeRunInProcessAndRecordsEveryEpoch) {
   EXPECT_TRUE(std::filesystem::exists(dir_ / "checkpoints" / "run-41" / "last.pt"));
 }
 
+// Issue 18: a dataset's 8-bit samples are kept as bytes and normalized by the host, a whole batch
+// at a time, in the model's layout. The run must see exactly the inputs of a dataset that
+// normalizes each sample itself: the same losses, bit for bit, in either layout.
+TEST_F(Trainer, BatchesNormalizedByTheHostTrainAsSamplesNormalizedByTheDataset) {
+  for (const bool channels_last : {false, true}) {
+    std::vector<std::vector<double>> losses;
+    for (const bool pixels : {true, false}) {
+      const std::string yaml = std::string("name: patterns\nseed: 5\ndevice: cpu\n") +
+                               "model: {plugin: tiny, width: 4}\n"
+                               "dataset: {plugin: pattern, pixels: " +
+                               (pixels ? "true" : "false") +
+                               "}\n"
+                               "optimizer: {plugin: adam, lr: 1.0e-2}\n"
+                               "train: {epochs: 2, batch_size: 4, threads: 1, precision: fp32, channels_last: " +
+                               (channels_last ? "true" : "false") +
+                               "}\n"
+                               "output: {db: unused.db, checkpoints: '" +
+                               (dir_ / "checkpoints").string() + "', keep: none, cache: ''}\n";
+      log_ = MemoryLog{};
+      const RunOutcome outcome = run(ExperimentDocument::parse(yaml, "patterns.yaml").resolve(t::build_registry()));
+      ASSERT_EQ(outcome.status, RunStatus::kFinished) << outcome.error;
+      losses.emplace_back();
+      for (const auto& epoch : outcome.epochs) {
+        losses.back().insert(losses.back().end(), {epoch.train_loss, epoch.test_loss, epoch.test_accuracy});
+      }
+    }
+    EXPECT_EQ(losses[0], losses[1]) << "channels_last " << channels_last;
+    EXPECT_NE(losses[0][0], losses[0][3]) << "the model learned nothing: the comparison would prove little";
+  }
+}
+
 TEST_F(Trainer, CallbacksSurroundTheRecordAndCanEndTheRunEarly) {
   RunOptions options;
   options.callbacks.push_back(std::make_shared<ProbeCallback>(log_, /*stop_after=*/2, /*throw_at=*/0));

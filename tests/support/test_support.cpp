@@ -46,7 +46,7 @@ std::string tiny_model_environment() {
 const PluginRegistry& build_registry() {
   static PluginRegistry* registry = [] {
     auto* r = new PluginRegistry();
-    r->discover({plugin_dir(), fixture_plugin_dir("tiny_model")});
+    r->discover({plugin_dir(), fixture_plugin_dir("tiny_model"), fixture_plugin_dir("pattern_dataset")});
     return r;
   }();
   return *registry;

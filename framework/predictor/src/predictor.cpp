@@ -97,33 +97,17 @@ torch::Tensor gray_tensor(const RgbImage& image) {
   return gray;
 }
 
-torch::Tensor resized(torch::Tensor chw, std::int64_t height, std::int64_t width) {
-  if (chw.size(1) == height && chw.size(2) == width) return chw.contiguous();
-  namespace F = torch::nn::functional;
-  return F::interpolate(chw.unsqueeze(0), F::InterpolateFuncOptions()
-                                              .size(std::vector<std::int64_t>{height, width})
-                                              .mode(torch::kBilinear)
-                                              .align_corners(false)
-                                              .antialias(true))
-      .squeeze(0)
-      .contiguous();
-}
-
-// The dataset's transform, as the package says it: what imagefolder's and idx's test splits do.
+// The dataset's transform, as the package says it: what imagefolder's and idx's test splits do,
+// through the same 8-bit resize and normalization as the run's batches.
 torch::Tensor preprocess(const Predictor::State& s, const RgbImage& image) {
   const Preprocessing& p = s.package.preprocessing;
-  torch::Tensor x;
+  torch::Tensor pixels;
   if (p.color == "gray") {
-    x = resized(gray_tensor(image).to(torch::kFloat32).div_(255.0f), p.height, p.width);
-    x = x.expand({p.channels, -1, -1}).contiguous();
-  } else if (p.height == p.width) {
-    x = to_float_tensor(image, p.height);  // imagefolder's own call
+    pixels = resize_pixels(gray_tensor(image), p.height, p.width).expand({p.channels, -1, -1});
   } else {
-    auto hwc =
-        torch::from_blob(const_cast<std::uint8_t*>(image.pixels.data()), {image.height, image.width, 3}, torch::kUInt8);
-    x = resized(hwc.permute({2, 0, 1}).to(torch::kFloat32).div_(255.0f), p.height, p.width);
+    pixels = to_pixel_tensor(image, p.height, p.width);
   }
-  return x.sub_(s.mean).div_(s.std);
+  return normalize_pixels(pixels, s.mean, s.std);
 }
 
 RgbImage read_for(const Predictor::State& s, const std::string& file) {

@@ -195,19 +195,38 @@ RgbImage read_image(const fs::path& path, int min_side, std::int64_t max_pixels)
   }
 }
 
-torch::Tensor to_float_tensor(const RgbImage& image, std::int64_t size) {
+torch::Tensor resize_pixels(const torch::Tensor& pixels, std::int64_t height, std::int64_t width) {
+  if (pixels.size(-2) == height && pixels.size(-1) == width) return pixels.contiguous();
+  namespace F = torch::nn::functional;
+  // LibTorch 1.13's antialiased bilinear kernel takes floats only: resize the 0..255 values as
+  // floats, then round (half to even) and clamp back to bytes.
+  return F::interpolate(pixels.to(torch::kFloat32).unsqueeze(0), F::InterpolateFuncOptions()
+                                                                     .size(std::vector<std::int64_t>{height, width})
+                                                                     .mode(torch::kBilinear)
+                                                                     .align_corners(false)
+                                                                     .antialias(true))
+      .squeeze(0)
+      .round_()
+      .clamp_(0, 255)
+      .to(torch::kUInt8)
+      .contiguous();
+}
+
+torch::Tensor to_pixel_tensor(const RgbImage& image, std::int64_t height, std::int64_t width) {
   auto hwc =
       torch::from_blob(const_cast<std::uint8_t*>(image.pixels.data()), {image.height, image.width, 3}, torch::kUInt8);
-  auto chw = hwc.permute({2, 0, 1}).to(torch::kFloat32).div_(255.0f);
-  if (image.height == size && image.width == size) return chw.contiguous();
-  namespace F = torch::nn::functional;
-  return F::interpolate(chw.unsqueeze(0), F::InterpolateFuncOptions()
-                                              .size(std::vector<std::int64_t>{size, size})
-                                              .mode(torch::kBilinear)
-                                              .align_corners(false)
-                                              .antialias(true))
-      .squeeze(0)
-      .contiguous();
+  return resize_pixels(hwc.permute({2, 0, 1}), height, width);
+}
+
+torch::Tensor to_float_tensor(const RgbImage& image, std::int64_t size) {
+  return to_pixel_tensor(image, size, size).to(torch::kFloat32).div_(255.0f);
+}
+
+torch::Tensor normalize_pixels(const torch::Tensor& pixels, const torch::Tensor& mean, const torch::Tensor& std,
+                               at::MemoryFormat memory_format) {
+  // One conversion into the layout the model wants, then two passes in place.
+  auto x = pixels.to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/true, memory_format);
+  return x.div_(255.0f).sub_(mean).div_(std);
 }
 
 namespace {

@@ -15,6 +15,7 @@ bool Dataset::deterministic(Split) const { return false; }
 std::string Dataset::content_key() const { return {}; }
 void Dataset::begin_epoch(std::int64_t) {}
 std::optional<Preprocessing> Dataset::preprocessing() const { return std::nullopt; }
+std::optional<PixelNormalization> Dataset::pixel_normalization() const { return std::nullopt; }
 DataError::~DataError() = default;
 Collectives::~Collectives() = default;
 

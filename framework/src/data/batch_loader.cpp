@@ -59,6 +59,20 @@ void BatchLoader::work() {
   }
 }
 
+void BatchLoader::check_image_type(const Sample& sample, std::size_t index) const {
+  if (!sample.image.defined()) {
+    throw DataError(std::string("the dataset's ") + to_string(split_) + " sample " + std::to_string(index) +
+                    " has no image (an undefined tensor)");
+  }
+  const auto type = sample.image.scalar_type();
+  if (type == options_.image_type) return;
+  const bool pixels = options_.image_type == torch::kUInt8;
+  throw DataError(std::string("the dataset's ") + to_string(split_) + " sample " + std::to_string(index) + " is " +
+                  c10::toString(type) + ", but " +
+                  (pixels ? "the dataset declares a pixel_normalization(), so its samples must be uint8 pixels"
+                          : "a dataset without a pixel_normalization() must give normalized float32 images"));
+}
+
 BatchLoader::Result BatchLoader::build(std::int64_t batch_index) const {
   Result result;
   try {
@@ -74,11 +88,12 @@ BatchLoader::Result BatchLoader::build(std::int64_t batch_index) const {
         ++result.batch.skipped;
         continue;
       }
+      check_image_type(*sample, index);
       images.push_back(std::move(sample->image));
       labels.push_back(sample->label);
     }
     if (images.empty()) return result;
-    auto options = torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(options_.pin_memory);
+    auto options = torch::TensorOptions().dtype(options_.image_type).pinned_memory(options_.pin_memory);
     std::vector<std::int64_t> shape{static_cast<std::int64_t>(images.size())};
     for (auto d : images.front().sizes()) shape.push_back(d);
     result.batch.images = torch::empty(shape, options);

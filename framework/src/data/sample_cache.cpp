@@ -8,7 +8,8 @@
 
 namespace trainyard {
 
-SampleCache::SampleCache(std::size_t size) : slots_(new Slot[size]), size_(size) {}
+SampleCache::SampleCache(std::size_t size, torch::ScalarType image_type)
+    : slots_(new Slot[size]), size_(size), image_type_(image_type) {}
 
 std::optional<Sample> SampleCache::get(const Dataset& dataset, Split split, std::size_t index) {
   if (index >= size_) throw std::out_of_range("sample cache index out of range");
@@ -61,12 +62,18 @@ namespace {
 // Why `tensors` (read from a cache file) cannot be the cache of `size` samples; empty when it can.
 // The file is another process's output, so nothing about it is trusted: a foreign or truncated
 // file must be refused here, not read out of bounds below.
-std::string cache_file_problem(const std::vector<torch::Tensor>& tensors, std::size_t size) {
+std::string cache_file_problem(const std::vector<torch::Tensor>& tensors, std::size_t size,
+                               torch::ScalarType image_type) {
   if (tensors.size() != 3) return "it holds " + std::to_string(tensors.size()) + " tensors, not 3";
   const auto n = static_cast<std::int64_t>(size);
   const auto& [images, labels, present] = std::tie(tensors[0], tensors[1], tensors[2]);
   if (!images.defined() || images.dim() < 2 || images.size(0) != n) {
     return "its images are not " + std::to_string(size) + " samples";
+  }
+  if (images.scalar_type() != image_type) {
+    // A cache written before samples were kept as bytes, or by another dataset's version.
+    return std::string("its images are ") + c10::toString(images.scalar_type()) + ", this dataset's are " +
+           c10::toString(image_type);
   }
   if (labels.dim() != 1 || labels.size(0) != n || labels.scalar_type() != torch::kInt64) {
     return "its labels are not " + std::to_string(size) + " int64 values";
@@ -92,7 +99,7 @@ bool SampleCache::load(const std::filesystem::path& path, std::string* refusal) 
   } catch (const std::exception&) {
     return refuse("it is not a readable LibTorch archive");
   }
-  const std::string problem = cache_file_problem(tensors, size_);
+  const std::string problem = cache_file_problem(tensors, size_, image_type_);
   if (!problem.empty()) return refuse(problem);
   const auto images = tensors[0].contiguous();
   const auto labels = tensors[1].contiguous();

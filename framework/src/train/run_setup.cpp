@@ -1,6 +1,7 @@
 #include "run_setup.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -36,6 +37,31 @@ std::shared_ptr<Dataset> build_dataset(const ExperimentConfig& config, const Plu
   return dataset;
 }
 
+// The statistics every batch of a dataset with 8-bit samples is normalized with: checked once
+// here, so that a plugin's mistake is named before the run rather than as NaN losses later.
+std::optional<PixelNormalization> checked_pixel_normalization(const std::string& plugin, const Dataset& dataset) {
+  auto normalization = dataset.pixel_normalization();
+  if (!normalization) return normalization;
+  const auto channels = static_cast<std::size_t>(dataset.image_shape().channels);
+  const auto problem = [&](const std::string& what) {
+    return InputError("dataset plugin '" + plugin + "': its pixel_normalization() " + what);
+  };
+  if (normalization->mean.size() != channels || normalization->std.size() != channels) {
+    throw problem("has " + std::to_string(normalization->mean.size()) + " means and " +
+                  std::to_string(normalization->std.size()) + " deviations; its images have " +
+                  std::to_string(channels) + " channels, and each needs one of both");
+  }
+  for (std::size_t c = 0; c < channels; ++c) {
+    if (!std::isfinite(normalization->mean[c]) || !std::isfinite(normalization->std[c]) ||
+        !(normalization->std[c] > 0.0f)) {
+      throw problem("gives channel " + std::to_string(c) + " mean " + std::to_string(normalization->mean[c]) +
+                    " and deviation " + std::to_string(normalization->std[c]) +
+                    "; both must be finite and the deviation > 0");
+    }
+  }
+  return normalization;
+}
+
 // train.select_on against what the dataset has: `auto` selects on the validation split when there
 // is one. Selecting on test is said once in the log, since the best figures are then optimistic.
 SelectionSplit resolve_selection(const ExperimentConfig& config, const Dataset& dataset) {
@@ -55,8 +81,10 @@ SelectionSplit resolve_selection(const ExperimentConfig& config, const Dataset& 
 void decide_cache(const ExperimentConfig& config, RunObjects& objects) {
   const Dataset& dataset = *objects.dataset;
   const ImageShape shape = dataset.image_shape();
+  // What the cache really holds: bytes for 8-bit samples, floats for normalized ones.
+  const double bytes_per_value = objects.pixels ? 1.0 : static_cast<double>(sizeof(float));
   objects.cache_mb =
-      static_cast<double>(shape.channels * shape.height * shape.width) * sizeof(float) *
+      static_cast<double>(shape.channels * shape.height * shape.width) * bytes_per_value *
       static_cast<double>(dataset.size(Split::kTrain) + dataset.size(Split::kTest) + dataset.size(Split::kVal)) /
       (1024.0 * 1024.0);
   const bool deterministic = dataset.deterministic(Split::kTrain) && dataset.deterministic(Split::kTest) &&
@@ -132,6 +160,7 @@ RunObjects build_run_objects(const ExperimentConfig& config, const PluginRegistr
                              const ModelInitSource* init) {
   RunObjects objects;
   objects.dataset = build_dataset(config, registry);
+  objects.pixels = checked_pixel_normalization(config.dataset.plugin, *objects.dataset);
   objects.class_names = objects.dataset->class_names();
   objects.select_on = resolve_selection(config, *objects.dataset);
   decide_cache(config, objects);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,9 +50,10 @@ struct RunObjects {
   std::int64_t num_parameters = 0;
   std::unique_ptr<GradientReducer> reducer;  // several processes only
   std::shared_ptr<torch::optim::Optimizer> optimizer;
-  bool cache = false;       // keep decoded samples in memory after the first epoch
-  double cache_mb = 0.0;    // what the whole dataset takes decoded
-  std::string init_source;  // what the model started from (model.init_from); empty: its plugin's init
+  std::optional<PixelNormalization> pixels;  // set when the dataset's samples are uint8 pixels
+  bool cache = false;                        // keep decoded samples in memory after the first epoch
+  double cache_mb = 0.0;                     // what the whole dataset takes decoded
+  std::string init_source;                   // what the model started from (model.init_from); empty: its plugin's init
 };
 
 /// Builds the dataset (checking it can train a classifier), the model (channels-last when

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "trainyard/errors.h"
+#include "trainyard/image_io.h"
 #include "trainyard/torch_compat.h"
 
 namespace fs = std::filesystem;
@@ -54,7 +55,22 @@ Trainer::Trainer(const ExperimentConfig& config, const ExecutionPlan& plan, RunO
                        "' exposes no learning rate to schedule; use schedule: {kind: constant}");
     }
   }
+  if (objects.pixels) {
+    const auto channels = static_cast<std::int64_t>(objects.pixels->mean.size());
+    const auto on_device = torch::TensorOptions().dtype(torch::kFloat32);
+    pixel_mean_ = torch::tensor(objects.pixels->mean, on_device).view({channels, 1, 1}).to(plan.device);
+    pixel_std_ = torch::tensor(objects.pixels->std, on_device).view({channels, 1, 1}).to(plan.device);
+  }
   if (objects.cache) load_shared_caches();
+}
+
+torch::Tensor Trainer::model_input(const Batch& batch) const {
+  // 8-bit batches travel to the device as bytes (a quarter of the copy) and are normalized there,
+  // straight into the layout the model was converted to.
+  auto images = batch.images.to(plan_.device, /*non_blocking=*/true);
+  const auto layout = config_.train.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  if (objects_.pixels) return normalize_pixels(images, pixel_mean_, pixel_std_, layout);
+  return config_.train.channels_last ? images.contiguous(layout) : images;
 }
 
 void Trainer::load_shared_caches() {
@@ -63,7 +79,7 @@ void Trainer::load_shared_caches() {
   for (Split split : {Split::kTrain, Split::kTest, Split::kVal}) {
     if (split == Split::kVal && dataset.size(split) == 0) continue;
     auto& cache = caches_[static_cast<int>(split)];
-    cache = std::make_unique<SampleCache>(dataset.size(split));
+    cache = std::make_unique<SampleCache>(dataset.size(split), sample_image_type());
     if (key.empty() || config_.output.cache.empty()) continue;
     auto& file = shared_files_[static_cast<int>(split)];
     file = fs::path(config_.output.cache) / (key + "-" + to_string(split) + ".pt");
@@ -122,6 +138,7 @@ BatchLoader::Options Trainer::loader_options(Split split) const {
   options.prefetch = static_cast<int>(config_.train.prefetch_batches);
   options.pin_memory = plan_.device.is_cuda();
   options.cache = cache;
+  options.image_type = sample_image_type();
   // One process may leave a wait for data at once; over several, every rank must stop at the same
   // step (stop_agreed), so a rank does not leave the wait on its own.
   if (!plan_.communicator) options.stop_requested = options_.stop_requested;
@@ -170,8 +187,7 @@ std::optional<EpochTotals> Trainer::pass(Split split, std::int64_t epoch, Predic
 }
 
 void Trainer::step(const Batch& batch, bool training, double progress, Accumulated& sums, PredictionSink* sink) {
-  auto images = batch.images.to(plan_.device, /*non_blocking=*/true);
-  if (config_.train.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
+  auto images = model_input(batch);
   auto labels = batch.labels.to(plan_.device, /*non_blocking=*/true);
   torch::Tensor logits;
   {

@@ -58,6 +58,8 @@ class Trainer {
   void load_shared_caches();
   std::vector<std::int64_t> pass_order(Split split, std::int64_t epoch) const;
   BatchLoader::Options loader_options(Split split) const;
+  torch::ScalarType sample_image_type() const { return objects_.pixels ? torch::kUInt8 : torch::kFloat32; }
+  torch::Tensor model_input(const Batch& batch) const;
   void step(const Batch& batch, bool training, double progress, Accumulated& sums, PredictionSink* sink);
   void draw_progress(const std::string& label, const Accumulated& sums, std::int64_t num_batches, double elapsed);
   // Sums over every process's shard: loss sum, correct count, samples.
@@ -73,6 +75,7 @@ class Trainer {
   const RunOptions& options_;
   LossScaler scaler_;
   ProgressLine progress_;
+  torch::Tensor pixel_mean_, pixel_std_;                      // [C, 1, 1] on the device, for 8-bit samples
   static constexpr std::size_t kSplits = 3;                   // train, test, val
   std::array<std::unique_ptr<SampleCache>, kSplits> caches_;  // by Split
   std::array<std::filesystem::path, kSplits> shared_files_;   // where other runs find them

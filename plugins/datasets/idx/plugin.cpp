@@ -3,6 +3,7 @@
 // train-*-ubyte files, the test split the t10k-* files; labels may be narrowed to some classes.
 #include <trainyard/errors.h>
 #include <trainyard/idx_files.h>
+#include <trainyard/image_io.h>
 #include <trainyard/plugin_api.h>
 #include <trainyard/seeded_permutation.h>
 
@@ -120,19 +121,12 @@ class IdxDataset : public trainyard::Dataset {
   std::optional<trainyard::Sample> get(trainyard::Split split, std::size_t i) const override {
     const auto& s = splits_[index(split)];
     const std::size_t pixels = static_cast<std::size_t>(height_ * width_);
-    auto image = torch::from_blob(const_cast<std::uint8_t*>(s.pixels->data() + s.indices.at(i) * pixels),
-                                  {1, 1, height_, width_}, torch::kUInt8)
-                     .to(torch::kFloat32)
-                     .div_(255.0f);
-    if (options_.image_size != height_ || options_.image_size != width_) {
-      namespace F = torch::nn::functional;
-      image = F::interpolate(image, F::InterpolateFuncOptions()
-                                        .size(std::vector<std::int64_t>{options_.image_size, options_.image_size})
-                                        .mode(torch::kBilinear)
-                                        .align_corners(false)
-                                        .antialias(true));
-    }
-    image = image.squeeze(0).sub_(mean_).div_(std_).expand({options_.channels, -1, -1}).contiguous();
+    const auto file_pixels = torch::from_blob(const_cast<std::uint8_t*>(s.pixels->data() + s.indices.at(i) * pixels),
+                                              {1, height_, width_}, torch::kUInt8);
+    // 8-bit pixels: the host normalizes whole batches (pixel_normalization).
+    auto image = trainyard::resize_pixels(file_pixels, options_.image_size, options_.image_size)
+                     .expand({options_.channels, -1, -1})
+                     .contiguous();
     return trainyard::Sample{image, s.labels.at(i)};
   }
 
@@ -153,9 +147,15 @@ class IdxDataset : public trainyard::Dataset {
     p.channels = options_.channels;
     p.color = "gray";
     p.resize = "stretch";
-    p.mean.assign(static_cast<std::size_t>(options_.channels), static_cast<float>(mean_));
-    p.std.assign(static_cast<std::size_t>(options_.channels), static_cast<float>(std_));
+    const auto normalization = *pixel_normalization();
+    p.mean = normalization.mean;
+    p.std = normalization.std;
     return p;
+  }
+  std::optional<trainyard::PixelNormalization> pixel_normalization() const override {
+    const auto channels = static_cast<std::size_t>(options_.channels);
+    return trainyard::PixelNormalization{std::vector<float>(channels, static_cast<float>(mean_)),
+                                         std::vector<float>(channels, static_cast<float>(std_))};
   }
 
  private:

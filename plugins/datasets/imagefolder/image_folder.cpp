@@ -31,10 +31,6 @@ ImageFolder::ImageFolder(ImageFolderOptions options) : options_(std::move(option
   }
 
   content_key_ = make_content_key();
-
-  // ImageNet statistics, as the reference recipe (and most pretrained models) normalize.
-  mean_ = torch::tensor({0.485f, 0.456f, 0.406f}).view({3, 1, 1});
-  std_ = torch::tensor({0.229f, 0.224f, 0.225f}).view({3, 1, 1});
 }
 
 std::string ImageFolder::make_content_key() const {
@@ -49,7 +45,7 @@ std::string ImageFolder::make_content_key() const {
     hash ^= 0xff;  // field separator
     hash *= 1099511628211ULL;
   };
-  mix("imagefolder 1");
+  mix("imagefolder 2");  // 2: 8-bit samples, resized as PIL resizes 8-bit images
   mix(std::to_string(options_.image_size));
   mix("mean 0.485 0.456 0.406 std 0.229 0.224 0.225");
   if (options_.augment.any()) mix("augmented");  // never shared: the samples vary
@@ -102,9 +98,8 @@ std::optional<Sample> ImageFolder::get(Split split, std::size_t index) const {
       }
       if (options_.augment.horizontal_flip && std::bernoulli_distribution(0.5)(random)) flip_horizontally(image);
     }
-    auto tensor = to_float_tensor(image, options_.image_size);
-    tensor.sub_(mean_).div_(std_);
-    return Sample{tensor, e.label};
+    // 8-bit pixels: the host keeps them as bytes and normalizes whole batches (pixel_normalization).
+    return Sample{to_pixel_tensor(image, options_.image_size, options_.image_size), e.label};
   } catch (const ImageDecodeError& error) {
     if (!options_.skip_bad_images) {
       throw DataError(std::string(error.what()) + " (set dataset.on_bad_image: skip to leave such files out)");
@@ -132,11 +127,15 @@ std::optional<Preprocessing> ImageFolder::preprocessing() const {
   p.channels = 3;
   p.color = "rgb";
   p.resize = "stretch";
-  for (int c = 0; c < 3; ++c) {
-    p.mean.push_back(mean_[c].item<float>());
-    p.std.push_back(std_[c].item<float>());
-  }
+  const auto normalization = *pixel_normalization();
+  p.mean = normalization.mean;
+  p.std = normalization.std;
   return p;
+}
+
+std::optional<PixelNormalization> ImageFolder::pixel_normalization() const {
+  // ImageNet statistics, as the reference recipe (and most pretrained models) normalize.
+  return PixelNormalization{{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
 }
 
 }  // namespace trainyard::datasets

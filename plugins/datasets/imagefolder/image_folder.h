@@ -43,6 +43,7 @@ class ImageFolder : public trainyard::Dataset {
   std::string content_key() const override { return content_key_; }
   void begin_epoch(std::int64_t epoch) override { epoch_.store(epoch, std::memory_order_relaxed); }
   std::optional<Preprocessing> preprocessing() const override;
+  std::optional<PixelNormalization> pixel_normalization() const override;
 
   /// The file behind a sample (for tests and messages).
   const std::filesystem::path& path(Split split, std::size_t index) const;
@@ -62,7 +63,6 @@ class ImageFolder : public trainyard::Dataset {
   std::vector<std::size_t> train_;  // indices into entries_
   std::vector<std::size_t> test_;
   std::vector<std::size_t> val_;  // carved from the training images
-  torch::Tensor mean_, std_;
   std::string content_key_;
   // The epoch being served: training sample i of epoch e is augmented with the draw (seed, i, e),
   // so epochs differ, runs of one seed repeat exactly, and neither a resume nor sharding the

@@ -18,7 +18,7 @@
 namespace trainyard {
 
 struct Batch {
-  torch::Tensor images;      // [N, C, H, W] float
+  torch::Tensor images;      // [N, C, H, W]: float32, or uint8 pixels (Options::image_type)
   torch::Tensor labels;      // [N] int64
   std::int64_t skipped = 0;  // samples the dataset skipped (e.g. undecodable files)
 };
@@ -42,6 +42,9 @@ class BatchLoader {
     // When set and true, next() stops waiting for a batch that is not ready and returns nullopt
     // (a SIGTERM must end a run whose data is slow or stuck, not only one between batches).
     const std::atomic<bool>* stop_requested = nullptr;
+    // What every sample's image must be: uint8 from a dataset with a pixel_normalization(),
+    // float32 from any other. A sample of another type fails the batch with a DataError.
+    torch::ScalarType image_type = torch::kFloat32;
   };
 
   /// Starts decoding at once. `order` lists sample indices of `split` to visit.
@@ -66,6 +69,7 @@ class BatchLoader {
   };
   void work();
   Result build(std::int64_t batch_index) const;
+  void check_image_type(const Sample& sample, std::size_t index) const;
 
   const Dataset& dataset_;
   Split split_;

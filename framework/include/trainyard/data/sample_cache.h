@@ -15,8 +15,9 @@ namespace trainyard {
 
 class SampleCache {
  public:
-  /// Room for `size` samples of one split.
-  explicit SampleCache(std::size_t size);
+  /// Room for `size` samples of one split, whose images are of `image_type` (uint8 pixels, or
+  /// normalized float32).
+  explicit SampleCache(std::size_t size, torch::ScalarType image_type = torch::kFloat32);
 
   /// The sample at `index`, from the cache or from `dataset` (then cached). Safe to call from
   /// several threads at once, also for the same index (the second decode is wasted, not wrong).
@@ -31,7 +32,7 @@ class SampleCache {
   bool save(const std::filesystem::path& path) const;
   /// Fills the cache from a file save() wrote for a dataset with the same content key. Returns
   /// false (and leaves the cache empty) when the file is missing, or when it is not such a file
-  /// (corrupt, foreign, for another size): then `refusal`, if given, says why.
+  /// (corrupt, foreign, for another size or image type): then `refusal`, if given, says why.
   bool load(const std::filesystem::path& path, std::string* refusal = nullptr);
 
  private:
@@ -42,6 +43,7 @@ class SampleCache {
   };
   std::unique_ptr<Slot[]> slots_;
   std::size_t size_;
+  torch::ScalarType image_type_;
   std::atomic<std::size_t> cached_{0};
 };
 

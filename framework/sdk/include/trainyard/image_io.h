@@ -54,9 +54,23 @@ RgbImage decode_image(const std::uint8_t* data, std::size_t size, int min_side =
 RgbImage read_image(const std::filesystem::path& path, int min_side = 0,
                     std::int64_t max_pixels = kDefaultMaxImagePixels);
 
-/// [3, H, W] float tensor in [0, 1], resized to size x size (bilinear with antialiasing, as
-/// torchvision's Resize) when the image has another size.
+/// uint8 pixels [C, H, W] resized to height x width: bilinear with antialiasing (torchvision's
+/// Resize), rounded back to 8 bits as PIL's resize of an 8-bit image is, so that a decoded
+/// sample can be kept as bytes. Pixels already of that size are returned as they are.
+torch::Tensor resize_pixels(const torch::Tensor& pixels, std::int64_t height, std::int64_t width);
+
+/// [3, height, width] uint8 tensor of an image, resized by resize_pixels when it has another size.
+torch::Tensor to_pixel_tensor(const RgbImage& image, std::int64_t height, std::int64_t width);
+
+/// [3, H, W] float tensor in [0, 1]: to_pixel_tensor(image, size, size) / 255.
 torch::Tensor to_float_tensor(const RgbImage& image, std::int64_t size);
+
+/// Model inputs from uint8 pixels [C, H, W] or [N, C, H, W]: x / 255, then (x - mean) / std,
+/// with `mean` and `std` shaped [C, 1, 1] on the pixels' device; float32 in `memory_format`.
+/// The one normalization of 8-bit samples: the host's batches and the predictor's files both
+/// go through it, so a package predicts from files on exactly the inputs the run evaluated.
+torch::Tensor normalize_pixels(const torch::Tensor& pixels, const torch::Tensor& mean, const torch::Tensor& std,
+                               at::MemoryFormat memory_format = at::MemoryFormat::Contiguous);
 
 void write_png(const std::filesystem::path& path, const RgbImage& image);
 void write_png(const std::filesystem::path& path, const GrayImage& image);

@@ -47,7 +47,8 @@ namespace trainyard {
 // 2: Dataset::begin_epoch().
 // 3: Split::kVal (a validation split the dataset carves from its training images) and
 //    Dataset::preprocessing() (the transform as data, for model packages).
-inline constexpr std::uint32_t kPluginApiVersion = 3;
+// 4: Dataset::pixel_normalization(): samples may be 8-bit pixels that the host normalizes.
+inline constexpr std::uint32_t kPluginApiVersion = 4;
 
 /// The name of the one symbol every plugin library exports (see TRAINYARD_PLUGIN).
 inline constexpr const char* kPluginEntrySymbol = "trainyard_plugin";
@@ -185,7 +186,9 @@ enum class Split : std::uint32_t { kTrain = 0, kTest = 1, kVal = 2 };
 /// "train", "test" or "val".
 const char* to_string(Split split);
 
-/// One decoded example: a float image [C, H, W], already normalized, and its class index.
+/// One decoded example and its class index. The image is [C, H, W]: float32, already
+/// normalized; or, from a dataset that declares a pixel_normalization(), uint8 pixels (0..255)
+/// that the host normalizes after batching.
 struct Sample {
   torch::Tensor image;
   std::int64_t label = 0;
@@ -201,8 +204,9 @@ struct ImageShape {
 /// How a dataset turns an image file into a model input, as data: what a model package keeps so
 /// that prediction from files applies the dataset's own transform without the dataset plugin.
 /// The file is decoded to 8-bit RGB (image_io.h's read_image, JPEGs at a reduced scale that keeps
-/// both sides >= the larger of height and width), converted to `color`, scaled to [0, 1] and
-/// resized by `resize`, then normalized per channel: (x - mean[c]) / std[c].
+/// both sides >= the larger of height and width), converted to `color`, resized by `resize`,
+/// scaled to [0, 1] and normalized per channel: (x - mean[c]) / std[c] (image_io.h's
+/// normalize_pixels, as the host normalizes a dataset's 8-bit batches).
 struct Preprocessing {
   std::int64_t height = 0;
   std::int64_t width = 0;
@@ -210,9 +214,16 @@ struct Preprocessing {
   /// "rgb"; or "gray": PIL's convert("L") of the decoded image, (299 R + 587 G + 114 B) / 1000
   /// in integers (a gray file's own values), copied to every channel.
   std::string color = "rgb";
-  /// "stretch": bilinear with antialiasing to height x width, the aspect ratio not kept
-  /// (image_io.h's to_float_tensor, torchvision's Resize((h, w))).
+  /// "stretch": bilinear with antialiasing to height x width, the aspect ratio not kept, rounded
+  /// to 8 bits (image_io.h's resize_pixels; torchvision's Resize((h, w)) of a PIL image).
   std::string resize = "stretch";
+  std::vector<float> mean;  // one per channel
+  std::vector<float> std;   // one per channel
+};
+
+/// How the host turns a batch of 8-bit samples into model inputs: x / 255, then
+/// (x - mean[c]) / std[c] per channel (torchvision's ToTensor and Normalize).
+struct PixelNormalization {
   std::vector<float> mean;  // one per channel
   std::vector<float> std;   // one per channel
 };
@@ -261,6 +272,13 @@ class Dataset {
   /// nullopt (the default) when it cannot: the run's model can then be evaluated on this dataset
   /// but not packaged for prediction from files.
   virtual std::optional<Preprocessing> preprocessing() const;
+  /// Set when get() returns uint8 pixels rather than normalized floats: the host then keeps
+  /// decoded samples as bytes (a quarter of the memory, in its cache and in the cache files it
+  /// shares between runs) and normalizes each batch with these statistics where the model runs
+  /// (the GPU, when there is one). nullopt (the default): get() returns normalized float images.
+  /// Every sample of such a dataset must be uint8, of every other float32: the host refuses a
+  /// sample of the other type with a DataError.
+  virtual std::optional<PixelNormalization> pixel_normalization() const;
 };
 
 /// What an optimizer is told by the host.
