@@ -7,6 +7,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include "test_support.h"
+#include "trainyard/train/checkpoint.h"
 
 namespace t = trainyard::testing;
 namespace fs = std::filesystem;
@@ -269,6 +270,24 @@ TEST_F(Resume, CheckpointEveryAndKeepChooseWhatIsWritten) {
   EXPECT_TRUE(!fs::exists(none) || fs::is_empty(none));
   SQLite::Database db((dir_ / "results/r.db").string(), SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("SELECT coalesce(checkpoint_path, '') FROM runs WHERE id = 4").getString(), "");
+}
+
+// Issue 18: best.pt is for evaluating, exporting and fine-tuning: the model alone, a fraction of
+// last.pt (which holds Adam's two moments per parameter), unless output.best_optimizer asks for
+// the optimizer too (then the epoch's one file serves both).
+TEST_F(Resume, BestHoldsTheModelAloneUnlessTheOptimizerIsAskedFor) {
+  ASSERT_EQ(runner("exp.yaml").exit_code, 0);
+  const fs::path plain = t::recorded_run_dir(dir_ / "results/r.db", 1);
+  EXPECT_FALSE(trainyard::checkpoint_has_optimizer(plain / "best.pt"));
+  EXPECT_TRUE(trainyard::checkpoint_has_optimizer(plain / "last.pt"));
+  EXPECT_LT(fs::file_size(plain / "best.pt"), fs::file_size(plain / "last.pt"));
+  const auto evaluated = runner("--evaluate 1 --db results/r.db");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+
+  ASSERT_EQ(runner("exp.yaml --set output.best_optimizer=true").exit_code, 0);
+  const fs::path asked = t::recorded_run_dir(dir_ / "results/r.db", 2);
+  EXPECT_TRUE(trainyard::checkpoint_has_optimizer(asked / "best.pt"));
+  EXPECT_EQ(epochs(2), epochs(1));  // what is written does not change what is trained
 }
 
 // What a run spends outside its epochs is in its record: each epoch's checkpoint time, and the

@@ -171,6 +171,11 @@ const std::vector<Key<OutputSettings>>& output_keys() {
                     "repeats the epochs after the last one written")
               .at_least(1)
               .at_most(1000000)),
+      key(&OutputSettings::best_optimizer,
+          bool_param("best_optimizer", false,
+                     "best.pt also holds the optimizer's state (it is then the same file as that epoch's "
+                     "last.pt, one write for both); off, it holds the model alone, for evaluating, exporting and "
+                     "fine-tuning, at about a third of the size with Adam")),
       key(&OutputSettings::cache,
           string_param("cache", "results/cache",
                        "folder where decoded datasets are shared between runs of the same data (a sweep's "

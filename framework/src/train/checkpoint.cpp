@@ -6,15 +6,17 @@ namespace fs = std::filesystem;
 
 namespace trainyard {
 
-void serialize_checkpoint(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info,
+void serialize_checkpoint(Model& model, torch::optim::Optimizer* optimizer, const CheckpointInfo& info,
                           const std::function<void(const void* data, std::size_t size)>& sink) {
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);
   archive.write("model", model_archive);
-  torch::serialize::OutputArchive optimizer_archive;
-  optimizer.save(optimizer_archive);
-  archive.write("optimizer", optimizer_archive);
+  if (optimizer) {
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizer->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+  }
   archive.write("epoch", c10::IValue(info.epoch));
   archive.write("test_accuracy", c10::IValue(info.test_accuracy));
   c10::List<std::string> names;
@@ -73,6 +75,13 @@ CheckpointInfo read_checkpoint(torch::serialize::InputArchive& archive, Model& m
 }
 
 }  // namespace
+
+bool checkpoint_has_optimizer(const fs::path& path) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(path.string());
+  torch::serialize::InputArchive optimizer_archive;
+  return archive.try_read("optimizer", optimizer_archive);
+}
 
 CheckpointInfo load_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer* optimizer) {
   torch::serialize::InputArchive archive;

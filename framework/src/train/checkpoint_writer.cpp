@@ -27,8 +27,12 @@ bool expects_last_checkpoint(const OutputSettings& output, std::int64_t recorded
   return keeps_last(output) && recorded_epochs >= output.checkpoint_every;
 }
 
-CheckpointWriter::CheckpointWriter(fs::path run_folder, std::function<void(std::int64_t)> mid_write)
-    : best_(run_folder / "best.pt"), last_(run_folder / "last.pt"), mid_write_(std::move(mid_write)) {}
+CheckpointWriter::CheckpointWriter(fs::path run_folder, bool best_optimizer,
+                                   std::function<void(std::int64_t)> mid_write)
+    : best_(run_folder / "best.pt"),
+      last_(run_folder / "last.pt"),
+      best_optimizer_(best_optimizer),
+      mid_write_(std::move(mid_write)) {}
 
 CheckpointWriter::~CheckpointWriter() {
   try {
@@ -48,47 +52,67 @@ void CheckpointWriter::wait() {
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
-void CheckpointWriter::snapshot(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info) {
-  wait();
-  bytes_.clear();  // keeps its capacity: the pages stay mapped from the last epoch
-  serialize_checkpoint(model, optimizer, info, [this](const void* data, std::size_t size) {
+namespace {
+// Appends an archive's bytes to `buffer`, which keeps its capacity from epoch to epoch: its pages
+// stay mapped, where a fresh buffer would page-fault hundreds of megabytes again each epoch.
+void serialize_into(std::vector<char>& buffer, Model& model, torch::optim::Optimizer* optimizer,
+                    const CheckpointInfo& info) {
+  buffer.clear();
+  serialize_checkpoint(model, optimizer, info, [&buffer](const void* data, std::size_t size) {
     const char* begin = static_cast<const char*>(data);
-    bytes_.insert(bytes_.end(), begin, begin + size);
+    buffer.insert(buffer.end(), begin, begin + size);
   });
 }
+}  // namespace
 
-void CheckpointWriter::write_in_background(std::int64_t epoch, CheckpointTargets targets) {
-  wait();  // never two writers of the buffer
-  if (!targets.any()) return;
-  thread_ = std::thread([this, epoch, targets] {
+void CheckpointWriter::snapshot(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info,
+                                CheckpointTargets targets) {
+  wait();
+  targets_ = targets;
+  pending_ = true;
+  if (targets.last || (targets.best && best_optimizer_)) serialize_into(bytes_, model, &optimizer, info);
+  if (targets.best && !best_optimizer_) {
+    // For evaluating, exporting and fine-tuning: no optimizer state, nor the resume's generators.
+    CheckpointInfo model_only = info;
+    model_only.generator_states.clear();
+    serialize_into(model_bytes_, model, nullptr, model_only);
+  }
+}
+
+void CheckpointWriter::write_in_background(std::int64_t epoch) {
+  wait();  // never two writers of the buffers
+  if (!std::exchange(pending_, false) || !targets_.any()) return;
+  thread_ = std::thread([this, epoch] {
     try {
-      write(epoch, targets);
+      write(epoch);
     } catch (...) {
       error_ = std::current_exception();
     }
   });
 }
 
-void CheckpointWriter::write(std::int64_t epoch, CheckpointTargets targets) {
-  if (!targets.last) return write_file(best_, epoch);
-  write_file(last_, epoch);
-  if (!targets.best) return;
+void CheckpointWriter::write(std::int64_t epoch) {
+  if (targets_.last) write_file(last_, bytes_, epoch);
+  if (!targets_.best) return;
+  if (!best_optimizer_) return write_file(best_, model_bytes_, epoch);
   bool linked = false;
-  try {
-    linked = replace_with_hard_link(last_, best_);
-  } catch (const std::runtime_error& e) {
-    throw std::runtime_error(std::string("checkpoint not saved: ") + e.what());
+  if (targets_.last) {
+    try {
+      linked = replace_with_hard_link(last_, best_);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(std::string("checkpoint not saved: ") + e.what());
+    }
   }
-  if (!linked) write_file(best_, epoch);  // a file system without hard links: a copy
+  if (!linked) write_file(best_, bytes_, epoch);  // no last.pt this epoch, or no hard links: a copy
 }
 
-void CheckpointWriter::write_file(const fs::path& path, std::int64_t epoch) {
+void CheckpointWriter::write_file(const fs::path& path, const std::vector<char>& bytes, std::int64_t epoch) {
   try {
     DurableFile file(path);
-    const std::size_t half = bytes_.size() / 2;
-    file.write(bytes_.data(), half);
+    const std::size_t half = bytes.size() / 2;
+    file.write(bytes.data(), half);
     if (mid_write_) mid_write_(epoch);
-    file.write(bytes_.data() + half, bytes_.size() - half);
+    file.write(bytes.data() + half, bytes.size() - half);
     file.commit();
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(std::string("checkpoint not saved: ") + e.what());

@@ -36,23 +36,28 @@ bool expects_last_checkpoint(const OutputSettings& output, std::int64_t recorded
 
 class CheckpointWriter {
  public:
+  /// `best_optimizer` (output.best_optimizer): best.pt holds the optimizer's state too.
   /// `mid_write(epoch)` is called by the writer thread halfway through each file (the fault seam
   /// of a kill while a checkpoint is written); empty in production.
-  CheckpointWriter(std::filesystem::path run_folder, std::function<void(std::int64_t)> mid_write = {});
+  CheckpointWriter(std::filesystem::path run_folder, bool best_optimizer,
+                   std::function<void(std::int64_t)> mid_write = {});
   /// Waits for the write in flight; its failure is then only logged.
   ~CheckpointWriter();
   CheckpointWriter(const CheckpointWriter&) = delete;
   CheckpointWriter& operator=(const CheckpointWriter&) = delete;
 
-  /// Waits for the previous write (throwing its failure) and serializes the state into the
-  /// buffer, on the calling thread: the snapshot the next write puts on the disk.
-  void snapshot(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info);
-  /// Starts writing the snapshot (of epoch `epoch`) to `targets` on the writer thread. When both
-  /// files are wanted the state is written once, as last.pt, and best.pt is a hard link to it:
-  /// last.pt is later replaced by rename, so best.pt keeps this epoch's file. Each file is
-  /// replaced whole (a temporary file renamed over it): a crash mid-write leaves the previous
-  /// one intact.
-  void write_in_background(std::int64_t epoch, CheckpointTargets targets);
+  /// Waits for the previous write (throwing its failure) and serializes what `targets` need into
+  /// the buffers, on the calling thread: the snapshot the next write puts on the disk. last.pt
+  /// holds everything a resume needs; best.pt the model alone, unless best_optimizer.
+  void snapshot(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info,
+                CheckpointTargets targets);
+  /// Starts writing the snapshot (of epoch `epoch`) to its targets on the writer thread; does
+  /// nothing when no snapshot was taken since the last write. When
+  /// both files hold the same state (best_optimizer) it is written once, as last.pt, and best.pt
+  /// is a hard link to it: last.pt is later replaced by rename, so best.pt keeps this epoch's
+  /// file. Each file is replaced whole (a temporary file renamed over it): a crash mid-write
+  /// leaves the previous one intact.
+  void write_in_background(std::int64_t epoch);
   /// Waits for the write in flight. Throws std::runtime_error ("checkpoint not saved: ...") when
   /// it failed; the failed file keeps its previous content.
   void wait();
@@ -63,12 +68,19 @@ class CheckpointWriter {
   const std::filesystem::path& best_path() const { return best_; }
 
  private:
-  void write(std::int64_t epoch, CheckpointTargets targets);
-  void write_file(const std::filesystem::path& path, std::int64_t epoch);
+  void write(std::int64_t epoch);
+  void write_file(const std::filesystem::path& path, const std::vector<char>& bytes, std::int64_t epoch);
 
   std::filesystem::path best_, last_;
+  bool best_optimizer_;
   std::function<void(std::int64_t)> mid_write_;
-  std::vector<char> bytes_;  // the state being written; the training thread fills it only when idle
+  // The snapshot being written; the training thread fills the buffers only when no write is in
+  // flight. bytes_: the whole state (last.pt, and best.pt under best_optimizer); model_bytes_:
+  // the model alone (best.pt otherwise).
+  CheckpointTargets targets_;
+  bool pending_ = false;  // a snapshot not yet handed to the writer thread
+  std::vector<char> bytes_;
+  std::vector<char> model_bytes_;
   std::thread thread_;
   std::exception_ptr error_;  // the writer thread's failure, read after join
 };

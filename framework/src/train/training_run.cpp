@@ -69,7 +69,7 @@ class RunLoop {
         run_folder_(std::move(run_folder)) {
     if (plan.writer()) {
       const FaultInjector& faults = options.faults;
-      checkpoints_ = std::make_unique<CheckpointWriter>(run_folder_,
+      checkpoints_ = std::make_unique<CheckpointWriter>(run_folder_, config.output.best_optimizer,
                                                         [&faults](std::int64_t epoch) { faults.in_checkpoint(epoch); });
       config_yaml_ = config.to_yaml();
     }
@@ -172,11 +172,11 @@ class RunLoop {
     if (checkpoints_) {
       targets = checkpoint_targets(config_.output, record.epoch, end.stop || record.epoch == config_.train.epochs,
                                    end.new_best);
-      if (targets.any()) record.checkpoint_seconds = snapshot_state(record);
+      if (targets.any()) record.checkpoint_seconds = snapshot_state(record, targets);
     }
     const std::string best_path = targets.best ? checkpoints_->best_path().string() : "";
     recorder_.record_epoch(outcome_.run_id, record, end.new_best, best_path);
-    if (checkpoints_) checkpoints_->write_in_background(record.epoch, targets);
+    if (checkpoints_) checkpoints_->write_in_background(record.epoch);
     if (end.new_best) {
       outcome_.best = record;
       outcome_.checkpoint_path = best_path;
@@ -190,7 +190,7 @@ class RunLoop {
 
   // Serializes the epoch's state for the checkpoint writer; returns the seconds the training
   // thread spent on it, the wait for the previous epoch's write included.
-  double snapshot_state(const EpochRecord& record) {
+  double snapshot_state(const EpochRecord& record, CheckpointTargets targets) {
     const auto start = Clock::now();
     CheckpointInfo info;
     info.epoch = record.epoch;
@@ -201,7 +201,7 @@ class RunLoop {
     info.generator_states = generator_states(plan_.device);
     info.loss_scale = trainer_.loss_scale();
     info.loss_scale_clean_steps = trainer_.loss_scale_clean_steps();
-    checkpoints_->snapshot(*objects_.model, *objects_.optimizer, info);
+    checkpoints_->snapshot(*objects_.model, *objects_.optimizer, info, targets);
     return std::chrono::duration<double>(Clock::now() - start).count();
   }
 

@@ -61,6 +61,7 @@ struct OutputSettings {
   std::string checkpoints = "results/checkpoints";
   std::string keep = "both";            // which checkpoints a run keeps: best, last, both, none
   std::int64_t checkpoint_every = 1;    // epochs between writes of last.pt (and always the final one)
+  bool best_optimizer = false;          // best.pt also holds the optimizer's state
   std::string cache = "results/cache";  // shared decoded datasets; empty: none
 };
 

@@ -28,13 +28,19 @@ struct CheckpointInfo {
   std::int64_t loss_scale_clean_steps = 0;
 };
 
-/// Model parameters and buffers ("model"), optimizer state ("optimizer") and `info`, serialized
-/// as a LibTorch archive; its bytes go to `sink` as they are produced (checkpoint_writer.h keeps
-/// them in a buffer reused from epoch to epoch and writes them to the disk on a thread of its own).
-void serialize_checkpoint(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info,
+/// Model parameters and buffers ("model"), optimizer state ("optimizer", when `optimizer` is
+/// given) and `info`, serialized as a LibTorch archive; its bytes go to `sink` as they are
+/// produced (checkpoint_writer.h keeps them in a buffer reused from epoch to epoch and writes them
+/// to the disk on a thread of its own).
+void serialize_checkpoint(Model& model, torch::optim::Optimizer* optimizer, const CheckpointInfo& info,
                           const std::function<void(const void* data, std::size_t size)>& sink);
 
-/// Loads a checkpoint written from serialize_checkpoint into `model` (and `optimizer` if given).
+/// Whether the checkpoint file at `path` holds optimizer state (a last.pt does; a best.pt does
+/// only under output.best_optimizer). Throws c10::Error for a file that is not an archive.
+bool checkpoint_has_optimizer(const std::filesystem::path& path);
+
+/// Loads a checkpoint written from serialize_checkpoint into `model` (and `optimizer` if given:
+/// then the checkpoint must hold optimizer state).
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, Model& model,
                                torch::optim::Optimizer* optimizer = nullptr);
 /// The same from the bytes of a checkpoint file (one that came over the network, say).
