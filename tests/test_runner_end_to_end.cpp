@@ -259,10 +259,13 @@ TEST_F(RunnerEndToEnd, DecodedDataIsSharedBetweenRunsOfTheSameData) {
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_NE(first.output.find("shared decoded train split"), std::string::npos) << first.output;
   EXPECT_NE(first.output.find("first training batch ready"), std::string::npos) << first.output;
+  // Decoded before the first pass, on the model's threads (issue 18), not beside the step.
+  EXPECT_NE(first.output.find("train split: decoded 9 images on 2 threads"), std::string::npos) << first.output;
   const auto second = runner("exp.yaml --set train.epochs=1 --set output.cache=cache");
   ASSERT_EQ(second.exit_code, 0) << second.output;
   EXPECT_NE(second.output.find("train split: 9 decoded images from cache/imagefolder-"), std::string::npos)
       << second.output;
+  EXPECT_EQ(second.output.find("train split: decoded"), std::string::npos) << second.output;
   SQLite::Database database(db(), SQLite::OPEN_READONLY);
   // The same samples: the same first epoch, to the last bit.
   EXPECT_EQ(database.execAndGet("SELECT count(DISTINCT train_loss) FROM epochs").getInt(), 1);

@@ -2,8 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
+#include <set>
 #include <thread>
 
+#include <trainyard/data/batch_loader.h>
 #include <trainyard/data/sample_cache.h>
 
 #include "test_support.h"
@@ -167,4 +170,58 @@ TEST(SampleCache, KeepsUint8SamplesAsBytesAndRefusesAFileOfAnotherImageType) {
   SampleCache floats(8);
   EXPECT_FALSE(floats.load(dir / "bytes.pt", &refusal));
   EXPECT_NE(refusal.find("its images are Byte, this dataset's are Float"), std::string::npos) << refusal;
+}
+
+namespace {
+// Records which threads decode, and fails on index 6 when asked to.
+class ThreadRecordingDataset : public CountingDataset {
+ public:
+  explicit ThreadRecordingDataset(bool fail_on_six = false) : fail_(fail_on_six) {}
+  std::optional<trainyard::Sample> get(Split split, std::size_t index) const override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      threads_.insert(std::this_thread::get_id());
+    }
+    if (fail_ && index == 6) throw trainyard::DataError("sample 6 is broken");
+    return CountingDataset::get(split, index);
+  }
+  std::size_t threads() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return threads_.size();
+  }
+
+ private:
+  bool fail_;
+  mutable std::mutex mutex_;
+  mutable std::set<std::thread::id> threads_;
+};
+}  // namespace
+
+// Issue 18: on a CPU a cached split is decoded before its first pass, on the intra-op threads,
+// rather than by loader threads that preempt the training step's. Each sample once, skipped ones
+// remembered; a decoding error comes out of fill(); a stop leaves the rest for later.
+TEST(SampleCache, FillDecodesEverySampleOnceOnTheIntraOpThreads) {
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(2);
+  ThreadRecordingDataset dataset;
+  SampleCache cache(8);
+  cache.get(dataset, Split::kTrain, 0);  // already there: not decoded again
+  EXPECT_EQ(cache.fill(dataset, Split::kTrain, trainyard::epoch_order(8, false, 0, 0)), 7u);
+  EXPECT_TRUE(cache.complete());
+  EXPECT_EQ(dataset.calls.load(), 8);
+  EXPECT_EQ(dataset.threads(), 2u);
+  EXPECT_FALSE(cache.get(dataset, Split::kTrain, 3).has_value());  // skipped, and remembered
+  EXPECT_EQ(cache.fill(dataset, Split::kTrain, trainyard::epoch_order(8, false, 0, 0)), 0u);
+  EXPECT_EQ(dataset.calls.load(), 8);
+
+  ThreadRecordingDataset failing(/*fail_on_six=*/true);
+  SampleCache broken(8);
+  EXPECT_THROW(broken.fill(failing, Split::kTrain, trainyard::epoch_order(8, false, 0, 0)), trainyard::DataError);
+  EXPECT_FALSE(broken.complete());
+
+  std::atomic<bool> stop{true};
+  SampleCache stopped(8);
+  EXPECT_EQ(stopped.fill(dataset, Split::kTrain, trainyard::epoch_order(8, false, 0, 0), &stop), 0u);
+  EXPECT_EQ(stopped.cached(), 0u);
+  torch::set_num_threads(threads);
 }

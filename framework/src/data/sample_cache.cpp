@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <tuple>
 
+#include <ATen/Parallel.h>
+
 #include "trainyard/system/durable_file.h"
 
 namespace trainyard {
@@ -27,6 +29,22 @@ std::optional<Sample> SampleCache::get(const Dataset& dataset, Split split, std:
     cached_.fetch_add(1, std::memory_order_relaxed);
   }
   return sample;
+}
+
+std::size_t SampleCache::fill(const Dataset& dataset, Split split, const std::vector<std::int64_t>& indices,
+                              const std::atomic<bool>* stop_requested) {
+  std::atomic<std::size_t> decoded{0};
+  // One index per task: samples differ in cost (file sizes), and a stop is seen within one.
+  at::parallel_for(0, static_cast<std::int64_t>(indices.size()), 1, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) {
+      if (stop_requested && stop_requested->load(std::memory_order_relaxed)) return;
+      const auto index = static_cast<std::size_t>(indices[static_cast<std::size_t>(i)]);
+      if (index < size_ && slots_[index].state.load(std::memory_order_acquire) >= kSample) continue;
+      get(dataset, split, index);
+      decoded.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  return decoded.load();
 }
 
 bool SampleCache::save(const std::filesystem::path& path) const {

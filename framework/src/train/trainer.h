@@ -56,6 +56,7 @@ class Trainer {
  private:
   struct Accumulated;
   void load_shared_caches();
+  void fill_cache(Split split);
   std::vector<std::int64_t> pass_order(Split split, std::int64_t epoch) const;
   BatchLoader::Options loader_options(Split split) const;
   torch::ScalarType sample_image_type() const { return objects_.pixels ? torch::kUInt8 : torch::kFloat32; }

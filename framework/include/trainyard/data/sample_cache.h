@@ -23,6 +23,16 @@ class SampleCache {
   /// several threads at once, also for the same index (the second decode is wasted, not wrong).
   std::optional<Sample> get(const Dataset& dataset, Split split, std::size_t index);
 
+  /// Decodes every sample of `indices` not cached yet, on LibTorch's intra-op threads (every
+  /// core the model computes on), before the pass that reads them. On a CPU that is cheaper than
+  /// decoding on loader threads beside the training step: there they preempt the step's OpenMP
+  /// threads, and the whole step waits for the one preempted (a first epoch of ResNet-50 at
+  /// 32x32 trained at 28.8 images/s against 66.6 from a filled cache, 2 cores). Stops early,
+  /// leaving the rest undecoded, once `stop_requested` is set. Rethrows a DataError of any sample.
+  /// Returns the samples it decoded.
+  std::size_t fill(const Dataset& dataset, Split split, const std::vector<std::int64_t>& indices,
+                   const std::atomic<bool>* stop_requested = nullptr);
+
   std::size_t cached() const { return cached_.load(std::memory_order_relaxed); }
   /// Every sample is in memory: reading a batch costs a copy, no decoding.
   bool complete() const { return cached() == size_; }
