@@ -279,15 +279,36 @@ TEST_F(Resume, BestHoldsTheModelAloneUnlessTheOptimizerIsAskedFor) {
   ASSERT_EQ(runner("exp.yaml").exit_code, 0);
   const fs::path plain = t::recorded_run_dir(dir_ / "results/r.db", 1);
   EXPECT_FALSE(trainyard::checkpoint_has_optimizer(plain / "best.pt"));
-  EXPECT_TRUE(trainyard::checkpoint_has_optimizer(plain / "last.pt"));
-  EXPECT_LT(fs::file_size(plain / "best.pt"), fs::file_size(plain / "last.pt"));
   const auto evaluated = runner("--evaluate 1 --db results/r.db");
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  // A resume point holds the optimizer, but for the one of the run's last epoch (never resumed
+  // from: it is what --checkpoint last evaluates and exports), which is smaller than the others.
+  ASSERT_NE(runner("exp.yaml", "TRAINYARD_FAULT_KILL_AFTER_EPOCH=2").exit_code, 0);
+  const fs::path killed = t::recorded_run_dir(dir_ / "results/r.db", 2);
+  EXPECT_TRUE(trainyard::checkpoint_has_optimizer(killed / "last.pt"));
+  EXPECT_FALSE(trainyard::checkpoint_has_optimizer(plain / "last.pt"));
+  EXPECT_LT(fs::file_size(plain / "last.pt"), fs::file_size(killed / "last.pt"));
+  ASSERT_EQ(runner("--evaluate 1 --checkpoint last --db results/r.db").exit_code, 0);
 
   ASSERT_EQ(runner("exp.yaml --set output.best_optimizer=true").exit_code, 0);
-  const fs::path asked = t::recorded_run_dir(dir_ / "results/r.db", 2);
+  const fs::path asked = t::recorded_run_dir(dir_ / "results/r.db", 3);
   EXPECT_TRUE(trainyard::checkpoint_has_optimizer(asked / "best.pt"));
-  EXPECT_EQ(epochs(2), epochs(1));  // what is written does not change what is trained
+  EXPECT_TRUE(trainyard::checkpoint_has_optimizer(asked / "last.pt"));
+  EXPECT_EQ(epochs(3), epochs(1));  // what is written does not change what is trained
+}
+
+// The last epoch's last.pt holds no optimizer state: a run killed after writing it (before it
+// was marked finished) has nothing left to train, and its resume only finishes it.
+TEST_F(Resume, KilledAfterItsLastEpochTheResumeFinishesTheRun) {
+  ASSERT_EQ(runner("exp.yaml").exit_code, 0);
+  ASSERT_NE(runner("exp.yaml", "TRAINYARD_FAULT_KILL_AFTER_EPOCH=4").exit_code, 0);
+  EXPECT_EQ(status(2), "running");
+  EXPECT_EQ(epochs(2).size(), 4u);
+  const auto resumed = runner("--resume 2 --db results/r.db");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("run 2 resumed after epoch 4 of 4"), std::string::npos) << resumed.output;
+  EXPECT_EQ(status(2), "finished");
+  EXPECT_EQ(epochs(2), epochs(1));
 }
 
 // What a run spends outside its epochs is in its record: each epoch's checkpoint time, and the

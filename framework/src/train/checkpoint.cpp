@@ -76,11 +76,23 @@ CheckpointInfo read_checkpoint(torch::serialize::InputArchive& archive, Model& m
 
 }  // namespace
 
+namespace {
+bool has_optimizer(torch::serialize::InputArchive& archive) {
+  torch::serialize::InputArchive optimizer_archive;
+  return archive.try_read("optimizer", optimizer_archive);
+}
+}  // namespace
+
 bool checkpoint_has_optimizer(const fs::path& path) {
   torch::serialize::InputArchive archive;
   archive.load_from(path.string());
-  torch::serialize::InputArchive optimizer_archive;
-  return archive.try_read("optimizer", optimizer_archive);
+  return has_optimizer(archive);
+}
+
+bool checkpoint_bytes_have_optimizer(const std::string& bytes) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(bytes.data(), bytes.size());
+  return has_optimizer(archive);
 }
 
 CheckpointInfo load_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer* optimizer) {

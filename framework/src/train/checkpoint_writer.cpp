@@ -15,11 +15,13 @@ bool keeps_last(const OutputSettings& output) { return output.keep == "last" || 
 bool keeps_best(const OutputSettings& output) { return output.keep == "best" || output.keep == "both"; }
 }  // namespace
 
-CheckpointTargets checkpoint_targets(const OutputSettings& output, std::int64_t epoch, bool final_epoch,
-                                     bool new_best) {
+CheckpointTargets checkpoint_targets(const OutputSettings& output, std::int64_t epoch, std::int64_t epochs,
+                                     bool final_epoch, bool new_best) {
   CheckpointTargets targets;
   targets.last = keeps_last(output) && (final_epoch || epoch % output.checkpoint_every == 0);
   targets.best = keeps_best(output) && new_best;
+  // Not for a run a callback ends early: should its end fail, a resume would go on training.
+  targets.run_complete = epoch == epochs;
   return targets;
 }
 
@@ -70,9 +72,11 @@ void CheckpointWriter::snapshot(Model& model, torch::optim::Optimizer& optimizer
   wait();
   targets_ = targets;
   pending_ = true;
-  if (targets.last || (targets.best && best_optimizer_)) serialize_into(bytes_, model, &optimizer, info);
-  if (targets.best && !best_optimizer_) {
-    // For evaluating, exporting and fine-tuning: no optimizer state, nor the resume's generators.
+  const bool full_last = targets.last && !last_is_model_only();
+  if (full_last || (targets.best && best_optimizer_)) serialize_into(bytes_, model, &optimizer, info);
+  if ((targets.best && !best_optimizer_) || last_is_model_only()) {
+    // For evaluating, exporting and fine-tuning (best.pt, and a complete run's last.pt): no
+    // optimizer state, nor the resume's generators.
     CheckpointInfo model_only = info;
     model_only.generator_states.clear();
     serialize_into(model_bytes_, model, nullptr, model_only);
@@ -92,18 +96,17 @@ void CheckpointWriter::write_in_background(std::int64_t epoch) {
 }
 
 void CheckpointWriter::write(std::int64_t epoch) {
-  if (targets_.last) write_file(last_, bytes_, epoch);
+  if (targets_.last) write_file(last_, last_is_model_only() ? model_bytes_ : bytes_, epoch);
   if (!targets_.best) return;
-  if (!best_optimizer_) return write_file(best_, model_bytes_, epoch);
+  const bool same_as_last = targets_.last && (best_optimizer_ || last_is_model_only());
+  if (!same_as_last) return write_file(best_, best_optimizer_ ? bytes_ : model_bytes_, epoch);
   bool linked = false;
-  if (targets_.last) {
-    try {
-      linked = replace_with_hard_link(last_, best_);
-    } catch (const std::runtime_error& e) {
-      throw std::runtime_error(std::string("checkpoint not saved: ") + e.what());
-    }
+  try {
+    linked = replace_with_hard_link(last_, best_);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("checkpoint not saved: ") + e.what());
   }
-  if (!linked) write_file(best_, bytes_, epoch);  // no last.pt this epoch, or no hard links: a copy
+  if (!linked) write_file(best_, last_is_model_only() ? model_bytes_ : bytes_, epoch);  // no hard links: a copy
 }
 
 void CheckpointWriter::write_file(const fs::path& path, const std::vector<char>& bytes, std::int64_t epoch) {

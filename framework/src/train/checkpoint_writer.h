@@ -23,12 +23,18 @@ namespace trainyard {
 struct CheckpointTargets {
   bool last = false;  // last.pt: the resume point
   bool best = false;  // best.pt: the best epoch so far
+  // The run's configured last epoch: its last.pt is never resumed from (a finished run is not
+  // resumed; one killed after it has nothing left to train), only evaluated or exported, so it
+  // holds the model alone: a third of the bytes to write and fsync before the run can end.
+  bool run_complete = false;
   bool any() const { return last || best; }
 };
 
 /// What an epoch writes under output.keep and output.checkpoint_every: last.pt every
-/// checkpoint_every epochs and at the run's final epoch (`final_epoch`), best.pt at each new best.
-CheckpointTargets checkpoint_targets(const OutputSettings& output, std::int64_t epoch, bool final_epoch, bool new_best);
+/// checkpoint_every epochs and at the run's final epoch (`final_epoch`: its configured last, or
+/// one a callback ends it at), best.pt at each new best.
+CheckpointTargets checkpoint_targets(const OutputSettings& output, std::int64_t epoch, std::int64_t epochs,
+                                     bool final_epoch, bool new_best);
 
 /// Whether a run that recorded `recorded_epochs` must have a last.pt to resume from: none is
 /// written under output.keep best or none, nor before the first checkpoint_every epochs.
@@ -48,13 +54,14 @@ class CheckpointWriter {
 
   /// Waits for the previous write (throwing its failure) and serializes what `targets` need into
   /// the buffers, on the calling thread: the snapshot the next write puts on the disk. last.pt
-  /// holds everything a resume needs; best.pt the model alone, unless best_optimizer.
+  /// holds everything a resume needs (the model alone at the run's configured last epoch);
+  /// best.pt the model alone, unless best_optimizer.
   void snapshot(Model& model, torch::optim::Optimizer& optimizer, const CheckpointInfo& info,
                 CheckpointTargets targets);
   /// Starts writing the snapshot (of epoch `epoch`) to its targets on the writer thread; does
   /// nothing when no snapshot was taken since the last write. When
-  /// both files hold the same state (best_optimizer) it is written once, as last.pt, and best.pt
-  /// is a hard link to it: last.pt is later replaced by rename, so best.pt keeps this epoch's
+  /// both files hold the same state it is written once, as last.pt, and best.pt is a hard link
+  /// to it: last.pt is later replaced by rename, so best.pt keeps this epoch's
   /// file. Each file is replaced whole (a temporary file renamed over it): a crash mid-write
   /// leaves the previous one intact.
   void write_in_background(std::int64_t epoch);
@@ -70,6 +77,8 @@ class CheckpointWriter {
  private:
   void write(std::int64_t epoch);
   void write_file(const std::filesystem::path& path, const std::vector<char>& bytes, std::int64_t epoch);
+  // last.pt of the snapshot holds the model alone (run_complete), as best.pt then does too.
+  bool last_is_model_only() const { return targets_.last && targets_.run_complete && !best_optimizer_; }
 
   std::filesystem::path best_, last_;
   bool best_optimizer_;

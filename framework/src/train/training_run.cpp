@@ -116,7 +116,16 @@ class RunLoop {
     if (plan_.communicator) plan_.communicator->broadcast_bytes(saved_bytes);
     std::int64_t done = 0;
     if (!saved_bytes.empty()) {
-      const auto saved = load_checkpoint_bytes(saved_bytes, *objects_.model, objects_.optimizer.get());
+      // A run's last epoch leaves last.pt without optimizer state (checkpoint_writer.h): a run
+      // killed after it was written has every epoch done and is only finished here.
+      const bool complete = !checkpoint_bytes_have_optimizer(saved_bytes);
+      const auto saved =
+          load_checkpoint_bytes(saved_bytes, *objects_.model, complete ? nullptr : objects_.optimizer.get());
+      if (complete && saved.epoch != config_.train.epochs) {
+        throw InputError("checkpoint '" + last.string() + "' holds no optimizer state: it is the final checkpoint of " +
+                         std::to_string(saved.epoch) + " epochs, and the run has " +
+                         std::to_string(config_.train.epochs) + "; it cannot be trained on");
+      }
       const std::string owner = run_folder_.filename().string();
       if (plan_.writer() && !saved.owner.empty() && saved.owner != owner) {  // the others have no folder
         throw InputError("checkpoint '" + last.string() + "' belongs to " + saved.owner + ", not to " + owner +
@@ -170,8 +179,8 @@ class RunLoop {
     for (auto& callback : callbacks_) callback->on_epoch_end(end);
     CheckpointTargets targets;
     if (checkpoints_) {
-      targets = checkpoint_targets(config_.output, record.epoch, end.stop || record.epoch == config_.train.epochs,
-                                   end.new_best);
+      targets = checkpoint_targets(config_.output, record.epoch, config_.train.epochs,
+                                   end.stop || record.epoch == config_.train.epochs, end.new_best);
       if (targets.any()) record.checkpoint_seconds = snapshot_state(record, targets);
     }
     const std::string best_path = targets.best ? checkpoints_->best_path().string() : "";

@@ -35,9 +35,11 @@ struct CheckpointInfo {
 void serialize_checkpoint(Model& model, torch::optim::Optimizer* optimizer, const CheckpointInfo& info,
                           const std::function<void(const void* data, std::size_t size)>& sink);
 
-/// Whether the checkpoint file at `path` holds optimizer state (a last.pt does; a best.pt does
-/// only under output.best_optimizer). Throws c10::Error for a file that is not an archive.
+/// Whether the checkpoint file at `path` (or its bytes) holds optimizer state: a last.pt does,
+/// but for the one of a run's last epoch; a best.pt only under output.best_optimizer. Throws
+/// c10::Error for a file that is not an archive.
 bool checkpoint_has_optimizer(const std::filesystem::path& path);
+bool checkpoint_bytes_have_optimizer(const std::string& bytes);
 
 /// Loads a checkpoint written from serialize_checkpoint into `model` (and `optimizer` if given:
 /// then the checkpoint must hold optimizer state).
