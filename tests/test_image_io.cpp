@@ -189,7 +189,14 @@ TEST(ImageIo, ResizedPixelsAreRoundedBytesAndNormalizedInTheModelsLayout) {
   EXPECT_EQ(half[1].max().item<int>(), 0);
   const auto floats = trainyard::to_float_tensor(stripes, 2);
   EXPECT_TRUE(torch::equal(floats, half.to(torch::kFloat32).div(255.0f)));
-  EXPECT_TRUE(torch::equal(trainyard::resize_pixels(half, 2, 2), half));  // already that size
+  // Already that size: equal, and a copy (samples outlive the decoder's buffer they came from).
+  const auto same = trainyard::resize_pixels(half, 2, 2);
+  EXPECT_TRUE(torch::equal(same, half));
+  EXPECT_NE(same.data_ptr(), half.data_ptr());
+  RgbImage one = t::solid_image(1, 1, 7, 8, 9);
+  const auto single = trainyard::to_pixel_tensor(one, 1, 1);
+  EXPECT_NE(single.data_ptr(), static_cast<void*>(one.pixels.data()));
+  EXPECT_EQ(single[2][0][0].item<int>(), 9);
 
   const auto mean = torch::tensor({0.5f, 0.25f, 0.0f}).view({3, 1, 1});
   const auto std = torch::tensor({0.5f, 0.25f, 1.0f}).view({3, 1, 1});

@@ -196,7 +196,11 @@ RgbImage read_image(const fs::path& path, int min_side, std::int64_t max_pixels)
 }
 
 torch::Tensor resize_pixels(const torch::Tensor& pixels, std::int64_t height, std::int64_t width) {
-  if (pixels.size(-2) == height && pixels.size(-1) == width) return pixels.contiguous();
+  if (pixels.size(-2) == height && pixels.size(-1) == width) {
+    // Always a tensor of its own: `pixels` is often a view of a decoder's buffer (from_blob) that
+    // is gone once the sample is returned.
+    return pixels.is_contiguous() ? pixels.clone() : pixels.contiguous();
+  }
   namespace F = torch::nn::functional;
   // LibTorch 1.13's antialiased bilinear kernel takes floats only: resize the 0..255 values as
   // floats, then round (half to even) and clamp back to bytes.

@@ -57,9 +57,9 @@ Trainer::Trainer(const ExperimentConfig& config, const ExecutionPlan& plan, RunO
   }
   if (objects.pixels) {
     const auto channels = static_cast<std::int64_t>(objects.pixels->mean.size());
-    const auto on_device = torch::TensorOptions().dtype(torch::kFloat32);
-    pixel_mean_ = torch::tensor(objects.pixels->mean, on_device).view({channels, 1, 1}).to(plan.device);
-    pixel_std_ = torch::tensor(objects.pixels->std, on_device).view({channels, 1, 1}).to(plan.device);
+    const auto floats = torch::TensorOptions().dtype(torch::kFloat32);
+    pixel_mean_ = torch::tensor(objects.pixels->mean, floats).view({channels, 1, 1}).to(plan.device);
+    pixel_std_ = torch::tensor(objects.pixels->std, floats).view({channels, 1, 1}).to(plan.device);
   }
   if (objects.cache) load_shared_caches();
 }

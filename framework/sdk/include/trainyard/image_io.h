@@ -56,7 +56,8 @@ RgbImage read_image(const std::filesystem::path& path, int min_side = 0,
 
 /// uint8 pixels [C, H, W] resized to height x width: bilinear with antialiasing (torchvision's
 /// Resize), rounded back to 8 bits as PIL's resize of an 8-bit image is, so that a decoded
-/// sample can be kept as bytes. Pixels already of that size are returned as they are.
+/// sample can be kept as bytes. Pixels already of that size are copied as they are: the result
+/// never shares the memory of `pixels`.
 torch::Tensor resize_pixels(const torch::Tensor& pixels, std::int64_t height, std::int64_t width);
 
 /// [3, height, width] uint8 tensor of an image, resized by resize_pixels when it has another size.
