@@ -191,8 +191,8 @@ Predictor Predictor::open(const std::string& package_file, const Options& option
   state->registry->discover(folders);
   state->model = build_model(*state->registry, state->package, package_file);
   const Preprocessing& p = state->package.preprocessing;
-  state->mean = torch::tensor(p.mean).view({p.channels, 1, 1});
-  state->std = torch::tensor(p.std).view({p.channels, 1, 1});
+  state->mean = channel_statistics(p.mean);
+  state->std = channel_statistics(p.std);
   // bf16 autocast as the run had it; a run trained in fp16 (on a GPU) predicts in fp32 on the
   // CPU, which has no fp16 autocast.
   state->autocast = state->package.precision == "bf16";

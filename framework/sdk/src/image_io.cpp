@@ -233,6 +233,11 @@ torch::Tensor normalize_pixels(const torch::Tensor& pixels, const torch::Tensor&
   return x.div_(255.0f).sub_(mean).div_(std);
 }
 
+torch::Tensor channel_statistics(const std::vector<float>& values, const torch::Device& device) {
+  const auto channels = static_cast<std::int64_t>(values.size());
+  return torch::tensor(values, torch::TensorOptions().dtype(torch::kFloat32)).view({channels, 1, 1}).to(device);
+}
+
 namespace {
 void write_png_pixels(const fs::path& path, int width, int height, png_uint_32 format, const std::uint8_t* pixels) {
   png_image png;

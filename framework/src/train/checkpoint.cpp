@@ -48,12 +48,10 @@ CheckpointInfo read_checkpoint(torch::serialize::InputArchive& archive, Model& m
   torch::serialize::InputArchive model_archive;
   archive.read("model", model_archive);
   model.load(model_archive);
-  if (optimizer) {
-    torch::serialize::InputArchive optimizer_archive;
-    archive.read("optimizer", optimizer_archive);
-    optimizer->load(optimizer_archive);
-  }
   CheckpointInfo info;
+  torch::serialize::InputArchive optimizer_archive;
+  info.has_optimizer = archive.try_read("optimizer", optimizer_archive);
+  if (optimizer && info.has_optimizer) optimizer->load(optimizer_archive);
   c10::IValue value;
   archive.read("epoch", value);
   info.epoch = value.toInt();
@@ -76,23 +74,11 @@ CheckpointInfo read_checkpoint(torch::serialize::InputArchive& archive, Model& m
 
 }  // namespace
 
-namespace {
-bool has_optimizer(torch::serialize::InputArchive& archive) {
-  torch::serialize::InputArchive optimizer_archive;
-  return archive.try_read("optimizer", optimizer_archive);
-}
-}  // namespace
-
 bool checkpoint_has_optimizer(const fs::path& path) {
   torch::serialize::InputArchive archive;
   archive.load_from(path.string());
-  return has_optimizer(archive);
-}
-
-bool checkpoint_bytes_have_optimizer(const std::string& bytes) {
-  torch::serialize::InputArchive archive;
-  archive.load_from(bytes.data(), bytes.size());
-  return has_optimizer(archive);
+  torch::serialize::InputArchive optimizer_archive;
+  return archive.try_read("optimizer", optimizer_archive);
 }
 
 CheckpointInfo load_checkpoint(const fs::path& path, Model& model, torch::optim::Optimizer* optimizer) {

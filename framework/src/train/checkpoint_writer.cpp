@@ -16,12 +16,13 @@ bool keeps_best(const OutputSettings& output) { return output.keep == "best" || 
 }  // namespace
 
 CheckpointTargets checkpoint_targets(const OutputSettings& output, std::int64_t epoch, std::int64_t epochs,
-                                     bool final_epoch, bool new_best) {
+                                     bool stopping, bool new_best) {
   CheckpointTargets targets;
-  targets.last = keeps_last(output) && (final_epoch || epoch % output.checkpoint_every == 0);
-  targets.best = keeps_best(output) && new_best;
-  // Not for a run a callback ends early: should its end fail, a resume would go on training.
   targets.run_complete = epoch == epochs;
+  targets.last = keeps_last(output) && (targets.run_complete || stopping || epoch % output.checkpoint_every == 0);
+  targets.best = keeps_best(output) && new_best;
+  // run_complete is not set for a run a callback stops: should its end fail, a resume would go on
+  // training, from a last.pt with the optimizer's state.
   return targets;
 }
 
@@ -96,7 +97,7 @@ void CheckpointWriter::write_in_background(std::int64_t epoch) {
 }
 
 void CheckpointWriter::write(std::int64_t epoch) {
-  if (targets_.last) write_file(last_, last_is_model_only() ? model_bytes_ : bytes_, epoch);
+  if (targets_.last) write_file(last_, last_bytes(), epoch);
   if (!targets_.best) return;
   const bool same_as_last = targets_.last && (best_optimizer_ || last_is_model_only());
   if (!same_as_last) return write_file(best_, best_optimizer_ ? bytes_ : model_bytes_, epoch);
@@ -106,7 +107,7 @@ void CheckpointWriter::write(std::int64_t epoch) {
   } catch (const std::runtime_error& e) {
     throw std::runtime_error(std::string("checkpoint not saved: ") + e.what());
   }
-  if (!linked) write_file(best_, last_is_model_only() ? model_bytes_ : bytes_, epoch);  // no hard links: a copy
+  if (!linked) write_file(best_, last_bytes(), epoch);  // no hard links: a copy
 }
 
 void CheckpointWriter::write_file(const fs::path& path, const std::vector<char>& bytes, std::int64_t epoch) {

@@ -30,11 +30,11 @@ struct CheckpointTargets {
   bool any() const { return last || best; }
 };
 
-/// What an epoch writes under output.keep and output.checkpoint_every: last.pt every
-/// checkpoint_every epochs and at the run's final epoch (`final_epoch`: its configured last, or
-/// one a callback ends it at), best.pt at each new best.
+/// What epoch `epoch` of `epochs` writes under output.keep and output.checkpoint_every: last.pt
+/// every checkpoint_every epochs and at the run's final epoch (its configured last, or the one a
+/// callback is `stopping` it at), best.pt at each new best.
 CheckpointTargets checkpoint_targets(const OutputSettings& output, std::int64_t epoch, std::int64_t epochs,
-                                     bool final_epoch, bool new_best);
+                                     bool stopping, bool new_best);
 
 /// Whether a run that recorded `recorded_epochs` must have a last.pt to resume from: none is
 /// written under output.keep best or none, nor before the first checkpoint_every epochs.
@@ -79,6 +79,7 @@ class CheckpointWriter {
   void write_file(const std::filesystem::path& path, const std::vector<char>& bytes, std::int64_t epoch);
   // last.pt of the snapshot holds the model alone (run_complete), as best.pt then does too.
   bool last_is_model_only() const { return targets_.last && targets_.run_complete && !best_optimizer_; }
+  const std::vector<char>& last_bytes() const { return last_is_model_only() ? model_bytes_ : bytes_; }
 
   std::filesystem::path best_, last_;
   bool best_optimizer_;

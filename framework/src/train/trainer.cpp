@@ -56,10 +56,8 @@ Trainer::Trainer(const ExperimentConfig& config, const ExecutionPlan& plan, RunO
     }
   }
   if (objects.pixels) {
-    const auto channels = static_cast<std::int64_t>(objects.pixels->mean.size());
-    const auto floats = torch::TensorOptions().dtype(torch::kFloat32);
-    pixel_mean_ = torch::tensor(objects.pixels->mean, floats).view({channels, 1, 1}).to(plan.device);
-    pixel_std_ = torch::tensor(objects.pixels->std, floats).view({channels, 1, 1}).to(plan.device);
+    pixel_mean_ = channel_statistics(objects.pixels->mean, plan.device);
+    pixel_std_ = channel_statistics(objects.pixels->std, plan.device);
   }
   if (objects.cache) load_shared_caches();
 }

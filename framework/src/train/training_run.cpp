@@ -118,10 +118,8 @@ class RunLoop {
     if (!saved_bytes.empty()) {
       // A run's last epoch leaves last.pt without optimizer state (checkpoint_writer.h): a run
       // killed after it was written has every epoch done and is only finished here.
-      const bool complete = !checkpoint_bytes_have_optimizer(saved_bytes);
-      const auto saved =
-          load_checkpoint_bytes(saved_bytes, *objects_.model, complete ? nullptr : objects_.optimizer.get());
-      if (complete && saved.epoch != config_.train.epochs) {
+      const auto saved = load_checkpoint_bytes(saved_bytes, *objects_.model, objects_.optimizer.get());
+      if (!saved.has_optimizer && saved.epoch != config_.train.epochs) {
         throw InputError("checkpoint '" + last.string() + "' holds no optimizer state: it is the final checkpoint of " +
                          std::to_string(saved.epoch) + " epochs, and the run has " +
                          std::to_string(config_.train.epochs) + "; it cannot be trained on");
@@ -179,8 +177,7 @@ class RunLoop {
     for (auto& callback : callbacks_) callback->on_epoch_end(end);
     CheckpointTargets targets;
     if (checkpoints_) {
-      targets = checkpoint_targets(config_.output, record.epoch, config_.train.epochs,
-                                   end.stop || record.epoch == config_.train.epochs, end.new_best);
+      targets = checkpoint_targets(config_.output, record.epoch, config_.train.epochs, end.stop, end.new_best);
       if (targets.any()) record.checkpoint_seconds = snapshot_state(record, targets);
     }
     const std::string best_path = targets.best ? checkpoints_->best_path().string() : "";

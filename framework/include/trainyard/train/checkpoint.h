@@ -26,6 +26,9 @@ struct CheckpointInfo {
   std::vector<torch::Tensor> generator_states;
   double loss_scale = 0.0;
   std::int64_t loss_scale_clean_steps = 0;
+  // Read, not written: whether the checkpoint held optimizer state (loaded into the optimizer
+  // given to load_checkpoint, if one was).
+  bool has_optimizer = false;
 };
 
 /// Model parameters and buffers ("model"), optimizer state ("optimizer", when `optimizer` is
@@ -35,14 +38,13 @@ struct CheckpointInfo {
 void serialize_checkpoint(Model& model, torch::optim::Optimizer* optimizer, const CheckpointInfo& info,
                           const std::function<void(const void* data, std::size_t size)>& sink);
 
-/// Whether the checkpoint file at `path` (or its bytes) holds optimizer state: a last.pt does,
-/// but for the one of a run's last epoch; a best.pt only under output.best_optimizer. Throws
-/// c10::Error for a file that is not an archive.
+/// Whether the checkpoint file at `path` holds optimizer state: a last.pt does, but for the one
+/// of a run's last epoch; a best.pt only under output.best_optimizer. Throws c10::Error for a
+/// file that is not an archive.
 bool checkpoint_has_optimizer(const std::filesystem::path& path);
-bool checkpoint_bytes_have_optimizer(const std::string& bytes);
 
-/// Loads a checkpoint written from serialize_checkpoint into `model` (and `optimizer` if given:
-/// then the checkpoint must hold optimizer state).
+/// Loads a checkpoint written from serialize_checkpoint into `model`, and its optimizer state, if
+/// it holds any (CheckpointInfo::has_optimizer), into `optimizer` if given.
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, Model& model,
                                torch::optim::Optimizer* optimizer = nullptr);
 /// The same from the bytes of a checkpoint file (one that came over the network, say).

@@ -72,6 +72,8 @@ torch::Tensor to_float_tensor(const RgbImage& image, std::int64_t size);
 /// go through it, so a package predicts from files on exactly the inputs the run evaluated.
 torch::Tensor normalize_pixels(const torch::Tensor& pixels, const torch::Tensor& mean, const torch::Tensor& std,
                                at::MemoryFormat memory_format = at::MemoryFormat::Contiguous);
+/// One value per channel (a mean or a std) as normalize_pixels takes it: float32 [C, 1, 1] on `device`.
+torch::Tensor channel_statistics(const std::vector<float>& values, const torch::Device& device = torch::kCPU);
 
 void write_png(const std::filesystem::path& path, const RgbImage& image);
 void write_png(const std::filesystem::path& path, const GrayImage& image);
