@@ -7,6 +7,7 @@
 # (Benchmark programs are not built, and a few compute-bound tests are left to the Release suite:
 # see the list at the end.)
 #
+# The tests' own code is not instrumented (tests/CMakeLists.txt): the code they call is.
 # Any report fails the test that triggered it: UBSan does not recover, ASan stops at its first
 # error. LibTorch and the system libraries are Debian's uninstrumented builds, so what is checked is
 # Trainyard's own code and what it hands to them. Leak detection is off: LibTorch keeps its static
