@@ -205,6 +205,27 @@ TEST_F(RunnerEndToEnd, PluginPathFromTheEnvironmentIsSearched) {
   EXPECT_EQ(database.execAndGet("SELECT model_plugin FROM runs").getString(), "tiny 1.0.0");
 }
 
+// train.early_stopping from the command line: the run ends finished before train.epochs, and the
+// reason is in the log, the database and `results show`.
+TEST_F(RunnerEndToEnd, EarlyStoppingEndsTheRunAndRecordsWhy) {
+  const auto result = t::run_command(
+      t::runner_command(dir_.path(),
+                        "exp.yaml --set model.plugin=tiny --set train.epochs=6 --set train.early_stopping.patience=1 "
+                        "--set train.early_stopping.min_delta=1.0",
+                        t::tiny_model_environment()));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::string reason = "early stopping: test_accuracy has not improved by more than 1 for 1 epoch (best ";
+  EXPECT_NE(result.output.find("run 1 ended after epoch 2: " + reason), std::string::npos) << result.output;
+  SQLite::Database database(db(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(database.execAndGet("SELECT status FROM runs").getString(), "finished");
+  EXPECT_EQ(database.execAndGet("SELECT stop_reason FROM runs").getString().rfind(reason, 0), 0u);
+  EXPECT_EQ(database.execAndGet("SELECT count(*) FROM epochs").getInt(), 2);
+  const auto shown =
+      t::run_command(t::shell_quote(TRAINYARD_RESULTS_PATH) + " --db " + t::shell_quote(db()) + " show 1");
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_NE(shown.output.find(reason), std::string::npos) << shown.output;
+}
+
 TEST_F(RunnerEndToEnd, BestCheckpointLoadsBackIntoAFreshModel) {
   ASSERT_EQ(runner("exp.yaml").exit_code, 0);
   SQLite::Database database(db(), SQLite::OPEN_READONLY);

@@ -25,6 +25,7 @@ struct MemoryLog {
   std::vector<EpochRecord> epochs;
   std::optional<RunStatus> status;
   std::string error;
+  std::string stop_reason;
 };
 
 class MemoryRecorder final : public RunRecorder {
@@ -47,10 +48,11 @@ class MemoryRecorder final : public RunRecorder {
                          (new_best ? " best " + std::filesystem::path(checkpoint).filename().string() : ""));
     log_.epochs.push_back(epoch);
   }
-  void finish_run(std::int64_t, RunStatus status, const std::string& error) override {
+  void finish_run(std::int64_t, RunStatus status, const std::string& error, const std::string& stop_reason) override {
     log_.calls.push_back(std::string("finish ") + to_string(status));
     log_.status = status;
     log_.error = error;
+    log_.stop_reason = stop_reason;
   }
   std::string location() const override { return "memory"; }
 
@@ -82,7 +84,8 @@ class Trainer : public ::testing::Test {
  protected:
   void SetUp() override { t::make_image_folder(dir_ / "data", {{"a", 6}, {"b", 6}}, 16); }
 
-  ExperimentConfig config(int epochs) const {
+  // `train_extra`: more keys of the train section (", early_stopping: {...}").
+  ExperimentConfig config(int epochs, const std::string& train_extra = "") const {
     const std::string yaml =
         "name: inprocess\nseed: 3\ndevice: cpu\n"
         "model: {plugin: tiny, width: 4}\n"
@@ -91,8 +94,8 @@ class Trainer : public ::testing::Test {
         "', image_size: 16, train_fraction: 0.5}\n"
         "optimizer: {plugin: adam, lr: 1.0e-2}\n"
         "train: {epochs: " +
-        std::to_string(epochs) +
-        ", batch_size: 4, threads: 1}\n"
+        std::to_string(epochs) + ", batch_size: 4, threads: 1" + train_extra +
+        "}\n"
         "output: {db: unused.db, checkpoints: '" +
         (dir_ / "checkpoints").string() + "', cache: ''}\n";
     return ExperimentDocument::parse(yaml, "inprocess.yaml").resolve(t::build_registry());
@@ -217,6 +220,69 @@ TEST_F(Trainer, AResumedRunContinuesFromItsLastCheckpointWithTheSameFigures) {
     EXPECT_EQ(resumed.epochs[i].test_accuracy, straight[i].test_accuracy) << "epoch " << i + 1;
     EXPECT_EQ(resumed.epochs[i].learning_rate, straight[i].learning_rate) << "epoch " << i + 1;
   }
+}
+
+// No accuracy can improve by more than 1: the run ends after epoch 1 + patience.
+const char* kHopelessStopping = ", early_stopping: {min_delta: 1.0, patience: 2}";
+const char* kHopelessReason = "early stopping: test_accuracy has not improved by more than 1 for 2 epochs (best ";
+
+TEST_F(Trainer, EarlyStoppingEndsTheRunFinishedWithItsReasonAndResumableState) {
+  const RunOutcome outcome = run(config(5, kHopelessStopping));
+  ASSERT_EQ(outcome.status, RunStatus::kFinished) << outcome.error;
+  ASSERT_EQ(outcome.epochs.size(), 3u);
+  EXPECT_EQ(outcome.stop_reason.rfind(kHopelessReason, 0), 0u) << outcome.stop_reason;
+  EXPECT_NE(outcome.stop_reason.find("at epoch 1)"), std::string::npos) << outcome.stop_reason;
+  EXPECT_EQ(log_.stop_reason, outcome.stop_reason);  // what the recorder keeps
+  EXPECT_EQ(log_.error, "");
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "checkpoints" / "run-41" / "last.pt"));
+}
+
+// The counters live in the record: a run interrupted after epoch 2 and resumed stops after epoch 3
+// as the straight run did (before, the resumed run started counting afresh and trained all 5).
+TEST_F(Trainer, AResumedRunStopsEarlyWhereTheStraightRunStopped) {
+  const ExperimentConfig c = config(5, kHopelessStopping);
+  const RunOutcome straight = run(c);
+  ASSERT_EQ(straight.epochs.size(), 3u);
+  std::filesystem::remove_all(dir_ / "checkpoints");
+
+  log_ = MemoryLog();
+  RunOptions interrupted;
+  interrupted.callbacks.push_back(std::make_shared<ProbeCallback>(log_, /*stop_after=*/2, /*throw_at=*/0));
+  ASSERT_EQ(run(c, interrupted).epochs.size(), 2u);
+  RunOptions resume;
+  resume.resume_run_id = 41;
+  const RunOutcome resumed = run(c, resume);
+  ASSERT_EQ(resumed.status, RunStatus::kFinished) << resumed.error;
+  ASSERT_EQ(resumed.epochs.size(), 3u);
+  EXPECT_EQ(resumed.stop_reason, straight.stop_reason);
+  EXPECT_EQ(resumed.epochs[2].test_accuracy, straight.epochs[2].test_accuracy);
+}
+
+// Killed after the stopping epoch's checkpoint, before its end was recorded: the resume trains
+// nothing more and ends the run with the reason.
+TEST_F(Trainer, AResumeAfterTheStoppingEpochOnlyEndsTheRun) {
+  const ExperimentConfig c = config(5, kHopelessStopping);
+  const RunOutcome straight = run(c);
+  ASSERT_EQ(straight.epochs.size(), 3u);
+  log_.calls.clear();
+  RunOptions resume;
+  resume.resume_run_id = 41;
+  const RunOutcome resumed = run(c, resume);
+  ASSERT_EQ(resumed.status, RunStatus::kFinished) << resumed.error;
+  EXPECT_EQ(resumed.epochs.size(), 3u);
+  EXPECT_EQ(resumed.stop_reason, straight.stop_reason);
+  const std::vector<std::string> expected{"resume 41", "finish finished"};
+  EXPECT_EQ(log_.calls, expected);
+}
+
+TEST_F(Trainer, AValidationMetricWithoutAValidationSplitIsRefusedBeforeTheRunIsRecorded) {
+  try {
+    run(config(3, ", early_stopping: {metric: val_loss}"));
+    FAIL() << "no InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.early_stopping.metric: val_loss"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(log_.calls.empty());
 }
 
 }  // namespace

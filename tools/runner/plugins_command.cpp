@@ -76,6 +76,7 @@ std::vector<DescribedSection> framework_sections() {
   return {{"experiment", trainyard::experiment_top_level_schema()},
           {"model", trainyard::model_init_schema()},
           {"train", trainyard::train_schema()},
+          {"train.early_stopping", trainyard::early_stopping_schema()},
           {"schedule", trainyard::schedule_schema()},
           {"distributed", trainyard::distributed_schema()},
           {"output", trainyard::output_schema()},

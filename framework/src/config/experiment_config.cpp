@@ -325,20 +325,38 @@ void resolve_model_init(const ExperimentDocument& doc, const YAML::Node& root, E
 void resolve_framework_sections(const ExperimentDocument& doc, const YAML::Node& root, ExperimentConfig& config,
                                 Problems& problems) {
   const FrameworkSection sections[] = {
-      {"train", train_schema(), [&](const Params& p) { config.train = read_train(p); }},
-      {"schedule", schedule_schema(), [&](const Params& p) { config.schedule = read_schedule(p); }},
-      {"distributed", distributed_schema(), [&](const Params& p) { config.distributed = read_distributed(p); }},
-      {"output", output_schema(), [&](const Params& p) { config.output = read_output(p); }}};
-  for (const auto& [name, schema, apply] : sections) {
+      {"train", train_schema(), [&](const Params& p) { config.train = read_train(p); }, {"early_stopping"}},
+      {"schedule", schedule_schema(), [&](const Params& p) { config.schedule = read_schedule(p); }, {}},
+      {"distributed", distributed_schema(), [&](const Params& p) { config.distributed = read_distributed(p); }, {}},
+      {"output", output_schema(), [&](const Params& p) { config.output = read_output(p); }, {}}};
+  for (const auto& [name, schema, apply, subsections] : sections) {
     const YAML::Node section = root[name];
     if (section && !section.IsMap()) {
       problems.add(doc.location(section, name) + ": " + name + ": expected a mapping, got " + describe_node(section));
       continue;
     }
     const Params params =
-        validate_section(doc, section, schema, name, std::string("section '") + name + "'", {}, problems);
+        validate_section(doc, section, schema, name, std::string("section '") + name + "'", subsections, problems);
     if (problems.empty()) apply(params);
   }
+}
+
+// train.early_stopping: a mapping of its own keys; absent (or null) it is off.
+void resolve_early_stopping(const ExperimentDocument& doc, const YAML::Node& root, ExperimentConfig& config,
+                            Problems& problems) {
+  const YAML::Node train = root["train"];
+  if (!train || !train.IsMap()) return;  // reported with the section
+  const YAML::Node section = train["early_stopping"];
+  if (!section || section.IsNull()) return;
+  const std::string name = "train.early_stopping";
+  if (!section.IsMap()) {
+    problems.add(doc.location(section, name) + ": " + name + ": expected a mapping such as {patience: 3}, got " +
+                 describe_node(section));
+    return;
+  }
+  const Params params =
+      validate_section(doc, section, early_stopping_schema(), name, "section '" + name + "'", {}, problems);
+  if (problems.empty()) config.train.early_stopping = read_early_stopping(params);
 }
 
 }  // namespace
@@ -353,6 +371,7 @@ ExperimentConfig ExperimentDocument::resolve(const PluginRegistry& registry) con
   resolve_plugin_section(*this, root_, registry, PluginKind::kDataset, config.dataset, problems);
   resolve_plugin_section(*this, root_, registry, PluginKind::kOptimizer, config.optimizer, problems);
   resolve_framework_sections(*this, root_, config, problems);
+  resolve_early_stopping(*this, root_, config, problems);
   if (!problems.empty()) problems.raise(source_);
   return config;
 }

@@ -100,6 +100,27 @@ const std::vector<Key<TrainSettings>>& train_keys() {
   return keys;
 }
 
+// train.early_stopping, a section of its own inside train (written only when it is on).
+const std::vector<Key<EarlyStoppingSettings>>& early_stopping_keys() {
+  static const std::vector<Key<EarlyStoppingSettings>> keys = {
+      key(&EarlyStoppingSettings::metric,
+          string_param("metric", "auto",
+                       "what must keep improving: val_accuracy or test_accuracy (higher is better), val_loss or "
+                       "test_loss (lower is better), or auto: the accuracy of the split train.select_on picks")
+              .one_of({"auto", "val_accuracy", "val_loss", "test_accuracy", "test_loss"})),
+      key(&EarlyStoppingSettings::patience,
+          int_param("patience", 3,
+                    "the run ends after this many epochs in a row without an improvement (0 turns early "
+                    "stopping off); a metric that is not a number ends it at once")
+              .at_least(0)
+              .at_most(1000000)),
+      key(&EarlyStoppingSettings::min_delta,
+          float_param("min_delta", 0.0, "an improvement is a change by more than this (accuracy as a fraction)")
+              .at_least(0)),
+  };
+  return keys;
+}
+
 const std::vector<Key<ScheduleSettings>>& schedule_keys() {
   static const std::vector<Key<ScheduleSettings>> keys = {
       key(&ScheduleSettings::kind,
@@ -200,12 +221,17 @@ Settings read(const std::vector<Key<Settings>>& keys, const Params& params) {
 }
 
 template <class Settings>
-void write(YAML::Emitter& out, const char* section, const std::vector<Key<Settings>>& keys, const Settings& settings) {
-  out << YAML::Key << section << YAML::Value << YAML::BeginMap;
+void write_keys(YAML::Emitter& out, const std::vector<Key<Settings>>& keys, const Settings& settings) {
   for (const auto& k : keys) {
     out << YAML::Key << k.spec.name << YAML::Value;
     emit_value(out, k.value(settings));
   }
+}
+
+template <class Settings>
+void write(YAML::Emitter& out, const char* section, const std::vector<Key<Settings>>& keys, const Settings& settings) {
+  out << YAML::Key << section << YAML::Value << YAML::BeginMap;
+  write_keys(out, keys, settings);
   out << YAML::EndMap;
 }
 
@@ -213,24 +239,29 @@ void write(YAML::Emitter& out, const char* section, const std::vector<Key<Settin
 
 std::vector<ParamSpec> model_init_schema() { return specs(model_init_keys()); }
 std::vector<ParamSpec> train_schema() { return specs(train_keys()); }
+std::vector<ParamSpec> early_stopping_schema() { return specs(early_stopping_keys()); }
 std::vector<ParamSpec> schedule_schema() { return specs(schedule_keys()); }
 std::vector<ParamSpec> distributed_schema() { return specs(distributed_keys()); }
 std::vector<ParamSpec> output_schema() { return specs(output_keys()); }
 
 ModelInitSettings read_model_init(const Params& params) { return read(model_init_keys(), params); }
 TrainSettings read_train(const Params& params) { return read(train_keys(), params); }
+EarlyStoppingSettings read_early_stopping(const Params& params) { return read(early_stopping_keys(), params); }
 ScheduleSettings read_schedule(const Params& params) { return read(schedule_keys(), params); }
 DistributedSettings read_distributed(const Params& params) { return read(distributed_keys(), params); }
 OutputSettings read_output(const Params& params) { return read(output_keys(), params); }
 
 void write_model_init(YAML::Emitter& out, const ModelInitSettings& s) {
   if (s.from.empty()) return;  // a model of its plugin's own init: the resolved file as before fine-tuning existed
-  for (const auto& k : model_init_keys()) {
-    out << YAML::Key << k.spec.name << YAML::Value;
-    emit_value(out, k.value(s));
-  }
+  write_keys(out, model_init_keys(), s);
 }
-void write_train(YAML::Emitter& out, const TrainSettings& s) { write(out, "train", train_keys(), s); }
+void write_train(YAML::Emitter& out, const TrainSettings& s) {
+  out << YAML::Key << "train" << YAML::Value << YAML::BeginMap;
+  write_keys(out, train_keys(), s);
+  // Off, it is left out: a run's resolved file reads as it did before early stopping existed.
+  if (s.early_stopping.enabled()) write(out, "early_stopping", early_stopping_keys(), s.early_stopping);
+  out << YAML::EndMap;
+}
 void write_schedule(YAML::Emitter& out, const ScheduleSettings& s) { write(out, "schedule", schedule_keys(), s); }
 void write_distributed(YAML::Emitter& out, const DistributedSettings& s) {
   write(out, "distributed", distributed_keys(), s);

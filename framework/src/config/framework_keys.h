@@ -22,10 +22,12 @@ struct FrameworkSection {
   const char* name;
   std::vector<ParamSpec> schema;
   std::function<void(const Params&)> apply;
+  std::vector<std::string> subsections;  // keys that are sections of their own, read apart
 };
 
 ModelInitSettings read_model_init(const Params& params);
-TrainSettings read_train(const Params& params);
+TrainSettings read_train(const Params& params);  // all but early_stopping, a section of its own
+EarlyStoppingSettings read_early_stopping(const Params& params);
 ScheduleSettings read_schedule(const Params& params);
 DistributedSettings read_distributed(const Params& params);
 OutputSettings read_output(const Params& params);

@@ -205,10 +205,12 @@ void ResultsStore::add_process_times(std::int64_t run_id, const ProcessTimes& ti
              {times.startup_seconds, times.wall_seconds, run_id});
 }
 
-void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::string& error) {
+void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::string& error,
+                              const std::string& stop_reason) {
   db_->query_idempotent(
-      "UPDATE runs SET status = ?, ended_at = ?, error = ?, peak_memory_mib = ? WHERE id = ?",
-      {std::string(to_string(status)), utc_timestamp(), text_or_null(error), peak_memory_mib(), run_id});
+      "UPDATE runs SET status = ?, ended_at = ?, error = ?, stop_reason = ?, peak_memory_mib = ? WHERE id = ?",
+      {std::string(to_string(status)), utc_timestamp(), text_or_null(error), text_or_null(valid_utf8(stop_reason)),
+       peak_memory_mib(), run_id});
 }
 
 std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
@@ -217,7 +219,7 @@ std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
            coalesce(device, ''), coalesce(error, ''), coalesce(checkpoint_path, ''),
            best_epoch, best_test_accuracy, coalesce(precision, ''), peak_memory_mib,
            coalesce(run_dir, ''), coalesce(working_dir, ''), (SELECT count(*) FROM epochs WHERE run_id = runs.id),
-           coalesce(init_source, '')
+           coalesce(init_source, ''), coalesce(stop_reason, '')
     FROM runs WHERE id = ?)sql",
                               {run_id});
   if (row.empty()) return std::nullopt;
@@ -239,6 +241,7 @@ std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
   r.working_dir = row.text(0, 14);
   r.epoch_count = row.integer(0, 15);
   r.init_source = row.text(0, 16);
+  r.stop_reason = row.text(0, 17);
   return r;
 }
 

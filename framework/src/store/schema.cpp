@@ -207,6 +207,10 @@ const char* const kMigrations[] = {
     ALTER TABLE runs ADD COLUMN startup_seconds REAL;
     ALTER TABLE runs ADD COLUMN wall_seconds REAL;
     )sql",
+    // 12: why a finished run ended before its train.epochs (train.early_stopping), in words.
+    R"sql(
+    ALTER TABLE runs ADD COLUMN stop_reason TEXT;
+    )sql",
 };
 
 // The views documented in the README, for users of the sqlite3 shell and pandas as much as for

@@ -68,9 +68,10 @@ void StoreRecorder::record_epoch(std::int64_t run_id, const EpochRecord& epoch, 
   }
 }
 
-void StoreRecorder::finish_run(std::int64_t run_id, RunStatus status, const std::string& error) {
+void StoreRecorder::finish_run(std::int64_t run_id, RunStatus status, const std::string& error,
+                               const std::string& stop_reason) {
   confirm_writer(run_id);
-  store_.finish_run(run_id, status, error);
+  store_.finish_run(run_id, status, error, stop_reason);
 }
 
 void StoreRecorder::record_process_times(std::int64_t run_id, const ProcessTimes& times) {

@@ -11,6 +11,7 @@
 
 #include "builtin_callbacks.h"
 #include "checkpoint_writer.h"
+#include "early_stopping.h"
 #include "run_setup.h"
 #include "trainer.h"
 #include "trainyard/errors.h"
@@ -58,7 +59,8 @@ EpochRecord epoch_record(std::int64_t epoch, const EpochTotals& train, const Epo
 class RunLoop {
  public:
   RunLoop(const ExperimentConfig& config, const RunOptions& options, ExecutionPlan& plan, RunObjects& objects,
-          Trainer& trainer, RunRecorder& recorder, RunOutcome& outcome, fs::path run_folder)
+          Trainer& trainer, RunRecorder& recorder, RunOutcome& outcome, fs::path run_folder,
+          std::vector<std::shared_ptr<TrainingCallback>> callbacks)
       : config_(config),
         options_(options),
         plan_(plan),
@@ -66,15 +68,14 @@ class RunLoop {
         recorder_(recorder),
         outcome_(outcome),
         trainer_(trainer),
-        run_folder_(std::move(run_folder)) {
+        run_folder_(std::move(run_folder)),
+        callbacks_(std::move(callbacks)) {
     if (plan.writer()) {
       const FaultInjector& faults = options.faults;
       checkpoints_ = std::make_unique<CheckpointWriter>(run_folder_, config.output.best_optimizer,
                                                         [&faults](std::int64_t epoch) { faults.in_checkpoint(epoch); });
       config_yaml_ = config.to_yaml();
     }
-    callbacks_.push_back(std::make_shared<EpochLogCallback>());
-    callbacks_.insert(callbacks_.end(), options.callbacks.begin(), options.callbacks.end());
   }
 
   // Trains the remaining epochs and records how the run ended. A failure is recorded, not thrown.
@@ -84,13 +85,16 @@ class RunLoop {
       std::int64_t first_epoch = 1;
       if (options_.resume_run_id) first_epoch = resume() + 1;
       times_.startup_seconds = process_uptime_seconds();
-      stopped = train_epochs(first_epoch);
+      if (outcome_.stop_reason.empty()) stopped = train_epochs(first_epoch);
       if (checkpoints_) checkpoints_->wait();  // on the disk before the run's end is recorded
       outcome_.status = stopped ? RunStatus::kInterrupted : RunStatus::kFinished;
       record_process_times();
-      recorder_.finish_run(outcome_.run_id, outcome_.status, stopped ? "interrupted by a signal" : "");
+      recorder_.finish_run(outcome_.run_id, outcome_.status, stopped ? "interrupted by a signal" : "",
+                           outcome_.stop_reason);
       if (stopped)
         spdlog::warn("run {} interrupted after {} finished epoch(s)", outcome_.run_id, outcome_.epochs.size());
+      if (!outcome_.stop_reason.empty())
+        spdlog::info("run {} ended after epoch {}: {}", outcome_.run_id, outcome_.epochs.size(), outcome_.stop_reason);
     } catch (const RunTakenOver& e) {
       // Another process owns the run now: record nothing, not even this.
       outcome_.status = RunStatus::kFailed;
@@ -144,6 +148,9 @@ class RunLoop {
     }
     if (outcome_.best) outcome_.checkpoint_path = (run_folder_ / "best.pt").string();
     spdlog::info("run {} resumed after epoch {} of {}", outcome_.run_id, done, config_.train.epochs);
+    RunResume resumed{outcome_.epochs, config_.train.epochs};
+    for (auto& callback : callbacks_) callback->on_resume(resumed);
+    if (resumed.stop) outcome_.stop_reason = resumed.stop_reason;  // it had ended there: train no more
     return done;
   }
 
@@ -191,6 +198,7 @@ class RunLoop {
     for (auto& callback : callbacks_) callback->on_epoch_recorded(end);
     if (checkpoints_ && options_.faults.acts_after_epoch(record.epoch)) checkpoints_->wait();
     options_.faults.after_epoch(record.epoch);
+    if (end.stop) outcome_.stop_reason = end.stop_reason.empty() ? "stopped by a callback" : end.stop_reason;
     return !end.stop;
   }
 
@@ -228,7 +236,7 @@ class RunLoop {
     }
     try {
       record_process_times();
-      recorder_.finish_run(outcome_.run_id, outcome_.status, outcome_.error);
+      recorder_.finish_run(outcome_.run_id, outcome_.status, outcome_.error, "");
     } catch (const std::exception& e) {
       spdlog::error("could not record the failure in '{}': {}", outcome_.db_path, e.what());
     }
@@ -254,6 +262,18 @@ fs::path checkpoint_folder(const RunRecorder& recorder, std::int64_t run_id, con
   const RecordedRun recorded = recorder.recorded_run(run_id);
   if (!recorded.checkpoint_folder.empty()) return recorded.checkpoint_folder;
   return fs::path(config.output.checkpoints) / ("run-" + std::to_string(run_id));
+}
+
+// What runs around each epoch: its log line, early stopping when it is on, then the caller's.
+// Throws InputError (before the run is recorded) for an early-stopping metric the run lacks.
+std::vector<std::shared_ptr<TrainingCallback>> run_callbacks(const ExperimentConfig& config, const RunObjects& objects,
+                                                             const RunOptions& options) {
+  std::vector<std::shared_ptr<TrainingCallback>> callbacks{std::make_shared<EpochLogCallback>()};
+  const bool has_val = objects.dataset->size(Split::kVal) > 0;
+  if (auto stopping = make_early_stopping(config.train.early_stopping, objects.select_on, has_val))
+    callbacks.push_back(std::move(stopping));
+  callbacks.insert(callbacks.end(), options.callbacks.begin(), options.callbacks.end());
+  return callbacks;
 }
 
 // A run with recorded epochs continues from its last checkpoint; without that file a resume
@@ -290,6 +310,7 @@ RunOutcome train_run(const ExperimentConfig& config, const PluginRegistry& regis
   if (!config.model_init.from.empty() && !options.resume_run_id && plan.writer())
     init = resolve_init_source(config, *recorder);
   RunObjects objects = build_run_objects(config, registry, plan, init ? &*init : nullptr);
+  auto callbacks = run_callbacks(config, objects, options);
   Trainer trainer(config, plan, objects, options);
   RunRecord record = describe_run(config, registry, plan, objects);
   record.sweep_id = options.sweep_id;
@@ -313,7 +334,8 @@ RunOutcome train_run(const ExperimentConfig& config, const PluginRegistry& regis
       config.train.batch_size,
       plan.launch.distributed() ? fmt::format(" per process x {} processes", plan.launch.world_size) : std::string(),
       record.train_size, record.test_size);
-  RunLoop(config, options, plan, objects, trainer, *recorder, outcome, std::move(run_folder)).run();
+  RunLoop(config, options, plan, objects, trainer, *recorder, outcome, std::move(run_folder), std::move(callbacks))
+      .run();
   return outcome;
 }
 

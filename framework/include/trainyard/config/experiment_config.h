@@ -32,6 +32,16 @@ struct ModelInitSettings {
   std::string skip;  // comma-separated parameter names or prefixes ("fc", "layer4.2") left as built
 };
 
+/// `train.early_stopping`: ends a run whose metric has stopped improving, as Lightning's
+/// EarlyStopping does: after `patience` epochs in a row without an improvement of more than
+/// `min_delta`, or at once when the metric is not a number. Off without the section.
+struct EarlyStoppingSettings {
+  std::string metric = "auto";  // auto (the selection split's accuracy) | val_accuracy | val_loss | test_*
+  std::int64_t patience = 0;    // 0: off (no early_stopping section); the section's default is its key's
+  double min_delta = 0.0;
+  bool enabled() const { return patience > 0; }
+};
+
 struct TrainSettings {
   std::int64_t epochs = 20;
   std::int64_t batch_size = 10;
@@ -45,6 +55,7 @@ struct TrainSettings {
   std::string cache = "auto";  // auto | on | off: decoded samples kept in memory
   std::int64_t cache_max_mb = 8192;
   std::string select_on = "auto";  // auto | val | test: the split whose accuracy picks the best epoch
+  EarlyStoppingSettings early_stopping;
 };
 
 /// `distributed:`: how a run trains over several processes (see distributed.h). Ignored by a run
@@ -142,6 +153,7 @@ std::string format_double(double value);
 std::vector<ParamSpec> experiment_top_level_schema();
 std::vector<ParamSpec> model_init_schema();  // init_from, init_skip: the framework's keys of `model:`
 std::vector<ParamSpec> train_schema();
+std::vector<ParamSpec> early_stopping_schema();  // train.early_stopping's keys
 std::vector<ParamSpec> schedule_schema();
 std::vector<ParamSpec> output_schema();
 std::vector<ParamSpec> distributed_schema();

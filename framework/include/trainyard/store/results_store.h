@@ -32,6 +32,7 @@ struct StoredRun {
   std::string working_dir;  // where its relative paths resolve; empty before schema 7
   std::int64_t epoch_count = 0;
   std::string init_source;  // what a fine-tuned run's model started from (model.init_from); empty before schema 10
+  std::string stop_reason;  // why it ended before train.epochs (early stopping); empty before schema 12
 };
 
 /// What a resumed run continues from: its stored resolved config and where it belongs.
@@ -84,7 +85,7 @@ struct DatabaseIdentity {
 class ResultsStore {
  public:
   /// The schema version this build writes; older databases are migrated, newer ones refused.
-  static constexpr int kSchemaVersion = 11;
+  static constexpr int kSchemaVersion = 12;
   /// The application id of Trainyard databases ("TRYD").
   static constexpr std::int32_t kApplicationId = 0x54525944;
 
@@ -102,7 +103,10 @@ class ResultsStore {
   /// nothing written, when another worker has taken the trial over.
   bool record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best, const std::string& checkpoint_path,
                     const TrialLease* lease = nullptr);
-  void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = "");
+  /// `error`: why it failed or was interrupted; `stop_reason`: why a finished run ended before
+  /// train.epochs (early stopping).
+  void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = "",
+                  const std::string& stop_reason = "");
   /// Adds one process's start-up and wall time to the run's (a resumed run sums its processes').
   void add_process_times(std::int64_t run_id, const ProcessTimes& times);
   /// Records that the run's process is alive (also done by record_epoch).

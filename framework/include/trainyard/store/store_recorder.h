@@ -24,7 +24,8 @@ class StoreRecorder final : public RunRecorder {
   std::vector<EpochRecord> keep_epochs(std::int64_t run_id, std::int64_t last_epoch) override;
   void record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best,
                     const std::string& checkpoint_path) override;
-  void finish_run(std::int64_t run_id, RunStatus status, const std::string& error) override;
+  void finish_run(std::int64_t run_id, RunStatus status, const std::string& error,
+                  const std::string& stop_reason) override;
   void record_process_times(std::int64_t run_id, const ProcessTimes& times) override;
   std::string location() const override { return store_.path(); }
   RecordedRun recorded_run(std::int64_t run_id) const override;

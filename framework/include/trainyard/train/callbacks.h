@@ -1,9 +1,11 @@
 // The trainer grows through callbacks (as Lightning's does): what happens around each epoch that
-// is not the training itself (checkpoints, the epoch's log line, and later early stopping and
-// pruning) is a TrainingCallback, called in the order the callbacks were given.
+// is not the training itself (the epoch's log line, early stopping, and later pruning) is a
+// TrainingCallback, called in the order the callbacks were given.
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "trainyard/train/run_record.h"
 
@@ -11,12 +13,26 @@ namespace trainyard {
 
 /// One epoch as the callbacks see it.
 struct EpochEnd {
+  EpochEnd(const EpochRecord& epoch_record, std::int64_t run_epochs) : record(epoch_record), epochs(run_epochs) {}
   const EpochRecord& record;
   std::int64_t epochs = 0;  // of the whole run (train.epochs)
   bool new_best = false;    // the best accuracy so far on the selection split (train.select_on)
   /// Set by a callback to end the run after this epoch (early stopping, pruning); the run then
-  /// ends as finished, with the epochs it has.
+  /// ends as finished, with the epochs it has, and `stop_reason` in its record.
   bool stop = false;
+  std::string stop_reason;  // in words: "early stopping: val_accuracy has not improved ..."
+};
+
+/// A resumed run as the callbacks see it before it trains on: the epochs it keeps (those up to
+/// its last checkpoint, in order). A callback with state rebuilds it from them, so that a resume
+/// continues exactly; it sets `stop` when they show the run had already ended (it was killed
+/// after its last epoch's checkpoint, before its end was recorded).
+struct RunResume {
+  RunResume(const std::vector<EpochRecord>& kept, std::int64_t run_epochs) : epochs(kept), total_epochs(run_epochs) {}
+  const std::vector<EpochRecord>& epochs;
+  std::int64_t total_epochs = 0;  // train.epochs
+  bool stop = false;
+  std::string stop_reason;
 };
 
 class TrainingCallback {
@@ -28,6 +44,8 @@ class TrainingCallback {
   virtual void on_epoch_end(EpochEnd& epoch) { (void)epoch; }
   /// After the recorder kept the epoch: the resume point (the last checkpoint) may move on.
   virtual void on_epoch_recorded(EpochEnd& epoch) { (void)epoch; }
+  /// Before a resumed run trains on (see RunResume).
+  virtual void on_resume(RunResume& resume) { (void)resume; }
   /// The run ended with `status` (after the recorder's finish_run).
   virtual void on_run_end(RunStatus status) { (void)status; }
 };

@@ -52,7 +52,10 @@ class RunRecorder {
   /// thread; the run's end waits for it, and a failed write fails the run.
   virtual void record_epoch(std::int64_t run_id, const EpochRecord& epoch, bool new_best,
                             const std::string& checkpoint_path) = 0;
-  virtual void finish_run(std::int64_t run_id, RunStatus status, const std::string& error) = 0;
+  /// The run's end: `error` says why it failed or was interrupted; `stop_reason` why a finished
+  /// run ended before train.epochs (early stopping); each empty otherwise.
+  virtual void finish_run(std::int64_t run_id, RunStatus status, const std::string& error,
+                          const std::string& stop_reason) = 0;
   /// The process's start-up and wall time for the run, just before finish_run (a resumed run
   /// adds each process's). Keeps nothing by default.
   virtual void record_process_times(std::int64_t run_id, const ProcessTimes& times) {
@@ -79,7 +82,7 @@ class NullRecorder final : public RunRecorder {
   void resume_run(std::int64_t, const std::string&, const std::string&) override {}
   std::vector<EpochRecord> keep_epochs(std::int64_t, std::int64_t) override { return {}; }
   void record_epoch(std::int64_t, const EpochRecord&, bool, const std::string&) override {}
-  void finish_run(std::int64_t, RunStatus, const std::string&) override {}
+  void finish_run(std::int64_t, RunStatus, const std::string&, const std::string&) override {}
   std::string location() const override { return location_; }
 
  private:

@@ -26,7 +26,8 @@ class PluginRegistry;
 struct RunOutcome {
   std::int64_t run_id = 0;
   RunStatus status = RunStatus::kRunning;
-  std::string error;  // for kFailed
+  std::string error;        // for kFailed
+  std::string stop_reason;  // why a callback ended the run before train.epochs (early stopping)
   std::vector<EpochRecord> epochs;
   std::optional<EpochRecord> best;  // by accuracy on the selection split (select_on)
   SelectionSplit select_on = SelectionSplit::kTest;
@@ -50,7 +51,7 @@ struct RunOptions {
   std::optional<std::int64_t> resume_run_id;
   /// When the process started, to report the time to the first training batch.
   std::optional<std::chrono::steady_clock::time_point> process_start;
-  /// Called after the built-in callbacks (checkpoints, the epoch's log line), in order.
+  /// Called after the built-in callbacks (the epoch's log line, early stopping), in order.
   std::vector<std::shared_ptr<TrainingCallback>> callbacks;
   /// Faults for tests; empty in production (the runner passes FaultInjector::from_environment()).
   FaultInjector faults;
