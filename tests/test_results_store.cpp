@@ -3,6 +3,8 @@
 // workers, and refusal of foreign and newer databases without touching them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <map>
 #include <set>
 #include <tuple>
@@ -358,6 +360,58 @@ TEST_P(Store, EveryResolvedConfigValueIsARowAndTheViewsAnswer) {
   EXPECT_DOUBLE_EQ(real(store, "SELECT final_test_accuracy FROM run_summary WHERE run_id = 1"), 0.8);
   EXPECT_DOUBLE_EQ(real(store, "SELECT min_test_loss FROM run_summary WHERE run_id = 1"), 1.0 / 3);
   EXPECT_EQ(integer(store, "SELECT epochs FROM run_summary WHERE run_id = 1"), 3);
+}
+
+// Schema 13 admits 'pruned' (migration 1's CHECK, loosened in place on either engine); any other
+// text is still refused.
+TEST_P(Store, APrunedRunIsKeptWithItsReasonAndOtherStatusTextIsStillRefused) {
+  ResultsStore store(location());
+  const auto id = store.begin_run(sample_run());
+  store.record_epoch(id, epoch(1, 0.5), true, "c");
+  store.finish_run(id, RunStatus::kPruned, "", "pruned at epoch 1: test_accuracy 0.5000 < median 0.7000 of 3");
+  const auto run = store.run(id);
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->status, RunStatus::kPruned);
+  EXPECT_EQ(run->stop_reason, "pruned at epoch 1: test_accuracy 0.5000 < median 0.7000 of 3");
+  EXPECT_EQ(run->error, "");
+  EXPECT_THROW(store.database().query("UPDATE runs SET status = 'bogus' WHERE id = ?", {id}), std::exception);
+  ResultsStore again(location());  // opened again: nothing left to migrate
+  EXPECT_EQ(again.schema_version(), ResultsStore::kSchemaVersion);
+  EXPECT_EQ(again.run(id)->status, RunStatus::kPruned);
+}
+
+// What a pruner reads: the other trials' latest runs at one epoch, each on its own split; and what
+// the sweep summary says its trials trained against their train.epochs.
+TEST_P(Store, ThePrunerReadsTheOtherTrialsLatestRunsAtAnEpoch) {
+  ResultsStore store(location());
+  const auto sweep = store.ensure_sweep("p", "exp.yaml", "grid: {optimizer.lr: [1, 2, 3]}");
+  auto trial_run = [&](const std::string& key, std::vector<double> accuracies, bool on_val) {
+    auto record = sample_run();
+    record.sweep_id = sweep;
+    record.trial_key = key;
+    record.config_yaml = "train: {epochs: 4}\n";
+    if (on_val) record.select_on = trainyard::SelectionSplit::kVal;
+    const auto id = store.begin_run(record);
+    for (std::size_t i = 0; i < accuracies.size(); ++i) {
+      EpochRecord e = epoch(static_cast<std::int64_t>(i + 1), on_val ? 0.01 : accuracies[i]);
+      if (on_val) e.val_accuracy = accuracies[i];
+      store.record_epoch(id, e, i == 0, "c");
+    }
+    return id;
+  };
+  trial_run("lr=1", {0.5, 0.6}, false);
+  trial_run("lr=2", {0.7}, true);
+  trial_run("lr=3", {0.2, 0.3}, false);
+  trial_run("lr=3", {}, false);  // its retry has no epoch yet: the trial's latest run counts
+  auto sorted = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  EXPECT_EQ(sorted(store.sweep_accuracies_at(sweep, 1, "lr=3")), (std::vector<double>{0.5, 0.7}));
+  EXPECT_EQ(store.sweep_accuracies_at(sweep, 2, "lr=3"), (std::vector<double>{0.6}));
+  EXPECT_EQ(sorted(store.sweep_accuracies_at(sweep, 1, "lr=4")), (std::vector<double>{0.5, 0.7}));
+  EXPECT_TRUE(store.sweep_accuracies_at(sweep, 3, "lr=1").empty());
+  EXPECT_EQ(store.sweep_epochs_spent(sweep), (std::pair<std::int64_t, std::int64_t>{3, 12}));
 }
 
 TEST_P(Store, SweepsAndTheirTrialsAreSummarized) {

@@ -410,7 +410,8 @@ TEST_F(ResultsOfRealRuns, ListsRunsAndSweepsAndFindsTheBestLearningRate) {
 
   const auto sweeps = results("sweeps --format csv");
   ASSERT_EQ(sweeps.exit_code, 0) << sweeps.output;
-  EXPECT_NE(sweeps.output.find(",2,2,"), std::string::npos) << sweeps.output;  // 2 trials, 2 finished
+  // 2 trials, 2 finished, none pruned, 6 epochs trained of the 6 of their train.epochs
+  EXPECT_NE(sweeps.output.find(",2,2,0,6,6,"), std::string::npos) << sweeps.output;
 
   const auto best = results("best --sweep real");
   ASSERT_EQ(best.exit_code, 0) << best.output;

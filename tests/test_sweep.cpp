@@ -62,6 +62,13 @@ TEST(Sweep, RandomDrawsAreSeededAndInRange) {
   const auto a = trainyard::expand_sweep(spec_of(yaml));
   const auto b = trainyard::expand_sweep(spec_of(yaml));
   ASSERT_EQ(a.size(), 20u);
+  // A rerun of a sweep matches its done trials by these keys: the draws of a seed never change.
+  EXPECT_EQ(a[0].key(),
+            "optimizer.lr=0.0018329723444596444 optimizer.beta1=0.8949301202892644 train.epochs=1 "
+            "optimizer.amsgrad=true");
+  EXPECT_EQ(a[2].key(),
+            "optimizer.lr=5.9084587289196006e-05 optimizer.beta1=0.8717905684649003 train.epochs=2 "
+            "optimizer.amsgrad=false");
   std::set<std::string> epochs, lrs;
   for (std::size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].key(), b[i].key());

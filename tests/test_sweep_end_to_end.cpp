@@ -1,5 +1,6 @@
 // Sweeps through the runner binary: trials in their own processes, two at a time; a killed trial
-// is recorded and redone on the next run of the sweep; an interrupted sweep resumes.
+// is recorded and redone on the next run of the sweep; an interrupted sweep resumes; a pruner
+// ends a trial that falls behind.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -74,7 +75,7 @@ TEST_F(SweepEndToEnd, FourTrialsTwoAtATimeAllRecorded) {
 
   const auto again = runner("sweep.yaml");
   ASSERT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_NE(again.output.find("4 finished before, 0 to run"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("4 done before, 0 to run"), std::string::npos) << again.output;
   EXPECT_EQ(count("SELECT count(*) FROM runs"), 4);
 
   const auto summary = runner("sweep.yaml --sweep-summary");
@@ -135,8 +136,59 @@ TEST_F(SweepEndToEnd, InterruptedSweepMarksItsTrialsAndResumes) {
 
   const auto rerun = runner("sweep.yaml --set train.epochs=2");
   ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
-  EXPECT_NE(rerun.output.find("0 finished before, 4 to run"), std::string::npos) << rerun.output;
+  EXPECT_NE(rerun.output.find("0 done before, 4 to run"), std::string::npos) << rerun.output;
   EXPECT_EQ(count(R"(SELECT count(*) FROM runs r WHERE status = 'finished' AND id = (
                      SELECT max(id) FROM runs WHERE trial_key = r.trial_key))"),
             4);
+}
+
+// ASHA with reduction 2 and two trials one after the other: the first is alone at the rung of
+// epoch 1 and goes on; the second, whose learning rate cannot train it, is not the best of two
+// there and ends pruned, with its reason, its last.pt, and the epochs saved said in the summary.
+TEST_F(SweepEndToEnd, AshaPrunesTheTrialThatFallsBehindAndARerunLeavesItDone) {
+  t::write_file(dir_ / "asha.yaml", R"(name: asha
+seed: 5
+device: cpu
+model:     {plugin: tiny}
+dataset:   {plugin: imagefolder, root: data, image_size: 16, train_fraction: 0.5}
+optimizer: {plugin: adam}
+train:     {epochs: 3, batch_size: 4}
+output:    {db: results/sweep.db, checkpoints: results/checkpoints}
+sweep:
+  grid: {optimizer.lr: [3.0e-2, 1.0e-7]}
+  pruner: {kind: asha, reduction: 2}
+)");
+  const auto result = runner("asha.yaml");
+  ASSERT_EQ(result.exit_code, 0) << result.output;  // a pruned trial is not a failure
+  EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'finished' AND trial_key = 'optimizer.lr=3.0e-2'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'pruned' AND trial_key = 'optimizer.lr=1.0e-7'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM epochs e JOIN runs r ON r.id = e.run_id WHERE r.status = 'pruned'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM epochs"), 3 + 1);
+  EXPECT_NE(result.output.find("1 finished, 1 pruned"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("(1 epoch): pruned at epoch 1 (asha rung 0): test_accuracy"), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("epochs trained: 4 of the 6 a sweep without pruning or early stopping would (67%)"),
+            std::string::npos)
+      << result.output;
+  std::int64_t pruned_run = 0;
+  {
+    SQLite::Database database(db(), SQLite::OPEN_READONLY);
+    pruned_run = database.execAndGet("SELECT id FROM runs WHERE status = 'pruned'").getInt64();
+    EXPECT_NE(database.execAndGet("SELECT stop_reason FROM runs WHERE status = 'pruned'")
+                  .getString()
+                  .find("is not in the top 1 of 2 trials at the rung"),
+              std::string::npos);
+  }
+  EXPECT_TRUE(fs::exists(t::recorded_run_dir(db(), pruned_run) / "last.pt"));  // ASHA may take it on
+
+  const auto again = runner("asha.yaml");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("2 done before, 0 to run"), std::string::npos) << again.output;
+  EXPECT_EQ(count("SELECT count(*) FROM runs"), 2);
+
+  // Resumed by hand, the pruned trial trains on to its train.epochs in its own row.
+  const auto resumed = runner("--resume " + std::to_string(pruned_run) + " --db results/sweep.db");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'finished' AND stop_reason IS NULL"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM epochs WHERE run_id = " + std::to_string(pruned_run)), 3);
 }

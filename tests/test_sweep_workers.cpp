@@ -187,7 +187,7 @@ TEST_F(SweepWorkers, TwoWorkersShareASqliteSweepOnOneMachine) {
   ASSERT_EQ(late.exit_code, 0) << late.output;
   EXPECT_NE(late.output.find("6 of 6 trials finished"), std::string::npos) << late.output;
   const auto local = t::run_command(command("sweep.yaml"));
-  EXPECT_NE(local.output.find("6 finished before, 0 to run"), std::string::npos) << local.output;
+  EXPECT_NE(local.output.find("6 done before, 0 to run"), std::string::npos) << local.output;
 }
 
 TEST_F(SweepWorkers, ACtrlCStopsTheTrialAndHandsItBackToTheQueue) {

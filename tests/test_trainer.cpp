@@ -295,7 +295,7 @@ TEST(RunStatusText, EveryStatusReadsBackAndOtherTextIsRefused) {
     ASSERT_TRUE(status.has_value()) << name;
     EXPECT_EQ(to_string(*status), name);
   }
-  EXPECT_EQ(run_status_names().size(), 4u);
+  EXPECT_EQ(run_status_names().size(), 5u);  // running, finished, failed, interrupted, pruned
   EXPECT_FALSE(parse_run_status("Finished").has_value());
   EXPECT_FALSE(parse_run_status("").has_value());
 }

@@ -81,7 +81,8 @@ std::vector<DescribedSection> framework_sections() {
           {"distributed", trainyard::distributed_schema()},
           {"output", trainyard::output_schema()},
           {"sweep", trainyard::sweep_schema()},
-          {"sweep.random", trainyard::random_schema()}};
+          {"sweep.random", trainyard::random_schema()},
+          {"sweep.pruner", trainyard::pruner_schema()}};
 }
 
 // The README's table of framework keys, as Markdown.

@@ -36,6 +36,13 @@ int resume_command(const Invocation& invocation, PluginRegistry& registry) {
   const ExperimentConfig config = resolve_stored_config(stored, registry, placement_overrides(invocation));
   RunOptions options = run_options(invocation);
   options.resume_run_id = run_id;
+  if (stored.run.sweep_id) {
+    options.sweep_id = stored.run.sweep_id;
+    options.trial_key = stored.run.trial_key;
+    // An interrupted trial goes on under its sweep's pruner; one the pruner ended is resumed to be
+    // trained on (ASHA's promotion, or the user's call), so its pruner does not end it again.
+    if (stored.run.status != trainyard::RunStatus::kPruned) add_sweep_pruner(options, stored.db);
+  }
   return report(run_experiment(config, registry, options));
 }
 

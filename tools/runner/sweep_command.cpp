@@ -49,8 +49,8 @@ int sweep_command(const Invocation& invocation, const ExperimentDocument& docume
   trainyard::ResultsStore store(configs.front().output.db);
   std::cout << "\nsweep '" << spec.name << "' (id " << outcome.sweep_id << ") in " << store.path() << ":\n"
             << trainyard::format_sweep_summary(store, outcome.sweep_id);
-  spdlog::info("sweep: {} finished, {} failed, {} interrupted, {} already finished before", outcome.finished,
-               outcome.failed, outcome.interrupted, outcome.skipped);
+  spdlog::info("sweep: {} finished, {} pruned, {} failed, {} interrupted, {} done before", outcome.finished,
+               outcome.pruned, outcome.failed, outcome.interrupted, outcome.skipped);
   if (g_stop_signals.load() > 0 || outcome.interrupted > 0) return trainyard::kExitInterrupted;
   return outcome.failed > 0 ? trainyard::kExitRunFailed : trainyard::kExitOk;
 }

@@ -6,6 +6,7 @@
 #include <trainyard/errors.h>
 #include <trainyard/store/results_store.h>
 #include <trainyard/store/store_recorder.h>
+#include <trainyard/sweep/pruner.h>
 
 #include "train_command.h"
 
@@ -36,6 +37,12 @@ RunOptions run_options(const Invocation& invocation) {
   return options;
 }
 
+void add_sweep_pruner(RunOptions& options, const std::string& db) {
+  if (!options.sweep_id) return;
+  if (auto pruner = trainyard::sweep_trial_pruner(db, *options.sweep_id, options.trial_key))
+    options.callbacks.push_back(std::move(pruner));
+}
+
 // The end of a run, for the log; the process's exit code.
 int report(const RunOutcome& outcome) {
   spdlog::info("results: run {} in {} (peak memory {:.0f} MiB)", outcome.run_id, outcome.db_path,
@@ -52,6 +59,9 @@ int report(const RunOutcome& outcome) {
     case trainyard::RunStatus::kFinished:
       spdlog::info("run {} finished: {} epochs", outcome.run_id, outcome.epochs.size());
       return trainyard::kExitOk;
+    case trainyard::RunStatus::kPruned:  // the sweep's decision, not a failure
+      spdlog::info("run {} pruned after {} epochs", outcome.run_id, outcome.epochs.size());
+      return trainyard::kExitOk;
     case trainyard::RunStatus::kInterrupted: return trainyard::kExitInterrupted;
     default: spdlog::error("run {} failed: {}", outcome.run_id, outcome.error); return trainyard::kExitRunFailed;
   }
@@ -64,6 +74,7 @@ int train_command(const Invocation& invocation, const ExperimentConfig& config,
     options.sweep_id = invocation.trial_of_sweep;
     options.trial_key = invocation.trial_key;
     options.trial_overrides = trial_overrides;
+    add_sweep_pruner(options, config.output.db);
   }
   return report(run_experiment(config, registry, options));
 }

@@ -248,6 +248,10 @@ SqlRows ResultsReader::sweeps() const {
     SELECT s.id AS sweep_id, s.name AS sweep, s.experiment_file, s.created_at,
            count(l.run_id) AS trials,
            coalesce(sum(CASE WHEN l.status = 'finished' THEN 1 ELSE 0 END), 0) AS finished,
+           coalesce(sum(CASE WHEN l.status = 'pruned' THEN 1 ELSE 0 END), 0) AS pruned,
+           coalesce(sum(l.epochs), 0) AS epochs,
+           CAST(coalesce(sum((SELECT c.number FROM run_config c WHERE c.run_id = l.run_id AND c.key = 'train.epochs')),
+                         0) AS BIGINT) AS epochs_unpruned,
            (SELECT run_id FROM sweep_leaderboard b WHERE b.sweep_id = s.id AND b.rank = 1
             ORDER BY run_id LIMIT 1) AS best_run,
            (SELECT trial_key FROM sweep_leaderboard b WHERE b.sweep_id = s.id AND b.rank = 1

@@ -96,7 +96,7 @@ ResumableRun ResultsStore::resume_run(std::int64_t run_id, const std::string& ho
   run.trial_key = row.text(0, 6);
   run.abandoned = std::move(abandoned);
   db_->query(R"sql(
-    UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, host = ?, pid = ?, pid_start = ?,
+    UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, stop_reason = NULL, host = ?, pid = ?, pid_start = ?,
                     heartbeat_at = ?, device = coalesce(?, device) WHERE id = ?)sql",
              {host, static_cast<std::int64_t>(getpid()), text_or_null(process_start_key(getpid())), utc_timestamp(),
               text_or_null(device), run_id});
@@ -219,7 +219,7 @@ std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
            coalesce(device, ''), coalesce(error, ''), coalesce(checkpoint_path, ''),
            best_epoch, best_test_accuracy, coalesce(precision, ''), peak_memory_mib,
            coalesce(run_dir, ''), coalesce(working_dir, ''), (SELECT count(*) FROM epochs WHERE run_id = runs.id),
-           coalesce(init_source, ''), coalesce(stop_reason, '')
+           coalesce(init_source, ''), coalesce(stop_reason, ''), sweep_id, coalesce(trial_key, '')
     FROM runs WHERE id = ?)sql",
                               {run_id});
   if (row.empty()) return std::nullopt;
@@ -242,6 +242,8 @@ std::optional<StoredRun> ResultsStore::run(std::int64_t run_id) const {
   r.epoch_count = row.integer(0, 15);
   r.init_source = row.text(0, 16);
   r.stop_reason = row.text(0, 17);
+  if (!row.is_null(0, 18)) r.sweep_id = row.integer(0, 18);
+  r.trial_key = row.text(0, 19);
   return r;
 }
 

@@ -55,7 +55,8 @@ std::vector<SweepTrialSummary> ResultsStore::sweep_summary(std::int64_t sweep_id
                      seconds_between(db_->dialect(), "started_at", "coalesce(ended_at, heartbeat_at, started_at)") +
                      R"sql(, coalesce(error, ''), coalesce(select_on, 'test'),
            coalesce(best_selection_accuracy, best_test_accuracy), startup_seconds,
-           wall_seconds - (SELECT sum(epoch_seconds) FROM epochs WHERE run_id = r.id)
+           wall_seconds - (SELECT sum(epoch_seconds) FROM epochs WHERE run_id = r.id),
+           (SELECT count(*) FROM epochs WHERE run_id = r.id), coalesce(stop_reason, '')
     FROM runs r WHERE sweep_id = ? AND id = (
       SELECT max(id) FROM runs WHERE sweep_id = r.sweep_id AND trial_key = r.trial_key)
     ORDER BY coalesce(best_selection_accuracy, best_test_accuracy) IS NULL,
@@ -75,9 +76,43 @@ std::vector<SweepTrialSummary> ResultsStore::sweep_summary(std::int64_t sweep_id
     if (!rows.is_null(i, 8)) s.best_selection_accuracy = rows.real(i, 8);
     if (!rows.is_null(i, 9)) s.startup_seconds = rows.real(i, 9);
     if (!rows.is_null(i, 10)) s.outside_epochs_seconds = rows.real(i, 10);
+    s.epochs = rows.integer(i, 11);
+    s.stop_reason = rows.text(i, 12);
     out.push_back(s);
   }
   return out;
+}
+
+std::vector<double> ResultsStore::sweep_accuracies_at(std::int64_t sweep_id, std::int64_t epoch,
+                                                      const std::string& trial_key) const {
+  // Each run is ranked on its own split (select_on), as the sweep's leaderboard ranks it.
+  const auto rows = db_->query(R"sql(
+    SELECT CASE WHEN r.select_on = 'val' THEN e.val_accuracy ELSE e.test_accuracy END
+    FROM runs r JOIN epochs e ON e.run_id = r.id AND e.epoch = ?
+    WHERE r.sweep_id = ? AND r.trial_key <> ? AND r.id = (
+      SELECT max(id) FROM runs WHERE sweep_id = r.sweep_id AND trial_key = r.trial_key))sql",
+                               {epoch, sweep_id, trial_key});
+  std::vector<double> out;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (!rows.is_null(i, 0)) out.push_back(rows.real(i, 0));
+  }
+  return out;
+}
+
+std::pair<std::int64_t, std::int64_t> ResultsStore::sweep_epochs_spent(std::int64_t sweep_id) const {
+  const auto rows = db_->query(R"sql(
+    SELECT CAST(coalesce(sum((SELECT count(*) FROM epochs WHERE run_id = r.id)), 0) AS BIGINT),
+           CAST(coalesce(sum((SELECT c.number FROM run_config c WHERE c.run_id = r.id AND c.key = 'train.epochs')), 0)
+                AS BIGINT)
+    FROM runs r WHERE sweep_id = ? AND id = (
+      SELECT max(id) FROM runs WHERE sweep_id = r.sweep_id AND trial_key = r.trial_key))sql",
+                               {sweep_id});
+  return {rows.integer(0, 0), rows.integer(0, 1)};
+}
+
+std::string ResultsStore::sweep_spec_yaml(std::int64_t sweep_id) const {
+  const auto rows = db_->query("SELECT spec_yaml FROM sweeps WHERE id = ?", {sweep_id});
+  return rows.empty() ? "" : rows.text(0, 0);
 }
 
 }  // namespace trainyard

@@ -27,6 +27,27 @@ std::vector<ParamSpec> random_schema() {
           int_param("seed", 0, "seed of the draws: the same seed draws the same trials").at_least(0)};
 }
 
+// One declaration per key; which kind each applies to is said in its meaning and checked below.
+std::vector<ParamSpec> pruner_schema() {
+  const PrunerSpec d;
+  return {
+      string_param("kind", d.kind,
+                   "median: end a trial whose selection accuracy at an epoch is below the median of the other "
+                   "trials' at that epoch; asha: asynchronous successive halving (Li et al. 2018), only the top "
+                   "1/reduction of the trials at each rung go on; none")
+          .one_of({"none", "median", "asha"}),
+      int_param("warmup_epochs", d.warmup_epochs, "median: no trial is pruned at these first epochs")
+          .at_least(0)
+          .at_most(1000000),
+      int_param("min_trials", d.min_trials, "median: other trials that must have reached the epoch first")
+          .at_least(1)
+          .at_most(1000000),
+      int_param("min_epochs", d.min_epochs, "asha: the first rung's epoch; rung k is at min_epochs x reduction^k")
+          .at_least(1)
+          .at_most(1000000),
+      int_param("reduction", d.reduction, "asha: 1/reduction of the trials at a rung go on").at_least(2).at_most(1000)};
+}
+
 namespace {
 
 const std::vector<std::string> kDistributions = {"uniform", "loguniform", "int", "choice"};
@@ -134,6 +155,31 @@ void parse_random(const ExperimentDocument& doc, const YAML::Node& random, Sweep
   }
 }
 
+void parse_pruner(const ExperimentDocument& doc, const YAML::Node& section, SweepSpec& spec, Problems& problems) {
+  if (!section.IsMap()) {
+    problems.add(doc.location(section, "sweep.pruner") +
+                 ": sweep.pruner: expected a mapping such as {kind: median}, got " + describe_node(section));
+    return;
+  }
+  const Params values = validate_section(doc, section, pruner_schema(), "sweep.pruner", "sweep.pruner", {}, problems);
+  if (!problems.empty()) return;
+  PrunerSpec& p = spec.pruner;
+  p.kind = values.get_string("kind");
+  p.warmup_epochs = values.get_int("warmup_epochs");
+  p.min_trials = values.get_int("min_trials");
+  p.min_epochs = values.get_int("min_epochs");
+  p.reduction = values.get_int("reduction");
+  // A key of the other kind would silently do nothing.
+  const std::map<std::string, std::string> kind_of = {
+      {"warmup_epochs", "median"}, {"min_trials", "median"}, {"min_epochs", "asha"}, {"reduction", "asha"}};
+  for (const auto& [key, kind] : kind_of) {
+    if (section[key] && kind != p.kind) {
+      problems.add(doc.location(section[key], "sweep.pruner." + key) + ": sweep.pruner." + key + " applies to kind " +
+                   kind + ", not " + p.kind);
+    }
+  }
+}
+
 std::vector<std::string> split_values(const std::string& text) {
   // "1e-3,1e-4" or a YAML flow list "[1e-3, 1e-4]".
   if (!text.empty() && text.front() == '[') {
@@ -198,8 +244,28 @@ std::string SweepSpec::to_yaml() const {
     }
     out << YAML::EndMap << YAML::EndMap;
   }
+  if (pruner.enabled()) {
+    out << YAML::Key << "pruner" << YAML::Value << YAML::BeginMap << YAML::Key << "kind" << YAML::Value << pruner.kind;
+    if (pruner.kind == "median") {
+      out << YAML::Key << "warmup_epochs" << YAML::Value << pruner.warmup_epochs;
+      out << YAML::Key << "min_trials" << YAML::Value << pruner.min_trials;
+    } else {
+      out << YAML::Key << "min_epochs" << YAML::Value << pruner.min_epochs;
+      out << YAML::Key << "reduction" << YAML::Value << pruner.reduction;
+    }
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
+}
+
+SweepSpec parse_stored_sweep(const std::string& spec_yaml) {
+  YAML::Node root(YAML::NodeType::Map);
+  root["sweep"] = YAML::Load(spec_yaml);
+  YAML::Emitter out;
+  out << root;
+  const auto document = ExperimentDocument::parse(out.c_str(), "the sweep's stored spec");
+  return parse_sweep(document, "", {});
 }
 
 std::string SweepTrial::key() const {
@@ -219,15 +285,31 @@ SweepSpec parse_sweep(const ExperimentDocument& doc, const std::string& experime
                  describe_node(section));
   } else if (section && section.IsMap()) {
     const Params values =
-        validate_section(doc, section, sweep_schema(), "sweep", "sweep", {"grid", "random"}, problems);
+        validate_section(doc, section, sweep_schema(), "sweep", "sweep", {"grid", "random", "pruner"}, problems);
     if (values.contains("name") && !values.get_string("name").empty()) spec.name = values.get_string("name");
     if (values.contains("jobs")) spec.jobs = values.get_int("jobs");
     if (const YAML::Node grid = section["grid"]) parse_grid(doc, grid, spec, problems);
     if (const YAML::Node random = section["random"]) parse_random(doc, random, spec, problems);
+    if (const YAML::Node pruner = section["pruner"]) parse_pruner(doc, pruner, spec, problems);
   }
   add_command_line_sweeps(command_line_sweeps, spec, problems);
   if (!problems.empty()) problems.raise(doc.source());
   return spec;
+}
+
+double draw_unit(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0); }
+
+std::string draw_random_value(const RandomParameter& p, std::mt19937_64& rng) {
+  auto unit = [&] { return draw_unit(rng); };
+  if (p.distribution == "uniform") return format_double(p.low + (p.high - p.low) * unit());
+  if (p.distribution == "loguniform") {
+    return format_double(std::exp(std::log(p.low) + (std::log(p.high) - std::log(p.low)) * unit()));
+  }
+  if (p.distribution == "int") {
+    const auto span = static_cast<std::uint64_t>(p.high - p.low) + 1;
+    return std::to_string(static_cast<std::int64_t>(p.low) + static_cast<std::int64_t>(rng() % span));
+  }
+  return p.choices[static_cast<std::size_t>(rng() % p.choices.size())];
 }
 
 std::vector<SweepTrial> expand_sweep(const SweepSpec& spec) {
@@ -245,27 +327,12 @@ std::vector<SweepTrial> expand_sweep(const SweepSpec& spec) {
   }
   if (spec.random.empty()) return grid_points;
 
-  // Draws come from a 64-bit Mersenne Twister seeded by the sweep, turned into values with our
-  // own arithmetic (not std::*_distribution, whose algorithms differ between standard libraries).
+  // Draws come from a 64-bit Mersenne Twister seeded by the sweep.
   std::mt19937_64 rng(spec.random_seed);
-  auto unit = [&] { return static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0); };
   std::vector<SweepTrial> trials;
   for (std::int64_t t = 0; t < spec.random_trials; ++t) {
     std::vector<Override> drawn;
-    for (const auto& p : spec.random) {
-      std::string value;
-      if (p.distribution == "uniform") {
-        value = format_double(p.low + (p.high - p.low) * unit());
-      } else if (p.distribution == "loguniform") {
-        value = format_double(std::exp(std::log(p.low) + (std::log(p.high) - std::log(p.low)) * unit()));
-      } else if (p.distribution == "int") {
-        const auto span = static_cast<std::uint64_t>(p.high - p.low) + 1;
-        value = std::to_string(static_cast<std::int64_t>(p.low) + static_cast<std::int64_t>(rng() % span));
-      } else {
-        value = p.choices[static_cast<std::size_t>(rng() % p.choices.size())];
-      }
-      drawn.push_back({p.key, value});
-    }
+    for (const auto& p : spec.random) drawn.push_back({p.key, draw_random_value(p, rng)});
     for (const auto& point : grid_points) {
       SweepTrial trial = point;
       trial.overrides.insert(trial.overrides.end(), drawn.begin(), drawn.end());

@@ -49,8 +49,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
   std::map<std::size_t, std::int64_t> resumable;  // trial index -> the run to continue
   for (std::size_t i = 0; i < trials.size(); ++i) {
     auto it = previous.find(trials[i].key());
-    if (it != previous.end() &&
-        (it->second.status == RunStatus::kFinished || it->second.status == RunStatus::kRunning)) {
+    if (it != previous.end() && (is_done(it->second.status) || it->second.status == RunStatus::kRunning)) {
       ++outcome.skipped;
       if (it->second.status == RunStatus::kRunning) {
         spdlog::warn("trial '{}' is running in another process; not started again", trials[i].key());
@@ -67,8 +66,8 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
   const int jobs = std::max(1, options.jobs);
   // Split the cores between the trials running at once, unless the experiment fixes threads.
   const int threads_per_trial = std::max(1, available_cpu_cores() / jobs);
-  spdlog::info("sweep '{}' (id {}): {} trials, {} finished before, {} to run, {} at a time{}", spec.name,
-               outcome.sweep_id, trials.size(), outcome.skipped, pending.size(), jobs,
+  spdlog::info("sweep '{}' (id {}): {} trials, {} done before, {} to run, {} at a time{}", spec.name, outcome.sweep_id,
+               trials.size(), outcome.skipped, pending.size(), jobs,
                jobs > 1 ? fmt::format(", {} threads each", threads_per_trial) : std::string());
 
   // On a machine with several GPUs each running trial gets its own: slot k runs on cuda:k % GPUs.
@@ -141,6 +140,8 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
                                 .status;
     if (ended == RunStatus::kFinished)
       ++outcome.finished;
+    else if (ended == RunStatus::kPruned)
+      ++outcome.pruned;
     else if (ended == RunStatus::kInterrupted)
       ++outcome.interrupted;
     else
@@ -174,6 +175,16 @@ std::string format_sweep_summary(ResultsStore& store, std::int64_t sweep_id) {
                   epoch.c_str(), r.seconds, seconds(r.startup_seconds).c_str(),
                   seconds(r.outside_epochs_seconds).c_str());
     out << line;
+  }
+  for (const auto& r : rows) {
+    if (!r.stop_reason.empty()) {
+      out << fmt::format("run {} ({} epoch{}): {}\n", r.run_id, r.epochs, r.epochs == 1 ? "" : "s", r.stop_reason);
+    }
+  }
+  const auto [trained, full] = store.sweep_epochs_spent(sweep_id);
+  if (full > 0 && trained < full) {
+    out << fmt::format("epochs trained: {} of the {} a sweep without pruning or early stopping would ({:.0f}%)\n",
+                       trained, full, 100.0 * static_cast<double>(trained) / static_cast<double>(full));
   }
   return out.str();
 }

@@ -44,7 +44,7 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
   std::vector<std::string> keys, finished;
   for (const auto& t : trials) keys.push_back(t.key());
   for (const auto& [key, run] : store.latest_trial_runs(outcome.sweep_id)) {
-    if (run.status == RunStatus::kFinished) finished.push_back(key);
+    if (is_done(run.status)) finished.push_back(key);
   }
   store.enqueue_trials(outcome.sweep_id, keys, finished);
   const fs::path logs = fs::path(base.output.checkpoints) / store.sweep_folder_name(outcome.sweep_id);
@@ -81,7 +81,7 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
     if (claimed->attempt > 1) {
       const auto previous = store.latest_trial_runs(outcome.sweep_id);
       const auto it = previous.find(trial.key());
-      if (it != previous.end() && it->second.status == RunStatus::kFinished) {
+      if (it != previous.end() && is_done(it->second.status)) {
         // The worker before finished the run and died before saying so.
         store.complete_trial(claimed->id, me, true, it->second.id);
         continue;
@@ -160,7 +160,7 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
       spdlog::info("[{}/{}] interrupted, handed back to the queue: {}", index + 1, trials.size(), trial.key());
       continue;
     }
-    const bool ok = end.status == RunStatus::kFinished;
+    const bool ok = is_done(end.status);
     const std::string error = ok ? "" : end.error;
     if (!store.complete_trial(claimed->id, me, ok, end.run_id, error)) {
       // Taken over between the check above and here; the run's own end was written under the

@@ -40,7 +40,7 @@ std::vector<std::string> resume_arguments(const std::string& runner_path, std::i
 }
 
 bool can_continue_trial_run(const ResultsStore::TrialRun& run, const ExperimentConfig& config) {
-  if (run.status == RunStatus::kFinished || run.status == RunStatus::kRunning) return false;
+  if (is_done(run.status) || run.status == RunStatus::kRunning) return false;
   // The run's own folder as recorded (runs from before schema 7: the old name).
   const fs::path folder = !run.run_dir.empty()
                               ? fs::path(run.run_dir)

@@ -5,7 +5,7 @@
 namespace trainyard {
 namespace {
 constexpr RunStatus kStatuses[] = {RunStatus::kRunning, RunStatus::kFinished, RunStatus::kFailed,
-                                   RunStatus::kInterrupted};
+                                   RunStatus::kInterrupted, RunStatus::kPruned};
 }  // namespace
 
 const char* to_string(RunStatus status) {
@@ -14,9 +14,12 @@ const char* to_string(RunStatus status) {
     case RunStatus::kFinished: return "finished";
     case RunStatus::kFailed: return "failed";
     case RunStatus::kInterrupted: return "interrupted";
+    case RunStatus::kPruned: return "pruned";
   }
   return "unknown";
 }
+
+bool is_done(RunStatus status) { return status == RunStatus::kFinished || status == RunStatus::kPruned; }
 
 std::optional<RunStatus> parse_run_status(const std::string& text) {
   for (const RunStatus status : kStatuses) {

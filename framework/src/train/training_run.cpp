@@ -87,7 +87,7 @@ class RunLoop {
       times_.startup_seconds = process_uptime_seconds();
       if (outcome_.stop_reason.empty()) stopped = train_epochs(first_epoch);
       if (checkpoints_) checkpoints_->wait();  // on the disk before the run's end is recorded
-      outcome_.status = stopped ? RunStatus::kInterrupted : RunStatus::kFinished;
+      outcome_.status = stopped ? RunStatus::kInterrupted : pruned_ ? RunStatus::kPruned : RunStatus::kFinished;
       record_process_times();
       recorder_.finish_run(outcome_.run_id, outcome_.status, stopped ? "interrupted by a signal" : "",
                            outcome_.stop_reason);
@@ -178,7 +178,7 @@ class RunLoop {
   // of the record), on the writer thread while the next epoch trains. The record may so name a
   // best.pt still being written: a run's end waits for it, and a failed write fails the run.
   bool end_epoch(EpochRecord record) {
-    EpochEnd end{record, config_.train.epochs};
+    EpochEnd end{record, config_.train.epochs, objects_.select_on};
     end.new_best = better_epoch(record, outcome_.best, objects_.select_on);
     recorder_.confirm_writer(outcome_.run_id);  // before the checkpoints are written
     for (auto& callback : callbacks_) callback->on_epoch_end(end);
@@ -199,6 +199,7 @@ class RunLoop {
     if (checkpoints_ && options_.faults.acts_after_epoch(record.epoch)) checkpoints_->wait();
     options_.faults.after_epoch(record.epoch);
     if (end.stop) outcome_.stop_reason = end.stop_reason.empty() ? "stopped by a callback" : end.stop_reason;
+    pruned_ = end.stop && end.pruned;
     return !end.stop;
   }
 
@@ -252,6 +253,7 @@ class RunLoop {
   fs::path run_folder_;
   std::unique_ptr<CheckpointWriter> checkpoints_;  // rank 0's: the process that keeps the record
   std::string config_yaml_;                        // what each checkpoint carries
+  bool pruned_ = false;                            // a pruner ended the run
   ProcessTimes times_;
   std::vector<std::shared_ptr<TrainingCallback>> callbacks_;
 };

@@ -33,6 +33,8 @@ struct StoredRun {
   std::int64_t epoch_count = 0;
   std::string init_source;  // what a fine-tuned run's model started from (model.init_from); empty before schema 10
   std::string stop_reason;  // why it ended before train.epochs (early stopping); empty before schema 12
+  std::optional<std::int64_t> sweep_id;  // the sweep it is a trial of
+  std::string trial_key;
 };
 
 /// What a resumed run continues from: its stored resolved config and where it belongs.
@@ -59,6 +61,8 @@ struct SweepTrialSummary {
   /// of its wall time outside epoch_seconds (start-up, checkpoints, the run's end).
   std::optional<double> startup_seconds, outside_epochs_seconds;
   std::string error;
+  std::int64_t epochs = 0;  // trained (recorded)
+  std::string stop_reason;  // why it ended early: pruned, or early stopping
 };
 
 /// A trial of a sweep that workers (`runner --worker`) share, as one of them claimed it.
@@ -85,7 +89,7 @@ struct DatabaseIdentity {
 class ResultsStore {
  public:
   /// The schema version this build writes; older databases are migrated, newer ones refused.
-  static constexpr int kSchemaVersion = 12;
+  static constexpr int kSchemaVersion = 13;
   /// The application id of Trainyard databases ("TRYD").
   static constexpr std::int32_t kApplicationId = 0x54525944;
 
@@ -143,6 +147,15 @@ class ResultsStore {
                                         std::int64_t pid) const;
   /// One line per trial (its latest run), best test accuracy first.
   std::vector<SweepTrialSummary> sweep_summary(std::int64_t sweep_id) const;
+  /// The selection accuracy at `epoch` of the latest run of each trial of the sweep but
+  /// `trial_key` that has recorded that epoch: what a pruner compares a trial with.
+  std::vector<double> sweep_accuracies_at(std::int64_t sweep_id, std::int64_t epoch,
+                                          const std::string& trial_key) const;
+  /// Epochs the sweep's trials (their latest runs) trained, and what they would have trained
+  /// without pruning or early stopping (each one's train.epochs).
+  std::pair<std::int64_t, std::int64_t> sweep_epochs_spent(std::int64_t sweep_id) const;
+  /// The spec a sweep was last run with (SweepSpec::to_yaml); empty when there is no such sweep.
+  std::string sweep_spec_yaml(std::int64_t sweep_id) const;
 
   /// The work queue of workers (`runner --worker`). Adds the sweep's trials (those already
   /// queued stay as they are); keys in `finished` (their latest run finished before) go in done.

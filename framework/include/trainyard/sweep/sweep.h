@@ -15,11 +15,14 @@
 //         optimizer.beta1: {uniform: [0.85, 0.95]}
 //         train.epochs: {int: [2, 4]}
 //         model.zero_init_residual: {choice: [true, false]}
+//     pruner: {kind: median, warmup_epochs: 1, min_trials: 3}   # or {kind: asha, min_epochs: 1, reduction: 3}
 //
-// With both, every grid point is combined with every random draw.
+// With both, every grid point is combined with every random draw. A pruner ends trials that fall
+// behind the others early (trainyard/sweep/pruner.h).
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -36,6 +39,24 @@ struct RandomParameter {
   std::vector<std::string> choices;
 };
 
+/// One random value of `parameter` as an override value: the draw of random search and of TPE's
+/// start-up trials. Our own arithmetic on the generator's output (not std::*_distribution, whose
+/// algorithms differ between standard libraries), so a seed draws the same trials everywhere.
+std::string draw_random_value(const RandomParameter& parameter, std::mt19937_64& rng);
+/// A draw in [0, 1) with 53 random bits.
+double draw_unit(std::mt19937_64& rng);
+
+/// `sweep.pruner`: which trials end early, decided at each epoch from the other trials' figures in
+/// the database (pruner.h). kind "none": every trial runs its every epoch.
+struct PrunerSpec {
+  std::string kind = "none";       // none | median | asha
+  std::int64_t warmup_epochs = 1;  // median: epochs never pruned at, from the first
+  std::int64_t min_trials = 3;     // median: other trials that must have reached the epoch
+  std::int64_t min_epochs = 1;     // asha: the first rung; rung k is at min_epochs * reduction^k
+  std::int64_t reduction = 3;      // asha: the top 1/reduction of each rung go on
+  bool enabled() const { return kind != "none"; }
+};
+
 struct SweepSpec {
   std::string name;
   std::int64_t jobs = 1;
@@ -43,6 +64,7 @@ struct SweepSpec {
   std::int64_t random_trials = 0;
   std::uint64_t random_seed = 0;
   std::vector<RandomParameter> random;
+  PrunerSpec pruner;
 
   bool empty() const { return grid.empty() && random.empty(); }
   /// The spec as YAML, as the sweeps table stores it.
@@ -60,6 +82,11 @@ struct SweepTrial {
 /// and `runner --describe sweep`.
 std::vector<ParamSpec> sweep_schema();
 std::vector<ParamSpec> random_schema();
+std::vector<ParamSpec> pruner_schema();
+
+/// The spec a sweep's row holds (SweepSpec::to_yaml), read back: what a trial's process takes its
+/// pruner from. Throws ConfigError when it is not one.
+SweepSpec parse_stored_sweep(const std::string& spec_yaml);
 
 /// Reads the document's `sweep:` section and the command line's `--sweep KEY=V1,V2,...` (each
 /// adds or replaces a grid key). Throws ConfigError listing every problem of a malformed spec, each

@@ -26,7 +26,7 @@ struct SweepRunOptions {
 
 struct SweepOutcome {
   std::int64_t sweep_id = 0;
-  int finished = 0, failed = 0, interrupted = 0, skipped = 0;
+  int finished = 0, pruned = 0, failed = 0, interrupted = 0, skipped = 0;
 };
 
 /// Runs the trials not yet finished. `configs[i]` is trial i's resolved configuration (from

@@ -13,14 +13,17 @@ namespace trainyard {
 
 /// One epoch as the callbacks see it.
 struct EpochEnd {
-  EpochEnd(const EpochRecord& epoch_record, std::int64_t run_epochs) : record(epoch_record), epochs(run_epochs) {}
+  EpochEnd(const EpochRecord& epoch_record, std::int64_t run_epochs, SelectionSplit selection = SelectionSplit::kTest)
+      : record(epoch_record), epochs(run_epochs), select_on(selection) {}
   const EpochRecord& record;
-  std::int64_t epochs = 0;  // of the whole run (train.epochs)
-  bool new_best = false;    // the best accuracy so far on the selection split (train.select_on)
+  std::int64_t epochs = 0;                           // of the whole run (train.epochs)
+  SelectionSplit select_on = SelectionSplit::kTest;  // the split whose accuracy ranks epochs (resolved)
+  bool new_best = false;  // the best accuracy so far on the selection split (train.select_on)
   /// Set by a callback to end the run after this epoch (early stopping, pruning); the run then
   /// ends as finished, with the epochs it has, and `stop_reason` in its record.
   bool stop = false;
   std::string stop_reason;  // in words: "early stopping: val_accuracy has not improved ..."
+  bool pruned = false;      // with stop: a sweep's pruner ends the trial, whose run ends pruned
 };
 
 /// A resumed run as the callbacks see it before it trains on: the epochs it keeps (those up to

@@ -11,9 +11,14 @@
 
 namespace trainyard {
 
-enum class RunStatus { kRunning, kFinished, kFailed, kInterrupted };
-/// "running", "finished", "failed", "interrupted": the text the results database holds.
+/// kPruned: a sweep's pruner ended the trial early (its stop_reason says why); like kFinished,
+/// its trial is done.
+enum class RunStatus { kRunning, kFinished, kFailed, kInterrupted, kPruned };
+/// "running", "finished", "failed", "interrupted", "pruned": the text the results database holds.
 const char* to_string(RunStatus status);
+/// Finished or pruned: the run has nothing left to train, and a sweep's trial whose latest run
+/// ended so is done (not run again).
+bool is_done(RunStatus status);
 /// The status a stored text names; nullopt for any other text.
 std::optional<RunStatus> parse_run_status(const std::string& text);
 /// Every status, in the order above (for listing what is accepted).
