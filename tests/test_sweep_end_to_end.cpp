@@ -192,3 +192,54 @@ sweep:
   EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'finished' AND stop_reason IS NULL"), 2);
   EXPECT_EQ(count("SELECT count(*) FROM epochs WHERE run_id = " + std::to_string(pruned_run)), 3);
 }
+
+// A TPE search of four trials, two of them random start-up draws: the other two are chosen from
+// the finished ones as the sweep goes. Its rerun runs nothing; given more trials it continues the
+// search from the database.
+TEST_F(SweepEndToEnd, TpeChoosesTrialsAsItGoesAndARerunContinuesTheSearch) {
+  t::write_file(dir_ / "tpe.yaml", R"(name: tpe
+seed: 5
+device: cpu
+model:     {plugin: tiny}
+dataset:   {plugin: imagefolder, root: data, image_size: 16, train_fraction: 0.5}
+optimizer: {plugin: adam}
+train:     {epochs: 1, batch_size: 4}
+output:    {db: results/sweep.db, checkpoints: results/checkpoints}
+sweep:
+  tpe:
+    trials: 4
+    startup_trials: 2
+    params: {optimizer.lr: {loguniform: [1.0e-4, 1.0e-1]}, model.width: {int: [2, 8]}}
+)");
+  const auto dry = runner("tpe.yaml --dry-run");
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("2 trials, all valid"), std::string::npos) << dry.output;
+  EXPECT_NE(dry.output.find("then 2 trials that TPE chooses"), std::string::npos) << dry.output;
+
+  const auto result = runner("tpe.yaml");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'finished' AND sweep_id = 1"), 4);
+  EXPECT_EQ(count("SELECT count(DISTINCT trial_key) FROM runs"), 4);
+  EXPECT_EQ(count("SELECT count(*) FROM run_overrides WHERE key = 'model.width'"), 4);
+  EXPECT_NE(result.output.find("[4/4] started"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("TPE chose trial 3 from 2 done trials: optimizer.lr="), std::string::npos)
+      << result.output;
+
+  const auto again = runner("tpe.yaml");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("4 done before, 0 to run"), std::string::npos) << again.output;
+  EXPECT_EQ(count("SELECT count(*) FROM runs"), 4);
+
+  std::string yaml = t::read_file(dir_ / "tpe.yaml");
+  yaml.replace(yaml.find("trials: 4"), 9, "trials: 5");
+  t::write_file(dir_ / "tpe.yaml", yaml);
+  const auto continued = runner("tpe.yaml");
+  ASSERT_EQ(continued.exit_code, 0) << continued.output;
+  EXPECT_NE(continued.output.find("5 trials, 4 done before, 1 to run"), std::string::npos) << continued.output;
+  EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'finished'"), 5);
+  EXPECT_EQ(count("SELECT count(DISTINCT trial_key) FROM runs"), 5);
+
+  const auto worker = runner("tpe.yaml --worker");
+  EXPECT_NE(worker.exit_code, 0);
+  EXPECT_NE(worker.output.find("sweep.tpe runs on one machine (--jobs N) for now"), std::string::npos) << worker.output;
+}

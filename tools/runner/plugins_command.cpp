@@ -82,6 +82,7 @@ std::vector<DescribedSection> framework_sections() {
           {"output", trainyard::output_schema()},
           {"sweep", trainyard::sweep_schema()},
           {"sweep.random", trainyard::random_schema()},
+          {"sweep.tpe", trainyard::tpe_schema()},
           {"sweep.pruner", trainyard::pruner_schema()}};
 }
 

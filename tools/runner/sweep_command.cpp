@@ -34,7 +34,16 @@ int sweep_command(const Invocation& invocation, const ExperimentDocument& docume
   if (dry_run) {
     std::cout << "sweep '" << spec.name << "': " << trials.size() << " trials, all valid\n";
     for (std::size_t i = 0; i < trials.size(); ++i) std::cout << "  " << i + 1 << ": " << trials[i].key() << "\n";
+    if (spec.tpe.enabled() && static_cast<std::size_t>(spec.tpe.trials) > trials.size()) {
+      std::cout << "  then " << spec.tpe.trials - static_cast<std::int64_t>(trials.size())
+                << " trials that TPE chooses from these as they finish\n";
+    }
     return trainyard::kExitOk;
+  }
+  if (spec.tpe.enabled() && (!invocation.emit_slurm.empty() || invocation.worker)) {
+    // Workers would each need to choose trials under one lock in the database; not built yet.
+    throw trainyard::InputError("sweep '" + spec.name + "': sweep.tpe runs on one machine (--jobs N) for now; " +
+                                "--worker and --emit-slurm take grid and random sweeps");
   }
   if (!invocation.emit_slurm.empty()) return slurm_command(invocation, spec, trials.size(), configs.front().output.db);
   if (invocation.worker) return worker_command(invocation, spec, trials, configs);
@@ -45,6 +54,9 @@ int sweep_command(const Invocation& invocation, const ExperimentDocument& docume
   options.base_sets = invocation.sets;
   options.jobs = std::max(1, jobs);
   options.stop_signals = &g_stop_signals;
+  options.resolve_trial = [&](const trainyard::SweepTrial& trial) {
+    return document.with_overrides(trial.overrides).resolve(registry);
+  };
   const auto outcome = trainyard::run_sweep(spec, trials, configs, options);
   trainyard::ResultsStore store(configs.front().output.db);
   std::cout << "\nsweep '" << spec.name << "' (id " << outcome.sweep_id << ") in " << store.path() << ":\n"

@@ -110,6 +110,33 @@ std::pair<std::int64_t, std::int64_t> ResultsStore::sweep_epochs_spent(std::int6
   return {rows.integer(0, 0), rows.integer(0, 1)};
 }
 
+std::vector<SweepTrialRecord> ResultsStore::sweep_trial_history(std::int64_t sweep_id) const {
+  const auto rows = db_->query(R"sql(
+    SELECT r.id, r.trial_key, r.status, coalesce(r.best_selection_accuracy, r.best_test_accuracy),
+           (SELECT CASE WHEN r.select_on = 'val' THEN e.val_accuracy ELSE e.test_accuracy END
+            FROM epochs e WHERE e.run_id = r.id ORDER BY e.epoch DESC LIMIT 1),
+           (SELECT count(*) FROM epochs e WHERE e.run_id = r.id)
+    FROM runs r WHERE r.sweep_id = ? AND r.id = (
+      SELECT max(id) FROM runs WHERE sweep_id = r.sweep_id AND trial_key = r.trial_key)
+    ORDER BY (SELECT min(id) FROM runs WHERE sweep_id = r.sweep_id AND trial_key = r.trial_key))sql",
+                               {sweep_id});
+  std::vector<SweepTrialRecord> out;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    SweepTrialRecord t;
+    t.trial_key = rows.text(i, 1);
+    t.status = stored_status(rows.text(i, 2), rows.integer(i, 0));
+    if (!rows.is_null(i, 3)) t.best_selection_accuracy = rows.real(i, 3);
+    if (!rows.is_null(i, 4)) t.last_selection_accuracy = rows.real(i, 4);
+    t.epochs = rows.integer(i, 5);
+    const auto overrides =
+        db_->query("SELECT key, value FROM run_overrides WHERE run_id = ? ORDER BY key", {rows.integer(i, 0)});
+    for (std::size_t j = 0; j < overrides.size(); ++j)
+      t.overrides.emplace_back(overrides.text(j, 0), overrides.text(j, 1));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 std::string ResultsStore::sweep_spec_yaml(std::int64_t sweep_id) const {
   const auto rows = db_->query("SELECT spec_yaml FROM sweeps WHERE id = ?", {sweep_id});
   return rows.empty() ? "" : rows.text(0, 0);

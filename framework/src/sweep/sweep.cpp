@@ -11,6 +11,7 @@
 #include "trainyard/errors.h"
 #include "trainyard/plugin/plugin_registry.h"
 #include "trainyard/suggest.h"
+#include "trainyard/sweep/tpe.h"
 
 namespace trainyard {
 
@@ -25,6 +26,17 @@ std::vector<ParamSpec> sweep_schema() {
 std::vector<ParamSpec> random_schema() {
   return {int_param("trials", std::nullopt, "draws from the random parameters").at_least(1).at_most(1000000),
           int_param("seed", 0, "seed of the draws: the same seed draws the same trials").at_least(0)};
+}
+
+std::vector<ParamSpec> tpe_schema() {
+  const TpeSpec d;
+  return {int_param("trials", std::nullopt, "trials in all: the start-up draws, then those TPE chooses")
+              .at_least(1)
+              .at_most(1000000),
+          int_param("seed", 0, "seed of the draws: the same seed and results give the same trials").at_least(0),
+          int_param("startup_trials", d.startup_trials, "random draws before TPE models the trials done")
+              .at_least(1)
+              .at_most(1000000)};
 }
 
 // One declaration per key; which kind each applies to is said in its meaning and checked below.
@@ -81,9 +93,10 @@ std::string bounds_problem(RandomParameter& p, const YAML::Node& args) {
   return "";
 }
 
-std::optional<RandomParameter> parse_random_parameter(const ExperimentDocument& doc, const std::string& key,
-                                                      const YAML::Node& spec, Problems& problems) {
-  const std::string where_key = "sweep.random.params." + key;
+std::optional<RandomParameter> parse_random_parameter(const ExperimentDocument& doc, const std::string& section,
+                                                      const std::string& key, const YAML::Node& spec,
+                                                      Problems& problems) {
+  const std::string where_key = section + ".params." + key;
   auto problem = [&](const YAML::Node& node, const std::string& what) {
     problems.add(doc.location(node, where_key) + ": " + where_key + ": " + what);
     return std::nullopt;
@@ -151,8 +164,48 @@ void parse_random(const ExperimentDocument& doc, const YAML::Node& random, Sweep
     return;
   }
   for (auto it = params.begin(); it != params.end(); ++it) {
-    if (auto p = parse_random_parameter(doc, it->first.Scalar(), it->second, problems)) spec.random.push_back(*p);
+    if (auto p = parse_random_parameter(doc, "sweep.random", it->first.Scalar(), it->second, problems)) {
+      spec.random.push_back(*p);
+    }
   }
+}
+
+void parse_tpe(const ExperimentDocument& doc, const YAML::Node& tpe, SweepSpec& spec, Problems& problems) {
+  if (!tpe.IsMap()) {
+    problems.add(doc.location(tpe, "sweep.tpe") + ": sweep.tpe: expected a mapping, got " + describe_node(tpe));
+    return;
+  }
+  const Params values = validate_section(doc, tpe, tpe_schema(), "sweep.tpe", "sweep.tpe", {"params"}, problems);
+  if (values.contains("trials")) spec.tpe.trials = values.get_int("trials");
+  if (values.contains("seed")) spec.tpe.seed = static_cast<std::uint64_t>(values.get_int("seed"));
+  if (values.contains("startup_trials")) spec.tpe.startup_trials = values.get_int("startup_trials");
+  const YAML::Node params = tpe["params"];
+  if (!params || !params.IsMap() || params.size() == 0) {
+    problems.add(doc.location(params ? params : tpe, "sweep.tpe.params") +
+                 ": sweep.tpe.params: expected KEY: {distribution: [...]} for at least one key");
+    return;
+  }
+  for (auto it = params.begin(); it != params.end(); ++it) {
+    if (auto p = parse_random_parameter(doc, "sweep.tpe", it->first.Scalar(), it->second, problems)) {
+      spec.tpe.params.push_back(*p);
+    }
+  }
+}
+
+// Writes a block of drawn parameters (random's or tpe's) as YAML.
+void emit_parameters(YAML::Emitter& out, const std::vector<RandomParameter>& params) {
+  out << YAML::Key << "params" << YAML::Value << YAML::BeginMap;
+  for (const auto& p : params) {
+    out << YAML::Key << p.key << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << p.distribution
+        << YAML::Value << YAML::BeginSeq;
+    if (p.distribution == "choice") {
+      for (const auto& c : p.choices) out << c;
+    } else {
+      out << format_double(p.low) << format_double(p.high);
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+  }
+  out << YAML::EndMap;
 }
 
 void parse_pruner(const ExperimentDocument& doc, const YAML::Node& section, SweepSpec& spec, Problems& problems) {
@@ -231,18 +284,16 @@ std::string SweepSpec::to_yaml() const {
     out << YAML::Key << "random" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "trials" << YAML::Value << random_trials;
     out << YAML::Key << "seed" << YAML::Value << random_seed;
-    out << YAML::Key << "params" << YAML::Value << YAML::BeginMap;
-    for (const auto& p : random) {
-      out << YAML::Key << p.key << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << p.distribution
-          << YAML::Value << YAML::BeginSeq;
-      if (p.distribution == "choice") {
-        for (const auto& c : p.choices) out << c;
-      } else {
-        out << format_double(p.low) << format_double(p.high);
-      }
-      out << YAML::EndSeq << YAML::EndMap;
-    }
-    out << YAML::EndMap << YAML::EndMap;
+    emit_parameters(out, random);
+    out << YAML::EndMap;
+  }
+  if (tpe.enabled()) {
+    out << YAML::Key << "tpe" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "trials" << YAML::Value << tpe.trials;
+    out << YAML::Key << "seed" << YAML::Value << tpe.seed;
+    out << YAML::Key << "startup_trials" << YAML::Value << tpe.startup_trials;
+    emit_parameters(out, tpe.params);
+    out << YAML::EndMap;
   }
   if (pruner.enabled()) {
     out << YAML::Key << "pruner" << YAML::Value << YAML::BeginMap << YAML::Key << "kind" << YAML::Value << pruner.kind;
@@ -285,19 +336,49 @@ SweepSpec parse_sweep(const ExperimentDocument& doc, const std::string& experime
                  describe_node(section));
   } else if (section && section.IsMap()) {
     const Params values =
-        validate_section(doc, section, sweep_schema(), "sweep", "sweep", {"grid", "random", "pruner"}, problems);
+        validate_section(doc, section, sweep_schema(), "sweep", "sweep", {"grid", "random", "tpe", "pruner"}, problems);
     if (values.contains("name") && !values.get_string("name").empty()) spec.name = values.get_string("name");
     if (values.contains("jobs")) spec.jobs = values.get_int("jobs");
     if (const YAML::Node grid = section["grid"]) parse_grid(doc, grid, spec, problems);
     if (const YAML::Node random = section["random"]) parse_random(doc, random, spec, problems);
     if (const YAML::Node pruner = section["pruner"]) parse_pruner(doc, pruner, spec, problems);
+    if (const YAML::Node tpe = section["tpe"]) parse_tpe(doc, tpe, spec, problems);
   }
   add_command_line_sweeps(command_line_sweeps, spec, problems);
+  if (spec.tpe.enabled() && (!spec.grid.empty() || !spec.random.empty())) {
+    // TPE models every swept value: a grid or random key beside it would be a dimension it cannot see.
+    problems.add(doc.location(section["tpe"], "sweep.tpe") + ": sweep.tpe: give every swept key to tpe.params " +
+                 "(with {choice: [...]} for a list of values); it cannot be combined with sweep.grid, sweep.random " +
+                 "or --sweep");
+  }
   if (!problems.empty()) problems.raise(doc.source());
   return spec;
 }
 
 double draw_unit(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0); }
+
+namespace {
+
+// TPE's first trials: random draws, each depending on the seed, its number and the ones before.
+std::vector<SweepTrial> tpe_startup_trials(const TpeSpec& tpe) {
+  TpeSettings settings;
+  settings.startup_trials = tpe.startup_trials;
+  std::vector<SweepTrial> trials;
+  std::vector<std::vector<std::string>> tried;
+  for (std::int64_t n = 0; n < std::min(tpe.trials, tpe.startup_trials); ++n) {
+    tried.push_back(tpe_suggest(tpe.params, {}, tried, settings, tpe.seed, n));
+    trials.push_back(tpe_trial(tpe, tried.back()));
+  }
+  return trials;
+}
+
+}  // namespace
+
+SweepTrial tpe_trial(const TpeSpec& tpe, const std::vector<std::string>& values) {
+  SweepTrial trial;
+  for (std::size_t i = 0; i < tpe.params.size(); ++i) trial.overrides.push_back({tpe.params[i].key, values[i]});
+  return trial;
+}
 
 std::string draw_random_value(const RandomParameter& p, std::mt19937_64& rng) {
   auto unit = [&] { return draw_unit(rng); };
@@ -325,6 +406,7 @@ std::vector<SweepTrial> expand_sweep(const SweepSpec& spec) {
     }
     grid_points = std::move(next);
   }
+  if (spec.tpe.enabled()) return tpe_startup_trials(spec.tpe);
   if (spec.random.empty()) return grid_points;
 
   // Draws come from a 64-bit Mersenne Twister seeded by the sweep.

@@ -16,6 +16,7 @@
 #include "trainyard/train/device.h"
 #include "trainyard/errors.h"
 #include "trainyard/store/results_store.h"
+#include "tpe_trials.h"
 #include "trial_process.h"
 
 namespace fs = std::filesystem;
@@ -31,10 +32,12 @@ struct RunningTrial {
 
 }  // namespace
 
-SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& trials,
-                       const std::vector<ExperimentConfig>& configs, const SweepRunOptions& options) {
+SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& given_trials,
+                       const std::vector<ExperimentConfig>& given_configs, const SweepRunOptions& options) {
   SweepOutcome outcome;
-  const ExperimentConfig& base = sweep_base_config(spec, configs);
+  std::vector<SweepTrial> trials = given_trials;  // a TPE search adds to them as it goes
+  std::vector<ExperimentConfig> configs = given_configs;
+  const ExperimentConfig base = sweep_base_config(spec, configs);
   ResultsStore store(base.output.db);
   const std::string host = host_name();
   for (const auto id : store.mark_abandoned_runs(host)) {
@@ -44,6 +47,14 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
   const fs::path logs = fs::path(base.output.checkpoints) / store.sweep_folder_name(outcome.sweep_id);
   fs::create_directories(logs);
 
+  // TPE: the trials an earlier run of the sweep chose come back as they were, then new ones.
+  auto add_trial = [&](SweepTrial trial) {
+    configs.push_back(options.resolve_trial(trial));
+    trials.push_back(std::move(trial));
+  };
+  if (spec.tpe.enabled()) {
+    for (auto& t : recorded_tpe_trials(spec.tpe, trials, store.sweep_trial_history(outcome.sweep_id))) add_trial(t);
+  }
   const auto previous = store.latest_trial_runs(outcome.sweep_id);
   std::vector<std::size_t> pending;
   std::map<std::size_t, std::int64_t> resumable;  // trial index -> the run to continue
@@ -66,8 +77,10 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
   const int jobs = std::max(1, options.jobs);
   // Split the cores between the trials running at once, unless the experiment fixes threads.
   const int threads_per_trial = std::max(1, available_cpu_cores() / jobs);
+  // The trials in all: a TPE search's are chosen as it goes.
+  const auto planned = [&] { return spec.tpe.enabled() ? static_cast<std::size_t>(spec.tpe.trials) : trials.size(); };
   spdlog::info("sweep '{}' (id {}): {} trials, {} done before, {} to run, {} at a time{}", spec.name, outcome.sweep_id,
-               trials.size(), outcome.skipped, pending.size(), jobs,
+               planned(), outcome.skipped, planned() - outcome.skipped, jobs,
                jobs > 1 ? fmt::format(", {} threads each", threads_per_trial) : std::string());
 
   // On a machine with several GPUs each running trial gets its own: slot k runs on cuda:k % GPUs.
@@ -81,8 +94,37 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
   int forwarded_signals = 0;
   auto stop_count = [&] { return options.stop_signals ? options.stop_signals->load() : 0; };
 
-  while (next < pending.size() || !running.empty()) {
-    while (stop_count() == 0 && next < pending.size() && static_cast<int>(running.size()) < jobs) {
+  // The next trial TPE chooses from the trials done so far; false once it has them all (or its
+  // choice is not a valid configuration, which ends the search: every later one would be chosen
+  // from the same trials).
+  bool searching = spec.tpe.enabled();
+  auto choose_trial = [&] {
+    if (!searching) return false;
+    try {
+      const auto history = store.sweep_trial_history(outcome.sweep_id);
+      if (auto trial = next_tpe_trial(spec.tpe, trials, history)) {
+        const auto done =
+            std::count_if(history.begin(), history.end(), [](const auto& r) { return is_done(r.status); });
+        spdlog::info("TPE chose trial {} from {} done trial{}{}: {}", trials.size() + 1, done, done == 1 ? "" : "s",
+                     done < spec.tpe.startup_trials
+                         ? " (a random draw until " + std::to_string(spec.tpe.startup_trials) + " are done)"
+                         : std::string(),
+                     trial->key());
+        add_trial(std::move(*trial));
+        pending.push_back(trials.size() - 1);
+        return true;
+      }
+    } catch (const ConfigError& e) {
+      spdlog::error("sweep '{}': TPE chose trial {}, which is not valid; the search stops: {}", spec.name,
+                    trials.size() + 1, e.what());
+      ++outcome.failed;
+    }
+    searching = false;
+    return false;
+  };
+
+  while (next < pending.size() || !running.empty() || (stop_count() == 0 && choose_trial())) {
+    while (stop_count() == 0 && static_cast<int>(running.size()) < jobs && (next < pending.size() || choose_trial())) {
       const std::size_t index = pending[next++];
       const SweepTrial& trial = trials[index];
       const auto slot =
@@ -103,7 +145,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
         const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
         const pid_t pid = spawn_trial(arguments, log);
         running[pid] = RunningTrial{index, slot, log};
-        spdlog::info("[{}/{}] resumed: {} (run {})  (log {})", index + 1, trials.size(), trial.key(), resume->second,
+        spdlog::info("[{}/{}] resumed: {} (run {})  (log {})", index + 1, planned(), trial.key(), resume->second,
                      log.string());
         continue;
       }
@@ -114,7 +156,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
       const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
       const pid_t pid = spawn_trial(arguments, log);
       running[pid] = RunningTrial{index, slot, log};
-      spdlog::info("[{}/{}] started: {}  (log {})", index + 1, trials.size(), trial.key(), log.string());
+      spdlog::info("[{}/{}] started: {}  (log {})", index + 1, planned(), trial.key(), log.string());
     }
     if (running.empty()) break;
 
@@ -146,7 +188,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& tri
       ++outcome.interrupted;
     else
       ++outcome.failed;
-    spdlog::info("[{}/{}] {}: {}", trial.index + 1, trials.size(), to_string(ended), key);
+    spdlog::info("[{}/{}] {}: {}", trial.index + 1, planned(), to_string(ended), key);
   }
   return outcome;
 }

@@ -47,6 +47,16 @@ struct ResumableRun {
   std::vector<std::int64_t> abandoned;  // runs of this host found dead and marked interrupted first
 };
 
+/// One trial of a sweep (its latest run) as a model-based search learns from it.
+struct SweepTrialRecord {
+  std::string trial_key;
+  RunStatus status = RunStatus::kRunning;
+  std::vector<std::pair<std::string, std::string>> overrides;  // the trial's (run_overrides), by key
+  std::optional<double> best_selection_accuracy;               // over its epochs
+  std::optional<double> last_selection_accuracy;               // at its last epoch (a pruned trial's figure)
+  std::int64_t epochs = 0;
+};
+
 /// One trial of a sweep, as the summary table shows it.
 struct SweepTrialSummary {
   std::int64_t run_id = 0;
@@ -156,6 +166,8 @@ class ResultsStore {
   std::pair<std::int64_t, std::int64_t> sweep_epochs_spent(std::int64_t sweep_id) const;
   /// The spec a sweep was last run with (SweepSpec::to_yaml); empty when there is no such sweep.
   std::string sweep_spec_yaml(std::int64_t sweep_id) const;
+  /// Every trial of the sweep (its latest run), in the order the trials first started.
+  std::vector<SweepTrialRecord> sweep_trial_history(std::int64_t sweep_id) const;
 
   /// The work queue of workers (`runner --worker`). Adds the sweep's trials (those already
   /// queued stay as they are); keys in `finished` (their latest run finished before) go in done.

@@ -17,6 +17,9 @@
 //         model.zero_init_residual: {choice: [true, false]}
 //     pruner: {kind: median, warmup_epochs: 1, min_trials: 3}   # or {kind: asha, min_epochs: 1, reduction: 3}
 //
+//   sweep:                  # or: a model-based search, alone
+//     tpe: {trials: 30, seed: 0, startup_trials: 10, params: {optimizer.lr: {loguniform: [1.0e-5, 1.0e-2]}}}
+//
 // With both, every grid point is combined with every random draw. A pruner ends trials that fall
 // behind the others early (trainyard/sweep/pruner.h).
 #pragma once
@@ -57,6 +60,16 @@ struct PrunerSpec {
   bool enabled() const { return kind != "none"; }
 };
 
+/// `sweep.tpe`: a model-based search (tpe.h). Its first `startup_trials` trials are random draws;
+/// each later one is chosen from the trials done so far, as the sweep goes.
+struct TpeSpec {
+  std::int64_t trials = 0;
+  std::uint64_t seed = 0;
+  std::int64_t startup_trials = 10;  // Optuna's n_startup_trials
+  std::vector<RandomParameter> params;
+  bool enabled() const { return trials > 0; }
+};
+
 struct SweepSpec {
   std::string name;
   std::int64_t jobs = 1;
@@ -64,9 +77,10 @@ struct SweepSpec {
   std::int64_t random_trials = 0;
   std::uint64_t random_seed = 0;
   std::vector<RandomParameter> random;
+  TpeSpec tpe;
   PrunerSpec pruner;
 
-  bool empty() const { return grid.empty() && random.empty(); }
+  bool empty() const { return grid.empty() && random.empty() && !tpe.enabled(); }
   /// The spec as YAML, as the sweeps table stores it.
   std::string to_yaml() const;
 };
@@ -78,10 +92,14 @@ struct SweepTrial {
   std::string key() const;
 };
 
+/// The trial of a TPE search whose parameters (in tpe.params' order) take `values`.
+SweepTrial tpe_trial(const TpeSpec& tpe, const std::vector<std::string>& values);
+
 /// The scalar keys of `sweep:` (name, jobs) and of `sweep.random:` (trials, seed), for validation
 /// and `runner --describe sweep`.
 std::vector<ParamSpec> sweep_schema();
 std::vector<ParamSpec> random_schema();
+std::vector<ParamSpec> tpe_schema();
 std::vector<ParamSpec> pruner_schema();
 
 /// The spec a sweep's row holds (SweepSpec::to_yaml), read back: what a trial's process takes its
@@ -94,7 +112,8 @@ SweepSpec parse_stored_sweep(const std::string& spec_yaml);
 SweepSpec parse_sweep(const ExperimentDocument& document, const std::string& experiment_name,
                       const std::vector<std::string>& command_line_sweeps);
 
-/// Every trial of the spec, in a fixed order (grid in row-major order of the keys as given).
+/// Every trial of the spec, in a fixed order (grid in row-major order of the keys as given). For
+/// sweep.tpe, its start-up trials: the rest are chosen as the sweep goes (tpe_trials.h).
 std::vector<SweepTrial> expand_sweep(const SweepSpec& spec);
 
 /// Resolves every trial's configuration against the plugins' schemas, so that one bad value

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct SweepRunOptions {
   /// Counts SIGINT/SIGTERM: the first stops the trials cleanly (each marks its run interrupted),
   /// a second stops them at once.
   const std::atomic<int>* stop_signals = nullptr;
+  /// sweep.tpe: the resolved configuration of a trial the search chooses as it goes (the
+  /// experiment with the trial's overrides); throws ConfigError for one that is not valid.
+  std::function<ExperimentConfig(const SweepTrial&)> resolve_trial;
 };
 
 struct SweepOutcome {
@@ -30,7 +34,8 @@ struct SweepOutcome {
 };
 
 /// Runs the trials not yet finished. `configs[i]` is trial i's resolved configuration (from
-/// validate_trials); the sweep's database is configs[0]'s.
+/// validate_trials); the sweep's database is configs[0]'s. A TPE sweep's `trials` are its start-up
+/// draws; it adds the trials an earlier run chose, then chooses the rest as places free up.
 SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& trials,
                        const std::vector<ExperimentConfig>& configs, const SweepRunOptions& options);
 
