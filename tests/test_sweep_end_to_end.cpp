@@ -238,8 +238,4 @@ sweep:
   EXPECT_NE(continued.output.find("5 trials, 4 done before, 1 to run"), std::string::npos) << continued.output;
   EXPECT_EQ(count("SELECT count(*) FROM runs WHERE status = 'finished'"), 5);
   EXPECT_EQ(count("SELECT count(DISTINCT trial_key) FROM runs"), 5);
-
-  const auto worker = runner("tpe.yaml --worker");
-  EXPECT_NE(worker.exit_code, 0);
-  EXPECT_NE(worker.output.find("sweep.tpe runs on one machine (--jobs N) for now"), std::string::npos) << worker.output;
 }

@@ -412,3 +412,61 @@ TEST_F(SweepWorkers, APasswordInTheUrlIsStoredLoggedAndShownNowhere) {
     EXPECT_EQ(t::read_file(entry.path()).find(password), std::string::npos) << entry.path();
   }
 }
+
+namespace {
+
+// A pruned TPE search of six trials (two start-up draws) run by `workers` workers at once on
+// `db`: every trial is chosen once and run once, and each pruned one says why.
+void run_tpe_search_with_workers(const t::TempDir& dir, const std::string& db, int workers) {
+  t::make_image_folder(dir / "data", {{"a", 8}, {"b", 8}}, 16);
+  t::write_file(dir / "tpe.yaml", R"(name: tpe_workers
+seed: 5
+device: cpu
+model:     {plugin: tiny}
+dataset:   {plugin: imagefolder, root: data, image_size: 16, train_fraction: 0.5}
+optimizer: {plugin: adam}
+train:     {epochs: 3, batch_size: 4, threads: 1}
+output:    {db: ')" + db + R"(', checkpoints: results/checkpoints}
+sweep:
+  tpe:
+    trials: 6
+    startup_trials: 2
+    params: {optimizer.lr: {loguniform: [1.0e-4, 1.0e-1]}, model.width: {int: [2, 8]}}
+  pruner: {kind: median, warmup_epochs: 0, min_trials: 1}
+)");
+  const std::string worker = t::runner_command(dir.path(), "tpe.yaml --worker --lease 5", t::tiny_model_environment());
+  std::vector<std::future<t::CommandResult>> running;
+  for (int i = 0; i < workers; ++i)
+    running.push_back(std::async(std::launch::async, [&] { return t::run_command(worker); }));
+  for (auto& r : running) {
+    const auto result = r.get();
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+  }
+}
+
+void expect_each_trial_chosen_and_run_once(trainyard::SqlDatabase& db) {
+  EXPECT_EQ(count(db, "SELECT count(*) FROM trials"), 6);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM trials WHERE status = 'finished' AND attempts = 1"), 6);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), 6);
+  EXPECT_EQ(count(db, "SELECT count(DISTINCT trial_key) FROM runs WHERE status IN ('finished', 'pruned')"), 6);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE status = 'pruned' AND stop_reason NOT LIKE 'pruned at epoch %'"),
+            0);
+}
+
+}  // namespace
+
+TEST_F(SweepWorkers, TwoWorkersShareAPrunedTpeSearchOnOneSqliteFile) {
+  run_tpe_search_with_workers(dir_, "results/sweep.db", 2);
+  const auto db = trainyard::open_sqlite_database((dir_ / "results/sweep.db").string(), true);
+  expect_each_trial_chosen_and_run_once(*db);
+  // The local sweep sees the search complete.
+  const auto local = t::run_command(command("tpe.yaml"));
+  EXPECT_NE(local.output.find("6 trials, 6 done before, 0 to run"), std::string::npos) << local.output;
+}
+
+TEST_F(SweepWorkers, ThreeWorkersShareAPrunedTpeSearchOnPostgres) {
+  const std::string url = t::database_for_this_test();
+  run_tpe_search_with_workers(dir_, url, 3);
+  const auto db = trainyard::open_postgres_database(url);
+  expect_each_trial_chosen_and_run_once(*db);
+}

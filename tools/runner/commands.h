@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -107,7 +108,8 @@ PackagedRun package_stored_run(const Invocation& invocation, std::int64_t run_id
 int sweep_command(const Invocation& invocation, const ExperimentDocument& document, const SweepSpec& spec,
                   const PluginRegistry& registry);
 int worker_command(const Invocation& invocation, const SweepSpec& spec, const std::vector<SweepTrial>& trials,
-                   const std::vector<ExperimentConfig>& configs);
+                   const std::vector<ExperimentConfig>& configs,
+                   const std::function<ExperimentConfig(const SweepTrial&)>& resolve_trial);
 int slurm_command(const Invocation& invocation, const SweepSpec& spec, std::size_t trials, const std::string& db);
 /// The same command line once per rank (without --nproc), on this machine.
 int ranks_command(const Invocation& invocation, const LaunchEnvironment& launch);

@@ -40,13 +40,13 @@ int sweep_command(const Invocation& invocation, const ExperimentDocument& docume
     }
     return trainyard::kExitOk;
   }
-  if (spec.tpe.enabled() && (!invocation.emit_slurm.empty() || invocation.worker)) {
-    // Workers would each need to choose trials under one lock in the database; not built yet.
-    throw trainyard::InputError("sweep '" + spec.name + "': sweep.tpe runs on one machine (--jobs N) for now; " +
-                                "--worker and --emit-slurm take grid and random sweeps");
-  }
-  if (!invocation.emit_slurm.empty()) return slurm_command(invocation, spec, trials.size(), configs.front().output.db);
-  if (invocation.worker) return worker_command(invocation, spec, trials, configs);
+  // A TPE search's later trials are chosen as it goes; each gets its configuration so.
+  const auto resolve_trial = [&](const trainyard::SweepTrial& trial) {
+    return document.with_overrides(trial.overrides).resolve(registry);
+  };
+  const std::size_t planned = spec.tpe.enabled() ? static_cast<std::size_t>(spec.tpe.trials) : trials.size();
+  if (!invocation.emit_slurm.empty()) return slurm_command(invocation, spec, planned, configs.front().output.db);
+  if (invocation.worker) return worker_command(invocation, spec, trials, configs, resolve_trial);
   install_counting_signal_handlers();
   trainyard::SweepRunOptions options;
   options.runner_path = runner_executable();
@@ -54,9 +54,7 @@ int sweep_command(const Invocation& invocation, const ExperimentDocument& docume
   options.base_sets = invocation.sets;
   options.jobs = std::max(1, jobs);
   options.stop_signals = &g_stop_signals;
-  options.resolve_trial = [&](const trainyard::SweepTrial& trial) {
-    return document.with_overrides(trial.overrides).resolve(registry);
-  };
+  options.resolve_trial = resolve_trial;
   const auto outcome = trainyard::run_sweep(spec, trials, configs, options);
   trainyard::ResultsStore store(configs.front().output.db);
   std::cout << "\nsweep '" << spec.name << "' (id " << outcome.sweep_id << ") in " << store.path() << ":\n"

@@ -10,7 +10,8 @@ namespace trainyard::runner {
 
 // runner EXPERIMENT --worker: claim trials from the sweep's database until none is left.
 int worker_command(const Invocation& invocation, const SweepSpec& spec, const std::vector<SweepTrial>& trials,
-                   const std::vector<ExperimentConfig>& configs) {
+                   const std::vector<ExperimentConfig>& configs,
+                   const std::function<ExperimentConfig(const SweepTrial&)>& resolve_trial) {
   install_counting_signal_handlers();
   trainyard::SweepWorkerOptions options;
   options.runner_path = runner_executable();
@@ -18,14 +19,15 @@ int worker_command(const Invocation& invocation, const SweepSpec& spec, const st
   options.base_sets = invocation.sets;
   options.lease_seconds = invocation.lease_seconds;
   options.stop_signals = &g_stop_signals;
+  options.resolve_trial = resolve_trial;
   const auto outcome = trainyard::run_sweep_worker(spec, trials, configs, options);
   trainyard::ResultsStore store(configs.front().output.db);
   const auto counts = store.trial_counts(outcome.sweep_id);
   spdlog::info(
       "worker done: {} finished, {} failed, {} lost to another worker, {} handed back; sweep '{}': "
       "{} of {} trials finished, {} failed, {} still open",
-      outcome.finished, outcome.failed, outcome.lost, outcome.handed_back, spec.name, counts.finished, trials.size(),
-      counts.failed, counts.open());
+      outcome.finished, outcome.failed, outcome.lost, outcome.handed_back, spec.name, counts.finished,
+      spec.tpe.enabled() ? static_cast<std::size_t>(spec.tpe.trials) : trials.size(), counts.failed, counts.open());
   if (g_stop_signals.load() > 0) return trainyard::kExitInterrupted;
   return outcome.failed > 0 ? trainyard::kExitRunFailed : trainyard::kExitOk;
 }

@@ -23,6 +23,28 @@ void ResultsStore::enqueue_trials(std::int64_t sweep_id, const std::vector<std::
   transaction.commit();
 }
 
+std::vector<std::string> ResultsStore::queued_trial_keys(std::int64_t sweep_id) const {
+  const auto rows = db_->query("SELECT trial_key FROM trials WHERE sweep_id = ? ORDER BY id", {sweep_id});
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < rows.size(); ++i) keys.push_back(rows.text(i, 0));
+  return keys;
+}
+
+bool ResultsStore::enqueue_trial_as(std::int64_t sweep_id, const std::string& key, std::int64_t number) {
+  SqlWriteTransaction transaction(*db_);
+  // SQLite's write transaction holds the file's one write lock from its start; PostgreSQL's
+  // workers are made to take turns on the sweep's row, so the count below is the one inserted to.
+  if (db_->dialect() == SqlDialect::kPostgres) db_->query("SELECT id FROM sweeps WHERE id = ? FOR UPDATE", {sweep_id});
+  const auto queued = db_->query("SELECT count(*) FROM trials WHERE sweep_id = ?", {sweep_id}).integer(0, 0);
+  if (queued != number) return false;  // another worker queued trial `number` first
+  db_->query(R"sql(
+    INSERT INTO trials (sweep_id, trial_key, status) VALUES (?, ?, 'pending')
+    ON CONFLICT (sweep_id, trial_key) DO NOTHING)sql",
+             {sweep_id, key});
+  transaction.commit();
+  return true;
+}
+
 std::optional<ClaimedTrial> ResultsStore::claim_trial(std::int64_t sweep_id, const std::string& worker,
                                                       double lease_seconds, int max_attempts) {
   const std::string now = now_seconds(db_->dialect());

@@ -147,49 +147,41 @@ void parse_grid(const ExperimentDocument& doc, const YAML::Node& grid, SweepSpec
   }
 }
 
+// The scalar keys and the params of a block of drawn parameters (sweep.random, sweep.tpe); the
+// keys' values, or nullopt when the block is not a mapping.
+std::optional<Params> parse_drawn_block(const ExperimentDocument& doc, const YAML::Node& block,
+                                        const std::string& section, const std::vector<ParamSpec>& schema,
+                                        std::vector<RandomParameter>& params, Problems& problems) {
+  if (!block.IsMap()) {
+    problems.add(doc.location(block, section) + ": " + section + ": expected a mapping, got " + describe_node(block));
+    return std::nullopt;
+  }
+  Params values = validate_section(doc, block, schema, section, section, {"params"}, problems);
+  const YAML::Node listed = block["params"];
+  if (!listed || !listed.IsMap() || listed.size() == 0) {
+    problems.add(doc.location(listed ? listed : block, section + ".params") + ": " + section +
+                 ".params: expected KEY: {distribution: [...]} for at least one key");
+    return values;
+  }
+  for (auto it = listed.begin(); it != listed.end(); ++it) {
+    if (auto p = parse_random_parameter(doc, section, it->first.Scalar(), it->second, problems)) params.push_back(*p);
+  }
+  return values;
+}
+
 void parse_random(const ExperimentDocument& doc, const YAML::Node& random, SweepSpec& spec, Problems& problems) {
-  if (!random.IsMap()) {
-    problems.add(doc.location(random, "sweep.random") + ": sweep.random: expected a mapping, got " +
-                 describe_node(random));
-    return;
-  }
-  const Params values =
-      validate_section(doc, random, random_schema(), "sweep.random", "sweep.random", {"params"}, problems);
-  if (values.contains("trials")) spec.random_trials = values.get_int("trials");
-  if (values.contains("seed")) spec.random_seed = static_cast<std::uint64_t>(values.get_int("seed"));
-  const YAML::Node params = random["params"];
-  if (!params || !params.IsMap() || params.size() == 0) {
-    problems.add(doc.location(params ? params : random, "sweep.random.params") +
-                 ": sweep.random.params: expected KEY: {distribution: [...]} for at least one key");
-    return;
-  }
-  for (auto it = params.begin(); it != params.end(); ++it) {
-    if (auto p = parse_random_parameter(doc, "sweep.random", it->first.Scalar(), it->second, problems)) {
-      spec.random.push_back(*p);
-    }
-  }
+  const auto values = parse_drawn_block(doc, random, "sweep.random", random_schema(), spec.random, problems);
+  if (!values) return;
+  if (values->contains("trials")) spec.random_trials = values->get_int("trials");
+  if (values->contains("seed")) spec.random_seed = static_cast<std::uint64_t>(values->get_int("seed"));
 }
 
 void parse_tpe(const ExperimentDocument& doc, const YAML::Node& tpe, SweepSpec& spec, Problems& problems) {
-  if (!tpe.IsMap()) {
-    problems.add(doc.location(tpe, "sweep.tpe") + ": sweep.tpe: expected a mapping, got " + describe_node(tpe));
-    return;
-  }
-  const Params values = validate_section(doc, tpe, tpe_schema(), "sweep.tpe", "sweep.tpe", {"params"}, problems);
-  if (values.contains("trials")) spec.tpe.trials = values.get_int("trials");
-  if (values.contains("seed")) spec.tpe.seed = static_cast<std::uint64_t>(values.get_int("seed"));
-  if (values.contains("startup_trials")) spec.tpe.startup_trials = values.get_int("startup_trials");
-  const YAML::Node params = tpe["params"];
-  if (!params || !params.IsMap() || params.size() == 0) {
-    problems.add(doc.location(params ? params : tpe, "sweep.tpe.params") +
-                 ": sweep.tpe.params: expected KEY: {distribution: [...]} for at least one key");
-    return;
-  }
-  for (auto it = params.begin(); it != params.end(); ++it) {
-    if (auto p = parse_random_parameter(doc, "sweep.tpe", it->first.Scalar(), it->second, problems)) {
-      spec.tpe.params.push_back(*p);
-    }
-  }
+  const auto values = parse_drawn_block(doc, tpe, "sweep.tpe", tpe_schema(), spec.tpe.params, problems);
+  if (!values) return;
+  if (values->contains("trials")) spec.tpe.trials = values->get_int("trials");
+  if (values->contains("seed")) spec.tpe.seed = static_cast<std::uint64_t>(values->get_int("seed"));
+  if (values->contains("startup_trials")) spec.tpe.startup_trials = values->get_int("startup_trials");
 }
 
 // Writes a block of drawn parameters (random's or tpe's) as YAML.

@@ -15,6 +15,7 @@
 #include "trainyard/train/device.h"
 #include "trainyard/errors.h"
 #include "trainyard/store/results_store.h"
+#include "tpe_trials.h"
 #include "trial_process.h"
 
 namespace fs = std::filesystem;
@@ -26,13 +27,37 @@ using Clock = std::chrono::steady_clock;
 
 std::chrono::milliseconds seconds(double s) { return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0)); }
 
+// sweep.tpe: with nothing left to claim, queues the search's next trial, chosen from the trials
+// done so far; of workers choosing at once one queues it, the others claim it. False once the
+// search has all its trials queued.
+bool queue_next_tpe_trial(const SweepSpec& spec, ResultsStore& store, std::int64_t sweep_id, const std::string& me) {
+  std::vector<SweepTrial> known;
+  for (const auto& key : store.queued_trial_keys(sweep_id)) {
+    auto trial = tpe_trial_of_key(spec.tpe, key);
+    if (!trial) {
+      throw InputError("worker " + me + ": sweep '" + spec.name + "' has a trial '" + key +
+                       "' that its sweep.tpe.params do not make here; every worker of a sweep must run the same "
+                       "experiment file and options");
+    }
+    known.push_back(std::move(*trial));
+  }
+  const auto next = next_tpe_trial(spec.tpe, known, store.sweep_trial_history(sweep_id));
+  if (!next) return false;
+  if (store.enqueue_trial_as(sweep_id, next->key(), static_cast<std::int64_t>(known.size()))) {
+    spdlog::info("worker {}: TPE chose trial {}: {}", me, known.size() + 1, next->key());
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string worker_name() { return host_name() + ":" + std::to_string(::getpid()); }
 
-WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTrial>& trials,
-                               const std::vector<ExperimentConfig>& configs, const SweepWorkerOptions& options) {
-  const ExperimentConfig& base = sweep_base_config(spec, configs);
+WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTrial>& given_trials,
+                               const std::vector<ExperimentConfig>& given_configs, const SweepWorkerOptions& options) {
+  std::vector<SweepTrial> trials = given_trials;  // and the trials a TPE search chooses as it goes
+  std::vector<ExperimentConfig> configs = given_configs;
+  const ExperimentConfig base = sweep_base_config(spec, configs);
   if (!(options.lease_seconds > 0.0)) throw InputError("--lease: must be more than 0 seconds");
   WorkerOutcome outcome;
   ResultsStore store(base.output.db);
@@ -57,13 +82,27 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
   while (stop_count() == 0) {
     const auto claimed = store.claim_trial(outcome.sweep_id, me, options.lease_seconds);
     if (!claimed) {
+      if (spec.tpe.enabled() && queue_next_tpe_trial(spec, store, outcome.sweep_id, me)) continue;
       const auto counts = store.trial_counts(outcome.sweep_id);
       if (counts.open() == 0) break;
       // Others hold the rest; one of them may die and its trial come back.
       std::this_thread::sleep_for(poll);
       continue;
     }
-    const auto found = std::find(keys.begin(), keys.end(), claimed->trial_key);
+    auto found = std::find(keys.begin(), keys.end(), claimed->trial_key);
+    const auto chosen =
+        found == keys.end() && spec.tpe.enabled() ? tpe_trial_of_key(spec.tpe, claimed->trial_key) : std::nullopt;
+    if (chosen) {  // a trial TPE chose, here or in another worker
+      try {
+        configs.push_back(options.resolve_trial(*chosen));
+      } catch (const ConfigError&) {
+        store.release_trial(claimed->id, me);
+        throw;
+      }
+      trials.push_back(*chosen);
+      keys.push_back(claimed->trial_key);
+      found = keys.end() - 1;
+    }
     if (found == keys.end()) {
       // Another worker queued a trial this one does not have: their experiments differ. This one
       // stops rather than fail a trial that the others can run.

@@ -67,6 +67,24 @@ std::vector<SweepTrial> recorded_tpe_trials(const TpeSpec& tpe, const std::vecto
   return out;
 }
 
+std::optional<SweepTrial> tpe_trial_of_key(const TpeSpec& tpe, const std::string& key) {
+  // "k1=v1 k2=v2": the keys are the params' in order, so each value runs to the next " k=".
+  std::vector<std::string> values;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < tpe.params.size(); ++i) {
+    const std::string start = (i ? " " : "") + tpe.params[i].key + "=";
+    if (key.compare(at, start.size(), start) != 0) return std::nullopt;
+    at += start.size();
+    const std::size_t end = i + 1 < tpe.params.size() ? key.find(" " + tpe.params[i + 1].key + "=", at) : key.size();
+    if (end == std::string::npos) return std::nullopt;
+    values.push_back(key.substr(at, end - at));
+    at = end;
+  }
+  SweepTrial trial = tpe_trial(tpe, values);
+  if (trial.key() != key) return std::nullopt;
+  return trial;
+}
+
 std::optional<SweepTrial> next_tpe_trial(const TpeSpec& tpe, const std::vector<SweepTrial>& known,
                                          const std::vector<SweepTrialRecord>& records) {
   const auto number = static_cast<std::int64_t>(known.size());

@@ -17,6 +17,10 @@ namespace trainyard {
 std::vector<SweepTrial> recorded_tpe_trials(const TpeSpec& tpe, const std::vector<SweepTrial>& known,
                                             const std::vector<SweepTrialRecord>& records);
 
+/// The trial of the search whose key (SweepTrial::key) is `key`, as a worker reads a trial another
+/// chose from the queue; nullopt when it is not one of this search's.
+std::optional<SweepTrial> tpe_trial_of_key(const TpeSpec& tpe, const std::string& key);
+
 /// Trial number known.size() of the search, learnt from the finished and pruned trials among
 /// `records`; nullopt once the search has its tpe.trials.
 std::optional<SweepTrial> next_tpe_trial(const TpeSpec& tpe, const std::vector<SweepTrial>& known,

@@ -192,6 +192,12 @@ class ResultsStore {
   bool complete_trial(std::int64_t trial_id, const std::string& worker, bool finished,
                       std::optional<std::int64_t> run_id, const std::string& error = "");
   TrialCounts trial_counts(std::int64_t sweep_id) const;
+  /// The keys of the sweep's queued trials, in the order they were queued.
+  std::vector<std::string> queued_trial_keys(std::int64_t sweep_id) const;
+  /// Queues `key` as trial number `number` (0-based) of the sweep: only while the queue holds
+  /// exactly `number` trials, so that of workers choosing the same number at once one wins (a
+  /// model-based search's next trial). Whether it was queued.
+  bool enqueue_trial_as(std::int64_t sweep_id, const std::string& key, std::int64_t number);
 
   int schema_version() const;
 

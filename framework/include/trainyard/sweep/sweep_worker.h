@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ struct SweepWorkerOptions {
   /// Counts SIGINT/SIGTERM: the first stops the running trial cleanly and hands it back to the
   /// queue; no new trial is claimed.
   const std::atomic<int>* stop_signals = nullptr;
+  /// sweep.tpe: the resolved configuration of a trial the search chooses (SweepRunOptions').
+  std::function<ExperimentConfig(const SweepTrial&)> resolve_trial;
 };
 
 struct WorkerOutcome {
