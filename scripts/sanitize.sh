@@ -33,6 +33,7 @@ skip='^(Sdk\.TemplatePluginBuildsOutOfTree|Sdk\.PredictAppBuildsOutOfTree'  # th
 skip+='|LargeDatabase\.'                                      # 20,000 runs in SQLite
 skip+='|RunnerEndToEnd\.EveryPrecisionAndLayoutTrains'        # the same loop in four precisions
 skip+='|DistributedRuns\.TheResNet50RecipeTrainsOverTwoProcesses'  # ResNet-50's kernels
-skip+='|SweepWorkers\.SixTrialsThreeWorkersOneKilledMidTrialWithoutItsCheckpoint)'  # its twin runs
+skip+='|SweepWorkers\.SixTrialsThreeWorkersOneKilledMidTrialWithoutItsCheckpoint'  # its twin runs
+skip+='|SweepWorkers\.TwoWorkersShareAPrunedTpeSearchOnOneSqliteFile)'  # its PostgreSQL twin runs
 cd build-sanitize
 ctest --output-on-failure --parallel "$(nproc)" --timeout 600 -E "$skip" "$@"

@@ -15,6 +15,7 @@
 #include "trainyard/errors.h"
 #include "trainyard/sweep/sweep.h"
 #include "trainyard/sweep/tpe.h"
+#include "tpe_trials.h"
 
 using namespace trainyard;
 
@@ -244,3 +245,47 @@ TEST(TpeKeys, MistakesNameTheKeyAndTpeStandsAlone) {
 }
 
 }  // namespace
+
+TEST(Tpe, ARangeOfOneValueTakesIt) {
+  std::vector<TpeObservation> history;
+  for (int i = 0; i < 12; ++i) history.push_back({{"0.5", std::to_string(i)}, i / 12.0, false, 1});
+  const auto point =
+      tpe_suggest({numeric("x", "uniform", 0.5, 0.5), numeric("w", "int", 0, 20)}, history, {}, TpeSettings{}, 1, 12);
+  EXPECT_EQ(point[0], "0.5");
+}
+
+TEST(TpeTrials, ARerunOverANarrowerSpaceLearnsOnlyFromTheTrialsInsideIt) {
+  TpeSpec tpe;
+  tpe.trials = 20;
+  tpe.startup_trials = 4;
+  tpe.params = {numeric("optimizer.lr", "uniform", 0.0, 1.0), choice("model.block", {"a", "b"})};
+  std::vector<SweepTrialRecord> records;
+  std::vector<SweepTrial> known;
+  auto add = [&](const std::string& lr, const std::string& block, double accuracy) {
+    SweepTrialRecord r;
+    r.overrides = {{"model.block", block}, {"optimizer.lr", lr}};
+    r.status = RunStatus::kFinished;
+    r.best_selection_accuracy = accuracy;
+    r.epochs = 1;
+    records.push_back(r);
+    known.push_back(tpe_trial(tpe, {lr, block}));
+  };
+  for (int i = 0; i < 6; ++i) add(std::to_string(0.1 * i), "a", 0.5);
+  add("7.5", "a", 0.9);     // from an earlier, wider range
+  add("0.2", "gone", 0.9);  // a choice the spec has dropped
+  // Choosing trial 9 neither throws nor takes the strays as the best trials.
+  const auto next = next_tpe_trial(tpe, known, records);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->overrides[0].key, "optimizer.lr");
+  const double lr = std::stod(next->overrides[0].value);
+  EXPECT_GE(lr, 0.0);
+  EXPECT_LE(lr, 1.0);
+  // Its key reads back to the same trial, as a worker reads a trial another chose.
+  const auto read_back = tpe_trial_of_key(tpe, next->key());
+  ASSERT_TRUE(read_back.has_value());
+  EXPECT_EQ(read_back->key(), next->key());
+  EXPECT_FALSE(tpe_trial_of_key(tpe, "optimizer.lr=0.5").has_value());
+  EXPECT_FALSE(tpe_trial_of_key(tpe, "model.block=a optimizer.lr=0.5").has_value());
+  tpe.trials = static_cast<std::int64_t>(known.size());
+  EXPECT_FALSE(next_tpe_trial(tpe, known, records).has_value());  // the search is complete
+}

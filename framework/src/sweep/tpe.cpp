@@ -246,6 +246,7 @@ std::vector<std::pair<double, std::string>> scored_candidates(const RandomParame
     }
   } else {
     const NumericDomain d = domain_of(p);
+    if (!(d.high > d.low)) return {{0.0, from_model(d, p, d.low)}};  // [x, x]: one value to take
     auto observed = [&](const std::vector<std::size_t>& which) {
       std::vector<double> v;
       for (const auto i : which) v.push_back(to_model(d, std::stod(history[i].values[index])));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "trainyard/sweep/tpe.h"
@@ -22,6 +23,15 @@ std::optional<std::vector<std::string>> recorded_values(const TpeSpec& tpe, cons
   return values;
 }
 
+// Whether a recorded value is one `p` can take now: a rerun may narrow the range or drop a choice,
+// and a trial outside the space has nothing to teach its model.
+bool within(const RandomParameter& p, const std::string& value) {
+  if (p.distribution == "choice") return std::find(p.choices.begin(), p.choices.end(), value) != p.choices.end();
+  char* end = nullptr;
+  const double x = std::strtod(value.c_str(), &end);
+  return end != value.c_str() && *end == '\0' && std::isfinite(x) && x >= p.low && x <= p.high;
+}
+
 std::vector<std::string> trial_values(const SweepTrial& trial) {
   std::vector<std::string> values;
   for (const auto& o : trial.overrides) values.push_back(o.value);
@@ -38,6 +48,9 @@ std::vector<TpeObservation> observations(const TpeSpec& tpe, const std::vector<S
     if (!is_done(r.status)) continue;
     auto values = recorded_values(tpe, r);
     if (!values) continue;
+    bool fits = true;
+    for (std::size_t i = 0; i < values->size(); ++i) fits = fits && within(tpe.params[i], (*values)[i]);
+    if (!fits) continue;
     TpeObservation o;
     o.values = std::move(*values);
     o.pruned = r.status == RunStatus::kPruned;

@@ -46,7 +46,8 @@ struct TpeSettings {
 };
 
 /// The override values of trial `number` (0-based) of a TPE search over `space`, given the trials
-/// done so far in the order they started. A point in `tried` (every trial's values so far, done or
+/// done so far in the order they started (each value one the space can take: tpe_trials.cpp
+/// leaves out trials of an earlier, wider space). A point in `tried` (every trial's values so far, done or
 /// running) is not suggested again while the draws hold another: a deterministic trainer would
 /// only repeat it.
 std::vector<std::string> tpe_suggest(const std::vector<RandomParameter>& space,
