@@ -31,6 +31,19 @@ std::string results_command(const std::string& db, const std::string& arguments)
   return t::shell_quote(TRAINYARD_RESULTS_PATH) + " --db " + t::shell_quote(db) + " " + arguments;
 }
 
+// Pixels of a PNG in the colour figures mark pruned trials with (tab10's red, 214 39 40), give or
+// take antialiasing.
+std::size_t pruned_red_pixels(const fs::path& png) {
+  const auto image = trainyard::read_image(png);
+  std::size_t red = 0;
+  for (std::size_t p = 0; p + 2 < image.pixels.size(); p += 3) {
+    if (std::abs(image.pixels[p] - 214) <= 6 && std::abs(image.pixels[p + 1] - 39) <= 6 &&
+        std::abs(image.pixels[p + 2] - 40) <= 6)
+      ++red;
+  }
+  return red;
+}
+
 // ---- a generated database of 20,000 runs x 20 epochs, made once for the suite
 
 class LargeDatabase : public ::testing::Test {
@@ -487,6 +500,9 @@ TEST_F(ResultsOfRealRuns, PlotsCurvesToAPngThatIsNotBlank) {
   const auto sweep = results("plot --sweep real --param optimizer.lr --out " + t::shell_quote(svg.string()));
   ASSERT_EQ(sweep.exit_code, 0) << sweep.output;
   EXPECT_NE(t::read_file(svg).find("<svg"), std::string::npos);
+  const fs::path sweep_png = *dir_ / "sweep.png";  // nothing pruned: nothing drawn red
+  ASSERT_EQ(results("plot --sweep real --param optimizer.lr --out " + t::shell_quote(sweep_png.string())).exit_code, 0);
+  EXPECT_EQ(pruned_red_pixels(sweep_png), 0u);
 }
 
 TEST_F(ResultsOfRealRuns, BadRequestsAreClearAndChangeNothing) {
@@ -552,4 +568,64 @@ TEST_F(ResultsOfRealRuns, CopyRefusesADestinationThatHoldsRuns) {
       << again.output;
   trainyard::ResultsStore store(target);
   EXPECT_EQ(store.database().query("SELECT count(*) FROM runs").integer(0, 0), 3);
+}
+
+// A sweep in which ASHA prunes one trial of two: `best` says what it saved, and both sweep plots
+// mark the pruned trial.
+TEST(ResultsOfAPrunedSweep, BestAndBothSweepPlotsShowThePrunedTrial) {
+  t::TempDir dir;
+  t::make_image_folder(dir / "data", {{"a", 6}, {"b", 6}}, 16);
+  t::write_file(dir / "asha.yaml", R"(name: asha
+seed: 5
+device: cpu
+model:     {plugin: tiny}
+dataset:   {plugin: imagefolder, root: data, image_size: 16, train_fraction: 0.5}
+optimizer: {plugin: adam}
+train:     {epochs: 3, batch_size: 4, threads: 1}
+output:    {db: results.db, checkpoints: checkpoints}
+sweep:
+  grid: {optimizer.lr: [3.0e-2, 1.0e-7]}
+  pruner: {kind: asha, reduction: 2}
+)");
+  const auto swept = t::run_command(t::runner_command(dir.path(), "asha.yaml", t::tiny_model_environment()));
+  ASSERT_EQ(swept.exit_code, 0) << swept.output;
+  const std::string db = (dir / "results.db").string();
+  const auto results = [&](const std::string& arguments) { return t::run_command(results_command(db, arguments)); };
+
+  const auto best = results("best --sweep asha");
+  ASSERT_EQ(best.exit_code, 0) << best.output;
+  EXPECT_NE(best.output.find("(optimizer.lr=3.0e-2)"), std::string::npos) << best.output;
+  EXPECT_NE(best.output.find("sweep asha: 2 trials, 1 finished, 1 pruned; epochs trained: 4 of the 6 a sweep without "
+                             "pruning or early stopping would (67%)"),
+            std::string::npos)
+      << best.output;
+
+  const fs::path by_rate = dir / "by-rate.png", history = dir / "history.png";
+  const auto plotted = results("plot --sweep asha --param optimizer.lr --out " + t::shell_quote(by_rate.string()));
+  ASSERT_EQ(plotted.exit_code, 0) << plotted.output;
+  EXPECT_GT(pruned_red_pixels(by_rate), 20u);  // the pruned trial's marker and its legend swatch
+
+  const auto drawn = results("plot --sweep asha --history --out " + t::shell_quote(history.string()));
+  ASSERT_EQ(drawn.exit_code, 0) << drawn.output;
+  EXPECT_GT(pruned_red_pixels(history), 20u);
+  const std::size_t epochs_in_order = 4;  // 3 of the finished trial, 1 of the pruned
+  const trainyard::ResultsReader reader(db);
+  const auto rows = reader.sweep_history("asha");
+  ASSERT_EQ(rows.size(), epochs_in_order);
+  std::size_t pruned = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    pruned += rows.text(i, rows.column("status")) == "pruned";
+    if (i > 0) EXPECT_LE(rows.text(i - 1, rows.column("finished_at")), rows.text(i, rows.column("finished_at")));
+    EXPECT_FALSE(rows.is_null(i, rows.column("selection_accuracy")));
+  }
+  EXPECT_EQ(pruned, 1u);
+
+  for (const auto& [arguments, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"plot --history --out h.png", "plot --history needs --sweep NAME"},
+           {"plot --sweep nosuch --history --out h.png", "--sweep 'nosuch': no such sweep"},
+           {"plot --sweep asha --out h.png", "or --history for best so far against epochs"}}) {
+    const auto refused = results(arguments);
+    EXPECT_EQ(refused.exit_code, 2) << arguments;
+    EXPECT_NE(refused.output.find(expected), std::string::npos) << arguments << "\n" << refused.output;
+  }
 }

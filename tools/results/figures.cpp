@@ -151,20 +151,31 @@ void plot_curves(const ResultsReader& reader, const std::vector<std::int64_t>& i
   render_figure(title, {loss, accuracy}, legend, file);
 }
 
-void plot_sweep(const ResultsReader& reader, const std::string& sweep, const std::string& parameter,
-                const std::string& metric, const std::filesystem::path& file) {
+namespace {
+
+void require_metric(const std::string& metric) {
   const auto& metrics = ResultsReader::metrics();
-  if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end()) {
-    const auto nearest = nearest_name(metric, metrics);
-    throw InputError("--metric '" + metric + "' is not a run metric" +
-                     (nearest ? "; did you mean '" + *nearest + "'?" : "") + " Metrics: " + join_names(metrics));
-  }
+  if (std::find(metrics.begin(), metrics.end(), metric) != metrics.end()) return;
+  const auto nearest = nearest_name(metric, metrics);
+  throw InputError("--metric '" + metric + "' is not a run metric" +
+                   (nearest ? "; did you mean '" + *nearest + "'?" : "") + " Metrics: " + join_names(metrics));
+}
+
+// One point of a sweep plot: a trial's latest run.
+struct TrialPoint {
+  std::string value;  // of the swept parameter, as recorded
+  double metric = 0;
+  bool pruned = false;
+};
+
+// The latest run of each trial, as the leaderboard counts them.
+std::vector<TrialPoint> trial_points(const ResultsReader& reader, const std::string& sweep,
+                                     const std::string& parameter, const std::string& metric) {
   RunFilter filter;
   filter.sweep = sweep;
   const SqlRows runs = reader.runs(filter, {parameter});
-  // The latest run of each trial, as the leaderboard counts them.
-  std::map<std::string, std::pair<std::string, double>> by_trial;  // trial -> (parameter, metric)
-  for (const auto& row : runs.rows) {                              // newest first
+  std::map<std::string, TrialPoint> by_trial;
+  for (const auto& row : runs.rows) {  // newest first
     const std::string trial = format_cell("", row[runs.column("trial_key")]);
     if (by_trial.count(trial)) continue;
     RunFilter one;
@@ -172,49 +183,107 @@ void plot_sweep(const ResultsReader& reader, const std::string& sweep, const std
     one.sort = metric;
     const SqlRows summary = reader.runs(one);
     by_trial[trial] = {format_cell("", row[runs.column(parameter)]),
-                       as_double(summary.rows.front()[summary.column(metric)])};
+                       as_double(summary.rows.front()[summary.column(metric)]),
+                       format_cell("", row[runs.column("status")]) == "pruned"};
   }
-  std::vector<std::pair<std::string, double>> points;
-  for (const auto& entry : by_trial) points.push_back(entry.second);
+  std::vector<TrialPoint> points;
+  for (auto& entry : by_trial) points.push_back(std::move(entry.second));
   if (points.empty()) throw InputError("sweep '" + sweep + "' has no runs to plot yet");
+  return points;
+}
 
+constexpr int kPrunedColour = 3;  // red in tab10
+
+}  // namespace
+
+void plot_sweep(const ResultsReader& reader, const std::string& sweep, const std::string& parameter,
+                const std::string& metric, const std::filesystem::path& file) {
+  require_metric(metric);
+  const std::vector<TrialPoint> points = trial_points(reader, sweep, parameter, metric);
   Panel panel{
       metric + " by " + parameter, parameter, metric, {}, false, metric.find("accuracy") != std::string::npos, {}};
-  // Every trial as a point; a line through the mean at each value (trials may repeat a value
+  // Every trial as a point, pruned ones apart (their metric is of the epochs they got); a line
+  // through the mean of the trials that ran to the end at each value (trials may repeat a value
   // with other seeds).
-  Series trials, means;
-  trials.markers = true;
-  trials.line = false;
+  Series trials, pruned, means;
+  trials.markers = pruned.markers = true;
+  trials.line = pruned.line = false;
+  pruned.color = kPrunedColour;
   means.label = "mean";
   const bool numeric =
-      std::all_of(points.begin(), points.end(), [](const auto& p) { return parse_number(p.first).has_value(); });
-  std::map<double, std::pair<double, int>> sums;  // x -> (sum of y, count)
+      std::all_of(points.begin(), points.end(), [](const auto& p) { return parse_number(p.value).has_value(); });
   std::vector<std::string> categories;
-  for (const auto& [text, y] : points) {
-    if (!numeric && std::find(categories.begin(), categories.end(), text) == categories.end())
-      categories.push_back(text);
+  for (const auto& p : points) {
+    if (!numeric && std::find(categories.begin(), categories.end(), p.value) == categories.end())
+      categories.push_back(p.value);
   }
   std::sort(categories.begin(), categories.end());
-  for (const auto& [text, y] : points) {
+  std::map<double, std::pair<double, int>> sums;  // x -> (sum of y, count)
+  for (const auto& p : points) {
     const double x =
-        numeric ? *parse_number(text)
-                : static_cast<double>(std::find(categories.begin(), categories.end(), text) - categories.begin());
-    trials.x.push_back(x);
-    trials.y.push_back(y);
-    if (std::isfinite(y)) sums[x].first += y, sums[x].second += 1;
+        numeric ? *parse_number(p.value)
+                : static_cast<double>(std::find(categories.begin(), categories.end(), p.value) - categories.begin());
+    Series& series = p.pruned ? pruned : trials;
+    series.x.push_back(x);
+    series.y.push_back(p.metric);
+    if (!p.pruned && std::isfinite(p.metric)) sums[x].first += p.metric, sums[x].second += 1;
   }
   for (const auto& [x, sum] : sums) {
     means.x.push_back(x);
     means.y.push_back(sum.first / sum.second);
   }
   panel.x_categories = categories;
-  if (numeric && !means.x.empty()) {
-    const double low = means.x.front(), high = means.x.back();
-    panel.log_x = low > 0 && high / low >= 10.0;  // learning rates and the like
+  if (numeric) {
+    const auto [low, high] = std::minmax_element(points.begin(), points.end(), [](const auto& a, const auto& b) {
+      return *parse_number(a.value) < *parse_number(b.value);
+    });
+    panel.log_x = *parse_number(low->value) > 0 && *parse_number(high->value) / *parse_number(low->value) >= 10.0;
   }
-  panel.series.push_back(means);
+  std::vector<LegendEntry> legend;
+  if (!means.x.empty()) panel.series.push_back(means);
   panel.series.push_back(trials);
-  render_figure("sweep " + sweep + ": " + metric + " against " + parameter, {panel}, {}, file);
+  if (!pruned.x.empty()) {
+    panel.series.push_back(pruned);
+    legend = {{"trial (line: mean of those not pruned)", 0, false},
+              {"pruned trial (" + std::to_string(pruned.x.size()) + ")", kPrunedColour, false}};
+  }
+  render_figure("sweep " + sweep + ": " + metric + " against " + parameter, {panel}, legend, file);
+}
+
+void plot_sweep_history(const ResultsReader& reader, const std::string& sweep, const std::filesystem::path& file) {
+  const SqlRows history = reader.sweep_history(sweep);
+  if (history.rows.empty()) throw InputError("sweep '" + sweep + "' has no epochs to plot yet");
+  Panel panel{"best so far against epochs spent",
+              "epochs trained (all trials, in the order they ended)",
+              "selection accuracy",
+              {},
+              false,
+              true,
+              {}};
+  Series best, finished, pruned;
+  best.label = "best so far";
+  finished.markers = pruned.markers = true;
+  finished.line = pruned.line = false;
+  finished.color = 7;  // grey: each epoch's own figure
+  pruned.color = kPrunedColour;
+  double best_so_far = -std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    const double x = static_cast<double>(i + 1);
+    const double accuracy = as_double(history.rows[i][history.column("selection_accuracy")]);
+    Series& epoch = history.text(i, history.column("status")) == "pruned" ? pruned : finished;
+    epoch.x.push_back(x);
+    epoch.y.push_back(accuracy);
+    if (std::isfinite(accuracy) && accuracy > best_so_far) best_so_far = accuracy;
+    if (std::isfinite(best_so_far)) best.x.push_back(x), best.y.push_back(best_so_far);
+  }
+  std::vector<LegendEntry> legend{{"best so far", 0, false}, {"an epoch of a trial not pruned", 7, false}};
+  if (!pruned.x.empty()) legend.push_back({"an epoch of a pruned trial", kPrunedColour, false});
+  for (Series* series : {&finished, &pruned, &best}) {
+    if (!series->x.empty()) panel.series.push_back(std::move(*series));
+  }
+  const std::string title = "sweep " + sweep + ": " + std::to_string(history.size()) + " epochs, best " +
+                            (std::isfinite(best_so_far) ? format_cell("accuracy", SqlValue{best_so_far}) : "none");
+  render_figure(title, {panel}, legend, file);
 }
 
 }  // namespace trainyard::results

@@ -136,6 +136,9 @@ int main(int argc, char** argv) {
   plot->add_option("--sweep", plot_sweep, "plot this sweep's --metric against --param");
   plot->add_option("--param", plot_param, "the swept config key, e.g. optimizer.lr");
   plot->add_option("--metric", plot_metric, "run metric for a sweep plot")->capture_default_str();
+  bool plot_history = false;
+  plot->add_flag("--history", plot_history,
+                 "with --sweep: every epoch the sweep trained, in order, and the best selection accuracy so far");
   std::string plot_confusion;
   plot->add_option("--confusion", plot_confusion,
                    "draw an evaluation's confusion matrix: a run id (its newest evaluation) or eval:ID")
@@ -185,6 +188,7 @@ int main(int argc, char** argv) {
                   << best_metric << " " << tr::format_cell(best_metric, row[top.column(best_metric)])
                   << ", test accuracy " << tr::format_cell("best_test_accuracy", row[top.column("best_test_accuracy")])
                   << "\n";
+        tr::write_sweep_spending(std::cout, reader, best_sweep);
       } else {
         tr::write_table(std::cout, top, format);
       }
@@ -215,8 +219,14 @@ int main(int argc, char** argv) {
     } else if (app.got_subcommand(plot)) {
       if (!plot_confusion.empty()) {
         tr::plot_confusion(reader, plot_confusion, plot_out);
+      } else if (plot_history) {
+        if (plot_sweep.empty()) throw trainyard::InputError("plot --history needs --sweep NAME (a sweep's id or name)");
+        tr::plot_sweep_history(reader, plot_sweep, plot_out);
       } else if (!plot_sweep.empty()) {
-        if (plot_param.empty()) throw trainyard::InputError("plot --sweep needs --param KEY (the swept config key)");
+        if (plot_param.empty()) {
+          throw trainyard::InputError(
+              "plot --sweep needs --param KEY (the swept config key), or --history for best so far against epochs");
+        }
         tr::plot_sweep(reader, plot_sweep, plot_param, plot_metric, plot_out);
       } else {
         if (plot_ids.empty()) {  // the newest run

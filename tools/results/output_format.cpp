@@ -1,6 +1,7 @@
 #include "output_format.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -8,6 +9,7 @@
 
 #include "trainyard/config/config_rows.h"
 #include "trainyard/errors.h"
+#include "trainyard/sweep/sweep_runner.h"
 
 namespace trainyard::results {
 std::string format_cell(const std::string& column, const SqlValue& value) {
@@ -146,6 +148,23 @@ void write_run_details(std::ostream& out, const std::vector<std::pair<std::strin
   if (!evaluations.rows.empty()) {
     out << "evaluations (runner --evaluate):\n";
     write_table(out, evaluations, format);
+  }
+}
+
+void write_sweep_spending(std::ostream& out, const ResultsReader& reader, const std::string& sweep) {
+  const std::int64_t id = reader.resolve_sweep(sweep);
+  const SqlRows sweeps = reader.sweeps();
+  for (std::size_t i = 0; i < sweeps.size(); ++i) {
+    if (sweeps.integer(i, sweeps.column("sweep_id")) != id) continue;
+    // A sum is numeric on PostgreSQL (read as a double), an integer on SQLite.
+    const auto count = [&](const char* column) {
+      return static_cast<std::int64_t>(std::llround(sweeps.real(i, sweeps.column(column))));
+    };
+    out << "sweep " << sweeps.text(i, sweeps.column("sweep")) << ": " << count("trials") << " trials, "
+        << count("finished") << " finished, " << count("pruned") << " pruned";
+    if (count("epochs") < count("epochs_unpruned"))
+      out << "; " << epochs_spent_text(count("epochs"), count("epochs_unpruned"));
+    out << "\n";
   }
 }
 

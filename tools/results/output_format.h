@@ -29,4 +29,8 @@ void write_run_details(std::ostream& out, const std::vector<std::pair<std::strin
                        const std::map<std::string, std::string>& config, const SqlRows& epochs,
                        const SqlRows& evaluations, Format format);
 
+/// One line under `results best`: the sweep's trials, how many finished and were pruned, and the
+/// epochs trained against a sweep without pruning when it saved any.
+void write_sweep_spending(std::ostream& out, const ResultsReader& reader, const std::string& sweep);
+
 }  // namespace trainyard::results

@@ -358,6 +358,20 @@ SqlRows ResultsReader::evaluation_classes(std::int64_t evaluation_id) const {
   return rows;
 }
 
+SqlRows ResultsReader::sweep_history(const std::string& sweep) const {
+  const std::int64_t id = resolve_sweep(sweep);
+  // Before schema 8 no run had a validation split: every run chose on test.
+  const std::string selection = schema_version_ < 8
+                                    ? "e.test_accuracy"
+                                    : "CASE WHEN rs.select_on = 'val' THEN e.val_accuracy ELSE e.test_accuracy END";
+  return db_->query(R"sql(
+    SELECT e.run_id, rs.trial_key, rs.status, e.epoch, )sql" +
+                        selection + R"sql( AS selection_accuracy, e.finished_at
+    FROM epochs e JOIN run_summary rs ON rs.run_id = e.run_id
+    WHERE rs.sweep_id = ? ORDER BY e.finished_at, e.run_id, e.epoch)sql",
+                    {id});
+}
+
 SqlRows ResultsReader::export_epochs(const std::vector<std::int64_t>& ids) const {
   std::string sql = R"sql(
     SELECT e.run_id, r.experiment, r.trial_key, e.epoch, e.train_loss, e.train_accuracy, )sql" +

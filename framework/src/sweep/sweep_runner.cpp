@@ -193,6 +193,12 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& giv
   return outcome;
 }
 
+std::string epochs_spent_text(std::int64_t trained, std::int64_t unpruned) {
+  return fmt::format("epochs trained: {} of the {} a sweep without pruning or early stopping would ({:.0f}%)", trained,
+                     unpruned,
+                     unpruned > 0 ? 100.0 * static_cast<double>(trained) / static_cast<double>(unpruned) : 0.0);
+}
+
 std::string format_sweep_summary(ResultsStore& store, std::int64_t sweep_id) {
   const auto rows = store.sweep_summary(sweep_id);
   std::size_t width = 5;
@@ -225,8 +231,7 @@ std::string format_sweep_summary(ResultsStore& store, std::int64_t sweep_id) {
   }
   const auto [trained, full] = store.sweep_epochs_spent(sweep_id);
   if (full > 0 && trained < full) {
-    out << fmt::format("epochs trained: {} of the {} a sweep without pruning or early stopping would ({:.0f}%)\n",
-                       trained, full, 100.0 * static_cast<double>(trained) / static_cast<double>(full));
+    out << epochs_spent_text(trained, full) << "\n";
   }
   return out.str();
 }

@@ -74,6 +74,11 @@ class ResultsReader {
   /// checkpoint_epoch, class_name, predicted (the class's row of the confusion matrix, the counts
   /// predicted as each class, comma-separated). Throws InputError for an unknown evaluation.
   SqlRows evaluation_classes(std::int64_t evaluation_id) const;
+  /// Every epoch a sweep has trained, in the order they were committed: run_id, trial_key,
+  /// status (of the run), epoch, selection_accuracy (on the run's select_on split), finished_at.
+  /// What a search has bought for the epochs it spent (`results plot --history`). Throws
+  /// InputError for an unknown sweep.
+  SqlRows sweep_history(const std::string& sweep) const;
   /// Epochs of several runs (one row per run and epoch), with the run's experiment and trial.
   SqlRows export_epochs(const std::vector<std::int64_t>& ids) const;
 

@@ -39,6 +39,10 @@ struct SweepOutcome {
 SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& trials,
                        const std::vector<ExperimentConfig>& configs, const SweepRunOptions& options);
 
+/// "epochs trained: 22 of the 48 a sweep without pruning or early stopping would (46%)": what a
+/// sweep saved, as the sweep summary and `results best` say it.
+std::string epochs_spent_text(std::int64_t trained, std::int64_t unpruned);
+
 /// The summary table of a sweep: one line per trial, best test accuracy first.
 std::string format_sweep_summary(ResultsStore& store, std::int64_t sweep_id);
 
