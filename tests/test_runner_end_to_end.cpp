@@ -188,9 +188,19 @@ TEST_F(RunnerEndToEnd, ReadmeKeyTableIsTheOneTheRunnerPrints) {
   }
   EXPECT_EQ(readme.substr(from + begin.size(), to - from - begin.size()), table)
       << "README.md's key table differs from `runner --describe keys`; paste its output between the markers";
+  // A section with those inside it, structured keys too: every key of a sweep in one answer.
   const auto sweep = runner("--describe sweep");
   ASSERT_EQ(sweep.exit_code, 0) << sweep.output;
-  EXPECT_NE(sweep.output.find("jobs"), std::string::npos) << sweep.output;
+  for (const char* expected :
+       {"section 'sweep'", "  jobs ", "  grid               mapping", "  tpe ", "  pruner ", "section 'sweep.random'",
+        "section 'sweep.tpe'", "  startup_trials ", "  params             mapping", "{loguniform: [low, high]}",
+        "section 'sweep.pruner'", "  warmup_epochs ", "  reduction "}) {
+    EXPECT_NE(sweep.output.find(expected), std::string::npos) << expected << "\n" << sweep.output;
+  }
+  const auto train = runner("--describe train");
+  EXPECT_NE(train.output.find("  early_stopping     mapping"), std::string::npos) << train.output;
+  EXPECT_NE(train.output.find("section 'train.early_stopping'"), std::string::npos) << train.output;
+  EXPECT_NE(keys.output.find("| sweep | `grid` | mapping | (none) |"), std::string::npos) << keys.output;
   const auto typo = runner("--describe trian");
   EXPECT_EQ(typo.exit_code, 2);
   EXPECT_NE(typo.output.find("did you mean 'train'"), std::string::npos) << typo.output;

@@ -106,6 +106,10 @@ TEST(Sweep, MalformedSpecsNameTheKey) {
     return std::string("no error");
   };
   EXPECT_NE(message("sweep: {grdi: {a: [1]}}\n").find("did you mean 'sweep.grid'"), std::string::npos);
+  EXPECT_NE(message("sweep: {grid: {a: [1]}, prunr: {kind: asha}}\n").find("did you mean 'sweep.pruner'"),
+            std::string::npos);
+  EXPECT_NE(message("sweep: {tpe: {trials: 2, parms: {x: {int: [1, 2]}}}}\n").find("did you mean 'sweep.tpe.params'"),
+            std::string::npos);
   EXPECT_NE(message("sweep: {grid: {optimizer.lr: []}}\n").find("non-empty list"), std::string::npos);
   EXPECT_NE(
       message("sweep: {random: {trials: 2, params: {x: {logunifrom: [1, 2]}}}}\n").find("did you mean 'loguniform'"),

@@ -57,17 +57,23 @@ std::string format_default(const trainyard::ParamSpec& spec) {
       *spec.default_value);
 }
 
-void print_schema(const std::vector<trainyard::ParamSpec>& schema) {
-  if (schema.empty()) std::cout << "  (no parameters)\n";
+void print_schema(const std::vector<trainyard::ParamSpec>& schema,
+                  const std::vector<trainyard::NestedKey>& nested = {}) {
+  if (schema.empty() && nested.empty()) std::cout << "  (no parameters)\n";
   for (const auto& spec : schema) {
     std::printf("  %-18s %-8s %-14s %s; accepted: %s\n", spec.name.c_str(), trainyard::to_string(spec.type),
                 format_default(spec).c_str(), spec.description.c_str(), trainyard::describe_accepted(spec).c_str());
+  }
+  for (const auto& key : nested) {
+    std::printf("  %-18s %-8s %-14s %s; accepted: %s\n", key.name.c_str(), "mapping", "(none)", key.meaning.c_str(),
+                key.form.c_str());
   }
 }
 
 struct DescribedSection {
   const char* name;
   std::vector<trainyard::ParamSpec> schema;
+  std::vector<trainyard::NestedKey> nested = {};  // its structured keys
 };
 
 // Every section of an experiment that the framework itself reads, in the order the README lists
@@ -75,14 +81,14 @@ struct DescribedSection {
 std::vector<DescribedSection> framework_sections() {
   return {{"experiment", trainyard::experiment_top_level_schema()},
           {"model", trainyard::model_init_schema()},
-          {"train", trainyard::train_schema()},
+          {"train", trainyard::train_schema(), trainyard::train_nested_keys()},
           {"train.early_stopping", trainyard::early_stopping_schema()},
           {"schedule", trainyard::schedule_schema()},
           {"distributed", trainyard::distributed_schema()},
           {"output", trainyard::output_schema()},
-          {"sweep", trainyard::sweep_schema()},
-          {"sweep.random", trainyard::random_schema()},
-          {"sweep.tpe", trainyard::tpe_schema()},
+          {"sweep", trainyard::sweep_schema(), trainyard::sweep_nested_keys()},
+          {"sweep.random", trainyard::random_schema(), trainyard::drawn_nested_keys()},
+          {"sweep.tpe", trainyard::tpe_schema(), trainyard::drawn_nested_keys()},
           {"sweep.pruner", trainyard::pruner_schema()}};
 }
 
@@ -94,6 +100,12 @@ void print_key_table() {
       std::cout << "| " << section.name << " | `" << spec.name << "` | " << trainyard::to_string(spec.type) << " | "
                 << format_default(spec) << " | " << spec.description << " | " << trainyard::describe_accepted(spec)
                 << " |\n";
+    }
+    for (const auto& key : section.nested) {
+      std::string form;  // a | inside a code span still splits a Markdown table's cell
+      for (const char c : key.form) form += c == '|' ? std::string("\\|") : std::string(1, c);
+      std::cout << "| " << section.name << " | `" << key.name << "` | mapping | (none) | " << key.meaning << " | `"
+                << form << "` |\n";
     }
   }
 }
@@ -122,15 +134,19 @@ int describe_command(const PluginRegistry& registry, const std::string& name) {
     return kExitOk;
   }
   if (describe_plugin(registry, name)) return kExitOk;
+  // A section, then those inside it: `--describe sweep` shows sweep.random, sweep.tpe, sweep.pruner.
   std::vector<std::string> known;
+  bool described = false;
   for (const auto& section : framework_sections()) {
-    if (name == section.name) {
-      std::cout << "section '" << section.name << "' (name, type, default, meaning):\n";
-      print_schema(section.schema);
-      return kExitOk;
+    const std::string section_name = section.name;
+    if (section_name == name || section_name.rfind(name + ".", 0) == 0) {
+      std::cout << (described ? "\n" : "") << "section '" << section_name << "' (name, type, default, meaning):\n";
+      print_schema(section.schema, section.nested);
+      described = true;
     }
     known.push_back(section.name);
   }
+  if (described) return kExitOk;
   known.push_back("keys");
   for (auto kind :
        {trainyard::PluginKind::kModel, trainyard::PluginKind::kDataset, trainyard::PluginKind::kOptimizer}) {

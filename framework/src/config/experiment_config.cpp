@@ -123,6 +123,12 @@ void emit_value(YAML::Emitter& out, const ParamValue& value) {
       value);
 }
 
+std::vector<std::string> nested_key_names(const std::vector<NestedKey>& keys) {
+  std::vector<std::string> names;
+  for (const auto& key : keys) names.push_back(key.name);
+  return names;
+}
+
 std::string format_double(double v) {
   std::string text = shortest_decimal(v);
   // Keep it a YAML float, not an integer: "1" -> "1.0".
@@ -325,7 +331,8 @@ void resolve_model_init(const ExperimentDocument& doc, const YAML::Node& root, E
 void resolve_framework_sections(const ExperimentDocument& doc, const YAML::Node& root, ExperimentConfig& config,
                                 Problems& problems) {
   const FrameworkSection sections[] = {
-      {"train", train_schema(), [&](const Params& p) { config.train = read_train(p); }, {"early_stopping"}},
+      {"train", train_schema(), [&](const Params& p) { config.train = read_train(p); },
+       nested_key_names(train_nested_keys())},
       {"schedule", schedule_schema(), [&](const Params& p) { config.schedule = read_schedule(p); }, {}},
       {"distributed", distributed_schema(), [&](const Params& p) { config.distributed = read_distributed(p); }, {}},
       {"output", output_schema(), [&](const Params& p) { config.output = read_output(p); }, {}}};

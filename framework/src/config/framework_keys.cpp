@@ -240,6 +240,10 @@ void write(YAML::Emitter& out, const char* section, const std::vector<Key<Settin
 std::vector<ParamSpec> model_init_schema() { return specs(model_init_keys()); }
 std::vector<ParamSpec> train_schema() { return specs(train_keys()); }
 std::vector<ParamSpec> early_stopping_schema() { return specs(early_stopping_keys()); }
+std::vector<NestedKey> train_nested_keys() {
+  return {{"early_stopping", "{metric, patience, min_delta}",
+           "end the run once its metric stops improving (see train.early_stopping); none without it"}};
+}
 std::vector<ParamSpec> schedule_schema() { return specs(schedule_keys()); }
 std::vector<ParamSpec> distributed_schema() { return specs(distributed_keys()); }
 std::vector<ParamSpec> output_schema() { return specs(output_keys()); }

@@ -39,6 +39,22 @@ std::vector<ParamSpec> tpe_schema() {
               .at_most(1000000)};
 }
 
+std::vector<NestedKey> sweep_nested_keys() {
+  return {{"grid", "{KEY: [value, ...], ...}", "every combination of the values of any experiment keys, in order"},
+          {"random", "{trials, seed, params}",
+           "trials drawn at random from params (combined with every grid point); see sweep.random"},
+          {"tpe", "{trials, seed, startup_trials, params}",
+           "a model-based search in place of grid and random: the Tree-structured Parzen Estimator (Bergstra et "
+           "al. 2011) as Optuna's TPESampler, learning from the trials done; see sweep.tpe"},
+          {"pruner", "{kind, ...}", "ends trials that fall behind, from the results database; see sweep.pruner"}};
+}
+
+std::vector<NestedKey> drawn_nested_keys() {
+  return {{"params",
+           "{KEY: {uniform: [low, high]} | {loguniform: [low, high]} | {int: [low, high]} | {choice: [a, b, ...]}}",
+           "the experiment keys drawn, each with its distribution"}};
+}
+
 // One declaration per key; which kind each applies to is said in its meaning and checked below.
 std::vector<ParamSpec> pruner_schema() {
   const PrunerSpec d;
@@ -156,7 +172,8 @@ std::optional<Params> parse_drawn_block(const ExperimentDocument& doc, const YAM
     problems.add(doc.location(block, section) + ": " + section + ": expected a mapping, got " + describe_node(block));
     return std::nullopt;
   }
-  Params values = validate_section(doc, block, schema, section, section, {"params"}, problems);
+  Params values =
+      validate_section(doc, block, schema, section, section, nested_key_names(drawn_nested_keys()), problems);
   const YAML::Node listed = block["params"];
   if (!listed || !listed.IsMap() || listed.size() == 0) {
     problems.add(doc.location(listed ? listed : block, section + ".params") + ": " + section +
@@ -327,8 +344,8 @@ SweepSpec parse_sweep(const ExperimentDocument& doc, const std::string& experime
     problems.add(doc.location(section, "sweep") + ": sweep: expected a mapping with grid and/or random, got " +
                  describe_node(section));
   } else if (section && section.IsMap()) {
-    const Params values =
-        validate_section(doc, section, sweep_schema(), "sweep", "sweep", {"grid", "random", "tpe", "pruner"}, problems);
+    const Params values = validate_section(doc, section, sweep_schema(), "sweep", "sweep",
+                                           nested_key_names(sweep_nested_keys()), problems);
     if (values.contains("name") && !values.get_string("name").empty()) spec.name = values.get_string("name");
     if (values.contains("jobs")) spec.jobs = values.get_int("jobs");
     if (const YAML::Node grid = section["grid"]) parse_grid(doc, grid, spec, problems);

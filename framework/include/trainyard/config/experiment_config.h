@@ -147,6 +147,17 @@ class ExperimentDocument {
 /// Shortest decimal text that reads back as the same double ("0.0001"), always a YAML float.
 std::string format_double(double value);
 
+/// A key of a section whose value is itself structured (a mapping: `sweep.grid`,
+/// `train.early_stopping`): read by its own code, not by a schema, but declared once here for the
+/// unknown-key check ("did you mean") and for `--describe`.
+struct NestedKey {
+  std::string name;
+  std::string form;  // what it accepts, e.g. "{KEY: [value, ...], ...}"
+  std::string meaning;
+};
+/// The names of `keys`, as validate_section takes them.
+std::vector<std::string> nested_key_names(const std::vector<NestedKey>& keys);
+
 /// The framework's own sections' keys (name, type, default, range, meaning), for validation,
 /// `--describe` and documentation. train, schedule, distributed and output come from one table
 /// of keys each (src/config/framework_keys.cpp), which also fills and writes the settings.
@@ -154,6 +165,7 @@ std::vector<ParamSpec> experiment_top_level_schema();
 std::vector<ParamSpec> model_init_schema();  // init_from, init_skip: the framework's keys of `model:`
 std::vector<ParamSpec> train_schema();
 std::vector<ParamSpec> early_stopping_schema();  // train.early_stopping's keys
+std::vector<NestedKey> train_nested_keys();      // early_stopping
 std::vector<ParamSpec> schedule_schema();
 std::vector<ParamSpec> output_schema();
 std::vector<ParamSpec> distributed_schema();

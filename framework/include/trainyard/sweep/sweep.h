@@ -95,12 +95,16 @@ struct SweepTrial {
 /// The trial of a TPE search whose parameters (in tpe.params' order) take `values`.
 SweepTrial tpe_trial(const TpeSpec& tpe, const std::vector<std::string>& values);
 
-/// The scalar keys of `sweep:` (name, jobs) and of `sweep.random:` (trials, seed), for validation
-/// and `runner --describe sweep`.
+/// The scalar keys of `sweep:` (name, jobs), `sweep.random:`, `sweep.tpe:` and `sweep.pruner:`,
+/// for validation and `runner --describe sweep`.
 std::vector<ParamSpec> sweep_schema();
 std::vector<ParamSpec> random_schema();
 std::vector<ParamSpec> tpe_schema();
 std::vector<ParamSpec> pruner_schema();
+/// The structured keys of `sweep:` (grid, random, tpe, pruner) and of a block of drawn
+/// parameters (`params` of random and tpe).
+std::vector<NestedKey> sweep_nested_keys();
+std::vector<NestedKey> drawn_nested_keys();
 
 /// The spec a sweep's row holds (SweepSpec::to_yaml), read back: what a trial's process takes its
 /// pruner from. Throws ConfigError when it is not one.
