@@ -34,6 +34,7 @@ skip+='|LargeDatabase\.'                                      # 20,000 runs in S
 skip+='|RunnerEndToEnd\.EveryPrecisionAndLayoutTrains'        # the same loop in four precisions
 skip+='|DistributedRuns\.TheResNet50RecipeTrainsOverTwoProcesses'  # ResNet-50's kernels
 skip+='|SweepWorkers\.SixTrialsThreeWorkersOneKilledMidTrialWithoutItsCheckpoint'  # its twin runs
-skip+='|SweepWorkers\.TwoWorkersShareAPrunedTpeSearchOnOneSqliteFile)'  # its PostgreSQL twin runs
+skip+='|SweepWorkers\.TwoWorkersShareAPrunedTpeSearchOnOneSqliteFile'  # its PostgreSQL twin runs
+skip+='|SweepWorkers\.AWorkerKilledMidTrialOfAPrunedTpeSearch)'  # the grid kill tests run the takeover
 cd build-sanitize
 ctest --output-on-failure --parallel "$(nproc)" --timeout 600 -E "$skip" "$@"

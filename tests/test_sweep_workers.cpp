@@ -470,3 +470,86 @@ TEST_F(SweepWorkers, ThreeWorkersShareAPrunedTpeSearchOnPostgres) {
   const auto db = trainyard::open_postgres_database(url);
   expect_each_trial_chosen_and_run_once(*db);
 }
+
+// A pruned TPE search on one SQLite file, three workers, one SIGKILLed mid-trial: its trial is
+// taken over (not chosen again), every other trial is chosen and run once, and a worker started
+// afterwards finds nothing left to do and changes nothing.
+TEST_F(SweepWorkers, AWorkerKilledMidTrialOfAPrunedTpeSearchLosesNothing) {
+  t::make_image_folder(dir_ / "data", {{"a", 8}, {"b", 8}}, 16);
+  // 600 quick epochs a trial, the first rung at 200: a trial is caught before any decision.
+  t::write_file(dir_ / "sweep.yaml", R"(name: tpe_kill
+seed: 5
+device: cpu
+model:     {plugin: tiny}
+dataset:   {plugin: imagefolder, root: data, image_size: 16, train_fraction: 0.5}
+optimizer: {plugin: adam}
+train:     {epochs: 600, batch_size: 4, threads: 1}
+output:    {db: results/sweep.db, checkpoints: results/checkpoints}
+sweep:
+  tpe:
+    trials: 6
+    startup_trials: 2
+    params: {optimizer.lr: {loguniform: [1.0e-4, 1.0e-1]}, model.width: {int: [2, 8]}}
+  pruner: {kind: asha, min_epochs: 200, reduction: 2}
+)");
+  const std::string db_path = (dir_ / "results/sweep.db").string();
+  auto first =
+      std::async(std::launch::async, [&] { return t::run_command(command("sweep.yaml --worker --lease 1.5")); });
+  const pid_t victim = start_worker("victim.log");
+  auto second =
+      std::async(std::launch::async, [&] { return t::run_command(command("sweep.yaml --worker --lease 1.5")); });
+  const std::string victim_name = trainyard::host_name() + ":" + std::to_string(victim);
+  std::string killed_trial;
+  t::wait_until([&] {
+    if (!fs::exists(db_path)) return false;
+    try {
+      const auto db = trainyard::open_sqlite_database(db_path, true);
+      const auto rows = db->query(R"sql(
+        SELECT t.trial_key FROM trials t JOIN runs r ON r.sweep_id = t.sweep_id AND r.trial_key = t.trial_key
+        WHERE t.worker = ? AND t.status = 'claimed' AND r.status = 'running'
+          AND (SELECT count(*) FROM epochs WHERE run_id = r.id) BETWEEN 1 AND 190)sql",
+                                  {victim_name});
+      if (rows.empty()) return false;
+      killed_trial = rows.text(0, 0);
+      return true;
+    } catch (const std::exception&) {
+      return false;  // the schema is not there yet
+    }
+  });
+  ASSERT_FALSE(killed_trial.empty()) << "the victim never ran a trial\n" << t::read_file(dir_ / "victim.log");
+  EXPECT_EQ(kill(victim, SIGKILL), 0);
+  EXPECT_TRUE(t::wait_for_exit(victim, 10));
+  const auto a = first.get();
+  const auto b = second.get();
+  EXPECT_EQ(a.exit_code, 0) << a.output;
+  EXPECT_EQ(b.exit_code, 0) << b.output;
+
+  const auto db = trainyard::open_sqlite_database(db_path, true);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM trials"), 6);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM trials WHERE status = 'finished'"), 6);
+  const auto killed = db->query("SELECT attempts, worker FROM trials WHERE trial_key = ?", {killed_trial});
+  ASSERT_EQ(killed.size(), 1u);
+  EXPECT_EQ(killed.integer(0, 0), 2);  // taken over once, not chosen again
+  EXPECT_NE(killed.text(0, 1), victim_name);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM trials WHERE attempts <> 1"), 1);
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM runs WHERE status = 'running'"), 0);
+  // Each trial's latest run ended finished or pruned, every prune with its reason (how many are
+  // pruned depends on which trial reaches a rung first: tiny trials often tie there).
+  EXPECT_EQ(count(*db, "SELECT count(DISTINCT trial_key) FROM runs WHERE status IN ('finished', 'pruned')"), 6);
+  EXPECT_EQ(
+      count(*db, "SELECT count(*) FROM runs WHERE status = 'pruned' AND stop_reason NOT LIKE 'pruned at epoch %'"), 0);
+
+  const auto snapshot = [&] {
+    return db
+        ->query(
+            "SELECT t.trial_key, t.status, t.attempts, r.id, r.status, (SELECT count(*) FROM epochs WHERE "
+            "run_id = r.id) FROM trials t JOIN runs r ON r.trial_key = t.trial_key ORDER BY r.id")
+        .rows;
+  };
+  const auto before = snapshot();
+  const auto again = t::run_command(command("sweep.yaml --worker --lease 1.5"));
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(snapshot(), before);
+  const auto local = t::run_command(command("sweep.yaml"));
+  EXPECT_NE(local.output.find("6 trials, 6 done before, 0 to run"), std::string::npos) << local.output;
+}
