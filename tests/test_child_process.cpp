@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -115,6 +117,53 @@ TEST(ChildProcess, AProgramThatCannotRunIsAnErrorNamingIt) {
   ChildOptions options;
   options.output = dir / "no-such-folder" / "log";
   EXPECT_THROW(spawn_child({"/bin/true"}, options), std::runtime_error);
+}
+
+TEST(ChildProcess, ACopyOfThisProcessRunsItsBodyWithItsOwnOutputGroupAndSignals) {
+  t::TempDir dir;
+  std::cout << "buffered by the parent";  // must reach the parent's stdout alone, not the child's log
+  ChildOptions options;
+  options.output = dir / "copy.log";
+  ::signal(SIGTERM, SIG_IGN);  // a sweep counts signals; its trials must get the default action back
+  const pid_t parent = ::getpid();
+  const auto pid = trainyard::fork_child(
+      [&] {
+        std::cout << "child of " << (::getppid() == parent ? "this test" : "another") << std::endl;
+        std::fprintf(stderr, "sigterm %s\n", ::signal(SIGTERM, SIG_DFL) == SIG_DFL ? "default" : "changed");
+        return 7;
+      },
+      options);
+  ::signal(SIGTERM, SIG_DFL);
+  std::cout << std::endl;
+  ASSERT_TRUE(pid.has_value());
+  EXPECT_EQ(::getpgid(*pid), *pid);
+  const auto exited = wait_for(*pid);
+  EXPECT_EQ(exited.code(), 7);
+  EXPECT_EQ(t::read_file(dir / "copy.log"), "child of this test\nsigterm default\n");
+}
+
+TEST(ChildProcess, ACopyWhoseBodyThrowsSaysWhyAndFails) {
+  t::TempDir dir;
+  ChildOptions options;
+  options.output = dir / "copy.log";
+  const auto pid = trainyard::fork_child([]() -> int { throw std::runtime_error("no such experiment"); }, options);
+  ASSERT_TRUE(pid.has_value());
+  EXPECT_EQ(wait_for(*pid).code(), 1);
+  EXPECT_EQ(t::read_file(dir / "copy.log"), "no such experiment\n");
+}
+
+TEST(ChildProcess, AProcessWithOtherThreadsIsNotCopied) {
+  EXPECT_TRUE(trainyard::single_threaded());
+  bool ran = false;
+  std::thread other([] { ::usleep(200 * 1000); });
+  EXPECT_FALSE(trainyard::single_threaded());
+  EXPECT_FALSE(trainyard::fork_child([&] {
+                 ran = true;
+                 return 0;
+               }).has_value());
+  other.join();
+  EXPECT_FALSE(ran);
+  EXPECT_TRUE(trainyard::single_threaded());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -102,6 +103,15 @@ TEST_F(SweepEndToEnd, KilledTrialIsRecordedAndRedoneOnTheNextRun) {
     trial_pid = database.execAndGet("SELECT pid FROM runs WHERE status = 'running'").getInt();
   }
   ASSERT_GT(trial_pid, 0);
+  // The trial is a copy of the sweep's process (it did not load the runner a second time): the
+  // same command line as its parent's.
+  const std::string proc = "/proc/" + std::to_string(trial_pid);
+  const std::string stat = t::read_file(proc + "/stat");
+  std::istringstream after_name(stat.substr(stat.rfind(')') + 2));
+  std::string state;
+  int parent_pid = 0;
+  after_name >> state >> parent_pid;
+  EXPECT_EQ(t::read_file(proc + "/cmdline"), t::read_file("/proc/" + std::to_string(parent_pid) + "/cmdline"));
   ASSERT_EQ(kill(trial_pid, SIGKILL), 0);  // a crash, as the OOM killer would
   ASSERT_TRUE(wait_for("SELECT count(*) FROM runs WHERE status = 'failed'", 1)) << t::read_file(dir_ / "sweep.log");
   kill(sweep, SIGINT);  // and stop the rest of the sweep

@@ -82,6 +82,9 @@ void install_counting_signal_handlers();
 std::string runner_executable();
 /// When the kernel started this process, so the time to the first batch includes loading libraries.
 std::chrono::steady_clock::time_point process_start_time();
+/// The runner's main on `arguments` (arguments[0] the runner), in this process: what a sweep's
+/// trial started as a copy of the sweep's process runs (SweepRunOptions::run_here).
+int run_command_line(const std::vector<std::string>& arguments);
 
 int list_plugins_command(const PluginRegistry& registry);
 int describe_command(const PluginRegistry& registry, const std::string& name);

@@ -99,9 +99,7 @@ int dispatch(const runner::Invocation& invocation, const trainyard::LaunchEnviro
   return experiment_command(invocation, launch, registry);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int runner_main(int argc, char** argv) {
   trainyard::move_postgres_passwords_out_of_arguments(argc, argv);  // into PGPASSWORD, before anything reads them
   runner::Invocation invocation;
   invocation.process_start = runner::process_start_time();
@@ -134,3 +132,24 @@ int main(int argc, char** argv) {
     return trainyard::kExitRunFailed;
   }
 }
+
+}  // namespace
+
+namespace trainyard::runner {
+
+// A sweep's trial started as a copy of the sweep's process (fork_child): the runner's main, with
+// what the sweep set up put back as a fresh process has it.
+int run_command_line(const std::vector<std::string>& arguments) {
+  spdlog::drop_all();  // the sweep's logger: set_up_logging makes the trial's own
+  g_stop_requested = false;
+  g_stop_signals = 0;
+  std::vector<std::string> strings = arguments;
+  std::vector<char*> argv;
+  for (auto& s : strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  return runner_main(static_cast<int>(strings.size()), argv.data());
+}
+
+}  // namespace trainyard::runner
+
+int main(int argc, char** argv) { return runner_main(argc, argv); }

@@ -55,6 +55,7 @@ int sweep_command(const Invocation& invocation, const ExperimentDocument& docume
   options.jobs = std::max(1, jobs);
   options.stop_signals = &g_stop_signals;
   options.resolve_trial = resolve_trial;
+  options.run_here = run_command_line;
   const auto outcome = trainyard::run_sweep(spec, trials, configs, options);
   trainyard::ResultsStore store(configs.front().output.db);
   std::cout << "\nsweep '" << spec.name << "' (id " << outcome.sweep_id << ") in " << store.path() << ":\n"

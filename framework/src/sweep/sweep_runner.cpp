@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 
 #include <spdlog/spdlog.h>
@@ -38,13 +39,13 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& giv
   std::vector<SweepTrial> trials = given_trials;  // a TPE search adds to them as it goes
   std::vector<ExperimentConfig> configs = given_configs;
   const ExperimentConfig base = sweep_base_config(spec, configs);
-  ResultsStore store(base.output.db);
+  auto store = std::make_unique<ResultsStore>(base.output.db);
   const std::string host = host_name();
-  for (const auto id : store.mark_abandoned_runs(host)) {
+  for (const auto id : store->mark_abandoned_runs(host)) {
     spdlog::warn("run {} was left 'running' by a process that is gone; marked interrupted", id);
   }
-  outcome.sweep_id = store.ensure_sweep(spec.name, options.experiment_file, spec.to_yaml());
-  const fs::path logs = fs::path(base.output.checkpoints) / store.sweep_folder_name(outcome.sweep_id);
+  outcome.sweep_id = store->ensure_sweep(spec.name, options.experiment_file, spec.to_yaml());
+  const fs::path logs = fs::path(base.output.checkpoints) / store->sweep_folder_name(outcome.sweep_id);
   fs::create_directories(logs);
 
   // TPE: the trials an earlier run of the sweep chose come back as they were, then new ones.
@@ -53,9 +54,9 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& giv
     trials.push_back(std::move(trial));
   };
   if (spec.tpe.enabled()) {
-    for (auto& t : recorded_tpe_trials(spec.tpe, trials, store.sweep_trial_history(outcome.sweep_id))) add_trial(t);
+    for (auto& t : recorded_tpe_trials(spec.tpe, trials, store->sweep_trial_history(outcome.sweep_id))) add_trial(t);
   }
-  const auto previous = store.latest_trial_runs(outcome.sweep_id);
+  const auto previous = store->latest_trial_runs(outcome.sweep_id);
   std::vector<std::size_t> pending;
   std::map<std::size_t, std::int64_t> resumable;  // trial index -> the run to continue
   for (std::size_t i = 0; i < trials.size(); ++i) {
@@ -101,7 +102,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& giv
   auto choose_trial = [&] {
     if (!searching) return false;
     try {
-      const auto history = store.sweep_trial_history(outcome.sweep_id);
+      const auto history = store->sweep_trial_history(outcome.sweep_id);
       if (auto trial = next_tpe_trial(spec.tpe, trials, history)) {
         const auto done =
             std::count_if(history.begin(), history.end(), [](const auto& r) { return is_done(r.status); });
@@ -143,7 +144,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& giv
         auto arguments = resume_arguments(options.runner_path, resume->second, base.output.db);
         arguments.insert(arguments.end(), placement.begin(), placement.end());
         const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
-        const pid_t pid = spawn_trial(arguments, log);
+        const pid_t pid = start_trial(arguments, log, false, options.run_here, base.output.db, store);
         running[pid] = RunningTrial{index, slot, log};
         spdlog::info("[{}/{}] resumed: {} (run {})  (log {})", index + 1, planned(), trial.key(), resume->second,
                      log.string());
@@ -154,7 +155,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& giv
       slot_busy[slot] = true;
       arguments.insert(arguments.end(), placement.begin(), placement.end());
       const fs::path log = logs / ("trial-" + std::to_string(index + 1) + ".log");
-      const pid_t pid = spawn_trial(arguments, log);
+      const pid_t pid = start_trial(arguments, log, false, options.run_here, base.output.db, store);
       running[pid] = RunningTrial{index, slot, log};
       spdlog::info("[{}/{}] started: {}  (log {})", index + 1, planned(), trial.key(), log.string());
     }
@@ -177,7 +178,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& giv
     slot_busy[trial.slot] = false;
     const std::string key = trials[trial.index].key();
 
-    const RunStatus ended = settle_trial(store, outcome.sweep_id, trials[trial.index], configs[trial.index],
+    const RunStatus ended = settle_trial(*store, outcome.sweep_id, trials[trial.index], configs[trial.index],
                                          options.experiment_file, host, pid, status, trial.log, forwarded_signals > 0)
                                 .status;
     if (ended == RunStatus::kFinished)

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <memory>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -60,30 +61,30 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
   const ExperimentConfig base = sweep_base_config(spec, configs);
   if (!(options.lease_seconds > 0.0)) throw InputError("--lease: must be more than 0 seconds");
   WorkerOutcome outcome;
-  ResultsStore store(base.output.db);
+  auto store = std::make_unique<ResultsStore>(base.output.db);
   const std::string host = host_name();
   const std::string me = worker_name();
-  outcome.sweep_id = store.ensure_sweep(spec.name, options.experiment_file, spec.to_yaml());
+  outcome.sweep_id = store->ensure_sweep(spec.name, options.experiment_file, spec.to_yaml());
   // Every worker offers the whole sweep; what is queued already stays as it is. Trials that
   // finished in an earlier sweep of the same name are not run again.
   std::vector<std::string> keys, finished;
   for (const auto& t : trials) keys.push_back(t.key());
-  for (const auto& [key, run] : store.latest_trial_runs(outcome.sweep_id)) {
+  for (const auto& [key, run] : store->latest_trial_runs(outcome.sweep_id)) {
     if (is_done(run.status)) finished.push_back(key);
   }
-  store.enqueue_trials(outcome.sweep_id, keys, finished);
-  const fs::path logs = fs::path(base.output.checkpoints) / store.sweep_folder_name(outcome.sweep_id);
+  store->enqueue_trials(outcome.sweep_id, keys, finished);
+  const fs::path logs = fs::path(base.output.checkpoints) / store->sweep_folder_name(outcome.sweep_id);
   fs::create_directories(logs);
   spdlog::info("worker {}: sweep '{}' (id {}) in {}, {} trials, lease {} s", me, spec.name, outcome.sweep_id,
-               store.path(), trials.size(), options.lease_seconds);
+               store->path(), trials.size(), options.lease_seconds);
 
   auto stop_count = [&] { return options.stop_signals ? options.stop_signals->load() : 0; };
   const auto poll = std::min(seconds(options.lease_seconds / 4), std::chrono::milliseconds(2000));
   while (stop_count() == 0) {
-    const auto claimed = store.claim_trial(outcome.sweep_id, me, options.lease_seconds);
+    const auto claimed = store->claim_trial(outcome.sweep_id, me, options.lease_seconds);
     if (!claimed) {
-      if (spec.tpe.enabled() && queue_next_tpe_trial(spec, store, outcome.sweep_id, me)) continue;
-      const auto counts = store.trial_counts(outcome.sweep_id);
+      if (spec.tpe.enabled() && queue_next_tpe_trial(spec, *store, outcome.sweep_id, me)) continue;
+      const auto counts = store->trial_counts(outcome.sweep_id);
       if (counts.open() == 0) break;
       // Others hold the rest; one of them may die and its trial come back.
       std::this_thread::sleep_for(poll);
@@ -96,7 +97,7 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
       try {
         configs.push_back(options.resolve_trial(*chosen));
       } catch (const ConfigError&) {
-        store.release_trial(claimed->id, me);
+        store->release_trial(claimed->id, me);
         throw;
       }
       trials.push_back(*chosen);
@@ -106,7 +107,7 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
     if (found == keys.end()) {
       // Another worker queued a trial this one does not have: their experiments differ. This one
       // stops rather than fail a trial that the others can run.
-      store.release_trial(claimed->id, me);
+      store->release_trial(claimed->id, me);
       throw InputError("worker " + me + ": sweep '" + spec.name + "' has a trial '" + claimed->trial_key + "' that " +
                        options.experiment_file +
                        " with this worker's --set/--sweep options does not "
@@ -118,11 +119,11 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
     // checkpoint where that is visible here (a shared file system), else starts afresh.
     std::optional<std::int64_t> continued;
     if (claimed->attempt > 1) {
-      const auto previous = store.latest_trial_runs(outcome.sweep_id);
+      const auto previous = store->latest_trial_runs(outcome.sweep_id);
       const auto it = previous.find(trial.key());
       if (it != previous.end() && is_done(it->second.status)) {
         // The worker before finished the run and died before saying so.
-        store.complete_trial(claimed->id, me, true, it->second.id);
+        store->complete_trial(claimed->id, me, true, it->second.id);
         continue;
       }
       if (it != previous.end() && can_continue_trial_run(it->second, configs[index])) {
@@ -141,7 +142,7 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
     const TrialLease lease{claimed->id, claimed->attempt, me};
     arguments.insert(arguments.end(), {"--trial-lease", std::to_string(lease.trial_id) + ":" +
                                                             std::to_string(lease.attempt) + ":" + me});
-    const pid_t pid = spawn_trial(arguments, log, /*die_with_parent=*/true);
+    const pid_t pid = start_trial(arguments, log, /*die_with_parent=*/true, options.run_here, base.output.db, store);
     spdlog::info("[{}/{}] {}: {}  (log {})", index + 1, trials.size(), continued ? "continued" : "started", trial.key(),
                  log.string());
 
@@ -162,7 +163,7 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
       if (!lost && Clock::now() >= renew_at) {
         bool renewed = false, retry = false;
         try {
-          renewed = store.renew_trial_lease(claimed->id, me, options.lease_seconds);
+          renewed = store->renew_trial_lease(claimed->id, me, options.lease_seconds);
           if (renewed) renewed_at = Clock::now();
         } catch (const StoreError& e) {
           // Try again soon: but a lease not renewed for its whole length has run out, and another
@@ -186,22 +187,22 @@ WorkerOutcome run_sweep_worker(const SweepSpec& spec, const std::vector<SweepTri
     }
     // A trial another worker took over is not this one's to settle: the run may be that worker's
     // now (it continues the same row), and settling it here recorded a second, failed run.
-    if (lost || !store.holds_trial(lease)) {
+    if (lost || !store->holds_trial(lease)) {
       if (!lost) spdlog::error("trial '{}': taken over by another worker while this one stalled", trial.key());
       ++outcome.lost;
       continue;
     }
-    const auto end = settle_trial(store, outcome.sweep_id, trial, configs[index], options.experiment_file, host, pid,
+    const auto end = settle_trial(*store, outcome.sweep_id, trial, configs[index], options.experiment_file, host, pid,
                                   status, log, stopped);
     if (end.status == RunStatus::kInterrupted) {
-      store.release_trial(claimed->id, me);
+      store->release_trial(claimed->id, me);
       ++outcome.handed_back;
       spdlog::info("[{}/{}] interrupted, handed back to the queue: {}", index + 1, trials.size(), trial.key());
       continue;
     }
     const bool ok = is_done(end.status);
     const std::string error = ok ? "" : end.error;
-    if (!store.complete_trial(claimed->id, me, ok, end.run_id, error)) {
+    if (!store->complete_trial(claimed->id, me, ok, end.run_id, error)) {
       // Taken over between the check above and here; the run's own end was written under the
       // lease, and the worker holding the trial now settles it.
       spdlog::error("trial '{}': taken over by another worker as it ended (run {})", trial.key(), end.run_id);

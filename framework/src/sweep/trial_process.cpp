@@ -62,10 +62,23 @@ bool can_continue_trial_run(const ResultsStore::TrialRun& run, const ExperimentC
   }
 }
 
-pid_t spawn_trial(const std::vector<std::string>& arguments, const fs::path& log, bool die_with_parent) {
+pid_t start_trial(const std::vector<std::string>& arguments, const fs::path& log, bool die_with_parent,
+                  const RunCommandLine& run_here, const std::string& location, std::unique_ptr<ResultsStore>& store) {
   ChildOptions options;
   options.output = log;
   options.die_with_parent = die_with_parent;
+  if (run_here && single_threaded()) {
+    store.reset();
+    std::optional<pid_t> pid;
+    try {
+      pid = fork_child([&] { return run_here(arguments); }, options);
+    } catch (...) {
+      store = std::make_unique<ResultsStore>(location);
+      throw;
+    }
+    store = std::make_unique<ResultsStore>(location);
+    if (pid) return *pid;
+  }
   return spawn_child(arguments, options);
 }
 

@@ -7,7 +7,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <iostream>
+#include <iterator>
 #include <stdexcept>
 
 namespace trainyard {
@@ -20,10 +24,10 @@ std::vector<char*> pointers(const std::vector<std::string>& strings) {
   return out;
 }
 
+// The child's side of both ways to start one: its group, its death with the parent, its output.
 // Between fork and exec a child of a multithreaded process may only make async-signal-safe
 // calls: everything it needs was made before the fork.
-[[noreturn]] void become_child(char* const* argv, char* const* envp, int output_fd, pid_t group, pid_t parent,
-                               bool die_with_parent) {
+void enter_child(int output_fd, pid_t group, pid_t parent, bool die_with_parent) {
   ::setpgid(0, group);
   if (die_with_parent) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -32,13 +36,34 @@ std::vector<char*> pointers(const std::vector<std::string>& strings) {
   if (output_fd >= 0) {
     ::dup2(output_fd, STDOUT_FILENO);
     ::dup2(output_fd, STDERR_FILENO);
+    ::close(output_fd);
   }
+}
+
+[[noreturn]] void exec_child(char* const* argv, char* const* envp) {
   if (envp) {
     ::execve(argv[0], argv, envp);
   } else {
     ::execv(argv[0], argv);
   }
   ::_exit(127);
+}
+
+int open_output(const ChildOptions& options) {
+  if (options.output.empty()) return -1;
+  const int fd = ::open(options.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot write '" + options.output.string() + "': " + std::strerror(errno));
+  return fd;
+}
+
+// The parent's half after a fork: its copy of the output closed, the child's group set.
+pid_t after_fork(pid_t pid, int fork_error, int output_fd, const ChildOptions& options, const std::string& what) {
+  if (output_fd >= 0) ::close(output_fd);
+  if (pid < 0) throw std::runtime_error("cannot start '" + what + "': " + std::strerror(fork_error));
+  // The parent sets the group too: a signal sent to the group right after this returns must
+  // reach the child even if it has not run yet (EACCES once it has exec'd: already done).
+  ::setpgid(pid, options.process_group);
+  return pid;
 }
 
 }  // namespace
@@ -52,26 +77,53 @@ pid_t spawn_child(const std::vector<std::string>& arguments, const ChildOptions&
   auto argv = pointers(arguments);
   std::vector<char*> envp;
   if (options.environment) envp = pointers(*options.environment);
-  int output_fd = -1;
-  if (!options.output.empty()) {
-    output_fd = ::open(options.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (output_fd < 0) {
-      throw std::runtime_error("cannot write '" + options.output.string() + "': " + std::strerror(errno));
-    }
-  }
+  const int output_fd = open_output(options);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
-    become_child(argv.data(), options.environment ? envp.data() : nullptr, output_fd, options.process_group, parent,
-                 options.die_with_parent);
+    enter_child(output_fd, options.process_group, parent, options.die_with_parent);
+    exec_child(argv.data(), options.environment ? envp.data() : nullptr);
   }
-  const int fork_error = errno;
-  if (output_fd >= 0) ::close(output_fd);
-  if (pid < 0) throw std::runtime_error("cannot start '" + arguments[0] + "': " + std::strerror(fork_error));
-  // The parent sets the group too: a signal sent to the group right after this returns must
-  // reach the child even if it has not run yet (EACCES once it has exec'd: already done).
-  ::setpgid(pid, options.process_group);
-  return pid;
+  return after_fork(pid, errno, output_fd, options, arguments[0]);
+}
+
+bool single_threaded() {
+  std::error_code ec;
+  auto tasks = std::filesystem::directory_iterator("/proc/self/task", ec);
+  if (ec) return false;
+  return std::distance(tasks, std::filesystem::directory_iterator()) == 1;
+}
+
+std::optional<pid_t> fork_child(const std::function<int()>& body, const ChildOptions& options) {
+  if (options.environment) throw std::runtime_error("fork_child: a copy of this process keeps its environment");
+  if (!single_threaded()) return std::nullopt;
+  const int output_fd = open_output(options);
+  // What this process has buffered is its own: the child must not write it out a second time.
+  std::fflush(nullptr);
+  std::cout.flush();
+  std::cerr.flush();
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    enter_child(output_fd, options.process_group, parent, options.die_with_parent);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    int code = 1;
+    try {
+      code = body();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "the child's work ended in an unknown exception\n");
+    }
+    std::fflush(nullptr);
+    std::cout.flush();
+    std::cerr.flush();
+    // Not exit(): this copy must not run the parent's atexit handlers and static destructors
+    // (they would close what the parent still uses).
+    ::_exit(code);
+  }
+  return after_fork(pid, errno, output_fd, options, "a copy of this process");
 }
 
 bool ChildExit::succeeded() const { return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0; }

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -84,6 +85,11 @@ struct SweepSpec {
   /// The spec as YAML, as the sweeps table stores it.
   std::string to_yaml() const;
 };
+
+/// The runner's main on a command line (arguments[0] the runner), run in this process; returns
+/// its exit code. Given to a sweep or a worker, each trial starts as a copy of this process that
+/// runs its command line (start_trial), sparing it the runner's start.
+using RunCommandLine = std::function<int(const std::vector<std::string>&)>;
 
 /// One trial: overrides in a fixed key order.
 struct SweepTrial {

@@ -26,6 +26,8 @@ struct SweepRunOptions {
   /// sweep.tpe: the resolved configuration of a trial the search chooses as it goes (the
   /// experiment with the trial's overrides); throws ConfigError for one that is not valid.
   std::function<ExperimentConfig(const SweepTrial&)> resolve_trial;
+  /// Given, trials start as copies of this process that run their command line (start_trial).
+  RunCommandLine run_here;
 };
 
 struct SweepOutcome {

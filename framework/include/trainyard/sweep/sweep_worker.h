@@ -27,6 +27,8 @@ struct SweepWorkerOptions {
   const std::atomic<int>* stop_signals = nullptr;
   /// sweep.tpe: the resolved configuration of a trial the search chooses (SweepRunOptions').
   std::function<ExperimentConfig(const SweepTrial&)> resolve_trial;
+  /// Given, trials start as copies of this process that run their command line (start_trial).
+  RunCommandLine run_here;
 };
 
 struct WorkerOutcome {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,19 @@ struct ChildOptions {
 /// Starts `arguments` (arguments[0] a path to the program). Throws std::runtime_error naming
 /// the program or the output file when it cannot.
 pid_t spawn_child(const std::vector<std::string>& arguments, const ChildOptions& options = {});
+
+/// Starts a child that runs `body` in a copy of this process (fork without exec) and exits with
+/// its return value: what a runner's trial costs to start is then a fork, not loading LibTorch
+/// and its hundreds of libraries again (0.35 s here). Its output, group and death with the parent
+/// are as `options` say (its environment is this process's); SIGINT and SIGTERM are back at
+/// their defaults, as after an exec. Only a single-threaded process can be copied so (a thread
+/// holding a lock, or OpenMP's pool, would not be there in the copy): returns nullopt when this
+/// one has other threads, and the caller starts the program instead. The caller must close what
+/// must not be shared first (an SQLite connection must not be used or closed in both).
+std::optional<pid_t> fork_child(const std::function<int()>& body, const ChildOptions& options = {});
+
+/// Whether this process has one thread (Linux: the entries of /proc/self/task).
+bool single_threaded();
 
 /// How a reaped child ended.
 struct ChildExit {
