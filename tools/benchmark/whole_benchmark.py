@@ -99,10 +99,14 @@ def measure_recipe(scratch, root, epochs, baselines):
 
 
 def measure_sweep(scratch, root, threads):
+    # A database and a decoded cache of its own each round: a second round in the same database
+    # would find every trial done, and Optuna decodes its images afresh each time too.
+    fresh = time.monotonic_ns()
     sweep = [str(RUNNER), str(REPO / "experiments/resnet50_adam.yaml"), "-q",
              "--set", f"dataset.root={root}", "--set", "dataset.image_size=32", "--set", "train.epochs=1",
-             "--set", f"output.db={scratch / 'sweep.db'}", "--set", f"output.checkpoints={scratch / 'checkpoints'}",
-             "--set", f"output.cache={scratch / 'sweep-cache'}",
+             "--set", f"output.db={scratch / f'sweep-{fresh}.db'}",
+             "--set", f"output.checkpoints={scratch / 'checkpoints'}",
+             "--set", f"output.cache={scratch / f'sweep-cache-{fresh}'}",
              "--sweep", f"optimizer.lr={GRID_LR}", "--sweep", f"train.batch_size={GRID_BATCH}"]
     result = {"trainyard": timed(sweep)[0]}
     for name, tuned in (("optuna", False), ("optuna_tuned", True)):
