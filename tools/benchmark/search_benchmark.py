@@ -13,13 +13,15 @@ Sweeps, each run as a user runs it and timed from outside (whole process):
     trainyard random, random+asha, tpe, tpe+median, tpe+asha   (runner EXPERIMENT.yaml)
     optuna    random, tpe, tpe+median, tpe+sh                   (optuna_search.py, SQLite)
 every one with its own defaults (Trainyard: TPE startup_trials 10, median warmup_epochs 1 and
-min_trials 3, asha min_epochs 1 and reduction 3; Optuna 3.1: TPESampler n_startup_trials 10,
+min_trials 3, asha min_epochs 1 and reduction 4; Optuna 3.1: TPESampler n_startup_trials 10,
 MedianPruner n_startup_trials 5, SuccessiveHalvingPruner reduction_factor 4). Prints, per seed
 and sweep: epochs trained, pruned trials, the best held-out accuracy of a trial that ran to its
 end, and the wall time; then the means over the seeds.
 
     scripts/benchmark-search.sh --seeds 1 2 3 [--trials 24] [--only trainyard:random,optuna:tpe]
     scripts/benchmark-search.sh --model resnet50 --trials 12 --only trainyard:random,trainyard:random+asha
+    scripts/benchmark-search.sh --only trainyard:random --seeds 1 2 3 --work /tmp/search   # then:
+    tools/benchmark/pruner_replay.py /tmp/search/trainyard/random-*.db    # ASHA's rules replayed
 """
 import argparse
 import json
@@ -119,6 +121,8 @@ def main():
     parser.add_argument("--model", choices=["small_cnn", "resnet50"], default="small_cnn")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", default=",".join(SWEEPS), help="comma-separated sweeps, e.g. trainyard:tpe")
+    parser.add_argument("--work", type=pathlib.Path, help="keep the sweeps' databases here (pruner_replay.py "
+                        "reads them); default: a temporary folder")
     args = parser.parse_args()
     chosen = args.only.split(",")
     unknown = [s for s in chosen if s not in SWEEPS]
@@ -130,10 +134,15 @@ def main():
     print(header, flush=True)
     results = {s: [] for s in chosen}
     with tempfile.TemporaryDirectory(prefix="search-") as tmp:
+        if args.work:
+            # A sweep rerun into its old database would find its trials done and train nothing.
+            if any(args.work.glob("*/*.db")):
+                sys.exit(f"search_benchmark: --work {args.work} holds sweeps' databases already; give an empty folder")
+            args.work.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
             for sweep in chosen:
                 system, _, kind = sweep.partition(":")
-                work = pathlib.Path(tmp) / system
+                work = (args.work or pathlib.Path(tmp)) / system
                 work.mkdir(exist_ok=True)
                 run = trainyard_sweep if system == "trainyard" else optuna_sweep
                 results[sweep].append(run(work, kind, seed, args))
