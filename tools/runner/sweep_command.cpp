@@ -9,6 +9,7 @@
 #include <trainyard/errors.h>
 #include <trainyard/store/results_store.h>
 #include <trainyard/sweep/sweep_runner.h>
+#include <trainyard/train/device.h>
 
 namespace trainyard::runner {
 
@@ -55,7 +56,7 @@ int sweep_command(const Invocation& invocation, const ExperimentDocument& docume
   options.jobs = std::max(1, jobs);
   options.stop_signals = &g_stop_signals;
   options.resolve_trial = resolve_trial;
-  options.run_here = run_command_line;
+  if (!trainyard::libtorch_has_cuda()) options.run_here = run_command_line;  // CUDA does not survive a fork
   const auto outcome = trainyard::run_sweep(spec, trials, configs, options);
   trainyard::ResultsStore store(configs.front().output.db);
   std::cout << "\nsweep '" << spec.name << "' (id " << outcome.sweep_id << ") in " << store.path() << ":\n"

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <trainyard/errors.h>
+#include <trainyard/train/device.h>
 #include <trainyard/store/results_store.h>
 #include <trainyard/sweep/sweep_worker.h>
 
@@ -20,7 +21,7 @@ int worker_command(const Invocation& invocation, const SweepSpec& spec, const st
   options.lease_seconds = invocation.lease_seconds;
   options.stop_signals = &g_stop_signals;
   options.resolve_trial = resolve_trial;
-  options.run_here = run_command_line;
+  if (!trainyard::libtorch_has_cuda()) options.run_here = run_command_line;  // CUDA does not survive a fork
   const auto outcome = trainyard::run_sweep_worker(spec, trials, configs, options);
   trainyard::ResultsStore store(configs.front().output.db);
   const auto counts = store.trial_counts(outcome.sweep_id);

@@ -46,6 +46,8 @@ std::string describe_device(const torch::Device& device, int cpu_threads) {
   return "cpu (" + std::to_string(cpu_threads) + (cpu_threads == 1 ? " thread)" : " threads)");
 }
 
+bool libtorch_has_cuda() { return TRAINYARD_WITH_CUDA != 0; }
+
 int available_cpu_cores() {
   cpu_set_t set;
   CPU_ZERO(&set);

@@ -14,6 +14,11 @@ torch::Device resolve_device(const std::string& requested);
 /// "cpu (2 threads)" or "cuda:0 (NVIDIA H100)": for logs and the run's provenance.
 std::string describe_device(const torch::Device& device, int cpu_threads);
 
+/// Whether this LibTorch was built with CUDA. Such a process may have started the CUDA driver
+/// (torch::cuda::device_count() does), which a forked copy cannot use: its sweep trials are
+/// started as runners of their own, not as copies (SweepRunOptions::run_here).
+bool libtorch_has_cuda();
+
 /// Cores this process may run on (its CPU affinity, which containers and taskset narrow).
 int available_cpu_cores();
 
