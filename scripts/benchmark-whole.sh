@@ -7,11 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/benchmark-setup.sh
-if ! /usr/bin/python3 -c 'import optuna' 2>/dev/null; then
-  SUDO=""
-  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-optuna
-fi
+python_modules_or_install optuna python3-optuna
 bash scripts/prepare-data.sh
 for per_class in 50 200; do
   folder="data/bench-$((3 * per_class))"

@@ -361,9 +361,7 @@ SqlRows ResultsReader::evaluation_classes(std::int64_t evaluation_id) const {
 SqlRows ResultsReader::sweep_history(const std::string& sweep) const {
   const std::int64_t id = resolve_sweep(sweep);
   // Before schema 8 no run had a validation split: every run chose on test.
-  const std::string selection = schema_version_ < 8
-                                    ? "e.test_accuracy"
-                                    : "CASE WHEN rs.select_on = 'val' THEN e.val_accuracy ELSE e.test_accuracy END";
+  const std::string selection = schema_version_ < 8 ? "e.test_accuracy" : store_sql::selection_accuracy("rs", "e");
   return db_->query(R"sql(
     SELECT e.run_id, rs.trial_key, rs.status, e.epoch, )sql" +
                         selection + R"sql( AS selection_accuracy, e.finished_at

@@ -43,4 +43,8 @@ SqlValue text_or_null(const std::string& text) { return text.empty() ? SqlValue{
 
 SqlValue real_or_null(const std::optional<double>& value) { return value ? SqlValue{*value} : SqlValue{}; }
 
+std::string selection_accuracy(const std::string& run, const std::string& epoch) {
+  return "CASE WHEN " + run + ".select_on = 'val' THEN " + epoch + ".val_accuracy ELSE " + epoch + ".test_accuracy END";
+}
+
 }  // namespace trainyard::store_sql

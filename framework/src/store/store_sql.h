@@ -25,6 +25,10 @@ std::string quote_identifier(const std::string& name);
 /// Free text (an error, a log tail) for a column: NULL when empty, else made valid UTF-8, which
 /// PostgreSQL requires of every text.
 SqlValue text_or_null(const std::string& text);
+/// An epoch's selection accuracy, as SQL over the aliases of its run's row (runs or run_summary)
+/// and its epoch's: the validation accuracy where the run chose on a validation split, else the
+/// test accuracy.
+std::string selection_accuracy(const std::string& run, const std::string& epoch);
 /// A figure that may be absent (an epoch's validation accuracy): NULL when it is.
 SqlValue real_or_null(const std::optional<double>& value);
 

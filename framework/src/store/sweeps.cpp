@@ -86,8 +86,7 @@ std::vector<SweepTrialSummary> ResultsStore::sweep_summary(std::int64_t sweep_id
 std::vector<double> ResultsStore::sweep_accuracies_at(std::int64_t sweep_id, std::int64_t epoch,
                                                       const std::string& trial_key) const {
   // Each run is ranked on its own split (select_on), as the sweep's leaderboard ranks it.
-  const auto rows = db_->query(R"sql(
-    SELECT CASE WHEN r.select_on = 'val' THEN e.val_accuracy ELSE e.test_accuracy END
+  const auto rows = db_->query("SELECT " + store_sql::selection_accuracy("r", "e") + R"sql(
     FROM runs r JOIN epochs e ON e.run_id = r.id AND e.epoch = ?
     WHERE r.sweep_id = ? AND r.trial_key <> ? AND r.id = (
       SELECT max(id) FROM runs WHERE sweep_id = r.sweep_id AND trial_key = r.trial_key))sql",
@@ -113,7 +112,8 @@ std::pair<std::int64_t, std::int64_t> ResultsStore::sweep_epochs_spent(std::int6
 std::vector<SweepTrialRecord> ResultsStore::sweep_trial_history(std::int64_t sweep_id) const {
   const auto rows = db_->query(R"sql(
     SELECT r.id, r.trial_key, r.status, coalesce(r.best_selection_accuracy, r.best_test_accuracy),
-           (SELECT CASE WHEN r.select_on = 'val' THEN e.val_accuracy ELSE e.test_accuracy END
+           (SELECT )sql" + store_sql::selection_accuracy("r", "e") +
+                                   R"sql(
             FROM epochs e WHERE e.run_id = r.id ORDER BY e.epoch DESC LIMIT 1),
            (SELECT count(*) FROM epochs e WHERE e.run_id = r.id)
     FROM runs r WHERE r.sweep_id = ? AND r.id = (
