@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -150,6 +151,24 @@ TEST(ChildProcess, ACopyWhoseBodyThrowsSaysWhyAndFails) {
   ASSERT_TRUE(pid.has_value());
   EXPECT_EQ(wait_for(*pid).code(), 1);
   EXPECT_EQ(t::read_file(dir / "copy.log"), "no such experiment\n");
+}
+
+// What a sweep with `jobs: 0` learns a trial needs: the child's largest resident set, from its reaping.
+TEST(ChildProcess, ReapingReportsTheLargestMemoryTheChildHeld) {
+  auto peak_of = [](std::size_t mib) {
+    const auto pid = trainyard::fork_child([mib] {
+      std::vector<char> held(mib << 20);
+      for (std::size_t i = 0; i < held.size(); i += 4096) held[i] = 1;  // resident, not only reserved
+      return held[0] == 1 ? 0 : 2;  // read, so that the writes are not optimized away
+    });
+    if (!pid) throw std::runtime_error("the test process has other threads");
+    const auto exited = wait_for(*pid);
+    EXPECT_TRUE(exited.succeeded());
+    return exited.peak_rss_mib;
+  };
+  const double small = peak_of(1), large = peak_of(300);
+  EXPECT_GE(large, 300.0);
+  EXPECT_GT(large - small, 250.0) << small << " MiB for the child that held 1 MiB";
 }
 
 TEST(ChildProcess, AProcessWithOtherThreadsIsNotCopied) {

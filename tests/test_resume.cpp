@@ -108,7 +108,10 @@ TEST_F(Resume, KilledSweepTrialsContinueInTheirRowsAndMatchAnUntouchedSweep) {
   EXPECT_NE(killed.exit_code, 0) << killed.output;
   const auto again = runner("sweep.yaml");
   ASSERT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_NE(again.output.find("resumed: optimizer.lr=1.0e-2 (run 1)"), std::string::npos) << again.output;
+  // Both resumed, each in the row it had (which trial got which id depends on which of the two
+  // running at once started first).
+  EXPECT_NE(again.output.find("resumed: optimizer.lr=1.0e-2 (run "), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("resumed: optimizer.lr=3.0e-3 (run "), std::string::npos) << again.output;
   SQLite::Database db((dir_ / "results/r.db").string(), SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs").getInt(), 2);  // no new rows
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM runs WHERE status = 'finished'").getInt(), 2);

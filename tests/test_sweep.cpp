@@ -5,6 +5,8 @@
 
 #include <trainyard/errors.h>
 #include <trainyard/sweep/sweep.h>
+#include <trainyard/sweep/sweep_runner.h>
+#include <trainyard/system/memory.h>
 
 #include "test_support.h"
 #include "trainyard/plugin/plugin_registry.h"
@@ -117,7 +119,7 @@ TEST(Sweep, MalformedSpecsNameTheKey) {
   EXPECT_NE(message("sweep: {random: {trials: 2, params: {x: {loguniform: [0, 2]}}}}\n").find("low > 0"),
             std::string::npos);
   EXPECT_NE(message("sweep: {random: {trials: 0, params: {x: {int: [1, 2]}}}}\n").find("trials"), std::string::npos);
-  EXPECT_NE(message("sweep:\n  jobs: 0\n").find("s.yaml:6:"), std::string::npos);
+  EXPECT_NE(message("sweep:\n  jobs: -1\n").find("s.yaml:6:"), std::string::npos);
 }
 
 // Every mistake of a sweep section in one message, as for the rest of an experiment (the sweep's
@@ -125,7 +127,7 @@ TEST(Sweep, MalformedSpecsNameTheKey) {
 TEST(Sweep, EveryProblemOfTheSectionIsReportedAtOnce) {
   try {
     spec_of(R"(sweep:
-  jobs: 0
+  jobs: -1
   grid: {optimizer.lr: 3}
   random: {trials: 2, seed: -1, params: {x: {uniform: [2, 1]}, y: {gauss: [0, 1]}}}
   extra: 1
@@ -135,7 +137,7 @@ TEST(Sweep, EveryProblemOfTheSectionIsReportedAtOnce) {
     const std::string message = e.what();
     EXPECT_NE(message.find("(6 problems)"), std::string::npos) << message;
     for (const char* part :
-         {"s.yaml:6:9: sweep.jobs: 0 is out of range", "sweep.grid.optimizer.lr: expected a non-empty list",
+         {"s.yaml:6:9: sweep.jobs: -1 is out of range", "sweep.grid.optimizer.lr: expected a non-empty list",
           "sweep.random.seed: -1 is out of range", "sweep.random.params.x: low is above high",
           "unknown distribution 'gauss'", "unknown key 'sweep.extra'"}) {
       EXPECT_NE(message.find(part), std::string::npos) << part << "\n" << message;
@@ -175,4 +177,38 @@ TEST(Sweep, OneBadTrialFailsValidationBeforeAnythingRuns) {
       good, trainyard::expand_sweep(trainyard::parse_sweep(good, "base", {})), t::build_registry());
   ASSERT_EQ(configs.size(), 1u);
   EXPECT_EQ(configs[0].optimizer.plugin, "adam");
+}
+
+// jobs 0, the default: the cores filled one trial each as far as the memory holds them, and one
+// at a time where a trial's place in the order changes the sweep.
+TEST(SweepJobs, AutoFillsTheCoresAsFarAsTheMemoryHolds) {
+  using trainyard::choose_jobs;
+  const trainyard::SweepSpec grid = spec_of("sweep: {grid: {optimizer.lr: [1.0e-3, 1.0e-4]}}\n");
+  EXPECT_EQ(grid.jobs, trainyard::kJobsAuto);
+  EXPECT_EQ(choose_jobs(grid, 0, 2, 0, 24000.0, 4096).jobs, 2);       // cores bound it
+  EXPECT_EQ(choose_jobs(grid, 0, 16, 0, 24000.0, 4096).jobs, 4);      // 0.8 * 24000 / 4096 = 4.7
+  EXPECT_EQ(choose_jobs(grid, 0, 16, 0, 24000.0, 30000).jobs, 1);     // never fewer than one
+  EXPECT_EQ(choose_jobs(grid, 0, 16, 0, std::nullopt, 100).jobs, 1);  // memory not known
+  EXPECT_EQ(choose_jobs(grid, 0, 16, 2, 24000.0, 4096).jobs, 2);      // one per GPU
+  EXPECT_EQ(choose_jobs(grid, 3, 16, 0, 100.0, 4096).jobs, 3);        // a number given is kept
+  EXPECT_NE(choose_jobs(grid, 0, 2, 0, 24000.0, 4096).reason.find("2 cores, 23.4 GiB available, 4.0 GiB per trial"),
+            std::string::npos);
+
+  const auto tpe = spec_of("sweep: {tpe: {trials: 4, params: {optimizer.lr: {loguniform: [1.0e-4, 1.0e-2]}}}}\n");
+  const auto pruned = spec_of("sweep: {grid: {optimizer.lr: [1.0e-3, 1.0e-4]}, pruner: {kind: asha}}\n");
+  for (const auto& ordered : {tpe, pruned}) {
+    const auto choice = choose_jobs(ordered, 0, 16, 0, 24000.0, 100);
+    EXPECT_EQ(choice.jobs, 1);
+    EXPECT_NE(choice.reason.find("reproducible"), std::string::npos) << choice.reason;
+    EXPECT_EQ(choose_jobs(ordered, 2, 16, 0, 24000.0, 100).jobs, 2);
+  }
+}
+
+TEST(SweepJobs, MemoryAvailableIsReadFromMeminfo) {
+  EXPECT_EQ(trainyard::parse_mem_available_mib("MemTotal:  2048 kB\nMemFree: 10 kB\nMemAvailable:    1536 kB\n"), 1.5);
+  EXPECT_EQ(trainyard::parse_mem_available_mib("MemTotal:  2048 kB\n"), std::nullopt);
+  EXPECT_EQ(trainyard::parse_mem_available_mib("MemAvailable: lots\n"), std::nullopt);
+  const auto here = trainyard::available_memory_mib();
+  ASSERT_TRUE(here.has_value());
+  EXPECT_GT(*here, 0.0);
 }

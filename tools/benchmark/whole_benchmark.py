@@ -10,8 +10,8 @@ machine is shared and noisy: compare within a round, report the best round):
 3. the same for 3 epochs on 300 images against python_recipe.py --tuned (bf16 autocast and
    channels-last) with the runner's threads;
 4. a 4-trial grid (lr x batch size, ResNet-50 at 32x32, 1 epoch, 600 images) through
-   `runner --sweep` against the same grid through Optuna (optuna_grid.py, SQLite storage), as
-   written and tuned.
+   `runner --sweep` (its default jobs, and --jobs 1) against the same grid through Optuna
+   (optuna_grid.py, SQLite storage), as written and tuned.
 
     tools/benchmark/whole_benchmark.py --rounds 2 [--only recipe1,recipe3,sweep,quickstart]
 
@@ -101,14 +101,16 @@ def measure_recipe(scratch, root, epochs, baselines):
 def measure_sweep(scratch, root, threads):
     # A database and a decoded cache of its own each round: a second round in the same database
     # would find every trial done, and Optuna decodes its images afresh each time too.
-    fresh = time.monotonic_ns()
-    sweep = [str(RUNNER), str(REPO / "experiments/resnet50_adam.yaml"), "-q",
-             "--set", f"dataset.root={root}", "--set", "dataset.image_size=32", "--set", "train.epochs=1",
-             "--set", f"output.db={scratch / f'sweep-{fresh}.db'}",
-             "--set", f"output.checkpoints={scratch / 'checkpoints'}",
-             "--set", f"output.cache={scratch / f'sweep-cache-{fresh}'}",
-             "--sweep", f"optimizer.lr={GRID_LR}", "--sweep", f"train.batch_size={GRID_BATCH}"]
-    result = {"trainyard": timed(sweep)[0]}
+    def sweep(*extra):
+        fresh = time.monotonic_ns()
+        return [str(RUNNER), str(REPO / "experiments/resnet50_adam.yaml"), "-q",
+                "--set", f"dataset.root={root}", "--set", "dataset.image_size=32", "--set", "train.epochs=1",
+                "--set", f"output.db={scratch / f'sweep-{fresh}.db'}",
+                "--set", f"output.checkpoints={scratch / 'checkpoints'}",
+                "--set", f"output.cache={scratch / f'sweep-cache-{fresh}'}",
+                "--sweep", f"optimizer.lr={GRID_LR}", "--sweep", f"train.batch_size={GRID_BATCH}", *extra]
+    # The default (sweep.jobs 0: as many at once as cores and memory hold), and one at a time.
+    result = {"trainyard": timed(sweep())[0], "trainyard_jobs1": timed(sweep("--jobs", "1"))[0]}
     for name, tuned in (("optuna", False), ("optuna_tuned", True)):
         storage = scratch / f"optuna-{name}-{time.monotonic_ns()}.db"
         command = [PYTHON, str(HERE / "optuna_grid.py"), "--root", str(root), "--storage", f"sqlite:///{storage}",
@@ -172,7 +174,7 @@ def main():
                   f" s; the first at {first / steady:.2f}x the steady one")
     if "sweep" in wanted:
         report("4-trial grid, ResNet-50 at 32x32, 1 epoch, 600 images (whole sweep)", results["sweep"],
-               ["optuna", "optuna_tuned"])
+               ["trainyard_jobs1", "optuna", "optuna_tuned"])
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ void add_options(CLI::App& app, Invocation& invocation) {
   app.add_option("--sweep", invocation.sweeps,
                  "sweep a key over values, e.g. --sweep optimizer.lr=1e-3,1e-4 (repeatable; adds to "
                  "the file's sweep: grid)");
-  app.add_option("--jobs", invocation.jobs, "sweep trials to run at once (default: the file's sweep.jobs, or 1)")
-      ->check(CLI::PositiveNumber);
+  app.add_option("--jobs", invocation.jobs,
+                 "sweep trials to run at once; 0: one per core, as many as memory holds (default: the file's "
+                 "sweep.jobs, which defaults to 0)")
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--sweep-summary", invocation.sweep_summary_only,
                "print the summary table of the file's sweep and exit");
   app.add_flag("--worker", invocation.worker,

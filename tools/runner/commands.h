@@ -43,7 +43,7 @@ struct Invocation {
   std::vector<std::string> sets, sweeps;
   bool dry_run = false, list_plugins = false, verbose = false, quiet = false;
   std::string describe_name;
-  int jobs = 0;  // --jobs; 0: the file's sweep.jobs
+  int jobs = -1;  // --jobs (0: as many as the machine holds); -1: the file's sweep.jobs
   bool sweep_summary_only = false;
   bool worker = false;  // --worker: join the sweep through its database
   double lease_seconds = 60.0;

@@ -15,7 +15,7 @@ namespace trainyard::runner {
 
 int sweep_command(const Invocation& invocation, const ExperimentDocument& document, const SweepSpec& spec,
                   const PluginRegistry& registry) {
-  const int jobs = invocation.jobs > 0 ? invocation.jobs : static_cast<int>(spec.jobs);
+  const int jobs = invocation.jobs >= 0 ? invocation.jobs : static_cast<int>(spec.jobs);
   const bool dry_run = invocation.dry_run, summary_only = invocation.sweep_summary_only;
   const std::string& experiment_file = invocation.experiment_file;
   const auto trials = trainyard::expand_sweep(spec);
@@ -53,7 +53,7 @@ int sweep_command(const Invocation& invocation, const ExperimentDocument& docume
   options.runner_path = runner_executable();
   options.experiment_file = experiment_file;
   options.base_sets = invocation.sets;
-  options.jobs = std::max(1, jobs);
+  options.jobs = jobs;
   options.stop_signals = &g_stop_signals;
   options.resolve_trial = resolve_trial;
   if (!trainyard::libtorch_has_cuda()) options.run_here = run_command_line;  // CUDA does not survive a fork

@@ -56,7 +56,7 @@ std::vector<SweepTrialSummary> ResultsStore::sweep_summary(std::int64_t sweep_id
                      R"sql(, coalesce(error, ''), coalesce(select_on, 'test'),
            coalesce(best_selection_accuracy, best_test_accuracy), startup_seconds,
            wall_seconds - (SELECT sum(epoch_seconds) FROM epochs WHERE run_id = r.id),
-           (SELECT count(*) FROM epochs WHERE run_id = r.id), coalesce(stop_reason, '')
+           (SELECT count(*) FROM epochs WHERE run_id = r.id), coalesce(stop_reason, ''), peak_memory_mib
     FROM runs r WHERE sweep_id = ? AND id = (
       SELECT max(id) FROM runs WHERE sweep_id = r.sweep_id AND trial_key = r.trial_key)
     ORDER BY coalesce(best_selection_accuracy, best_test_accuracy) IS NULL,
@@ -78,6 +78,7 @@ std::vector<SweepTrialSummary> ResultsStore::sweep_summary(std::int64_t sweep_id
     if (!rows.is_null(i, 10)) s.outside_epochs_seconds = rows.real(i, 10);
     s.epochs = rows.integer(i, 11);
     s.stop_reason = rows.text(i, 12);
+    if (!rows.is_null(i, 13)) s.peak_memory_mib = rows.real(i, 13);
     out.push_back(s);
   }
   return out;

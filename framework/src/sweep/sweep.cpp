@@ -20,7 +20,11 @@ namespace trainyard {
 // structured and read below.
 std::vector<ParamSpec> sweep_schema() {
   return {string_param("name", "", "the sweep's name, which reruns find it by (empty: the experiment's name)"),
-          int_param("jobs", 1, "trials run at once on this machine (--jobs wins)").at_least(1).at_most(1024)};
+          int_param("jobs", kJobsAuto,
+                    "trials run at once on this machine; 0 = one per core (one thread each) or per GPU, as many "
+                    "as the memory holds, one at a time for tpe or a pruner (--jobs wins)")
+              .at_least(0)
+              .at_most(1024)};
 }
 
 std::vector<ParamSpec> random_schema() {

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "trainyard/system/memory.h"
 #include "trainyard/system/provenance.h"
 #include "trainyard/train/device.h"
 #include "trainyard/errors.h"
@@ -31,7 +32,31 @@ struct RunningTrial {
   fs::path log;
 };
 
+/// The largest resident set a trial of the sweep has recorded, if one has.
+std::optional<double> largest_trial_memory(const std::vector<SweepTrialSummary>& trials) {
+  std::optional<double> largest;
+  for (const auto& t : trials) {
+    if (t.peak_memory_mib && (!largest || *t.peak_memory_mib > *largest)) largest = t.peak_memory_mib;
+  }
+  return largest;
+}
+
 }  // namespace
+
+JobsChoice choose_jobs(const SweepSpec& spec, int jobs, int cores, int gpus, std::optional<double> available_mib,
+                       double trial_mib) {
+  if (jobs != kJobsAuto) return {std::max(1, jobs), "sweep.jobs"};
+  const std::string why = "sweep.jobs 0: ";
+  if (spec.tpe.enabled() || spec.pruner.enabled()) {
+    return {1, why + "a search or a pruner decides from the trials done, so one at a time keeps it reproducible"};
+  }
+  if (gpus > 0) return {gpus, why + "one per GPU"};
+  if (!available_mib) return {1, why + "the memory available is not known"};
+  const auto fit = static_cast<int>(kTrialsMemoryShare * *available_mib / std::max(1.0, trial_mib));
+  const int chosen = std::clamp(fit, 1, std::max(1, cores));
+  return {chosen, fmt::format("{}{} core{}, {:.1f} GiB available, {:.1f} GiB per trial", why, cores,
+                              cores == 1 ? "" : "s", *available_mib / 1024, trial_mib / 1024)};
+}
 
 SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& given_trials,
                        const std::vector<ExperimentConfig>& given_configs, const SweepRunOptions& options) {
@@ -75,19 +100,35 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& giv
     }
     pending.push_back(i);
   }
-  const int jobs = std::max(1, options.jobs);
-  // Split the cores between the trials running at once, unless the experiment fixes threads.
-  const int threads_per_trial = std::max(1, available_cpu_cores() / jobs);
-  // The trials in all: a TPE search's are chosen as it goes.
-  const auto planned = [&] { return spec.tpe.enabled() ? static_cast<std::size_t>(spec.tpe.trials) : trials.size(); };
-  spdlog::info("sweep '{}' (id {}): {} trials, {} done before, {} to run, {} at a time{}", spec.name, outcome.sweep_id,
-               planned(), outcome.skipped, planned() - outcome.skipped, jobs,
-               jobs > 1 ? fmt::format(", {} threads each", threads_per_trial) : std::string());
-
   // On a machine with several GPUs each running trial gets its own: slot k runs on cuda:k % GPUs.
   const bool wants_gpu = base.device == "auto" || base.device.rfind("cuda", 0) == 0;
   const int gpus = wants_gpu ? static_cast<int>(torch::cuda::device_count()) : 0;
   if (gpus > 1) spdlog::info("sweep: {} GPUs, one trial per GPU", gpus);
+  // jobs 0: as many as the memory holds at what a trial of this sweep took (its earlier run), or
+  // is taken to take until one ends here.
+  const int cores = available_cpu_cores();
+  const auto available = available_memory_mib();
+  double trial_mib = largest_trial_memory(store->sweep_summary(outcome.sweep_id)).value_or(kUnmeasuredTrialMib);
+  const JobsChoice choice = choose_jobs(spec, options.jobs, cores, gpus, available, trial_mib);
+  const int jobs = choice.jobs;
+  int jobs_now = jobs;  // fewer once a trial has shown it needs more memory than was thought
+  // Split the cores between the trials running at once, unless the experiment fixes threads.
+  const int threads_per_trial = std::max(1, cores / jobs);
+  // The trials in all: a TPE search's are chosen as it goes.
+  const auto planned = [&] { return spec.tpe.enabled() ? static_cast<std::size_t>(spec.tpe.trials) : trials.size(); };
+  spdlog::info("sweep '{}' (id {}): {} trials, {} done before, {} to run, {} at a time{} ({})", spec.name,
+               outcome.sweep_id, planned(), outcome.skipped, planned() - outcome.skipped, jobs,
+               jobs > 1 ? fmt::format(", {} threads each", threads_per_trial) : std::string(), choice.reason);
+  // A trial that ended shows what one needs: fewer at once when they would not fit.
+  auto learn_trial_memory = [&](double peak_mib) {
+    if (options.jobs != kJobsAuto || peak_mib <= trial_mib) return;
+    trial_mib = peak_mib;
+    const int fits = std::min(jobs, choose_jobs(spec, kJobsAuto, cores, gpus, available, trial_mib).jobs);
+    if (fits < jobs_now) {
+      spdlog::warn("sweep: a trial took {:.0f} MiB; {} at a time from now on", peak_mib, fits);
+      jobs_now = fits;
+    }
+  };
   std::vector<bool> slot_busy(static_cast<std::size_t>(jobs), false);
 
   std::map<pid_t, RunningTrial> running;
@@ -125,7 +166,8 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& giv
   };
 
   while (next < pending.size() || !running.empty() || (stop_count() == 0 && choose_trial())) {
-    while (stop_count() == 0 && static_cast<int>(running.size()) < jobs && (next < pending.size() || choose_trial())) {
+    while (stop_count() == 0 && static_cast<int>(running.size()) < jobs_now &&
+           (next < pending.size() || choose_trial())) {
       const std::size_t index = pending[next++];
       const SweepTrial& trial = trials[index];
       const auto slot =
@@ -176,6 +218,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& giv
     const RunningTrial trial = found->second;
     running.erase(found);
     slot_busy[trial.slot] = false;
+    learn_trial_memory(exited->peak_rss_mib);
     const std::string key = trials[trial.index].key();
 
     const RunStatus ended = settle_trial(*store, outcome.sweep_id, trials[trial.index], configs[trial.index],
@@ -210,19 +253,21 @@ std::string format_sweep_summary(ResultsStore& store, std::int64_t sweep_id) {
   // accuracy beside it is then an unbiased estimate.
   // start-up and outside: the trial process's time before its first epoch, and all of its time
   // outside the epochs (start-up, checkpoints, its end): what a trial costs beyond training.
-  std::snprintf(line, sizeof line, "%-6s %-*s %-11s %-8s %9s %9s %5s %9s %9s %9s\n", "run", static_cast<int>(width),
-                "trial", "status", "ranked", "best acc", "test acc", "epoch", "time", "start-up", "outside");
+  // memory: its largest resident set, what `jobs: 0` sizes the trials side by side by.
+  std::snprintf(line, sizeof line, "%-6s %-*s %-11s %-8s %9s %9s %5s %9s %9s %9s %8s\n", "run", static_cast<int>(width),
+                "trial", "status", "ranked", "best acc", "test acc", "epoch", "time", "start-up", "outside", "memory");
   out << line;
   auto percent = [](const std::optional<double>& v) { return v ? fmt::format("{:.2f}%", 100 * *v) : std::string("-"); };
   auto seconds = [](const std::optional<double>& v) { return v ? fmt::format("{:.1f}s", *v) : std::string("-"); };
+  auto mib = [](const std::optional<double>& v) { return v ? fmt::format("{:.0f}M", *v) : std::string("-"); };
   for (const auto& r : rows) {
     const std::string epoch = r.best_epoch ? std::to_string(*r.best_epoch) : "-";
     const std::string ranked = "on " + r.select_on;
-    std::snprintf(line, sizeof line, "%-6lld %-*s %-11s %-8s %9s %9s %5s %8.0fs %9s %9s\n",
+    std::snprintf(line, sizeof line, "%-6lld %-*s %-11s %-8s %9s %9s %5s %8.0fs %9s %9s %8s\n",
                   static_cast<long long>(r.run_id), static_cast<int>(width), r.trial_key.c_str(), to_string(r.status),
                   ranked.c_str(), percent(r.best_selection_accuracy).c_str(), percent(r.best_test_accuracy).c_str(),
                   epoch.c_str(), r.seconds, seconds(r.startup_seconds).c_str(),
-                  seconds(r.outside_epochs_seconds).c_str());
+                  seconds(r.outside_epochs_seconds).c_str(), mib(r.peak_memory_mib).c_str());
     out << line;
   }
   for (const auto& r : rows) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -132,10 +133,11 @@ bool ChildExit::killed_by_signal() const { return WIFSIGNALED(wait_status); }
 
 std::optional<ChildExit> reap_child(pid_t pid, bool block) {
   int status = 0;
-  const pid_t done = ::waitpid(pid, &status, block ? 0 : WNOHANG);
-  if (done > 0) return ChildExit{done, status};
+  rusage usage{};
+  const pid_t done = ::wait4(pid, &status, block ? 0 : WNOHANG, &usage);
+  if (done > 0) return ChildExit{done, status, static_cast<double>(usage.ru_maxrss) / 1024.0};  // Linux: KiB
   if (done == 0 || errno == EINTR) return std::nullopt;
-  throw std::runtime_error(std::string("waitpid failed: ") + std::strerror(errno));
+  throw std::runtime_error(std::string("wait4 failed: ") + std::strerror(errno));
 }
 
 std::string describe_exit(int wait_status) {

@@ -70,6 +70,7 @@ struct SweepTrialSummary {
   /// The trial's process outside its epochs (runs of schema 11 that ended): its start-up, and all
   /// of its wall time outside epoch_seconds (start-up, checkpoints, the run's end).
   std::optional<double> startup_seconds, outside_epochs_seconds;
+  std::optional<double> peak_memory_mib;  // its process's largest resident set (runs that ended)
   std::string error;
   std::int64_t epochs = 0;  // trained (recorded)
   std::string stop_reason;  // why it ended early: pruned, or early stopping

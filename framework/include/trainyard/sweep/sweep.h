@@ -3,7 +3,7 @@
 //
 //   sweep:
 //     name: lr_x_batch                  # default: the experiment's name
-//     jobs: 2                           # trials at once (the command line's --jobs wins)
+//     jobs: 2                           # trials at once; 0 (the default): as the machine holds
 //     grid:                             # every combination
 //       optimizer.lr: [1.0e-3, 1.0e-4]
 //       train.batch_size: [10, 32]
@@ -75,9 +75,13 @@ struct TpeSpec {
   bool enabled() const { return trials > 0; }
 };
 
+/// sweep.jobs (and --jobs) 0: as many trials at once as the cores and the memory hold
+/// (choose_jobs in sweep_runner.h).
+inline constexpr std::int64_t kJobsAuto = 0;
+
 struct SweepSpec {
   std::string name;
-  std::int64_t jobs = 1;
+  std::int64_t jobs = kJobsAuto;
   std::vector<std::pair<std::string, std::vector<std::string>>> grid;  // key, values as YAML text
   std::int64_t random_trials = 0;
   std::uint64_t random_seed = 0;

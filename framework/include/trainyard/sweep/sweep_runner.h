@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,7 @@ struct SweepRunOptions {
   std::string runner_path;  // the runner executable that runs one trial
   std::string experiment_file;
   std::vector<std::string> base_sets;  // the user's --set KEY=VALUE, given to every trial
-  int jobs = 1;
+  int jobs = kJobsAuto;                // trials at once; kJobsAuto: choose_jobs decides
   /// Counts SIGINT/SIGTERM: the first stops the trials cleanly (each marks its run interrupted),
   /// a second stops them at once.
   const std::atomic<int>* stop_signals = nullptr;
@@ -29,6 +30,26 @@ struct SweepRunOptions {
   /// Given, trials start as copies of this process that run their command line (start_trial).
   RunCommandLine run_here;
 };
+
+/// What a trial is taken to need before the sweep has seen one end or recorded one: a guess on
+/// the side of caution, replaced by the largest peak a trial shows (ChildExit::peak_rss_mib).
+inline constexpr double kUnmeasuredTrialMib = 4096;
+/// The share of the memory available at the sweep's start its trials may fill together; the
+/// rest is the margin for what one trial's peak does not show of another (a larger batch size).
+inline constexpr double kTrialsMemoryShare = 0.8;
+
+/// How many trials a sweep runs at once, and why (the sweep's log says it).
+struct JobsChoice {
+  int jobs = 1;
+  std::string reason;
+};
+
+/// `jobs` as given; for kJobsAuto: one trial per GPU when there are GPUs, otherwise one per core
+/// (each then gets one thread) but no more than `kTrialsMemoryShare` of `available_mib` holds at
+/// `trial_mib` each (one when the memory is not known). A TPE search or a pruner decides from the
+/// trials done before, so it runs one at a time: its seed then gives the same sweep every time.
+JobsChoice choose_jobs(const SweepSpec& spec, int jobs, int cores, int gpus, std::optional<double> available_mib,
+                       double trial_mib);
 
 struct SweepOutcome {
   std::int64_t sweep_id = 0;

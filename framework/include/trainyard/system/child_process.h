@@ -46,6 +46,8 @@ bool single_threaded();
 struct ChildExit {
   pid_t pid = 0;
   int wait_status = 0;
+  /// Its largest resident set (MiB), as the kernel kept it: what a sweep learns a trial needs.
+  double peak_rss_mib = 0;
   bool succeeded() const;  // exited with code 0
   /// Its exit code; 1 when a signal killed it.
   int code() const;
