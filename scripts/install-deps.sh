@@ -19,12 +19,12 @@ packages=(
   libsqlite3-dev sqlite3 libsqlitecpp-dev
   # PostgreSQL: libpq for the shared results store; the server for its tests (a temporary one)
   libpq-dev postgresql
-  # Results tool: JSON output and PNG/SVG figures
-  nlohmann-json3-dev libcairo2-dev
+  # Results tool: JSON output, PNG/SVG figures, and the dashboard's HTTP server (results serve)
+  nlohmann-json3-dev libcairo2-dev libcpp-httplib-dev
   # Image decoding (TurboJPEG API gives scaled decoding) and PNG
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev
-  # Tests
-  googletest libgtest-dev
+  # Tests; the dashboard's are run in a real headless browser
+  googletest libgtest-dev chromium
   # The default dataset (IDX files under /usr/share/datasets/fashion-mnist)
   dataset-fashion-mnist
 )

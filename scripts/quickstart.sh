@@ -10,3 +10,4 @@ scripts/prepare-data.sh
 ./build/bin/runner experiments/quickstart.yaml "$@"
 # The run's loss and accuracy curves, from the results database.
 ./build/bin/results plot --out results/quickstart-curves.png
+echo "quickstart: to look at the run in the browser: ./build/bin/results serve   (then open http://127.0.0.1:8080/)"

@@ -8,6 +8,7 @@
 //   results plot 12 13 14 --out curves.png
 //   results plot --sweep lr-sweep --param optimizer.lr --out lr.png
 //   results plot --confusion 12 --out confusion.png
+//   results serve --port 8080        # the dashboard: http://127.0.0.1:8080/
 //
 // The database is opened read-only: a run writing to it is never blocked or changed.
 #include <fstream>
@@ -17,6 +18,7 @@
 
 #include "figures.h"
 #include "output_format.h"
+#include "serve.h"
 #include "trainyard/store/results_copy.h"
 #include "trainyard/store/results_reader.h"
 #include "trainyard/store/postgres_connection.h"
@@ -144,12 +146,26 @@ int main(int argc, char** argv) {
                    "draw an evaluation's confusion matrix: a run id (its newest evaluation) or eval:ID")
       ->type_name("RUN|eval:ID");
 
+  tr::ServeOptions serve_options;
+  auto* serve =
+      app.add_subcommand("serve", "a dashboard in the browser: runs, curves, compare, sweeps; and its JSON API");
+  serve->add_option("--host", serve_options.host, "address to listen on (loopback: only this machine)")
+      ->capture_default_str();
+  serve->add_option("--port", serve_options.port, "port (0: any free one)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+
   CLI11_PARSE(app, argc, argv);
 
   try {
     const tr::Format format = tr::parse_format(format_text);
     if (app.got_subcommand("metrics")) {
       for (const auto& m : trainyard::ResultsReader::metrics()) std::cout << m << "\n";
+      return trainyard::kExitOk;
+    }
+    if (app.got_subcommand(serve)) {
+      serve_options.db = db;
+      tr::serve_dashboard(serve_options, std::cout);
       return trainyard::kExitOk;
     }
     const trainyard::ResultsReader reader(db);

@@ -52,7 +52,8 @@ void write_synthetic_results(const std::string& path, std::int64_t runs, std::in
                              "\nmodel:\n  plugin: resnet50\noptimizer:\n  plugin: adam\n  lr: " + format_double(lr) +
                              "\ntrain:\n  batch_size: " + std::to_string(batch) +
                              "\n  epochs: " + std::to_string(epochs) + "\n";
-    const std::string trial_key = "optimizer.lr=" + format_double(lr) + ",seed=" + std::to_string(id);
+    const std::string trial_key =
+        "optimizer.lr=" + format_double(lr) + " seed=" + std::to_string(id);  // as SweepTrial::key
     db.query(run_sql, {id, yaml, started, started, id, best_epoch, best, trial ? SqlValue{sweep} : SqlValue{},
                        trial ? trial_key : std::string()});
     const std::pair<const char*, std::string> rows[] = {{"model.plugin", "resnet50"},

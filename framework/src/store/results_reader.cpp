@@ -239,6 +239,7 @@ SqlRows ResultsReader::runs(const RunFilter& filter, const std::vector<std::stri
   }
   sql += " ORDER BY " + sort_expression(filter.sort, filter.ascending);
   if (filter.limit) sql += " LIMIT " + std::to_string(std::max<std::int64_t>(0, *filter.limit));
+  if (filter.limit && filter.offset > 0) sql += " OFFSET " + std::to_string(filter.offset);
 
   return db_->query(sql, bindings);
 }

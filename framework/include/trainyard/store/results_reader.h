@@ -35,6 +35,7 @@ struct RunFilter {
   std::string sort = "run_id";              // a metric, a run_summary column or a config key
   bool ascending = false;
   std::optional<std::int64_t> limit;
+  std::int64_t offset = 0;  // with limit: skip this many first (a page of the dashboard's runs)
 };
 
 class ResultsReader {
