@@ -10,6 +10,7 @@
 
 #include <trainyard/errors.h>
 #include <trainyard/store/postgres_connection.h>
+#include <trainyard/system/child_process.h>
 #include <trainyard/train/device.h>
 
 #include "commands.h"
@@ -143,10 +144,8 @@ int run_command_line(const std::vector<std::string>& arguments) {
   spdlog::drop_all();  // the sweep's logger: set_up_logging makes the trial's own
   g_stop_requested = false;
   g_stop_signals = 0;
-  std::vector<std::string> strings = arguments;
-  std::vector<char*> argv;
-  for (auto& s : strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
+  std::vector<std::string> strings = arguments;  // the runner may rewrite its arguments in place
+  auto argv = argv_pointers(strings);
   return runner_main(static_cast<int>(strings.size()), argv.data());
 }
 

@@ -45,7 +45,7 @@ std::optional<double> largest_trial_memory(const std::vector<SweepTrialSummary>&
 
 JobsChoice choose_jobs(const SweepSpec& spec, int jobs, int cores, int gpus, std::optional<double> available_mib,
                        double trial_mib) {
-  if (jobs != kJobsAuto) return {std::max(1, jobs), "sweep.jobs"};
+  if (jobs != kJobsAuto) return {std::max(1, jobs), "as given"};
   const std::string why = "sweep.jobs 0: ";
   if (spec.tpe.enabled() || spec.pruner.enabled()) {
     return {1, why + "a search or a pruner decides from the trials done, so one at a time keeps it reproducible"};
@@ -118,7 +118,9 @@ SweepOutcome run_sweep(const SweepSpec& spec, const std::vector<SweepTrial>& giv
   const auto planned = [&] { return spec.tpe.enabled() ? static_cast<std::size_t>(spec.tpe.trials) : trials.size(); };
   spdlog::info("sweep '{}' (id {}): {} trials, {} done before, {} to run, {} at a time{} ({})", spec.name,
                outcome.sweep_id, planned(), outcome.skipped, planned() - outcome.skipped, jobs,
-               jobs > 1 ? fmt::format(", {} threads each", threads_per_trial) : std::string(), choice.reason);
+               jobs > 1 ? fmt::format(", {} thread{} each", threads_per_trial, threads_per_trial == 1 ? "" : "s")
+                        : std::string(),
+               choice.reason);
   // A trial that ended shows what one needs: fewer at once when they would not fit.
   auto learn_trial_memory = [&](double peak_mib) {
     if (options.jobs != kJobsAuto || peak_mib <= trial_mib) return;

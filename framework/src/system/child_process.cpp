@@ -18,13 +18,6 @@
 namespace trainyard {
 namespace {
 
-std::vector<char*> pointers(const std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
-
 // The child's side of both ways to start one: its group, its death with the parent, its output.
 // Between fork and exec a child of a multithreaded process may only make async-signal-safe
 // calls: everything it needs was made before the fork.
@@ -75,9 +68,9 @@ pid_t spawn_child(const std::vector<std::string>& arguments, const ChildOptions&
   if (::access(arguments[0].c_str(), X_OK) != 0) {
     throw std::runtime_error("cannot start '" + arguments[0] + "': " + std::strerror(errno));
   }
-  auto argv = pointers(arguments);
+  auto argv = argv_pointers(arguments);
   std::vector<char*> envp;
-  if (options.environment) envp = pointers(*options.environment);
+  if (options.environment) envp = argv_pointers(*options.environment);
   const int output_fd = open_output(options);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
@@ -130,6 +123,13 @@ std::optional<pid_t> fork_child(const std::function<int()>& body, const ChildOpt
 bool ChildExit::succeeded() const { return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0; }
 int ChildExit::code() const { return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 1; }
 bool ChildExit::killed_by_signal() const { return WIFSIGNALED(wait_status); }
+
+std::vector<char*> argv_pointers(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
 
 std::optional<ChildExit> reap_child(pid_t pid, bool block) {
   int status = 0;

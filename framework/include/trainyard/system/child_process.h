@@ -39,6 +39,9 @@ pid_t spawn_child(const std::vector<std::string>& arguments, const ChildOptions&
 /// must not be shared first (an SQLite connection must not be used or closed in both).
 std::optional<pid_t> fork_child(const std::function<int()>& body, const ChildOptions& options = {});
 
+/// `strings` as an argv (or envp): a pointer to each, then a null; valid while `strings` is.
+std::vector<char*> argv_pointers(const std::vector<std::string>& strings);
+
 /// Whether this process has one thread (Linux: the entries of /proc/self/task).
 bool single_threaded();
 
