@@ -7,16 +7,23 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <mutex>
 #include <regex>
 #include <sstream>
+#include <thread>
+
+#include <SQLiteCpp/SQLiteCpp.h>
 
 #include <nlohmann/json.hpp>
 
 #include "dashboard.h"
 #include "output_format.h"
 #include "synthetic_results.h"
+#include "temporary_postgres.h"
 #include "test_support.h"
+#include "trainyard/store/results_copy.h"
 #include "trainyard/store/results_reader.h"
+#include "trainyard/store/results_store.h"
 #include "trainyard/system/child_process.h"
 
 namespace t = trainyard::testing;
@@ -32,6 +39,20 @@ class Dashboard : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new t::TempDir();
     tr::write_synthetic_results(db(), kRuns, kEpochs, 5);
+    trainyard::ResultsStore(db()).record_evaluation(3, evaluation());  // evaluation 1, of run 3
+  }
+  static trainyard::EvaluationRecord evaluation() {
+    trainyard::EvaluationRecord e;
+    e.checkpoint = "/runs/run-3/best.pt";
+    e.checkpoint_epoch = 5;
+    e.data = "test";
+    e.images = 30;
+    e.accuracy = 0.8;
+    e.per_class = {{"shirt", 0.9, 0.9, 0.9, 10}, {"trouser", 0.7, 0.8, 0.75, 10}, {"dress", 0.8, 0.7, 0.75, 10}};
+    e.confusion = {{9, 1, 0}, {1, 8, 1}, {0, 3, 7}};
+    e.device = "cpu";
+    e.precision = "fp32";
+    return e;
   }
   static void TearDownTestSuite() {
     delete dir_;
@@ -79,7 +100,9 @@ TEST_F(Dashboard, RunsAreTheCliJsonPagedSortedAndFilteredInSql) {
   ASSERT_EQ(filtered.size(), 3u);  // runs 3, 7, 11 of the 12
   for (std::size_t i = 0; i < filtered.size(); ++i) {
     EXPECT_EQ(filtered[i].at("optimizer.lr"), "0.001");
-    if (i) EXPECT_GE(filtered[i - 1].at("best_test_accuracy"), filtered[i].at("best_test_accuracy"));
+    if (i) {
+      EXPECT_GE(filtered[i - 1].at("best_test_accuracy"), filtered[i].at("best_test_accuracy"));
+    }
   }
 }
 
@@ -98,6 +121,22 @@ TEST_F(Dashboard, ARunItsEpochsSweepsAndComparisonAreTheCliDocuments) {
   const auto compared = json(get("/api/compare", {{"ids", "1,2"}}));
   EXPECT_FALSE(compared.empty());
   EXPECT_EQ(json(get("/api/metrics")).front(), trainyard::ResultsReader::metrics().front());
+}
+
+TEST_F(Dashboard, FiguresComeFromTheResultsToolsPlottingCodeAsSvg) {
+  const auto classes = json(get("/api/evaluations/1"));
+  ASSERT_EQ(classes.size(), 3u);
+  EXPECT_EQ(classes[1].at("class_name"), "trouser");
+  EXPECT_EQ(classes[1].at("predicted"), "1,8,1");
+  EXPECT_DOUBLE_EQ(classes[1].at("recall").get<double>(), 0.8);
+  for (const char* figure :
+       {"/api/evaluations/1/confusion.svg", "/api/sweeps/1/parallel.svg", "/api/sweeps/synthetic-lr/parallel.svg"}) {
+    const auto svg = get(figure);
+    EXPECT_EQ(svg.status, 200) << figure << ": " << svg.body.substr(0, 300);
+    EXPECT_EQ(svg.content_type, "image/svg+xml");
+    EXPECT_NE(svg.body.find("<svg"), std::string::npos) << figure;
+    EXPECT_GT(svg.body.size(), 2000u) << figure;
+  }
 }
 
 TEST_F(Dashboard, BadRequestsGetTheCliMessageAsA4xxNeverA500) {
@@ -122,6 +161,10 @@ TEST_F(Dashboard, BadRequestsGetTheCliMessageAsA4xxNeverA500) {
       {"/api/sweeps/nope/history", {}, 404, "no such sweep"},
       {"/api/compare", {{"ids", "1"}}, 400, "two run ids"},
       {"/api/compare", {{"ids", "1,77"}}, 404, "no run 77"},
+      {"/api/evaluations/9", {}, 404, "no evaluation 9"},
+      {"/api/evaluations/x/confusion.svg", {}, 404, "no evaluation 'x'"},
+      {"/api/sweeps/nope/parallel.svg", {}, 404, "no such sweep"},
+      {"/api/sweeps/1/parallel.svg", {{"metric", "best_tset_accuracy"}}, 400, "best_tset_accuracy"},
       {"/api/nothing", {}, 404, "no API"},
       {"/nothing", {}, 404, "no page"},
   };
@@ -207,6 +250,38 @@ TEST_F(Dashboard, TheServerAnswersBadRequestsWith4xxAndNeverChangesTheDatabase) 
   EXPECT_EQ(t::read_file(db()), before) << "the database changed under the dashboard";
 }
 
+// The same database on PostgreSQL: the same answers (a cluster's shared store, served as is).
+TEST_F(Dashboard, ServesAPostgresStoreAsItServesAFile) {
+  const std::string url = t::database_for_this_test();
+  trainyard::copy_results(trainyard::ResultsReader(db()), url);
+  t::TempDir here;
+  const Server server(url, here / "serve.log");
+  httplib::Client client("127.0.0.1", server.port());
+  for (const std::string path :
+       {"/api/runs?sort=best_test_accuracy&where=optimizer.lr%3D0.001&limit=5", "/api/sweeps", "/api/evaluations/1"}) {
+    const auto answer = client.Get(path.c_str());
+    ASSERT_TRUE(answer) << path;
+    EXPECT_EQ(answer->status, 200) << path << ": " << answer->body;
+    const auto from_file = json(get(
+        path.substr(0, path.find('?')),
+        path.find('?') == std::string::npos
+            ? tr::QueryParameters{}
+            : tr::QueryParameters{{"sort", "best_test_accuracy"}, {"where", "optimizer.lr=0.001"}, {"limit", "5"}}));
+    const auto from_server = nlohmann::json::parse(answer->body);
+    ASSERT_EQ(from_server.size(), from_file.size()) << path;
+    for (std::size_t i = 0; i < from_file.size(); ++i) {
+      for (const char* key : {"run_id", "sweep_id", "trials", "class_name", "predicted"}) {
+        if (from_file[i].contains(key)) {
+          EXPECT_EQ(from_server[i].at(key), from_file[i].at(key)) << path << " " << key;
+        }
+      }
+    }
+  }
+  const auto unknown = client.Get("/api/runs/999");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+}
+
 std::string chromium() {
   for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
     const auto found = t::run_command(std::string("command -v ") + name);
@@ -254,10 +329,16 @@ TEST_F(Dashboard, EveryPageLoadsAndDrawsInHeadlessChromium) {
   EXPECT_NE(run.find("data-state=\"drawn\""), std::string::npos) << run.substr(0, 2000);
   EXPECT_NE(run.find("data-epochs=\"5\""), std::string::npos);
   EXPECT_GE(count(run, "<canvas"), 2u) << "the loss and accuracy charts";
+  EXPECT_NE(run.find("Evaluation 1"), std::string::npos);
+  EXPECT_NE(run.find("src=\"/api/evaluations/1/confusion.svg\" alt=\"Confusion matrix of evaluation 1"),
+            std::string::npos);
+  EXPECT_NE(run.find("data-loaded=\"true\""), std::string::npos) << "the confusion matrix did not load";
 
   const auto sweep = load_in_browser(browser, server.url() + "/sweeps/1", here / "profile", shots / "sweep.png");
   EXPECT_NE(sweep.find("data-rows=\"12\""), std::string::npos) << sweep.substr(0, 2000);
-  EXPECT_GE(count(sweep, "<canvas"), 3u) << "lr, batch size and best so far";
+  EXPECT_GE(count(sweep, "<canvas"), 3u) << "lr, seed and best so far";
+  EXPECT_NE(sweep.find("src=\"/api/sweeps/1/parallel.svg\""), std::string::npos);
+  EXPECT_NE(sweep.find("data-loaded=\"true\""), std::string::npos) << "the parallel coordinates did not load";
 
   const auto compare =
       load_in_browser(browser, server.url() + "/compare?ids=1,2", here / "profile", shots / "compare.png");
@@ -268,6 +349,46 @@ TEST_F(Dashboard, EveryPageLoadsAndDrawsInHeadlessChromium) {
   for (const char* shot : {"runs.png", "run.png", "sweep.png", "compare.png"}) {
     EXPECT_GT(fs::file_size(shots / shot), 10000u) << shot;
   }
+}
+
+// A running run's page redraws as its epochs are committed. The server is this test's own (the
+// dashboard's handler behind httplib), so the epochs arrive exactly when the page first polls.
+TEST_F(Dashboard, ARunningRunsPageRedrawsAsItsEpochsAreCommitted) {
+  const std::string browser = chromium();
+  if (browser.empty()) GTEST_SKIP() << "no Chromium here (scripts/install-deps.sh installs Debian's chromium)";
+  t::TempDir here;
+  const std::string live = (here / "live.db").string();
+  tr::write_synthetic_results(live, 1, 3, 9);
+  {
+    SQLite::Database db(live, SQLite::OPEN_READWRITE);
+    db.exec("CREATE TABLE later AS SELECT * FROM epochs WHERE epoch > 1");
+    db.exec("DELETE FROM epochs WHERE epoch > 1");
+    db.exec("UPDATE runs SET status = 'running', ended_at = NULL");
+  }
+  const trainyard::ResultsReader reader(live);
+  std::mutex reading;
+  bool committed = false;
+  httplib::Server server;
+  server.Get(".*", [&](const httplib::Request& request, httplib::Response& response) {
+    const std::lock_guard<std::mutex> lock(reading);
+    if (request.path == "/api/runs/1/epochs" && !committed) {  // the page's first poll: two epochs and the end
+      SQLite::Database db(live, SQLite::OPEN_READWRITE);
+      db.exec("INSERT INTO epochs SELECT * FROM later");
+      db.exec("UPDATE runs SET status = 'finished', ended_at = started_at");
+      committed = true;
+    }
+    const auto answer = tr::answer_request(reader, request.path, request.params);
+    response.status = answer.status;
+    response.set_content(answer.body, answer.content_type.c_str());
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { server.listen_after_bind(); });
+  const auto dom = load_in_browser(browser, "http://127.0.0.1:" + std::to_string(port) + "/runs/1", here / "profile");
+  server.stop();
+  serving.join();
+  EXPECT_TRUE(committed) << "the page never polled its epochs";
+  EXPECT_NE(dom.find("Run 1: synthetic (finished)"), std::string::npos) << dom.substr(0, 2000);
+  EXPECT_NE(dom.find("data-epochs=\"3\""), std::string::npos) << dom.substr(0, 2000);
 }
 
 }  // namespace

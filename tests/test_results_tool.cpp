@@ -174,6 +174,27 @@ TEST_F(LargeDatabase, SweepLeaderboardViewAgreesWithTheTool) {
   EXPECT_NE(best.output.find("run " + std::to_string(top) + " (optimizer.lr="), std::string::npos) << best.output;
 }
 
+// Parallel coordinates of a sweep: the CLI draws them, the best trial orange over the others' blue.
+TEST_F(LargeDatabase, ParallelCoordinatesDrawEveryTrialAndTheBestApart) {
+  t::TempDir here;
+  const auto png = here / "parallel.png";
+  const auto drawn = t::run_command(
+      results_command(db(), "plot --sweep synthetic-lr --parallel --out " + t::shell_quote(png.string())));
+  ASSERT_EQ(drawn.exit_code, 0) << drawn.output;
+  const auto image = trainyard::read_image(png);
+  std::size_t orange = 0, blue = 0;
+  for (std::size_t p = 0; p + 2 < image.pixels.size(); p += 3) {
+    const int r = image.pixels[p], g = image.pixels[p + 1], b = image.pixels[p + 2];
+    if (std::abs(r - 255) <= 8 && std::abs(g - 127) <= 8 && std::abs(b - 14) <= 8) ++orange;
+    if (std::abs(r - 31) <= 8 && std::abs(g - 119) <= 8 && std::abs(b - 180) <= 8) ++blue;
+  }
+  EXPECT_GT(orange, 200u) << "the best trial's line and its legend swatch";
+  EXPECT_GT(blue, 4 * orange) << "the other eleven trials";
+  const auto unknown = t::run_command(results_command(db(), "plot --sweep nope --parallel --out x.png"));
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.output.find("no such sweep"), std::string::npos) << unknown.output;
+}
+
 TEST_F(LargeDatabase, ExportWritesOneRowPerEpochAsCsvAndJson) {
   const trainyard::ResultsReader reader(db());
   const auto table = reader.export_epochs({5, 6});

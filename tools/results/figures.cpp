@@ -250,6 +250,99 @@ void plot_sweep(const ResultsReader& reader, const std::string& sweep, const std
   render_figure("sweep " + sweep + ": " + metric + " against " + parameter, {panel}, legend, file);
 }
 
+namespace {
+
+// "optimizer.lr=0.001 train.batch_size=32" (SweepTrial::key) as its keys and values, in order.
+std::vector<std::pair<std::string, std::string>> trial_overrides(const std::string& trial_key) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::istringstream words(trial_key);
+  for (std::string word; words >> word;) {
+    const auto at = word.find('=');
+    if (at != std::string::npos && at > 0) out.emplace_back(word.substr(0, at), word.substr(at + 1));
+  }
+  return out;
+}
+
+// One axis of swept values: numbers when every value is one (log over a decade or more), else
+// the values as sorted categories.
+ParallelAxis swept_axis(const std::string& key, const std::vector<std::string>& values) {
+  ParallelAxis axis;
+  axis.name = key;
+  const bool numeric = std::all_of(values.begin(), values.end(), [](const auto& v) { return parse_number(v); });
+  if (numeric) {
+    for (const auto& v : values) axis.values.push_back(*parse_number(v));
+    const auto [low, high] = std::minmax_element(axis.values.begin(), axis.values.end());
+    axis.log = !axis.values.empty() && *low > 0 && *high / *low >= 10.0;
+    return axis;
+  }
+  axis.categories = values;
+  std::sort(axis.categories.begin(), axis.categories.end());
+  axis.categories.erase(std::unique(axis.categories.begin(), axis.categories.end()), axis.categories.end());
+  for (const auto& v : values) {
+    const auto at = std::find(axis.categories.begin(), axis.categories.end(), v) - axis.categories.begin();
+    axis.values.push_back(v.empty() ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(at));
+  }
+  return axis;
+}
+
+}  // namespace
+
+void plot_sweep_parallel(const ResultsReader& reader, const std::string& sweep, const std::string& metric,
+                         const std::filesystem::path& file) {
+  require_metric(metric);
+  RunFilter filter;
+  filter.sweep = sweep;
+  const SqlRows newest_first = reader.runs(filter);
+  std::vector<std::int64_t> latest;  // each trial's latest run, as the leaderboard counts them
+  std::vector<std::string> seen;
+  for (const auto& row : newest_first.rows) {
+    const std::string trial = format_cell("", row[newest_first.column("trial_key")]);
+    if (std::find(seen.begin(), seen.end(), trial) != seen.end()) continue;
+    seen.push_back(trial);
+    latest.push_back(std::get<std::int64_t>(row[0]));
+  }
+  if (latest.empty()) throw InputError("sweep '" + sweep + "' has no runs to plot yet");
+  RunFilter trials;
+  trials.ids = latest;
+  trials.sort = metric;  // best first
+  const SqlRows rows = reader.runs(trials);
+
+  std::vector<std::string> keys;
+  std::vector<std::map<std::string, std::string>> overrides;
+  for (const auto& row : rows.rows) {
+    overrides.emplace_back();
+    for (const auto& [key, value] : trial_overrides(format_cell("", row[rows.column("trial_key")]))) {
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+      overrides.back()[key] = value;
+    }
+  }
+  if (keys.empty()) throw InputError("sweep '" + sweep + "': its trials' keys name no swept key to plot");
+  ParallelFigure figure;
+  figure.title = "sweep " + sweep + ": each trial across its swept keys and " + metric;
+  for (const auto& key : keys) {
+    std::vector<std::string> values;
+    for (const auto& o : overrides) values.push_back(o.count(key) ? o.at(key) : std::string());
+    figure.axes.push_back(swept_axis(key, values));
+  }
+  ParallelAxis score;
+  score.name = metric;
+  score.percent = metric.find("accuracy") != std::string::npos;
+  std::size_t pruned = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    score.values.push_back(as_double(rows.rows[i][rows.column(metric)]));
+    const bool was_pruned = format_cell("", rows.rows[i][rows.column("status")]) == "pruned";
+    pruned += was_pruned;
+    figure.colors.push_back(was_pruned ? -1 : i == 0 ? 1 : 0);  // the best orange, pruned grey
+  }
+  figure.axes.push_back(score);
+  figure.legend = {
+      {"best: run " + format_cell("", rows.rows[0][0]) + " " + format_cell("", rows.rows[0][rows.column("trial_key")]),
+       1, false},
+      {"another trial", 0, false}};
+  if (pruned) figure.legend.push_back({"pruned trial (" + std::to_string(pruned) + ")", -1, false});
+  render_parallel(figure, file);
+}
+
 void plot_sweep_history(const ResultsReader& reader, const std::string& sweep, const std::filesystem::path& file) {
   const SqlRows history = reader.sweep_history(sweep);
   if (history.rows.empty()) throw InputError("sweep '" + sweep + "' has no epochs to plot yet");

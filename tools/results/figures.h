@@ -18,6 +18,12 @@ void plot_curves(const ResultsReader& reader, const std::vector<std::int64_t>& i
 void plot_sweep(const ResultsReader& reader, const std::string& sweep, const std::string& parameter,
                 const std::string& metric, const std::filesystem::path& file);
 
+/// Parallel coordinates of a sweep: one axis per swept key (from the trials' keys) and one for
+/// `metric`, one line per trial (its latest run), the best orange and pruned trials grey: which
+/// combinations of values go with the better trials.
+void plot_sweep_parallel(const ResultsReader& reader, const std::string& sweep, const std::string& metric,
+                         const std::filesystem::path& file);
+
 /// A sweep's search over time: every epoch it trained, in the order they were committed, by
 /// its selection accuracy (pruned trials' epochs marked), and the best so far as a line; what a
 /// sampler and a pruner bought for the epochs they spent.

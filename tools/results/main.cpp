@@ -7,6 +7,7 @@
 //   results export --format csv --out everything.csv
 //   results plot 12 13 14 --out curves.png
 //   results plot --sweep lr-sweep --param optimizer.lr --out lr.png
+//   results plot --sweep lr-sweep --parallel --out parallel.png
 //   results plot --confusion 12 --out confusion.png
 //   results serve --port 8080        # the dashboard: http://127.0.0.1:8080/
 //
@@ -138,9 +139,11 @@ int main(int argc, char** argv) {
   plot->add_option("--sweep", plot_sweep, "plot this sweep's --metric against --param");
   plot->add_option("--param", plot_param, "the swept config key, e.g. optimizer.lr");
   plot->add_option("--metric", plot_metric, "run metric for a sweep plot")->capture_default_str();
-  bool plot_history = false;
+  bool plot_history = false, plot_parallel = false;
   plot->add_flag("--history", plot_history,
                  "with --sweep: every epoch the sweep trained, in order, and the best selection accuracy so far");
+  plot->add_flag("--parallel", plot_parallel,
+                 "with --sweep: parallel coordinates, one axis per swept key and one for --metric, a line per trial");
   std::string plot_confusion;
   plot->add_option("--confusion", plot_confusion,
                    "draw an evaluation's confusion matrix: a run id (its newest evaluation) or eval:ID")
@@ -235,6 +238,10 @@ int main(int argc, char** argv) {
     } else if (app.got_subcommand(plot)) {
       if (!plot_confusion.empty()) {
         tr::plot_confusion(reader, plot_confusion, plot_out);
+      } else if (plot_parallel) {
+        if (plot_sweep.empty())
+          throw trainyard::InputError("plot --parallel needs --sweep NAME (a sweep's id or name)");
+        tr::plot_sweep_parallel(reader, plot_sweep, plot_metric, plot_out);
       } else if (plot_history) {
         if (plot_sweep.empty()) throw trainyard::InputError("plot --history needs --sweep NAME (a sweep's id or name)");
         tr::plot_sweep_history(reader, plot_sweep, plot_out);

@@ -369,4 +369,133 @@ void render_heatmap(const Heatmap& map, const std::filesystem::path& file) {
   canvas.finish();
 }
 
+namespace {
+
+// Where `value` sits on an axis from 0 (its bottom) to 1 (its top).
+struct AxisScale {
+  double low = 0, high = 1;
+  bool log = false;
+  double at(double value) const {
+    const double v = log ? std::log10(value) : value;
+    return high > low ? (v - low) / (high - low) : 0.5;
+  }
+};
+
+AxisScale scale_of(const ParallelAxis& axis) {
+  Range range;
+  for (const double v : axis.values) {
+    if (!axis.log || v > 0) range.add(axis.log ? std::log10(v) : v);
+  }
+  if (!axis.categories.empty()) range = Range{0, static_cast<double>(axis.categories.size()) - 1};
+  if (range.empty()) range = Range{0, 1};
+  return {range.low, range.high, axis.log};
+}
+
+// The labels along an axis: its categories, its decades on a log scale, or 1-2-5 ticks.
+std::vector<std::pair<double, std::string>> axis_labels(const ParallelAxis& axis, const AxisScale& scale) {
+  std::vector<std::pair<double, std::string>> out;
+  if (!axis.categories.empty()) {
+    for (std::size_t i = 0; i < axis.categories.size(); ++i)
+      out.emplace_back(static_cast<double>(i), axis.categories[i]);
+    return out;
+  }
+  // A grid's few values: each labelled, as the sweep gave them.
+  std::vector<double> distinct;
+  for (const double v : axis.values) {
+    if (std::isfinite(v) && std::find(distinct.begin(), distinct.end(), v) == distinct.end()) distinct.push_back(v);
+  }
+  if (!axis.percent && distinct.size() <= 8) {
+    for (const double v : distinct) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.3g", v);
+      out.emplace_back(v, text);
+    }
+    return out;
+  }
+  if (axis.log) {
+    for (double e = std::ceil(scale.low - 1e-9); e <= scale.high + 1e-9; e += 1) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%g", std::pow(10.0, e));
+      out.emplace_back(std::pow(10.0, e), text);
+    }
+    if (out.empty()) {  // within one decade: its ends
+      for (const double v : {std::pow(10.0, scale.low), std::pow(10.0, scale.high)}) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.3g", v);
+        out.emplace_back(v, text);
+      }
+    }
+    return out;
+  }
+  const auto ticks = nice_ticks(scale.low, scale.high, 5);
+  const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1;
+  for (const double t : ticks) {
+    if (t >= scale.low - 1e-12 && t <= scale.high + 1e-12) out.emplace_back(t, tick_label(t, step, axis.percent));
+  }
+  return out;
+}
+
+}  // namespace
+
+void render_parallel(const ParallelFigure& figure, const std::filesystem::path& file) {
+  // Room for each axis's name above it (centred) and its labels left of it.
+  const double spacing = 200, left = 100, right = 110, top = kTitleHeight + 36, plot_height = 320;
+  const double width = std::max(560.0, left + right + spacing * static_cast<double>(figure.axes.size() - 1));
+  const double height = top + plot_height + 40 + kLegendRow * static_cast<double>(figure.legend.size()) + 16;
+  std::vector<AxisScale> scales;
+  for (const auto& axis : figure.axes) scales.push_back(scale_of(axis));
+  auto x_of = [&](std::size_t a) { return left + spacing * static_cast<double>(a); };
+  auto y_of = [&](std::size_t a, double v) { return top + plot_height * (1 - scales[a].at(v)); };
+
+  Canvas canvas(file, width, height);
+  cairo_t* cr = canvas.cr();
+  draw_title(cr, figure.title, width);
+  // Grey lines first, so the coloured ones (the best) are drawn over them.
+  const std::size_t lines = figure.colors.size();
+  for (const bool coloured : {false, true}) {
+    for (std::size_t l = 0; l < lines; ++l) {
+      if ((figure.colors[l] >= 0) != coloured) continue;
+      set_colour(cr, figure.colors[l]);
+      cairo_set_line_width(cr, coloured ? 1.8 : 1.2);
+      bool drawing = false;
+      for (std::size_t a = 0; a < figure.axes.size(); ++a) {
+        const double v = figure.axes[a].values[l];
+        if (!std::isfinite(v) || (figure.axes[a].log && v <= 0)) {
+          drawing = false;
+          continue;
+        }
+        (drawing ? cairo_line_to : cairo_move_to)(cr, x_of(a), y_of(a, v));
+        drawing = true;
+      }
+      cairo_stroke(cr);
+    }
+  }
+  for (std::size_t a = 0; a < figure.axes.size(); ++a) {
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    cairo_set_line_width(cr, 1.2);
+    cairo_move_to(cr, x_of(a), top);
+    cairo_line_to(cr, x_of(a), top + plot_height);
+    cairo_stroke(cr);
+    text_at(cr, figure.axes[a].name, x_of(a), top - 14, Align::kCentre, 12, true);
+    for (const auto& [value, label] : axis_labels(figure.axes[a], scales[a])) {
+      const double y = y_of(a, value);
+      cairo_move_to(cr, x_of(a) - 4, y);
+      cairo_line_to(cr, x_of(a), y);
+      cairo_stroke(cr);
+      text_at(cr, label, x_of(a) - 7, y + 4, Align::kRight, 11);
+    }
+  }
+  for (std::size_t i = 0; i < figure.legend.size(); ++i) {
+    const double y = top + plot_height + 36 + kLegendRow * static_cast<double>(i);
+    set_colour(cr, figure.legend[i].color);
+    cairo_set_line_width(cr, 2.5);
+    cairo_move_to(cr, 24, y + 6);
+    cairo_line_to(cr, 52, y + 6);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    text_at(cr, figure.legend[i].text, 60, y + 10, Align::kLeft, 12);
+  }
+  canvas.finish();
+}
+
 }  // namespace trainyard::results

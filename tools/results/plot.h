@@ -52,6 +52,25 @@ struct Heatmap {
 /// Draws `map` into `file`, PNG or SVG by its extension. Throws InputError as render_figure.
 void render_heatmap(const Heatmap& map, const std::filesystem::path& file);
 
+/// Parallel coordinates: one vertical axis per variable, one line per item across them (a
+/// sweep's trials across its swept keys and their metric, Inselberg 1985).
+struct ParallelAxis {
+  std::string name;
+  std::vector<double> values;           // one per line; NaN: none (the line skips the axis)
+  bool log = false;                     // a log scale (values span a decade or more)
+  bool percent = false;                 // labels as percentages (values are fractions)
+  std::vector<std::string> categories;  // when set, values are indices into these labels
+};
+struct ParallelFigure {
+  std::string title;
+  std::vector<ParallelAxis> axes;
+  std::vector<int> colors;  // one per line, palette indices; -1: grey
+  std::vector<LegendEntry> legend;
+};
+
+/// Draws `figure` into `file`, PNG or SVG by its extension. Throws InputError as render_figure.
+void render_parallel(const ParallelFigure& figure, const std::filesystem::path& file);
+
 /// Tick positions for [low, high]: 1-2-5 steps, about `target` of them.
 std::vector<double> nice_ticks(double low, double high, int target = 5);
 

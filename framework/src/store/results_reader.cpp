@@ -347,7 +347,8 @@ SqlRows ResultsReader::evaluation_classes(std::int64_t evaluation_id) const {
   SqlRows rows;
   if (schema_version_ >= 9) {
     rows = db_->query(R"sql(
-      SELECT e.run_id, e.data, e.accuracy, e.checkpoint_epoch, c.class_name, c.predicted
+      SELECT e.run_id, e.data, e.accuracy, e.checkpoint_epoch, c.class_name, c.predicted,
+             c.precision, c.recall, c.f1, c.support
       FROM evaluation_classes c JOIN evaluations e ON e.id = c.evaluation_id
       WHERE c.evaluation_id = ? ORDER BY c.class_index)sql",
                       {evaluation_id});

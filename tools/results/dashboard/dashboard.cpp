@@ -1,6 +1,10 @@
 #include "dashboard.h"
 
+#include <stdlib.h>
+
 #include <charconv>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <regex>
@@ -9,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "assets.h"
+#include "figures.h"
 #include "output_format.h"
 #include "trainyard/errors.h"
 
@@ -154,6 +159,39 @@ std::string sweep_of(const ResultsReader& reader, const std::string& text) {
   return text;
 }
 
+/// A figure of the results tool (figures.h) as SVG: drawn into a folder of its own under the
+/// temporary folder, read back, removed. The database is not touched.
+HttpAnswer figure_svg(const std::function<void(const std::filesystem::path&)>& draw) {
+  std::string folder = (std::filesystem::temp_directory_path() / "trainyard-figure-XXXXXX").string();
+  if (!::mkdtemp(folder.data())) throw std::runtime_error("cannot make a temporary folder for a figure");
+  const std::filesystem::path file = std::filesystem::path(folder) / "figure.svg";
+  HttpAnswer answer{200, "image/svg+xml", ""};
+  try {
+    draw(file);
+    std::ifstream in(file, std::ios::binary);
+    answer.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (...) {
+    std::filesystem::remove_all(folder);
+    throw;
+  }
+  std::filesystem::remove_all(folder);
+  return answer;
+}
+
+/// /api/evaluations/ID[...]: an evaluation's classes (404 when there is none such).
+HttpAnswer api_evaluation(const ResultsReader& reader, const std::string& id_text, bool confusion) {
+  const auto id = whole_number(id_text);
+  if (!id || *id < 1) throw BadRequest{404, "no evaluation '" + id_text + "': evaluation ids are whole numbers"};
+  SqlRows classes;
+  try {
+    classes = reader.evaluation_classes(*id);
+  } catch (const InputError& e) {
+    throw BadRequest{404, e.what()};
+  }
+  if (!confusion) return json_answer(200, as_json(classes));
+  return figure_svg([&](const std::filesystem::path& file) { plot_confusion(reader, "eval:" + id_text, file); });
+}
+
 HttpAnswer page_or_asset(const std::string& path) {
   static const std::regex page(R"(^/(runs(/[0-9]+)?|sweeps(/[^/]+)?|compare)?/?$)");
   if (std::regex_match(path, page)) {
@@ -179,7 +217,8 @@ void no_parameters(const QueryParameters& query) {
 
 HttpAnswer api(const ResultsReader& reader, const std::string& path, const QueryParameters& query) {
   static const std::regex run(R"(^/api/runs/([^/]+)$)"), epochs(R"(^/api/runs/([^/]+)/epochs$)"),
-      history(R"(^/api/sweeps/([^/]+)/history$)");
+      history(R"(^/api/sweeps/([^/]+)/history$)"), parallel(R"(^/api/sweeps/([^/]+)/parallel\.svg$)"),
+      evaluation(R"(^/api/evaluations/([^/]+)(/confusion\.svg)?$)");
   std::smatch m;
   if (path == "/api/runs") {
     const auto [filter, show] = runs_request(query);
@@ -204,13 +243,27 @@ HttpAnswer api(const ResultsReader& reader, const std::string& path, const Query
     no_parameters(query);
     return json_answer(200, as_json(reader.sweep_history(sweep_of(reader, m[1]))));
   }
+  if (std::regex_match(path, m, parallel)) {
+    std::string metric = "best_selection_accuracy";
+    for (const auto& [name, value] : query) {
+      if (name != "metric") throw BadRequest{400, "unknown parameter '" + name + "'; accepted: metric"};
+      metric = value;
+    }
+    const std::string sweep = sweep_of(reader, m[1]);
+    return figure_svg([&](const std::filesystem::path& file) { plot_sweep_parallel(reader, sweep, metric, file); });
+  }
+  if (std::regex_match(path, m, evaluation)) {
+    no_parameters(query);
+    return api_evaluation(reader, m[1], m[2].matched);
+  }
   if (path == "/api/metrics") {
     no_parameters(query);
     return json_answer(200, nlohmann::json(ResultsReader::metrics()).dump() + "\n");
   }
   throw BadRequest{404, "no API '" + path +
                             "'; there are /api/runs, /api/runs/ID, /api/runs/ID/epochs, /api/compare, /api/sweeps, "
-                            "/api/sweeps/ID/history, /api/metrics"};
+                            "/api/sweeps/ID/history, /api/sweeps/ID/parallel.svg, /api/evaluations/ID, "
+                            "/api/evaluations/ID/confusion.svg, /api/metrics"};
 }
 
 }  // namespace

@@ -10,6 +10,9 @@
 //   GET /api/compare?ids=1,2    `results compare 1 2 --format json`
 //   GET /api/sweeps             `results sweeps --format json`
 //   GET /api/sweeps/ID/history  every epoch the sweep trained, in order (`results plot --history`)
+//   GET /api/sweeps/ID/parallel.svg  parallel coordinates of its trials (`results plot --parallel`)
+//   GET /api/evaluations/ID     an evaluation's classes: figures and confusion-matrix rows
+//   GET /api/evaluations/ID/confusion.svg  its confusion matrix (`results plot --confusion eval:ID`)
 //   GET /api/metrics            what runs can be sorted by
 //
 // Every parameter is bound into the reader's SQL, never spliced. A bad request gets 400 (404 for

@@ -73,7 +73,8 @@ class ResultsReader {
   SqlRows evaluations(std::int64_t id) const;
   /// One evaluation's classes in order, with its run and figures: run_id, data, accuracy,
   /// checkpoint_epoch, class_name, predicted (the class's row of the confusion matrix, the counts
-  /// predicted as each class, comma-separated). Throws InputError for an unknown evaluation.
+  /// predicted as each class, comma-separated), precision, recall, f1, support. Throws
+  /// InputError for an unknown evaluation.
   SqlRows evaluation_classes(std::int64_t evaluation_id) const;
   /// Every epoch a sweep has trained, in the order they were committed: run_id, trial_key,
   /// status (of the run), epoch, selection_accuracy (on the run's select_on split), finished_at.

@@ -68,7 +68,8 @@ function chart(title, xLabel, yLabel, x, series, options = {}) {
     title, width, height: options.height || 280,
     scales: {x: {time: false, distr: options.logX ? 3 : 1}, y: options.percent ? {range: [0, 1]} : {}},
     axes: [{label: xLabel, values: options.logX ? (u, ticks) => ticks.map((t) => String(Number(t.toPrecision(3)))) : undefined},
-           {label: yLabel, values: options.percent ? (u, ticks) => ticks.map((t) => (100 * t).toFixed(0) + "%") : undefined}],
+           {label: yLabel, values: options.percent ? (u, ticks) => ticks.map((t) => (100 * t).toFixed(0) + "%")
+                                                   : (u, ticks) => ticks.map((t) => String(Number(t.toPrecision(3))))}],
     series: [{label: xLabel}, ...series.map((s, i) => ({
       label: s.label, stroke: s.color || palette[i % palette.length], dash: s.dashed ? [6, 4] : undefined,
       width: 1.5, spanGaps: true, paths: s.points ? () => null : undefined,
@@ -79,6 +80,14 @@ function chart(title, xLabel, yLabel, x, series, options = {}) {
   figure.dataset.points = String(x.length);
   figure.plot = plot;
   return figure;
+}
+
+// A figure the server draws (SVG); marks itself loaded, so a test sees the browser rendered it.
+function image(src, alt) {
+  const img = el("img", {src, alt});
+  img.addEventListener("load", () => { img.dataset.loaded = "true"; });
+  img.addEventListener("error", () => { img.dataset.loaded = "false"; });
+  return img;
 }
 
 function column(rows, name) { return rows.map((r) => (r[name] === undefined ? null : r[name])); }
@@ -167,10 +176,26 @@ async function runPage(id) {
     run.sweep_id ? el("p", {}, el("a", {href: "/sweeps/" + run.sweep_id}, "Sweep " + (run.sweep || run.sweep_id)), " trial ", run.trial_key || "") : null,
     charts, epochsTable,
     details.evaluations.length ? table(details.evaluations, {caption: "Evaluations"}) : null,
+    details.evaluations.length ? await evaluationSection(details.evaluations[details.evaluations.length - 1]) : null,
     table(provenance, {caption: "Provenance and outcome"}), table(config, {caption: "Resolved configuration"}));
   charts.dataset.drawMs = String(Math.round(performance.now()));  // since navigation start
   document.body.dataset.state = "drawn";
   if (run.status === "running") pollRun(id, charts, epochsTable);
+}
+
+// The newest evaluation: its per-class figures and its confusion matrix, drawn by the results
+// tool's own plotting code (SVG).
+async function evaluationSection(evaluation) {
+  const id = evaluation.evaluation;
+  const classes = await getJson("/api/evaluations/" + id);
+  const rows = classes.map((c) => ({class: c.class_name, precision: c.precision, recall: c.recall, f1: c.f1,
+                                    support: c.support}));
+  const title = `Confusion matrix of evaluation ${id} (${evaluation.data}, epoch ${evaluation.checkpoint_epoch})`;
+  return el("section", {"aria-label": "Evaluation " + id},
+    el("h2", {}, "Evaluation " + id),
+    table(rows, {caption: "Per class: precision and recall are fractions of the images predicted as, and of, the class"}),
+    el("figure", {class: "confusion"}, image(`/api/evaluations/${id}/confusion.svg`, title + ": " +
+      classes.map((c) => c.class_name + " predicted as " + c.predicted).join("; ")), el("figcaption", {}, title)));
 }
 
 // A running run: its curves and epoch table grow as epochs are committed.
@@ -254,6 +279,10 @@ async function sweepPage(sweep) {
        chart("Best so far", "epochs trained, in order", "selection accuracy", order,
              [{label: "epoch", values: column(history, "selection_accuracy"), points: true, color: "#90a4ae"},
               {label: "best so far", values: bestSoFar}], {percent: true})),
+    el("figure", {class: "parallel"},
+       image("/api/sweeps/" + encodeURIComponent(sweep) + "/parallel.svg",
+             "Parallel coordinates: each trial's swept values and best selection accuracy; the leaderboard below holds the same figures"),
+       el("figcaption", {}, "Parallel coordinates: one axis per swept key and one for the best selection accuracy, a line per trial (the best orange, pruned grey)")),
     table(trials, {caption: "Leaderboard", rowClass: (r) => r.status,
                    link: (c, r) => (c === "run_id" ? "/runs/" + r.run_id : null)}));
   document.body.dataset.rows = String(trials.length);
