@@ -244,6 +244,13 @@ TEST_F(Dashboard, TheServerAnswersBadRequestsWith4xxAndNeverChangesTheDatabase) 
   ASSERT_TRUE(oversized);
   EXPECT_GE(oversized->status, 400);
   EXPECT_LT(oversized->status, 500);
+  // Sent uncompressed, whatever the browser accepts: brotli at httplib's default quality took
+  // 1.4 s of a 1,000-epoch run page's 1.7 s in Chromium.
+  const auto run = client.Get("/api/runs/3", {{"Accept-Encoding", "gzip, deflate, br"}});
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->status, 200);
+  EXPECT_FALSE(run->has_header("Content-Encoding")) << run->get_header_value("Content-Encoding");
+  EXPECT_EQ(nlohmann::json::parse(run->body).at("run").at("id"), 3);
   const auto written = client.Post("/api/runs", "{}", "application/json");
   ASSERT_TRUE(written);
   EXPECT_EQ(written->status, 405);
