@@ -168,6 +168,20 @@ struct TrialPoint {
   bool pruned = false;
 };
 
+// The rows of `newest_first` (a sweep's runs, newest first) that are each trial's latest run, as
+// the leaderboard counts them.
+std::vector<std::size_t> latest_run_of_each_trial(const SqlRows& newest_first) {
+  std::vector<std::size_t> rows;
+  std::vector<std::string> seen;
+  for (std::size_t i = 0; i < newest_first.size(); ++i) {
+    const std::string trial = format_cell("", newest_first.rows[i][newest_first.column("trial_key")]);
+    if (std::find(seen.begin(), seen.end(), trial) != seen.end()) continue;
+    seen.push_back(trial);
+    rows.push_back(i);
+  }
+  return rows;
+}
+
 // The latest run of each trial, as the leaderboard counts them.
 std::vector<TrialPoint> trial_points(const ResultsReader& reader, const std::string& sweep,
                                      const std::string& parameter, const std::string& metric) {
@@ -175,9 +189,9 @@ std::vector<TrialPoint> trial_points(const ResultsReader& reader, const std::str
   filter.sweep = sweep;
   const SqlRows runs = reader.runs(filter, {parameter});
   std::map<std::string, TrialPoint> by_trial;
-  for (const auto& row : runs.rows) {  // newest first
+  for (const std::size_t r : latest_run_of_each_trial(runs)) {
+    const auto& row = runs.rows[r];
     const std::string trial = format_cell("", row[runs.column("trial_key")]);
-    if (by_trial.count(trial)) continue;
     RunFilter one;
     one.ids = {std::get<std::int64_t>(row[0])};
     one.sort = metric;
@@ -293,13 +307,9 @@ void plot_sweep_parallel(const ResultsReader& reader, const std::string& sweep, 
   RunFilter filter;
   filter.sweep = sweep;
   const SqlRows newest_first = reader.runs(filter);
-  std::vector<std::int64_t> latest;  // each trial's latest run, as the leaderboard counts them
-  std::vector<std::string> seen;
-  for (const auto& row : newest_first.rows) {
-    const std::string trial = format_cell("", row[newest_first.column("trial_key")]);
-    if (std::find(seen.begin(), seen.end(), trial) != seen.end()) continue;
-    seen.push_back(trial);
-    latest.push_back(std::get<std::int64_t>(row[0]));
+  std::vector<std::int64_t> latest;
+  for (const std::size_t r : latest_run_of_each_trial(newest_first)) {
+    latest.push_back(std::get<std::int64_t>(newest_first.rows[r][0]));
   }
   if (latest.empty()) throw InputError("sweep '" + sweep + "' has no runs to plot yet");
   RunFilter trials;

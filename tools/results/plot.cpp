@@ -283,6 +283,18 @@ void draw_title(cairo_t* cr, const std::string& title, double width) {
   text_at(cr, title, width / 2, 26, Align::kCentre, title_size, true);
 }
 
+// A legend's entry at (x, y): its line (colour and style) and its text beside it.
+void draw_legend_entry(cairo_t* cr, const LegendEntry& entry, double x, double y) {
+  set_colour(cr, entry.color);
+  set_style(cr, entry.dashed);
+  cairo_set_line_width(cr, 2.5);
+  cairo_move_to(cr, x, y + 6);
+  cairo_line_to(cr, x + 28, y + 6);
+  cairo_stroke(cr);
+  cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+  text_at(cr, entry.text, x + 36, y + 10, Align::kLeft, 12);
+}
+
 }  // namespace
 
 void render_figure(const std::string& title, const std::vector<Panel>& panels, const std::vector<LegendEntry>& legend,
@@ -304,14 +316,7 @@ void render_figure(const std::string& title, const std::vector<Panel>& panels, c
   for (std::size_t i = 0; i < legend.size(); ++i) {
     const double x = 24 + column * static_cast<double>(static_cast<int>(i) % per_row);
     const double y = kTitleHeight + kPanelHeight + 8 + kLegendRow * static_cast<double>(static_cast<int>(i) / per_row);
-    set_colour(cr, legend[i].color);
-    set_style(cr, legend[i].dashed);
-    cairo_set_line_width(cr, 2.5);
-    cairo_move_to(cr, x, y + 6);
-    cairo_line_to(cr, x + 28, y + 6);
-    cairo_stroke(cr);
-    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    text_at(cr, legend[i].text, x + 36, y + 10, Align::kLeft, 12);
+    draw_legend_entry(cr, legend[i], x, y);
   }
   canvas.finish();
 }
@@ -487,13 +492,7 @@ void render_parallel(const ParallelFigure& figure, const std::filesystem::path& 
   }
   for (std::size_t i = 0; i < figure.legend.size(); ++i) {
     const double y = top + plot_height + 36 + kLegendRow * static_cast<double>(i);
-    set_colour(cr, figure.legend[i].color);
-    cairo_set_line_width(cr, 2.5);
-    cairo_move_to(cr, 24, y + 6);
-    cairo_line_to(cr, 52, y + 6);
-    cairo_stroke(cr);
-    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    text_at(cr, figure.legend[i].text, 60, y + 10, Align::kLeft, 12);
+    draw_legend_entry(cr, figure.legend[i], 24, y);
   }
   canvas.finish();
 }

@@ -109,19 +109,29 @@ std::pair<RunFilter, std::vector<std::string>> runs_request(const QueryParameter
   return {filter, show};
 }
 
-std::int64_t run_id_of(const std::string& text) {
+/// The id of a `kind` ("run", "evaluation") in a path; anything but a positive whole number is
+/// one that does not exist.
+std::int64_t id_of(const std::string& kind, const std::string& text) {
   const auto id = whole_number(text);
-  if (!id || *id < 1) throw BadRequest{404, "no run '" + text + "': run ids are whole numbers"};
+  if (!id || *id < 1) throw BadRequest{404, "no " + kind + " '" + text + "': " + kind + " ids are whole numbers"};
   return *id;
 }
 
-/// require_runs's "no run 12 in ..." as a 404.
-void require_run(const ResultsReader& reader, std::int64_t id) {
+std::int64_t run_id_of(const std::string& text) { return id_of("run", text); }
+
+/// What `look_up` answers, its InputError (the reader's "no run 12 in ...", "no such sweep")
+/// as a 404: the request named something that does not exist.
+template <typename LookUp>
+auto found_or_404(LookUp look_up) {
   try {
-    reader.require_runs({id});
+    return look_up();
   } catch (const InputError& e) {
     throw BadRequest{404, e.what()};
   }
+}
+
+void require_run(const ResultsReader& reader, std::int64_t id) {
+  found_or_404([&] { reader.require_runs({id}); });
 }
 
 HttpAnswer api_run(const ResultsReader& reader, std::int64_t id) {
@@ -151,11 +161,7 @@ HttpAnswer api_compare(const ResultsReader& reader, const QueryParameters& query
 
 /// A sweep's id or name, as the CLI's --sweep: unknown is a 404 with the sweeps there.
 std::string sweep_of(const ResultsReader& reader, const std::string& text) {
-  try {
-    reader.resolve_sweep(text);
-  } catch (const InputError& e) {
-    throw BadRequest{404, e.what()};
-  }
+  found_or_404([&] { return reader.resolve_sweep(text); });
   return text;
 }
 
@@ -180,14 +186,8 @@ HttpAnswer figure_svg(const std::function<void(const std::filesystem::path&)>& d
 
 /// /api/evaluations/ID[...]: an evaluation's classes (404 when there is none such).
 HttpAnswer api_evaluation(const ResultsReader& reader, const std::string& id_text, bool confusion) {
-  const auto id = whole_number(id_text);
-  if (!id || *id < 1) throw BadRequest{404, "no evaluation '" + id_text + "': evaluation ids are whole numbers"};
-  SqlRows classes;
-  try {
-    classes = reader.evaluation_classes(*id);
-  } catch (const InputError& e) {
-    throw BadRequest{404, e.what()};
-  }
+  const auto id = id_of("evaluation", id_text);
+  const SqlRows classes = found_or_404([&] { return reader.evaluation_classes(id); });
   if (!confusion) return json_answer(200, as_json(classes));
   return figure_svg([&](const std::filesystem::path& file) { plot_confusion(reader, "eval:" + id_text, file); });
 }
